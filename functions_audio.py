@@ -1,0 +1,528 @@
+"""Audio loading, feature extraction and dataset handling, shared by 00_preprocess_music.py and the classifier.
+
+This module is the one source of truth for the project's paths, the genre list, the feature columns and the
+extraction settings. Heavy libraries (librosa, soundfile, scipy) are imported inside the functions that need
+them, so that importing this module stays cheap for the command-line classifier.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------------------------------
+PROJECT_DIR = Path(__file__).resolve().parent
+DATA_DIR = PROJECT_DIR / "data"
+OUTPUTS_DIR = PROJECT_DIR / "outputs"
+PRETRAINED_MODEL_DIR = DATA_DIR / "pretrained"
+DEMO_DATASET_DIR = DATA_DIR / "synthetic_demo"
+GTZAN_DIR = DATA_DIR / "genres"  # where genres.tar.gz unpacks
+GTZAN_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
+GTZAN_MD5 = "5b3d6dddb579ab49814ab86dba69e7c7"
+
+
+def shared_data_dir() -> Path | None:
+    """The team's shared real data (GTZAN clips and reference features), or None where it is absent."""
+    candidate = os.environ.get("GENRE_SHARED_DATA")
+    path = Path(candidate) if candidate else PROJECT_DIR.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Genres, feature columns and extraction settings
+# --------------------------------------------------------------------------------------------------------------
+GENRES: tuple[str, ...] = (
+    "blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock",
+)
+
+SAMPLE_RATE = 22050
+N_FFT = 2048
+HOP_LENGTH = 512
+N_MELS = 128
+N_MFCC = 30
+N_CHROMA = 12
+ROLLOFF_PERCENT = 0.85
+CLIP_SECONDS = 30.0  # GTZAN clip length: features use at most this much audio per clip
+LIMIT_TOLERANCE = 0.05  # a file at most 5 % longer than the limit is read whole (GTZAN clips: 29.98-30.37 s)
+MIN_SECONDS = 1.0  # shorter clips are refused
+SILENCE_PEAK = 1e-4  # a clip whose peak amplitude stays below this is "silent"
+
+
+def _numbered(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}_{i:02d}" for i in range(1, count + 1)]
+
+
+ID_COLUMNS: tuple[str, ...] = ("file", "genre")
+FEATURE_COLUMNS: tuple[str, ...] = (
+    *_numbered("mfcc_mean", N_MFCC),
+    *_numbered("mfcc_std", N_MFCC),
+    *_numbered("chroma_mean", N_CHROMA),
+    *_numbered("chroma_std", N_CHROMA),
+    "tempo",
+    "zcr_mean", "zcr_std",
+    "rolloff_mean", "rolloff_std",
+    "centroid_mean", "centroid_std",
+)
+CSV_COLUMNS: tuple[str, ...] = ID_COLUMNS + FEATURE_COLUMNS
+
+EXTRACTION_SETTINGS: dict[str, object] = {
+    "sample_rate": SAMPLE_RATE,
+    "mono": True,
+    "n_fft": N_FFT,
+    "hop_length": HOP_LENGTH,
+    "n_mels": N_MELS,
+    "n_mfcc": N_MFCC,
+    "n_chroma": N_CHROMA,
+    "rolloff_percent": ROLLOFF_PERCENT,
+    "clip_seconds": CLIP_SECONDS,
+    "statistics": "mean and std (ddof 0) over STFT frames",
+}
+
+AUDIO_EXTENSIONS: frozenset[str] = frozenset({
+    ".wav", ".au", ".snd", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+    ".m4a", ".mp4", ".aac", ".webm", ".mka", ".wma",
+})
+
+
+class AudioError(Exception):
+    """A clip that cannot be used; the message is a one-line reason."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading audio
+# --------------------------------------------------------------------------------------------------------------
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary shipped in the imageio-ffmpeg wheel (no system ffmpeg needed)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _load_with_soundfile(path: Path, max_seconds: float | None, offset_s: float) -> tuple[np.ndarray, int]:
+    import soundfile
+
+    with soundfile.SoundFile(str(path)) as audio:
+        native_sr = audio.samplerate
+        start = int(round(offset_s * native_sr))
+        if start:
+            audio.seek(min(start, audio.frames))
+        frames = -1 if max_seconds is None else int(round(max_seconds * native_sr))
+        data = audio.read(frames=frames, dtype="float32", always_2d=True)
+    return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0], native_sr
+
+
+def _load_with_ffmpeg(path: Path, max_seconds: float | None, offset_s: float) -> np.ndarray:
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error"]
+    if offset_s:
+        command += ["-ss", f"{offset_s:.3f}"]
+    command += ["-i", str(path)]
+    if max_seconds is not None:
+        command += ["-t", f"{max_seconds:.3f}"]
+    command += ["-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"]
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired as error:
+        raise AudioError("ffmpeg took longer than 10 minutes to decode it") from error
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        reason = lines[-1] if lines else f"ffmpeg exit code {result.returncode}"
+        raise AudioError(f"cannot decode audio ({reason})")
+    return np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+
+
+def load_audio(path: str | Path, max_seconds: float | None = CLIP_SECONDS, offset_s: float = 0.0) -> np.ndarray:
+    """Decode `path` to float32 mono at SAMPLE_RATE, reading at most `max_seconds` from `offset_s` on.
+
+    A file that is at most LIMIT_TOLERANCE longer than `max_seconds` is read whole, so that a collection of
+    "30-s" clips is never cut a few frames short; a longer one is cut at exactly `max_seconds`, which bounds
+    memory for long recordings. soundfile (libsndfile) reads WAV, AU, FLAC, OGG and MP3 directly; anything
+    else goes through ffmpeg. Resampling uses soxr's high-quality mode, librosa's default.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError("no such file")
+    if path.stat().st_size == 0:
+        raise AudioError("empty file (0 bytes)")
+    read_seconds = None if max_seconds is None else max_seconds * (1 + LIMIT_TOLERANCE)
+    try:
+        y, native_sr = _load_with_soundfile(path, read_seconds, offset_s)
+    except Exception:  # libsndfile can't read it (m4a, webm, broken header, ...): let ffmpeg try
+        y = _load_with_ffmpeg(path, read_seconds, offset_s)
+        native_sr = SAMPLE_RATE
+    if read_seconds is not None and y.size >= int(round(read_seconds * native_sr)):
+        y = y[: int(round(max_seconds * native_sr))]  # longer than the tolerance allows: cut at the limit
+    if native_sr != SAMPLE_RATE and y.size:
+        import soxr
+
+        y = soxr.resample(y, native_sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    if y.size == 0:
+        raise AudioError("no audio samples (empty or truncated file)")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds: from the file header where libsndfile reads it, else by decoding with ffmpeg."""
+    try:
+        import soundfile
+
+        info = soundfile.info(str(path))
+        return info.frames / info.samplerate
+    except Exception:
+        return load_audio(path, max_seconds=None).size / SAMPLE_RATE
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Features: one STFT per clip, every feature derived from it
+# --------------------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _mel_basis(sr: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS)
+
+
+def _mean_std(frames: np.ndarray) -> list[np.ndarray]:
+    """Per-row mean and standard deviation (ddof 0) over the frame axis."""
+    return [np.mean(frames, axis=-1), np.std(frames, axis=-1)]
+
+
+def compute_features(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The 91 features of FEATURE_COLUMNS for one clip, as librosa's defaults compute them.
+
+    The STFT is computed once; the mel spectrogram (MFCC, onset envelope for the tempo), the chroma and the
+    spectral rolloff and centroid all derive from it. Raises AudioError for short, silent or degenerate audio.
+    """
+    import librosa
+
+    seconds = y.size / sr
+    if seconds < MIN_SECONDS:
+        raise AudioError(f"too short ({seconds:.2f} s < {MIN_SECONDS:g} s)")
+    if not np.all(np.isfinite(y)):
+        raise AudioError("audio contains NaN or infinite samples")
+    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioError("silent (no signal above -80 dBFS)")
+
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)
+    magnitude = np.abs(stft)
+    power = magnitude**2
+    mel_db = librosa.power_to_db(_mel_basis(sr) @ power)
+
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_chroma=N_CHROMA)
+    onset_envelope = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP_LENGTH)
+    tempo = librosa.feature.tempo(onset_envelope=onset_envelope, sr=sr, hop_length=HOP_LENGTH)[0]
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)
+    rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=sr, roll_percent=ROLLOFF_PERCENT)
+    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr)
+
+    values = np.concatenate([
+        *_mean_std(mfcc), *_mean_std(chroma), [tempo],
+        *_mean_std(zcr), *_mean_std(rolloff), *_mean_std(centroid),
+    ]).astype(np.float64)
+    if values.shape != (len(FEATURE_COLUMNS),):
+        raise AssertionError(f"feature vector has shape {values.shape}, expected ({len(FEATURE_COLUMNS)},)")
+    if not np.all(np.isfinite(values)):
+        bad = [name for name, value in zip(FEATURE_COLUMNS, values, strict=True) if not np.isfinite(value)]
+        raise AudioError(f"features not finite ({', '.join(bad[:3])})")
+    return values
+
+
+def extract_clip_features(path: str | Path, max_seconds: float | None = CLIP_SECONDS) -> np.ndarray:
+    """Load one file and compute its features; raises AudioError with a one-line reason."""
+    return compute_features(load_audio(path, max_seconds=max_seconds))
+
+
+def format_feature(value: float) -> str:
+    """Feature values are written as float32, the precision librosa computes them in (as the reference CSV)."""
+    return str(np.float32(value))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Datasets: one sub-folder per genre
+# --------------------------------------------------------------------------------------------------------------
+class DatasetError(Exception):
+    """A dataset that cannot be processed at all (missing, empty, not a folder)."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One audio file of a labelled collection."""
+
+    file: str  # path relative to the dataset root, forward slashes
+    genre: str
+    path: Path  # absolute path
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """A file or folder that could not be used, with a one-line reason."""
+
+    file: str
+    error: str
+
+
+def is_audio_file(path: Path) -> bool:
+    """An audio file by its suffix; hidden files (macOS '._x.wav' resource forks, ...) are not audio."""
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None
+                     ) -> Iterator[Path]:
+    """Audio files below `folder`, recursively, sorted; unreadable sub-folders go to `problems`."""
+    root = root or folder
+
+    def report(error: OSError) -> None:
+        if problems is not None:
+            name = Path(error.filename).resolve() if error.filename else folder
+            where = name.relative_to(root).as_posix() if name.is_relative_to(root) else str(name)
+            problems.append(SkippedItem(where + "/", f"unreadable folder ({error.strerror or error})"))
+
+    for directory, subdirs, files in os.walk(folder, onerror=report, followlinks=True):
+        subdirs.sort()
+        for name in sorted(files):
+            path = Path(directory) / name
+            if is_audio_file(path):
+                yield path
+
+
+def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]]:
+    """Every audio file below `dataset_dir`, labelled by its top-level sub-folder (the genre).
+
+    Raises DatasetError when the folder is missing or holds no audio at all; unreadable folders and genre
+    folders without audio are returned as skipped items, so that the rest of the collection still runs.
+    """
+    root = Path(dataset_dir).resolve()
+    if not root.exists():
+        raise DatasetError(f"dataset folder not found: {dataset_dir}")
+    if not root.is_dir():
+        raise DatasetError(f"dataset is not a folder: {dataset_dir}")
+    try:
+        genre_dirs = sorted(entry for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    except OSError as error:
+        raise DatasetError(f"cannot read dataset folder {dataset_dir}: {error.strerror or error}") from error
+    clips: list[Clip] = []
+    skipped: list[SkippedItem] = []
+    for genre_dir in genre_dirs:
+        found = [Clip(path.relative_to(root).as_posix(), genre_dir.name, path)
+                 for path in iter_audio_files(genre_dir, skipped, root)]
+        if not found and not any(item.file.startswith(genre_dir.name + "/") for item in skipped):
+            skipped.append(SkippedItem(genre_dir.name + "/", "genre folder holds no audio files"))
+        clips.extend(found)
+    if not clips:
+        raise DatasetError(
+            f"no audio files in {dataset_dir}: expected one sub-folder per genre holding audio files "
+            f"({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    return clips, skipped
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The real GTZAN collection
+# --------------------------------------------------------------------------------------------------------------
+def file_md5(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_gtzan(dest_dir: Path = DATA_DIR, url: str = GTZAN_URL, md5: str | None = GTZAN_MD5,
+                   timeout_s: float = 60.0) -> Path:
+    """Fetch and unpack genres.tar.gz under `dest_dir`; returns the folder with one sub-folder per genre.
+
+    The download resumes from a partial `.part` file (HTTP Range), shows a progress bar, and is checked
+    against `md5` before it is unpacked. Raises DatasetError with a one-line reason on failure.
+    """
+    import tarfile
+
+    import requests
+    from tqdm import tqdm
+
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    archive = dest_dir / Path(url.split("?")[0]).name
+    partial = archive.with_name(archive.name + ".part")
+    if not archive.exists():
+        offset = partial.stat().st_size if partial.exists() else 0
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with requests.get(url, headers=headers, stream=True, timeout=timeout_s) as response:
+                if response.status_code == 416:  # the partial file is already complete
+                    response.close()
+                elif response.status_code not in (200, 206):
+                    raise DatasetError(f"download of {url} failed: HTTP {response.status_code}")
+                else:
+                    if response.status_code == 200:
+                        offset = 0  # the server ignored the range: start again
+                    length = response.headers.get("Content-Length")
+                    total = offset + int(length) if length else None
+                    with open(partial, "ab" if offset else "wb") as out, tqdm(
+                            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc=f"Downloading {archive.name}") as bar:
+                        for chunk in response.iter_content(chunk_size=1 << 16):
+                            out.write(chunk)
+                            bar.update(len(chunk))
+        except requests.RequestException as error:
+            raise DatasetError(f"download of {url} failed ({type(error).__name__}); "
+                               f"run the same command again to resume") from error
+        if md5:
+            actual = file_md5(partial)
+            if actual != md5:
+                partial.unlink()
+                raise DatasetError(f"download of {url} is corrupt: MD5 {actual}, expected {md5}; "
+                                   f"the partial file was removed, run again to retry")
+        partial.replace(archive)
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            tar.extractall(dest_dir, filter="data")
+    except (tarfile.TarError, OSError) as error:
+        raise DatasetError(f"cannot unpack {archive}: {error}") from error
+    top_levels = sorted({Path(member.name).parts[0] for member in members if member.name.strip("./")})
+    return dest_dir / top_levels[0] if len(top_levels) == 1 else dest_dir
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Synthetic demo collection (deterministic, clearly not GTZAN)
+# --------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GenreRecipe:
+    """How the synthetic generator renders one genre: tempo, drum pattern, timbre and harmony."""
+
+    bpm: tuple[float, float]
+    kick: str  # 16 steps, "x" = hit
+    snare: str
+    hat: str
+    harmonics: int  # brightness of the chord instrument
+    distortion: float  # 0 = clean, larger = harder clipping
+    chord: tuple[int, ...]  # semitones above the root
+    pluck: bool  # short decaying notes instead of sustained pads
+    swing: float  # 0 = straight 16ths, 0.33 = triplet feel
+    noise: float  # background noise level
+    bass: bool
+
+
+GENRE_RECIPES: dict[str, GenreRecipe] = {
+    "blues": GenreRecipe((70, 95), "x.....x.x.....x.", "....x.......x...", "x.x.x.x.x.x.x.x.", 6, 0.3,
+                         (0, 4, 7, 10), True, 0.33, 0.01, True),
+    "classical": GenreRecipe((60, 90), "." * 16, "." * 16, "." * 16, 4, 0.0, (0, 4, 7, 12), False, 0.0, 0.003,
+                             False),
+    "country": GenreRecipe((100, 130), "x.......x.......", "....x.......x...", "x.x.x.x.x.x.x.x.", 10, 0.0,
+                           (0, 4, 7), True, 0.0, 0.01, True),
+    "disco": GenreRecipe((115, 128), "x...x...x...x...", "....x.......x...", "..x...x...x...x.", 8, 0.0,
+                         (0, 3, 7, 10), False, 0.0, 0.01, True),
+    "hiphop": GenreRecipe((80, 98), "x......x..x.....", "....x.......x...", "x.x.x.x.x.x.x.x.", 3, 0.0,
+                          (0, 3, 7), False, 0.2, 0.02, True),
+    "jazz": GenreRecipe((110, 170), "x.........x.....", "......x.......x.", "x..xx..xx..xx..x", 5, 0.0,
+                        (0, 4, 7, 11, 14), True, 0.33, 0.008, True),
+    "metal": GenreRecipe((150, 200), "xxxxxxxxxxxxxxxx", "....x.......x...", "x.x.x.x.x.x.x.x.", 16, 4.0,
+                         (0, 7, 12), False, 0.0, 0.03, True),
+    "pop": GenreRecipe((100, 125), "x...x...x...x...", "....x.......x...", "x.x.x.x.x.x.x.x.", 7, 0.0,
+                       (0, 4, 7, 11), False, 0.0, 0.008, True),
+    "reggae": GenreRecipe((65, 85), "........x.......", "........x.......", "x.x.x.x.x.x.x.x.", 6, 0.0,
+                          (0, 4, 7), True, 0.1, 0.01, True),
+    "rock": GenreRecipe((110, 145), "x.....x.x.......", "....x.......x...", "x.x.x.x.x.x.x.x.", 12, 1.5,
+                        (0, 7, 12), False, 0.0, 0.02, True),
+}
+
+
+def _drum_hit(kind: str, sr: int, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.25 * sr)) / sr
+    if kind == "kick":
+        return np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 30)) * t) * np.exp(-t * 12)
+    if kind == "snare":
+        return (rng.standard_normal(t.size) * 0.7 + np.sin(2 * np.pi * 190 * t) * 0.4) * np.exp(-t * 22)
+    return rng.standard_normal(t.size) * np.exp(-t * 90) * 0.35  # closed hi-hat
+
+
+def synthesize_clip(genre: str, seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Deterministic synthetic audio in the style of `genre`: its tempo range, drum pattern, chord timbre
+    and harmony, with random key, tempo, levels and small pattern mutations so that clips differ."""
+    recipe = GENRE_RECIPES[genre]
+    rng = np.random.default_rng([GENRES.index(genre), seed])
+    n = int(seconds * sr)
+    out = np.zeros(n + sr, dtype=np.float64)
+    bpm = rng.uniform(*recipe.bpm)
+    step = 60.0 / bpm / 4  # a 16th note
+    root_hz = 110.0 * 2 ** (rng.integers(0, 12) / 12)
+    levels = {"kick": rng.uniform(0.6, 1.0), "snare": rng.uniform(0.3, 0.6), "hat": rng.uniform(0.1, 0.3)}
+    patterns = {"kick": recipe.kick, "snare": recipe.snare, "hat": recipe.hat}
+    hits = {kind: _drum_hit(kind, sr, rng) for kind in patterns}
+    progression = rng.choice([0, 5, 7, 9, 3], size=4, replace=True)
+    progression[0] = 0
+    t_chord = np.arange(int(step * 16 * sr)) / sr
+    step_index = 0
+    time_s = 0.0
+    while time_s < seconds:
+        position = step_index % 16
+        bar = step_index // 16
+        for kind, pattern in patterns.items():
+            if pattern[position] == "x" and rng.random() > 0.05:
+                start = int(time_s * sr)
+                hit = hits[kind] * levels[kind] * rng.uniform(0.8, 1.0)
+                out[start:start + hit.size] += hit[: out.size - start]
+        if position == 0:  # one chord per bar
+            chord_root = root_hz * 2 ** (progression[bar % 4] / 12)
+            tone = np.zeros_like(t_chord)
+            vibrato = 1 + (0.004 * np.sin(2 * np.pi * 5 * t_chord) if not recipe.pluck else 0)
+            for interval in recipe.chord:
+                f0 = chord_root * 2 ** (interval / 12) * 2
+                for k in range(1, recipe.harmonics + 1):
+                    if f0 * k < sr / 2.2:
+                        tone += np.sin(2 * np.pi * f0 * k * t_chord * vibrato + rng.uniform(0, 6.28)) / k**1.2
+            if recipe.pluck:
+                beat = int(step * 4 * sr)
+                envelope = np.exp(-(np.arange(t_chord.size) % beat) / sr * 6.0)
+                if genre == "reggae":  # off-beat skank
+                    envelope *= ((np.arange(t_chord.size) // (beat // 2)) % 2 == 1)
+            else:
+                envelope = np.minimum(1.0, t_chord * 8) * np.minimum(1.0, (t_chord[-1] - t_chord) * 8 + 0.05)
+            tone *= envelope / max(1.0, np.max(np.abs(tone)))
+            if recipe.distortion:
+                tone = np.tanh(tone * (1 + recipe.distortion)) / np.tanh(1 + recipe.distortion)
+            if recipe.bass:
+                tone += 0.5 * np.sin(2 * np.pi * chord_root / 2 * t_chord) * envelope
+            start = int(time_s * sr)
+            out[start:start + tone.size] += 0.35 * tone[: out.size - start]
+        swing_shift = recipe.swing * step if step_index % 2 == 0 else -recipe.swing * step
+        time_s += step + swing_shift
+        step_index += 1
+    out = out[:n] + recipe.noise * rng.standard_normal(n)
+    out *= rng.uniform(0.3, 0.8) / max(1e-9, float(np.max(np.abs(out))))
+    return out.astype(np.float32)
+
+
+SYNTHETIC_README = """SYNTHETIC DEMO COLLECTION - NOT GTZAN
+
+Every clip below this folder was generated by functions_audio.synthesize_clip (numpy only, deterministic):
+drum patterns, tempo ranges, chord timbres and harmony differ by genre, with random variation per clip.
+It exists so that a fresh clone can run the whole pipeline end to end. Accuracy on it says nothing about
+real music. For real data, run `00_preprocess_music.py --download-gtzan` or point it at a GTZAN copy.
+"""
+
+
+def make_synthetic_collection(out_dir: Path = DEMO_DATASET_DIR, clips_per_genre: int = 10,
+                              seconds: float = 10.0, genres: Sequence[str] = GENRES) -> Path:
+    """Write the synthetic demo collection (<genre>/synthetic_<genre>.NNN.wav); existing files are kept."""
+    import soundfile
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "README.txt").write_text(SYNTHETIC_README)
+    for genre in genres:
+        (out_dir / genre).mkdir(exist_ok=True)
+        for index in range(clips_per_genre):
+            path = out_dir / genre / f"synthetic_{genre}.{index:03d}.wav"
+            if not path.exists():
+                tmp = path.with_name(path.name + ".part")  # not an audio suffix: never scanned half-written
+                soundfile.write(str(tmp), synthesize_clip(genre, index, seconds), SAMPLE_RATE,
+                                format="WAV", subtype="PCM_16")
+                tmp.replace(path)
+    return out_dir
