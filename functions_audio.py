@@ -11,7 +11,7 @@ import functools
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +190,28 @@ def _mel_basis(sr: int) -> np.ndarray:
     return librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS)
 
 
+def _zero_crossing_rate(y: np.ndarray) -> np.ndarray:
+    """librosa.feature.zero_crossing_rate(y) with its defaults (centred frames, edge padding, |y| <= 1e-10
+    counts as zero, zero counts as positive), from one pass over the signal instead of a framed copy."""
+    padded = np.pad(y, N_FFT // 2, mode="edge")
+    negative = np.signbit(np.where(np.abs(padded) <= 1e-10, 0.0, padded))
+    crossings = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])
+    starts = np.arange(0, padded.size - N_FFT + 1, HOP_LENGTH)
+    # crossings inside frame [s, s + N_FFT): between samples s..s+N_FFT-1
+    return ((crossings[starts + N_FFT - 1] - crossings[starts]) / N_FFT)[np.newaxis, :]
+
+
+def _spectral_centroid_and_rolloff(magnitude: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.feature.spectral_centroid and spectral_rolloff (85 %) of a magnitude spectrogram, computed
+    together as a matrix-vector product and one cumulative sum."""
+    freq = np.linspace(0, sr / 2, magnitude.shape[0])  # librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    total = magnitude.sum(axis=0, dtype=np.float64)
+    centroid = (freq @ magnitude) / np.where(total < np.finfo(magnitude.dtype).tiny, 1.0, total)
+    cumulative = np.cumsum(magnitude, axis=0)
+    rolloff = freq[np.argmax(cumulative >= ROLLOFF_PERCENT * cumulative[-1], axis=0)]
+    return centroid[np.newaxis, :], rolloff[np.newaxis, :]
+
+
 def _mean_std(frames: np.ndarray) -> list[np.ndarray]:
     """Per-row mean and standard deviation (ddof 0) over the frame axis."""
     return [np.mean(frames, axis=-1), np.std(frames, axis=-1)]
@@ -199,7 +221,9 @@ def compute_features(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     """The 91 features of FEATURE_COLUMNS for one clip, as librosa's defaults compute them.
 
     The STFT is computed once; the mel spectrogram (MFCC, onset envelope for the tempo), the chroma and the
-    spectral rolloff and centroid all derive from it. Raises AudioError for short, silent or degenerate audio.
+    spectral rolloff and centroid all derive from it. Zero-crossing rate, rolloff and centroid are computed
+    here in a few vectorised lines (tests/test_preprocess_features.py checks them against librosa's own).
+    Raises AudioError for short, silent or degenerate audio.
     """
     import librosa
 
@@ -220,9 +244,8 @@ def compute_features(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_chroma=N_CHROMA)
     onset_envelope = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP_LENGTH)
     tempo = librosa.feature.tempo(onset_envelope=onset_envelope, sr=sr, hop_length=HOP_LENGTH)[0]
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)
-    rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=sr, roll_percent=ROLLOFF_PERCENT)
-    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr)
+    zcr = _zero_crossing_rate(y)
+    centroid, rolloff = _spectral_centroid_and_rolloff(magnitude, sr)
 
     values = np.concatenate([
         *_mean_std(mfcc), *_mean_std(chroma), [tempo],
@@ -526,3 +549,190 @@ def make_synthetic_collection(out_dir: Path = DEMO_DATASET_DIR, clips_per_genre:
                                 format="WAV", subtype="PCM_16")
                 tmp.replace(path)
     return out_dir
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Extracting a whole collection: parallel, resumable, never losing finished rows
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class ExtractionReport:
+    """What one run of `extract_dataset` did."""
+
+    output_csv: Path
+    errors_csv: Path
+    clips_total: int
+    rows_from_earlier_run: int = 0
+    rows_extracted: int = 0
+    stale_rows_dropped: int = 0
+    skipped: list[SkippedItem] | None = None
+    seconds: float = 0.0
+
+
+def errors_csv_for(output_csv: Path) -> Path:
+    """FEATURES.csv -> FEATURES.errors.csv, beside it."""
+    return output_csv.with_name(output_csv.stem + ".errors.csv")
+
+
+def _csv_line(fields: Sequence[str]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()
+
+
+def _read_finished_rows(output_csv: Path) -> dict[str, str]:
+    """Complete rows of an earlier (possibly killed) run, keyed by `file`, as their original text lines.
+
+    A last line cut short by a kill has too few fields or no newline and is dropped, to be extracted again.
+    """
+    import csv
+
+    if not output_csv.exists() or output_csv.stat().st_size == 0:
+        return {}
+    with open(output_csv, newline="", encoding="utf-8") as stream:
+        lines = stream.readlines()
+    header = next(csv.reader(lines[:1]), [])
+    if tuple(header) != CSV_COLUMNS:
+        raise DatasetError(f"{output_csv} exists but is not a features CSV of this project (other columns); "
+                           f"use --overwrite to replace it or choose another -o")
+    rows: dict[str, str] = {}
+    for line in lines[1:]:
+        fields = next(csv.reader([line]), [])
+        if line.endswith("\n") and len(fields) == len(CSV_COLUMNS):
+            rows[fields[0]] = line
+    return rows
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _limit_worker_threads() -> None:
+    """Worker processes: one BLAS thread each (the cores are already shared out), and Ctrl-C is the parent's."""
+    import signal
+
+    from threadpoolctl import threadpool_limits
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(1)
+
+
+def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] | None, str | None]:
+    """(formatted feature values, None) or (None, one-line reason). Never raises: runs in worker processes."""
+    try:
+        return [format_feature(value) for value in extract_clip_features(path, max_seconds)], None
+    except AudioError as error:
+        return None, str(error)
+    except MemoryError:
+        return None, "out of memory while decoding (lower --max-seconds)"
+    except Exception as error:  # a decoder's own exception: report it in one line and go on
+        message = " ".join(str(error).split()) or type(error).__name__
+        return None, f"cannot process ({type(error).__name__}: {message[:200]})"
+
+
+def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: int
+                   ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
+    if workers <= 1:
+        for clip in clips:
+            yield clip, extract_row_fields(str(clip.path), max_seconds)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                             initializer=_limit_worker_threads) as pool:
+        futures = {pool.submit(extract_row_fields, str(clip.path), max_seconds): clip for clip in clips}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
+                  ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(scheduler, timeout="20s")
+    except OSError as error:
+        raise DatasetError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from error
+    with client:
+        client.upload_file(__file__)  # workers import this very module, whatever their working folder
+        paths = [str(clip.path) for clip in clips]
+        futures = client.map(extract_row_fields, paths, max_seconds=max_seconds, pure=False)
+        by_key = {future.key: clip for future, clip in zip(futures, clips, strict=True)}
+        try:
+            for future in as_completed(futures):
+                yield by_key[future.key], future.result()
+        finally:
+            client.cancel(futures)
+
+
+def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: int | None = None,
+                    scheduler: str | None = None, max_seconds: float | None = CLIP_SECONDS,
+                    overwrite: bool = False, progress: bool = True,
+                    on_skip: Callable[[SkippedItem], None] | None = None) -> ExtractionReport:
+    """Write the features of every clip of `dataset_dir` to `output_csv` (schema CSV_COLUMNS).
+
+    Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
+    extracted again. At the end the file is rewritten sorted by `file`, so the result does not depend on the
+    order in which workers finished. Files that cannot be used are reported through `on_skip` and listed in
+    `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    output_csv = Path(output_csv)
+    errors_csv = errors_csv_for(output_csv)
+    clips, skipped = scan_dataset(dataset_dir)
+    finished = {} if overwrite else _read_finished_rows(output_csv)
+    wanted = {clip.file for clip in clips}
+    report = ExtractionReport(output_csv, errors_csv, len(clips), skipped=[])
+    report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
+    finished = {file: line for file, line in finished.items() if file in wanted}
+    report.rows_from_earlier_run = len(finished)
+    try:
+        output_csv.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished.values()))
+        _write_atomically(errors_csv, _csv_line(["file", "error"]))
+    except OSError as error:
+        raise DatasetError(f"cannot write {output_csv}: {error.strerror or error}") from error
+
+    def skip(item: SkippedItem, errors_out) -> None:
+        report.skipped.append(item)
+        errors_out.write(_csv_line([item.file, item.error]))
+        errors_out.flush()
+        if on_skip:
+            on_skip(item)
+
+    todo = [clip for clip in clips if clip.file not in finished]
+    workers = workers or os.cpu_count() or 1
+    results = (_results_dask(todo, max_seconds, scheduler) if scheduler
+               else _results_local(todo, max_seconds, min(workers, max(1, len(todo)))))
+    with open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
+            open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
+            tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
+                 disable=not progress, dynamic_ncols=True) as bar:
+        for item in skipped:
+            skip(item, errors_out)
+        for clip, (values, error) in results:
+            if values is None:
+                skip(SkippedItem(clip.file, error or "unknown error"), errors_out)
+            else:
+                line = _csv_line([clip.file, clip.genre, *values])
+                rows_out.write(line)
+                rows_out.flush()  # one write per finished clip: a kill loses at most the clip in flight
+                finished[clip.file] = line
+                report.rows_extracted += 1
+            bar.update(1)
+    _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished[f] for f in sorted(finished)))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,128 @@
+"""Step 0: turn a labelled music folder (one sub-folder per genre) into the features CSV.
+
+    python 00_preprocess_music.py DATASET_DIR -o outputs/features.csv
+    python 00_preprocess_music.py --demo -o outputs/demo/features.csv        # synthetic demo collection
+    python 00_preprocess_music.py --download-gtzan -o outputs/features.csv   # fetch real GTZAN first
+
+Every later step reads the CSV this writes (columns: file, genre, then the 91 features).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import functions_audio as audio
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Extract the 91 audio features (MFCC, chroma, tempo, zero-crossing rate, spectral rolloff and "
+                    "centroid; librosa defaults) of every clip of a labelled music collection into one CSV. "
+                    "DATASET_DIR holds one sub-folder per genre; every audio file below a sub-folder (WAV, AU, "
+                    "FLAC, OGG, MP3, and through ffmpeg M4A, WebM, ...) is a clip of that genre. Rows are written "
+                    "as clips finish: an interrupted run keeps them, and running the same command again "
+                    "extracts only the rest. Files that cannot be used are listed in FEATURES.errors.csv.",
+        epilog="Examples:\n"
+               "  python 00_preprocess_music.py ~/music/genres_original -o outputs/features.csv\n"
+               "  python 00_preprocess_music.py --demo -o outputs/demo/features.csv\n"
+               "  python 00_preprocess_music.py --download-gtzan -o outputs/features.csv\n"
+               "  python 00_preprocess_music.py data/genres -o outputs/features.csv --scheduler tcp://10.0.0.5:8786",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset_dir", nargs="?", type=Path, metavar="DATASET_DIR",
+                        help="folder with one sub-folder per genre (omit with --demo or --download-gtzan)")
+    parser.add_argument("-o", "--output", type=Path, default=audio.OUTPUTS_DIR / "features.csv",
+                        metavar="FEATURES.csv", help="features CSV to write or resume (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="local worker processes (default: all %(default)s cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on an existing Dask distributed cluster, e.g. tcp://HOST:8786 "
+                             "(its workers must see the same files at the same paths)")
+    parser.add_argument("--max-seconds", type=float, default=audio.CLIP_SECONDS, metavar="S",
+                        help="features come from at most the first S seconds of each file (default: %(default)g, "
+                             "the GTZAN clip length; a file up to 5%% longer is read whole). Bounds memory "
+                             "for long recordings")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh instead of resuming from the rows already in FEATURES.csv")
+    parser.add_argument("--demo", action="store_true",
+                        help=f"generate the small SYNTHETIC demo collection (not GTZAN) in "
+                             f"{audio.DEMO_DATASET_DIR.relative_to(audio.PROJECT_DIR)}/ and use it")
+    parser.add_argument("--demo-clips", type=int, default=10, metavar="N",
+                        help="clips per genre of the synthetic demo collection (default: %(default)s)")
+    parser.add_argument("--download-gtzan", action="store_true",
+                        help=f"download GTZAN's genres.tar.gz (1.2 GB, resumable, MD5-checked) into "
+                             f"{audio.DATA_DIR.relative_to(audio.PROJECT_DIR)}/ and use it")
+    parser.add_argument("--gtzan-url", default=audio.GTZAN_URL, metavar="URL",
+                        help="where to download GTZAN from (default: %(default)s)")
+    parser.add_argument("--gtzan-md5", default=audio.GTZAN_MD5, metavar="MD5",
+                        help="expected MD5 of the archive (default: %(default)s; '' skips the check)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    sources = sum([args.dataset_dir is not None, args.demo, args.download_gtzan])
+    if sources != 1:
+        parser.error("give exactly one of DATASET_DIR, --demo or --download-gtzan")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1 (got {args.workers})")
+    if args.max_seconds <= audio.MIN_SECONDS:
+        parser.error(f"--max-seconds must be more than {audio.MIN_SECONDS:g} (got {args.max_seconds:g})")
+    if args.demo_clips < 1:
+        parser.error(f"--demo-clips must be at least 1 (got {args.demo_clips})")
+    if args.scheduler and "://" not in args.scheduler:
+        parser.error(f"--scheduler must look like tcp://HOST:PORT (got {args.scheduler!r})")
+    return args
+
+
+def dataset_from_args(args: argparse.Namespace) -> Path:
+    """The folder to extract: given, synthetic demo (made if missing) or downloaded GTZAN."""
+    if args.demo:
+        print(f"Making the SYNTHETIC demo collection in {audio.DEMO_DATASET_DIR} (generated audio, not GTZAN)")
+        return audio.make_synthetic_collection(audio.DEMO_DATASET_DIR, clips_per_genre=args.demo_clips)
+    if args.download_gtzan:
+        return audio.download_gtzan(audio.DATA_DIR, url=args.gtzan_url, md5=args.gtzan_md5 or None)
+    return args.dataset_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    def report_skip(item: audio.SkippedItem) -> None:
+        tqdm.write(f"skipped {item.file}: {item.error}", file=sys.stderr)
+
+    try:
+        dataset_dir = dataset_from_args(args)
+        print(f"Extracting features of {dataset_dir} -> {args.output}"
+              + (f" on the Dask cluster {args.scheduler}" if args.scheduler else f" ({args.workers} workers)"))
+        report = audio.extract_dataset(dataset_dir, args.output, workers=args.workers, scheduler=args.scheduler,
+                                       max_seconds=args.max_seconds, overwrite=args.overwrite,
+                                       progress=not args.no_progress, on_skip=report_skip)
+    except audio.DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the finished rows are saved in {args.output}; "
+              f"run the same command again to extract the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+    rows = report.rows_from_earlier_run + report.rows_extracted
+    print(f"Wrote {rows} rows to {report.output_csv} in {report.seconds:.1f} s "
+          f"({report.rows_extracted} extracted now, {report.rows_from_earlier_run} kept from an earlier run).")
+    if report.stale_rows_dropped:
+        print(f"Dropped {report.stale_rows_dropped} rows of files no longer in {dataset_dir}.")
+    if report.skipped:
+        print(f"Skipped {len(report.skipped)} files or folders; reasons in {report.errors_csv}.")
+    if rows == 0:
+        print("error: no clip could be used", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Next: python 01_nn_hyperparam.py {report.output_csv}   (compare networks), or\n"
+          f"      python 02_train_model.py {report.output_csv} -o outputs/model   (train the 85col network)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
