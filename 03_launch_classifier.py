@@ -1,0 +1,119 @@
+"""Classify songs by genre: audio files, folders of them, http(s) links (YouTube, ...) or a YouTube search.
+
+    python 03_launch_classifier.py song.mp3
+    python 03_launch_classifier.py ~/Music --json --workers 2 > genres.jsonl
+    python 03_launch_classifier.py "https://www.youtube.com/watch?v=..." --plot outputs/song.png
+    python 03_launch_classifier.py --search "artist title"
+
+Each song is cut into 30-s windows (hop 15 s, at most 20 windows); the result is the mean of the model's
+probabilities over the windows, plus the genre of each window (a timeline). The model runs as a small NumPy
+forward pass, so TensorFlow is never imported (``--backend keras`` does, for comparison).
+Exit status: 0 if at least one input was classified, 1 if every input failed, 2 for wrong arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import functions_interface as fi
+
+EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+                                     .split("\n\n", 1)[1])
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="audio file, folder (all audio below it) or http(s) URL")
+    parser.add_argument("--search", action="append", default=[], metavar="WORDS",
+                        help='classify the first YouTube search result for these words, e.g. "artist title"')
+    parser.add_argument("--model", metavar="DIR", default=None,
+                        help="model folder (model.json + weights.npz); default: the shipped pretrained model")
+    parser.add_argument("--top", type=int, default=3, metavar="K", help="genres shown per song (default 3)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per input per line")
+    parser.add_argument("--plot", metavar="FILE.png", help="save the probability chart and timeline (one input; "
+                        "with several, FILE_1.png, FILE_2.png, ...)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="parallel processes for several inputs (default: number of CPUs, at most 4)")
+    parser.add_argument("--hop", type=float, default=fi.DEFAULT_HOP_SECONDS, metavar="S",
+                        help=f"seconds between window starts (default {fi.DEFAULT_HOP_SECONDS:g})")
+    parser.add_argument("--max-windows", type=int, default=fi.DEFAULT_MAX_WINDOWS, metavar="N",
+                        help=f"windows per song at most, spread evenly (default {fi.DEFAULT_MAX_WINDOWS})")
+    parser.add_argument("--max-duration", type=float, default=fi.DEFAULT_MAX_DURATION_S / 60, metavar="MIN",
+                        help=f"refuse to download media longer than this (default {fi.DEFAULT_MAX_DURATION_S / 60:g})")
+    parser.add_argument("--max-size", type=float, default=fi.DEFAULT_MAX_DOWNLOAD_BYTES / 2**20, metavar="MB",
+                        help=f"abort downloads larger than this (default {fi.DEFAULT_MAX_DOWNLOAD_BYTES / 2**20:g})")
+    parser.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
+                        help="numpy (default, fast start) or keras (imports TensorFlow; for comparison)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar or status line on stderr")
+    args = parser.parse_args(argv)
+    if not args.inputs and not args.search:
+        parser.error("give at least one INPUT or --search WORDS")
+    for name, value, low in (("--top", args.top, 1), ("--max-windows", args.max_windows, 1),
+                             ("--workers", args.workers or 1, 1)):
+        if value < low:
+            parser.error(f"{name} must be at least {low}")
+    for name, value in (("--hop", args.hop), ("--max-duration", args.max_duration), ("--max-size", args.max_size)):
+        if not value > 0:
+            parser.error(f"{name} must be positive")
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        parser.error("--plot needs a file name ending in .png")
+    try:
+        args.search_targets = [fi.search_target(words) for words in args.search]
+    except fi.FetchError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def plot_paths(plot: str, count: int) -> list[Path]:
+    """FILE.png for one result, FILE_1.png, FILE_2.png, ... for several."""
+    base = Path(plot)
+    if count == 1:
+        return [base]
+    return [base.with_name(f"{base.stem}_{i}{base.suffix}") for i in range(1, count + 1)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = fi.AnalysisSettings(hop_s=args.hop, max_windows=args.max_windows)
+    job = fi.ClassificationJob(model_dir=args.model, backend=args.backend, settings=settings,
+                               fetch_options={"max_duration_s": args.max_duration * 60,
+                                              "max_bytes": int(args.max_size * 2**20)})
+    try:
+        job.load()
+    except fi.ModelUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    items = fi.expand_inputs(args.inputs) + [(target, None) for target in args.search_targets]
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    encoding = sys.stdout.encoding
+    results = []
+    try:
+        for result in fi.classify_items(job, items, workers=args.workers, show_progress=show_progress):
+            results.append(result)
+            if args.json:
+                print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
+            else:
+                print(fi.format_result(result, args.top, encoding=encoding), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if args.plot:
+        for result, path in zip(results, plot_paths(args.plot, len(results)), strict=True):
+            if result.ok:
+                fi.save_plot(result, path)
+                if not args.json:
+                    print(f"plot saved: {path}")
+    failed = sum(not r.ok for r in results)
+    if failed and len(results) > 1 and not args.json:
+        print(f"{len(results) - failed} of {len(results)} inputs classified, {failed} failed", file=sys.stderr)
+    return EXIT_ALL_FAILED if results and failed == len(results) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
