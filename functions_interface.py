@@ -117,7 +117,7 @@ def _format_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def _format_seconds(seconds: float) -> str:
+def format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
 
@@ -208,8 +208,8 @@ def _check_caps(info: dict[str, Any], target: str, max_duration_s: float, max_by
     duration = info.get("duration")
     if duration and duration > max_duration_s:
         raise FetchError(
-            f"too long: {_format_seconds(duration)} > the --max-duration of "
-            f"{_format_seconds(max_duration_s)} for {target}"
+            f"too long: {format_seconds(duration)} > the --max-duration of "
+            f"{format_seconds(max_duration_s)} for {target}"
         )
     size = info.get("filesize") or info.get("filesize_approx")
     if not size and info.get("requested_formats"):
@@ -340,7 +340,7 @@ def _download(
     duration = functions_audio.audio_duration(path)
     if duration > max_duration_s:
         raise FetchError(
-            f"too long: {_format_seconds(duration)} > the --max-duration of {_format_seconds(max_duration_s)} "
+            f"too long: {format_seconds(duration)} > the --max-duration of {format_seconds(max_duration_s)} "
             f"for {target}"
         )
     title = info.get("title") or info.get("id") or target
@@ -610,7 +610,7 @@ class SongAnalyser:
                 rows.append(functions_audio.compute_features(segment(start_s)))
                 kept.append(start_s)
             except functions_audio.AudioError as exc:  # e.g. a silent stretch inside the song
-                problems.append(f"window at {_format_seconds(start_s)}: {exc}")
+                problems.append(f"window at {format_seconds(start_s)}: {exc}")
         _check_cancel(cancel)
         if not rows:
             raise AnalysisError(problems[0] if len(problems) == 1 else f"no usable window ({problems[0]})")
@@ -732,7 +732,7 @@ def format_result(result: SongResult, top_k: int = 3, encoding: str | None = "ut
     if result.title and result.title not in (Path(result.input).stem, result.input):
         name = f"{result.input} ({result.title})"
     confidence = result.probabilities[result.genre]
-    length = f", {_format_seconds(result.duration_s)}" if result.duration_s is not None else ""
+    length = f", {format_seconds(result.duration_s)}" if result.duration_s is not None else ""
     windows = f"{len(result.windows)} window{'s' if len(result.windows) != 1 else ''}"
     lines = [f"{name}: {result.genre} ({confidence * 100:.1f} %)  [{windows}{length}]"]
     width = max(len(g) for g in result.probabilities)
@@ -740,7 +740,7 @@ def format_result(result: SongResult, top_k: int = 3, encoding: str | None = "ut
         lines.append(f"    {genre:<{width}} {text_bar(p, encoding=encoding)} {p * 100:5.1f} %")
     if len(result.windows) > 1:
         runs = timeline_runs(result)
-        lines.append("    timeline: " + ", ".join(f"{_format_seconds(a)}-{_format_seconds(b)} {g}"
+        lines.append("    timeline: " + ", ".join(f"{format_seconds(a)}-{format_seconds(b)} {g}"
                                                   for a, b, g in runs))
     return "\n".join(lines)
 
@@ -789,7 +789,7 @@ def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True) -> No
         time_axis.bar(positions, row, bottom=bottom, color=colours[genre], width=0.9, label=genre)
         bottom += row
     step = max(1, len(starts) // 8)
-    time_axis.set_xticks(positions[::step], [_format_seconds(s) for s in starts[::step]], fontsize=8)
+    time_axis.set_xticks(positions[::step], [format_seconds(s) for s in starts[::step]], fontsize=8)
     time_axis.set_ylim(0, 100)
     time_axis.set_xlabel("window start (m:ss)")
     time_axis.set_ylabel("probability (%)")
