@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--download-gtzan", action="store_true",
                         help=f"download GTZAN's genres.tar.gz (1.2 GB, resumable, MD5-checked) into "
                              f"{audio.DATA_DIR.relative_to(audio.PROJECT_DIR)}/ and use it")
+    parser.add_argument("--download-dir", type=Path, default=audio.DATA_DIR, metavar="DIR",
+                        help="where --download-gtzan keeps and unpacks the archive (default: %(default)s)")
     parser.add_argument("--gtzan-url", default=audio.GTZAN_URL, metavar="URL",
                         help="where to download GTZAN from (default: %(default)s)")
     parser.add_argument("--gtzan-md5", default=audio.GTZAN_MD5, metavar="MD5",
@@ -83,7 +85,7 @@ def dataset_from_args(args: argparse.Namespace) -> Path:
         print(f"Making the SYNTHETIC demo collection in {audio.DEMO_DATASET_DIR} (generated audio, not GTZAN)")
         return audio.make_synthetic_collection(audio.DEMO_DATASET_DIR, clips_per_genre=args.demo_clips)
     if args.download_gtzan:
-        return audio.download_gtzan(audio.DATA_DIR, url=args.gtzan_url, md5=args.gtzan_md5 or None)
+        return audio.download_gtzan(args.download_dir, url=args.gtzan_url, md5=args.gtzan_md5 or None)
     return args.dataset_dir
 
 

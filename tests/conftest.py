@@ -1,0 +1,39 @@
+"""Shared fixtures: where the project and the shared real data are, and small data the tests make themselves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_DIR))
+
+import functions_audio as audio  # noqa: E402
+
+
+def run_script(script: str, *args: str | Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Run one of the project's numbered scripts as a user would, from the project folder."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, str(PROJECT_DIR / script), *map(str, args)], cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The team's real data (GTZAN clips, reference features); tests needing it skip where it is absent."""
+    path = audio.shared_data_dir()
+    if path is None or not (path / "gtzan_features.csv").is_file():
+        pytest.skip("shared real data not found at ../shared/data (set GENRE_SHARED_DATA to its folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic collection: 4 genres x 3 clips of 4 s (made by the project's own generator)."""
+    root = tmp_path_factory.mktemp("synthetic") / "dataset"
+    return audio.make_synthetic_collection(root, clips_per_genre=3, seconds=4.0,
+                                           genres=("blues", "classical", "metal", "reggae"))
