@@ -659,7 +659,7 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
     from distributed import Client, as_completed
 
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout="10s")
     except OSError as error:
         raise DatasetError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from error
     with client:

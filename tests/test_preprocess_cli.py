@@ -1,0 +1,307 @@
+"""00_preprocess_music.py as a user runs it: bad input, kill -9 and resume, a Dask cluster, the GTZAN download."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+from conftest import PROJECT_DIR, run_script
+
+import functions_audio as audio
+
+SR = audio.SAMPLE_RATE
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    """A failure a user can read: the exit code, a message naming the problem, no Python traceback."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    message = result.stderr.strip().splitlines()[-1]
+    for word in words:
+        assert word in message, message
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def messy_dataset(tmp_path: Path) -> Path:
+    """Two good clips, and every kind of file and folder that cannot be used."""
+    root = tmp_path / "messy"
+    for genre in ("rock", "jazz", "empty_genre", "pop"):
+        (root / genre).mkdir(parents=True)
+    soundfile.write(root / "rock/good.wav", audio.synthesize_clip("rock", 0, 3.0), SR)
+    soundfile.write(root / "jazz/good.flac", audio.synthesize_clip("jazz", 0, 3.0), SR)
+    (root / "rock/broken.wav").write_bytes(b"RIFF\x24\x08\x00\x00WAVEfmt " + os.urandom(400))
+    (root / "rock/empty.wav").write_bytes(b"")
+    (root / "jazz/notes.mp3").write_text("these are my notes, not an mp3\n" * 50)
+    good = (root / "rock/good.wav").read_bytes()
+    (root / "jazz/truncated.wav").write_bytes(good[:60])  # header cut short: no samples
+    soundfile.write(root / "pop/short.wav", audio.synthesize_clip("pop", 1, 0.4), SR)
+    soundfile.write(root / "pop/silence.wav", np.zeros(3 * SR, dtype=np.float32), SR)
+    (root / "pop/cover.jpg").write_bytes(b"\xff\xd8 not audio, and not named as audio")
+    (root / "pop/._good.wav").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    return root
+
+
+def test_bad_files_are_reported_and_skipped_and_the_run_goes_on(messy_dataset, tmp_path):
+    out = tmp_path / "out/features.csv"
+    result = run_script("00_preprocess_music.py", messy_dataset, "-o", out, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    rows = pd.read_csv(out)
+    assert sorted(rows["file"]) == ["jazz/good.flac", "rock/good.wav"]
+    assert np.all(np.isfinite(rows[list(audio.FEATURE_COLUMNS)].to_numpy()))
+    errors = pd.read_csv(tmp_path / "out/features.errors.csv").set_index("file")["error"]
+    assert set(errors.index) == {"rock/broken.wav", "rock/empty.wav", "jazz/notes.mp3", "jazz/truncated.wav",
+                                 "pop/short.wav", "pop/silence.wav", "empty_genre/"}
+    assert "empty" in errors["rock/empty.wav"]
+    assert "too short" in errors["pop/short.wav"]
+    assert "silent" in errors["pop/silence.wav"]
+    assert "no audio" in errors["empty_genre/"]
+    for file in errors.index:  # one line each on the terminal, naming the file
+        assert sum(file in line for line in result.stderr.splitlines()) == 1, file
+    assert "Skipped 7" in result.stdout
+
+
+def test_an_unreadable_folder_is_reported_and_the_rest_extracted(tmp_path):
+    root = tmp_path / "dataset"
+    for genre in ("rock", "jazz"):
+        (root / genre).mkdir(parents=True)
+        soundfile.write(root / genre / "a.wav", audio.synthesize_clip(genre, 0, 2.0), SR)
+    (root / "jazz/private").mkdir()
+    soundfile.write(root / "jazz/private/b.wav", audio.synthesize_clip("jazz", 1, 2.0), SR)
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # root reads everything: drop the capabilities that bypass file permissions
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root and util-linux's setpriv is missing: cannot make a folder unreadable")
+        drop = "-dac_override,-dac_read_search"
+        prefix = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}"]
+    os.chmod(root / "jazz/private", 0)
+    try:
+        result = subprocess.run([*prefix, sys.executable, str(PROJECT_DIR / "00_preprocess_music.py"), str(root),
+                                 "-o", str(tmp_path / "f.csv"), "--workers", "1", "--no-progress"],
+                                cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    finally:
+        os.chmod(root / "jazz/private", 0o755)
+    assert result.returncode == 0, result.stderr
+    assert sorted(pd.read_csv(tmp_path / "f.csv")["file"]) == ["jazz/a.wav", "rock/a.wav"]
+    errors = pd.read_csv(tmp_path / "f.errors.csv")
+    assert errors["file"].tolist() == ["jazz/private/"]
+    assert "unreadable folder" in errors["error"][0]
+    assert "jazz/private/" in result.stderr
+
+
+def test_missing_and_empty_datasets_fail_with_one_clear_line(tmp_path):
+    result = run_script("00_preprocess_music.py", tmp_path / "nowhere", "-o", tmp_path / "f.csv")
+    assert_clean_failure(result, 1, "not found", "nowhere")
+    (tmp_path / "empty/rock").mkdir(parents=True)
+    (tmp_path / "empty/rock/readme.txt").write_text("no music here")
+    result = run_script("00_preprocess_music.py", tmp_path / "empty", "-o", tmp_path / "f.csv")
+    assert_clean_failure(result, 1, "no audio files", "empty")
+
+
+def test_an_unwritable_output_fails_with_one_clear_line(synthetic_dataset, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", tmp_path / "a_file/f.csv")
+    assert_clean_failure(result, 1, "cannot write", "f.csv")
+
+
+def test_a_foreign_csv_is_not_overwritten_without_asking(synthetic_dataset, tmp_path):
+    (tmp_path / "f.csv").write_text("name,score\nalice,3\n")
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", tmp_path / "f.csv")
+    assert_clean_failure(result, 1, "--overwrite")
+    assert (tmp_path / "f.csv").read_text() == "name,score\nalice,3\n"
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], [], ["--demo", "somewhere"], ["--max-seconds", "0.5"],
+                                  ["--scheduler", "localhost"]])
+def test_bad_arguments_exit_2_with_usage(args, synthetic_dataset):
+    full = [*args] if args and args[0] == "--demo" else [str(synthetic_dataset), *args] if args else []
+    result = run_script("00_preprocess_music.py", *full)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_explains_the_script():
+    result = run_script("00_preprocess_music.py", "--help")
+    assert result.returncode == 0
+    for words in ("DATASET_DIR", "--workers", "--scheduler", "--max-seconds", "--download-gtzan", "--demo",
+                  "errors.csv"):
+        assert words in result.stdout
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Never losing work
+# --------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def resumable_dataset(tmp_path_factory) -> Path:
+    """Enough clips that a run can be killed in the middle: 3 genres x 12 clips of 6 s."""
+    root = tmp_path_factory.mktemp("resume") / "dataset"
+    return audio.make_synthetic_collection(root, clips_per_genre=12, seconds=6.0, genres=("disco", "hiphop", "pop"))
+
+
+def _rows_on_disk(path: Path) -> int:
+    try:
+        return max(0, path.read_text().count("\n") - 1)
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.slow
+def test_kill_9_keeps_finished_rows_and_a_rerun_completes_to_the_same_csv(resumable_dataset, tmp_path):
+    clean = tmp_path / "clean.csv"
+    assert run_script("00_preprocess_music.py", resumable_dataset, "-o", clean, "--workers", "2").returncode == 0
+
+    killed = tmp_path / "killed.csv"
+    command = [sys.executable, str(PROJECT_DIR / "00_preprocess_music.py"), str(resumable_dataset), "-o",
+               str(killed), "--workers", "2", "--no-progress"]
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while _rows_on_disk(killed) < 5 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)  # the script and its worker processes, with no chance to clean up
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    partial = pd.read_csv(killed)  # a valid CSV of the finished clips
+    assert 5 <= len(partial) < 36
+    assert partial["file"].is_unique
+    assert np.all(np.isfinite(partial[list(audio.FEATURE_COLUMNS)].to_numpy()))
+    with open(killed, "a") as stream:  # as if the kill had landed in the middle of a row
+        stream.write("disco/synthetic_disco.011.wav,disco,-1.5,2.")
+
+    result = run_script("00_preprocess_music.py", resumable_dataset, "-o", killed, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"{len(partial)} kept from an earlier run" in result.stdout
+    assert killed.read_text() == clean.read_text()
+
+
+def test_a_finished_csv_is_left_as_it_is_on_a_rerun(synthetic_dataset, tmp_path):
+    out = tmp_path / "f.csv"
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", out).returncode == 0
+    before = out.read_text()
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", out)
+    assert result.returncode == 0
+    assert "0 extracted now, 12 kept" in result.stdout
+    assert out.read_text() == before
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A real Dask cluster on 127.0.0.1
+# --------------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_csv_as_local_processes(synthetic_dataset, tmp_path):
+    from distributed import LocalCluster
+
+    local = tmp_path / "local.csv"
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", local, "--workers", "2").returncode == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True, local_directory=str(tmp_path / "dask")) as cluster:
+        result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", tmp_path / "dask.csv",
+                            "--scheduler", cluster.scheduler_address)
+    assert result.returncode == 0, result.stderr
+    assert "Dask cluster" in result.stdout
+    assert (tmp_path / "dask.csv").read_text() == local.read_text()
+
+
+def test_an_unreachable_scheduler_fails_with_one_clear_line(synthetic_dataset, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", tmp_path / "f.csv", "--scheduler",
+                        f"tcp://127.0.0.1:{port}", timeout=120)
+    assert_clean_failure(result, 1, "Dask scheduler", str(port))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# --download-gtzan against a loopback HTTP server
+# --------------------------------------------------------------------------------------------------------------
+class RangeHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one tarball, honouring Range requests like the real server; records what it was asked."""
+
+    payload = b""
+    requests: list[str | None] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path != "/sound/genres.tar.gz":
+            self.send_error(404)
+            return
+        asked = self.headers.get("Range")
+        type(self).requests.append(asked)
+        start = int(asked.split("=")[1].split("-")[0]) if asked else 0
+        body = self.payload[start:]
+        self.send_response(206 if asked else 200)
+        if asked:
+            self.send_header("Content-Range", f"bytes {start}-{len(self.payload) - 1}/{len(self.payload)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def gtzan_server():
+    """A loopback server holding a small genres.tar.gz laid out like the real one (genres/<genre>/*.au)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for genre in ("blues", "metal"):
+            for index in range(2):
+                clip = io.BytesIO()
+                soundfile.write(clip, audio.synthesize_clip(genre, index, 2.0), SR, format="AU", subtype="PCM_16")
+                info = tarfile.TarInfo(f"genres/{genre}/{genre}.{index:05d}.au")
+                info.size = clip.tell()
+                clip.seek(0)
+                tar.addfile(info, clip)
+    RangeHandler.payload = buffer.getvalue()
+    RangeHandler.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sound/genres.tar.gz", RangeHandler
+    server.shutdown()
+
+
+def test_download_gtzan_resumes_checks_md5_unpacks_and_extracts(gtzan_server, tmp_path):
+    url, handler = gtzan_server
+    md5 = hashlib.md5(handler.payload).hexdigest()
+    half = len(handler.payload) // 2
+    (tmp_path / "dl").mkdir()
+    (tmp_path / "dl/genres.tar.gz.part").write_bytes(handler.payload[:half])  # an earlier, interrupted download
+    result = run_script("00_preprocess_music.py", "--download-gtzan", "--gtzan-url", url, "--gtzan-md5", md5,
+                        "--download-dir", tmp_path / "dl", "-o", tmp_path / "f.csv")
+    assert result.returncode == 0, result.stderr
+    assert handler.requests == [f"bytes={half}-"]  # only the missing half was fetched
+    assert (tmp_path / "dl/genres.tar.gz").read_bytes() == handler.payload
+    assert sorted(pd.read_csv(tmp_path / "f.csv")["file"]) == [
+        "blues/blues.00000.au", "blues/blues.00001.au", "metal/metal.00000.au", "metal/metal.00001.au"]
+
+
+def test_download_gtzan_with_a_wrong_checksum_or_a_404_fails_cleanly(gtzan_server, tmp_path):
+    url, _ = gtzan_server
+    result = run_script("00_preprocess_music.py", "--download-gtzan", "--gtzan-url", url, "--gtzan-md5", "0" * 32,
+                        "--download-dir", tmp_path / "dl", "-o", tmp_path / "f.csv")
+    assert_clean_failure(result, 1, "corrupt", "MD5")
+    assert not list((tmp_path / "dl").glob("genres*"))  # the bad archive is not kept, nor unpacked
+    result = run_script("00_preprocess_music.py", "--download-gtzan", "--gtzan-url", url.replace("genres", "nope"),
+                        "--download-dir", tmp_path / "dl", "-o", tmp_path / "f.csv")
+    assert_clean_failure(result, 1, "404")
