@@ -1,0 +1,269 @@
+"""03_launch_classifier.py and the whole-song analysis of functions_interface, on real audio and a real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers_classify import (
+    PROJECT_DIR,
+    SR,
+    run_classifier,
+    script_env,
+    synthetic_song,
+    tiny_model,
+    write_wav,
+)
+
+import functions_audio as audio  # noqa: I001  (after helpers_classify, which sets sys.path)
+import functions_interface as fi
+import functions_nn
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_model(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def analyser(model_dir: Path) -> fi.SongAnalyser:
+    return fi.SongAnalyser.from_model_dir(model_dir)
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 70-s song with silence around it, a 20-s song and a 2-s one."""
+    folder = tmp_path_factory.mktemp("songs")
+    silence = np.zeros(int(2.5 * SR), dtype=np.float32)
+    long_song = np.concatenate([silence, synthetic_song([("metal", 35), ("blues", 35)]), silence])
+    return {
+        "long": write_wav(folder / "long.wav", long_song),
+        "short": write_wav(folder / "short.wav", synthetic_song([("reggae", 20)], seed=5)),
+        "tiny": write_wav(folder / "tiny.wav", synthetic_song([("blues", 2)], seed=7)),
+    }
+
+
+def reference_probabilities(analyser: fi.SongAnalyser, y: np.ndarray) -> np.ndarray:
+    """The model's probabilities for one window, computed directly (extractor + NumPy forward pass)."""
+    features = audio.compute_features(y)
+    columns = [audio.FEATURE_COLUMNS.index(c) for c in analyser.classifier.feature_columns]
+    return analyser.classifier.predict_proba(features[None, columns])[0]
+
+
+# --- windows and trimming ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("duration", [3.0, 29.9, 30.0, 44.0, 45.0, 61.3, 600.0, 3600.0])
+def test_windows_cover_the_song_with_the_training_length(duration):
+    settings = fi.AnalysisSettings()
+    starts = fi.plan_windows(duration, settings)
+    assert starts == sorted(starts) and starts[0] == 0.0
+    assert len(starts) <= settings.max_windows
+    if duration <= settings.window_s:
+        assert starts == [0.0]
+        return
+    assert starts[-1] + settings.window_s == pytest.approx(duration, abs=1.0)  # the end is covered
+    gaps = np.diff(starts)
+    if len(starts) < settings.max_windows:
+        assert np.all(gaps <= settings.hop_s + 1e-9)  # no stretch is skipped
+    else:  # long recordings: max_windows windows spread evenly
+        assert np.allclose(gaps, gaps[0], atol=0.01)
+
+
+def test_too_short_song_is_an_error():
+    with pytest.raises(fi.AnalysisError, match="too short"):
+        fi.plan_windows(2.9)
+
+
+def test_trim_silence_agrees_with_librosa(songs):
+    import librosa
+
+    y = audio.load_audio(songs["long"], max_seconds=None)
+    y[: SR // 2] += np.float32(1e-5)  # a faint hiss at the start is still silence (60 dB below the peak)
+    start, end = fi.trim_silence(y)
+    _, (lib_start, lib_end) = librosa.effects.trim(y, top_db=60)
+    assert (start, end) == (lib_start, lib_end)
+    assert fi.trim_silence(np.zeros(SR, dtype=np.float32)) == (0, 0)
+
+
+# --- the analysis ------------------------------------------------------------------------------------------
+def test_song_result_is_the_mean_over_windows_of_the_trimmed_song(analyser, songs):
+    result = analyser.analyse_file(songs["long"])
+    y = audio.load_audio(songs["long"], max_seconds=None)
+    start, end = fi.trim_silence(y)
+    trimmed = y[start:end]
+    starts = fi.plan_windows(trimmed.size / SR)
+    assert len(starts) == 4  # 70 s: 0, 15, 30 and one aligned with the end
+    assert [w.start_s for w in result.windows] == pytest.approx([start / SR + s for s in starts], abs=1e-3)
+    expected = np.array([reference_probabilities(analyser, trimmed[round(s * SR):round(s * SR) + 30 * SR])
+                         for s in starts])
+    got = np.array([[w.probabilities[g] for g in analyser.genres] for w in result.windows])
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    np.testing.assert_allclose([result.probabilities[g] for g in analyser.genres], expected.mean(axis=0),
+                               atol=1e-9)
+    assert result.genre == analyser.genres[int(np.argmax(expected.mean(axis=0)))]
+    assert [w.genre for w in result.windows] == [analyser.genres[i] for i in expected.argmax(axis=1)]
+    assert result.duration_s == pytest.approx(y.size / SR)
+
+
+def test_song_under_30_s_is_one_window_and_under_3_s_an_error(analyser, songs):
+    short = analyser.analyse_file(songs["short"])
+    y = audio.load_audio(songs["short"], max_seconds=None)
+    assert len(short.windows) == 1
+    start, end = fi.trim_silence(y)
+    np.testing.assert_allclose([short.probabilities[g] for g in analyser.genres],
+                               reference_probabilities(analyser, y[start:end]), atol=1e-9)
+    tiny = analyser.classify(str(songs["tiny"]))
+    assert tiny.error is not None and "too short" in tiny.error
+
+
+def test_long_files_are_read_window_by_window_with_the_same_result(analyser, songs, monkeypatch):
+    whole = fi.SongAnalyser(analyser.classifier, fi.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
+    monkeypatch.setattr(fi, "LOAD_WHOLE_LIMIT_S", 10.0)
+    monkeypatch.setattr(fi, "EDGE_PROBE_S", 8.0)
+    streamed = fi.SongAnalyser(analyser.classifier, fi.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
+    assert len(streamed.windows) == len(whole.windows) == 3
+    # the end silence is found on frames aligned with the tail read: the end may move by one trimming hop
+    one_hop = fi.TRIM_HOP_LENGTH / SR
+    assert [w.start_s for w in streamed.windows] == pytest.approx([w.start_s for w in whole.windows], abs=one_hop)
+    assert streamed.windows[0].probabilities == pytest.approx(whole.windows[0].probabilities, abs=1e-6)
+    for a, b in zip(streamed.windows, whole.windows, strict=True):
+        assert a.genre == b.genre
+        assert a.probabilities == pytest.approx(b.probabilities, abs=0.05)
+
+
+def test_model_with_unknown_columns_or_other_extraction_settings_is_refused(model_dir, tmp_path, songs):
+    for name, change in [("columns", lambda m: m["feature_columns"].__setitem__(0, "loudness_mean")),
+                         ("settings", lambda m: m["feature_extraction"].__setitem__("n_mfcc", 20))]:
+        broken = tmp_path / name
+        shutil.copytree(model_dir, broken)
+        meta = json.loads((broken / "model.json").read_text())
+        if name == "settings" and not isinstance(meta.get("feature_extraction"), dict):
+            meta["feature_extraction"] = dict(audio.EXTRACTION_SETTINGS)
+        change(meta)
+        (broken / "model.json").write_text(json.dumps(meta))
+        with pytest.raises(functions_nn.ModelLoadError, match="loudness_mean" if name == "columns" else "n_mfcc"):
+            fi.SongAnalyser.from_model_dir(broken)
+        run = run_classifier(songs["short"], "--model", broken)
+        assert run.returncode == 2 and "Traceback" not in run.stderr
+        assert ("loudness_mean" if name == "columns" else "n_mfcc") in run.stderr
+
+
+# --- the command line --------------------------------------------------------------------------------------
+def test_cli_json_record_matches_the_analysis(model_dir, analyser, songs):
+    run = run_classifier(songs["long"], "--model", model_dir, "--json")
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(records) == 1
+    record = records[0]
+    assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error"}
+    expected = analyser.analyse_file(songs["long"])
+    assert record["error"] is None and record["genre"] == expected.genre
+    assert record["title"] == "long" and record["duration_s"] == pytest.approx(expected.duration_s, abs=1e-3)
+    assert record["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
+    assert [w["start_s"] for w in record["windows"]] == pytest.approx([w.start_s for w in expected.windows])
+    assert [w["genre"] for w in record["windows"]] == [w.genre for w in expected.windows]
+
+
+def test_cli_human_output_has_a_top_k_bar_chart(model_dir, analyser, songs):
+    run = run_classifier(songs["long"], "--model", model_dir, "--top", "2")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    expected = analyser.analyse_file(songs["long"])
+    best = max(expected.probabilities, key=expected.probabilities.get)
+    assert lines[0].startswith(f"{songs['long']}: {best} ({expected.probabilities[best] * 100:.1f} %)")
+    bars = [line.split() for line in lines[1:3]]
+    ranked = fi.top_genres(expected.probabilities, 2)
+    assert [b[0] for b in bars] == [g for g, _ in ranked]
+    assert [float(b[-2]) for b in bars] == pytest.approx([p * 100 for _, p in ranked], abs=0.06)
+    assert lines[3].strip().startswith("timeline:")
+
+
+def test_cli_plot_writes_a_png(model_dir, songs, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "plots" / "song.png"
+    run = run_classifier(songs["long"], "--model", model_dir, "--plot", out)
+    assert run.returncode == 0, run.stderr
+    with Image.open(out) as image:
+        assert image.size == (1000, 400)
+        assert len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)) > 20  # a chart
+
+
+def test_folder_runs_in_parallel_and_a_bad_file_does_not_stop_the_rest(model_dir, songs, tmp_path):
+    folder = tmp_path / "music"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(songs["short"], folder / "a.wav")
+    shutil.copy(songs["long"], folder / "sub" / "b.wav")
+    (folder / "sub" / "broken.mp3").write_bytes(b"this is not audio")
+    (folder / "notes.txt").write_text("not audio, not listed")
+    run = run_classifier(folder, "--model", model_dir, "--json", "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [Path(r["input"]).name for r in records] == ["a.wav", "b.wav", "broken.mp3"]
+    assert [r["error"] is None for r in records] == [True, True, False]
+    assert "Traceback" not in run.stderr
+    single = json.loads(run_classifier(folder / "a.wav", "--model", model_dir, "--json").stdout)
+    assert records[0]["probabilities"] == single["probabilities"]
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["{missing}"], 1, "no such file"),
+    (["{tiny}", "{missing}"], 1, "too short"),
+    (["{short}", "--top", "0"], 2, "--top"),
+    (["--search", "  "], 2, "empty search"),
+    ([], 2, "at least one INPUT"),
+    (["{short}", "--model", "{nomodel}"], 2, "model folder not found"),
+])
+def test_exit_status_and_one_line_errors(model_dir, songs, tmp_path, args, code, message):
+    values = {"missing": str(tmp_path / "missing.wav"), "nomodel": str(tmp_path / "nomodel"),
+              **{k: str(v) for k, v in songs.items()}}
+    args = [a.format(**values) for a in args]
+    if "--model" not in args:
+        args += ["--model", str(model_dir)]
+    run = run_classifier(*args)
+    assert run.returncode == code
+    assert message in run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_cold_start_imports_no_tensorflow_pandas_sklearn_matplotlib_or_ytdlp(model_dir, songs):
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['03_launch_classifier.py', {str(songs['short'])!r}, '--model', {str(model_dir)!r}]\n"
+        "try:\n    runpy.run_path('03_launch_classifier.py', run_name='__main__')\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "heavy = ['tensorflow', 'keras', 'pandas', 'sklearn', 'matplotlib', 'seaborn', 'yt_dlp']\n"
+        "print('LOADED', [m for m in heavy if m in sys.modules])\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True,
+                         timeout=120, env=script_env())
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "LOADED []"
+
+
+@pytest.mark.slow
+def test_numpy_forward_pass_equals_keras_predict_on_real_clips(model_dir, shared_data, tmp_path):
+    """The fast path and Keras's own predict agree to 1e-5 on real GTZAN clips (one per genre)."""
+    clips = sorted((shared_data / "gtzan_mini").glob("*/*.00000.wav"))
+    if not clips:
+        pytest.skip("no GTZAN clips in the shared data")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for clip in clips:
+        (folder / clip.name).symlink_to(clip)
+    fast = run_classifier(folder, "--model", model_dir, "--json", "--workers", "1")
+    slow = run_classifier(folder, "--model", model_dir, "--json", "--backend", "keras", "--workers", "1",
+                          timeout=300)
+    assert fast.returncode == 0 and slow.returncode == 0, fast.stderr + slow.stderr
+    fast_records = [json.loads(line) for line in fast.stdout.splitlines()]
+    slow_records = [json.loads(line) for line in slow.stdout.splitlines()]
+    assert len(fast_records) == len(slow_records) == len(clips)
+    for a, b in zip(fast_records, slow_records, strict=True):
+        assert a["error"] is None and b["error"] is None
+        assert a["genre"] == b["genre"]
+        for genre, p in a["probabilities"].items():
+            assert p == pytest.approx(b["probabilities"][genre], abs=1e-5)
