@@ -138,15 +138,15 @@ def describe_download_error(message: str, target: str) -> str:
         return f"the server answered with an error (HTTP {code}): {where}"
     if "unsupported url" in low:
         return f"not a media page: no audio or video found at {where}"
+    if "requested format is not available" in low or "no video formats found" in low:
+        return f"no audio stream found at {where}"
     if "private video" in low or "video is private" in low:
         return f"private video, cannot be fetched: {where}"
     if any(s in low for s in ("video unavailable", "has been removed", "no longer available",
-                              "not available", "account associated with this video has been terminated")):
+                              "video is not available", "account associated with this video has been terminated")):
         return f"video unavailable (removed or blocked): {where}"
     if "sign in to confirm" in low or "members-only" in low or "age-restricted" in low:
         return f"video needs a signed-in account (age or membership restricted): {where}"
-    if "requested format is not available" in low or "no video formats found" in low:
-        return f"no audio stream found at {where}"
     if any(s in low for s in ("timed out", "timeout")):
         return f"time-out while fetching {where}"
     if any(s in low for s in ("name or service not known", "temporary failure in name resolution",
@@ -154,6 +154,8 @@ def describe_download_error(message: str, target: str) -> str:
                               "connection refused", "getaddrinfo failed", "failed to resolve",
                               "connection reset", "remote end closed connection")):
         return f"no network connection (cannot reach the server): {where}"
+    if "unable to obtain file audio codec" in low:
+        return f"ffmpeg found no decodable audio in the file downloaded from {where}"
     if "ffmpeg" in low or "postprocessing" in low or "conversion failed" in low:
         return f"ffmpeg could not convert the audio of {where}: {text[:160]}"
     if "playlist" in low and "no entries" in low:

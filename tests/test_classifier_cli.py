@@ -20,7 +20,7 @@ from helpers_classify import (
     write_wav,
 )
 
-import functions_audio as audio  # noqa: I001  (after helpers_classify, which sets sys.path)
+import functions_audio as audio
 import functions_interface as fi
 import functions_nn
 
