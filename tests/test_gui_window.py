@@ -1,0 +1,242 @@
+"""04_interface.py for real: the tkinter window on an Xvfb display, driven with real key and mouse events.
+
+Needs Debian's ``xvfb`` (the X server) and, for real input events, ``xdotool``; without Xvfb the tests skip
+with the reason. Set GENRE_SCREENSHOT=path.png to keep the screenshot of the window showing a result.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers_classify import (
+    PROJECT_DIR,
+    LoopbackServer,
+    encode,
+    run_classifier,
+    synthetic_song,
+    tiny_model,
+    write_wav,
+)
+
+import functions_interface as fi
+
+tk = pytest.importorskip("tkinter")
+
+
+# --- an X server of our own ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """Start Xvfb on a free display number; skip (with the reason) where it cannot run."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (Debian: apt-get install xvfb): cannot open a window")
+    for number in range(91, 160):
+        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+            continue
+        server = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and server.poll() is None:
+            if Path(f"/tmp/.X11-unix/X{number}").exists():
+                break
+            time.sleep(0.05)
+        if server.poll() is None and Path(f"/tmp/.X11-unix/X{number}").exists():
+            try:
+                yield f":{number}"
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+            return
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    pytest.skip("Xvfb could not start on any display from :91 to :159")
+
+
+def load_gui_module():
+    spec = importlib.util.spec_from_file_location("interface_04", PROJECT_DIR / "04_interface.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Driver:
+    """The window under test, with helpers that send real X input events (xdotool) and pump Tk's loop."""
+
+    def __init__(self, display: str, model_dir: Path) -> None:
+        self.display = display
+        self.gui = load_gui_module()
+        self.root = tk.Tk(screenName=display)
+        self.root.geometry("+0+0")
+        self.window = self.gui.ClassifierWindow(self.root, fi.ClassificationJob(model_dir=str(model_dir)))
+        self.max_gap_s = 0.0
+        self.pump(0.5)
+        self.xdotool = shutil.which("xdotool")
+
+    def pump(self, seconds: float = 0.0, until: Callable[[], bool] | None = None, timeout: float = 120) -> None:
+        """Run Tk's event loop for ``seconds``, or until ``until()`` is true; records the longest stall."""
+        deadline = time.monotonic() + (timeout if until else seconds)
+        last = time.monotonic()
+        while time.monotonic() < deadline:
+            self.root.update()
+            now = time.monotonic()
+            self.max_gap_s = max(self.max_gap_s, now - last)
+            last = now
+            if until is not None and until():
+                return
+            time.sleep(0.01)
+        if until is not None:
+            raise AssertionError(f"timed out after {timeout} s; status: {self.window.status_text.get()!r}")
+
+    def _run_xdotool(self, *args: str) -> None:
+        process = subprocess.Popen([self.xdotool, *args], env={**os.environ, "DISPLAY": self.display})
+        self.pump(until=lambda: process.poll() is not None, timeout=30)
+        assert process.returncode == 0, f"xdotool {args} failed"
+
+    def type_into_entry(self, text: str) -> None:
+        entry = self.window.entry
+        entry.delete(0, "end")
+        if self.xdotool is None:  # no X input tool: the same text through Tk itself
+            entry.insert(0, text)
+            return
+        self.click(entry)
+        entry.focus_force()
+        self.pump(0.2)
+        self._run_xdotool("type", "--delay", "2", text)
+        self.pump(0.2)
+        assert self.window.entry_text.get() == text
+
+    def click(self, widget: tk.Widget) -> None:
+        self.pump(0.1)
+        if self.xdotool is None:
+            widget.invoke()
+            return
+        x = widget.winfo_rootx() + widget.winfo_width() // 2
+        y = widget.winfo_rooty() + widget.winfo_height() // 2
+        self._run_xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
+
+    def classify(self, text: str) -> fi.SongResult:
+        self.type_into_entry(text)
+        before = self.window.last_result
+        self.click(self.window.classify_button)
+        self.pump(until=lambda: not self.window.busy and self.window.last_result is not before, timeout=120)
+        self.pump(0.3)  # let the chart draw
+        return self.window.last_result
+
+    def screenshot(self, path: Path) -> Path:
+        from PIL import ImageGrab
+
+        self.pump(0.3)
+        x, y = self.root.winfo_rootx(), self.root.winfo_rooty()
+        image = ImageGrab.grab(bbox=(x, y, x + self.root.winfo_width(), y + self.root.winfo_height()),
+                               xdisplay=self.display)
+        image.save(path)
+        return path
+
+    def close(self) -> None:
+        self.window.cancel()
+        self.pump(until=lambda: not self.window.busy, timeout=30)
+        self.root.destroy()
+        # Tk variables and images must be freed on the Tk (main) thread, not by a later collection elsewhere
+        del self.window, self.root
+        gc.collect()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_model(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackServer]:
+    folder = tmp_path_factory.mktemp("gui_media")
+    song = write_wav(folder / "song.wav", synthetic_song([("classical", 25), ("metal", 25), ("reggae", 20)], seed=9))
+    server = LoopbackServer()
+    server.add_file("/demo-song.mp3", encode(song, folder / "demo-song.mp3", "-b:a", "128k"), "audio/mpeg")
+    server.add_file("/slow.wav", song, "audio/wav", chunk_delay_s=0.05)
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def driver(display: str, model_dir: Path) -> Iterator[Driver]:
+    driver = Driver(display, model_dir)
+    yield driver
+    driver.close()
+
+
+# --- the tests -----------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_typed_url_is_classified_as_by_the_cli_and_the_window_is_captured(driver, server, model_dir, tmp_path):
+    url = server.url("/demo-song.mp3")
+    result = driver.classify(url)
+    assert result.ok, result.error
+    shown_genre = driver.window.genre_text.get().split()[0]
+    cli = run_classifier(url, "--model", model_dir, "--json")
+    assert cli.returncode == 0, cli.stderr
+    record = json.loads(cli.stdout)
+    assert shown_genre == record["genre"]
+    assert driver.window.genre_text.get().endswith(f"{record['probabilities'][shown_genre] * 100:.0f} %")
+    assert driver.window.title_text.get().startswith("demo-song")
+    assert driver.window.timeline_text.get().startswith("Timeline: 0:00")
+    assert driver.window.status_text.get().startswith(f"Done: {len(record['windows'])} windows")
+    assert driver.max_gap_s < 2.0, f"the window stalled for {driver.max_gap_s:.2f} s"  # work is off the Tk thread
+
+    shot = driver.screenshot(tmp_path / "window.png")
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (driver.root.winfo_width(), driver.root.winfo_height())
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+        assert len(np.unique(pixels, axis=0)) > 50  # text, bars and chart, not a blank window
+    if os.environ.get("GENRE_SCREENSHOT"):
+        shutil.copy(shot, os.environ["GENRE_SCREENSHOT"])
+
+
+def test_errors_show_in_the_window_and_the_next_try_works(driver, server):
+    refused = driver.classify("ftp://127.0.0.1/song.mp3")
+    assert not refused.ok
+    assert driver.window.status_text.get().startswith("Error: refused URL")
+    assert str(driver.window.status_label.cget("foreground")) == driver.gui.BG_ERROR
+    missing = driver.classify(server.url("/missing.mp3"))
+    assert "not found (HTTP 404)" in missing.error
+    assert str(driver.window.classify_button.cget("state")) == "normal"
+    fine = driver.classify(server.url("/demo-song.mp3"))  # at once, same window
+    assert fine.ok and driver.window.genre_text.get().split()[0] == fine.genre
+
+
+def test_cancel_stops_a_slow_download_and_the_window_is_ready_again(driver, server):
+    driver.type_into_entry(server.url("/slow.wav"))
+    driver.click(driver.window.classify_button)
+    driver.pump(until=lambda: driver.window.status_text.get().startswith("Downloading"), timeout=60)
+    assert str(driver.window.cancel_button.cget("state")) == "normal"
+    driver.click(driver.window.cancel_button)
+    driver.pump(until=lambda: not driver.window.busy, timeout=30)
+    driver.pump(0.2)
+    assert driver.window.status_text.get() == "Cancelled."
+    assert str(driver.window.classify_button.cget("state")) == "normal"
+    assert str(driver.window.cancel_button.cget("state")) == "disabled"
+
+
+def test_missing_model_is_reported_in_the_window(display, tmp_path):
+    gui = load_gui_module()
+    root = tk.Tk(screenName=display)
+    try:
+        window = gui.ClassifierWindow(root, fi.ClassificationJob(model_dir=str(tmp_path / "nowhere")))
+        root.update()
+        assert "Cannot load the model" in window.status_text.get()
+        assert str(window.classify_button.cget("state")) == "disabled"
+    finally:
+        root.destroy()
+        del window, root
+        gc.collect()
