@@ -1,0 +1,739 @@
+"""Neural-network helpers: the candidate table, the training engine, model export and the light model loader.
+
+Import cost matters: ``03_launch_classifier.py`` imports this module to classify songs and must start in
+under 3 s, so only NumPy and the standard library are imported here. TensorFlow/Keras, pandas and
+scikit-learn are imported inside the functions that need them.
+
+The model folder (written by ``02_train_model.py``)::
+
+    model.keras   Keras 3 model, Normalization layer first: raw feature rows in, genre probabilities out
+    weights.npz   the same network as plain arrays ("norm_mean", "norm_variance", "dense_0_kernel", ...)
+    model.json    genres (output order), feature columns (input order), activations, settings, metrics
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from functions_audio import FEATURE_COLUMNS, GENRES
+
+MODEL_FORMAT_VERSION = 1
+MODEL_FILE = "model.keras"
+WEIGHTS_FILE = "weights.npz"
+METADATA_FILE = "model.json"
+# Keras' Normalization layer divides by max(sqrt(variance), epsilon) with this epsilon (keras.backend.epsilon()).
+NORMALIZATION_EPSILON = 1e-7
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's start-up chatter; call before TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+# --------------------------------------------------------------------------------------------------------
+# The candidate table (the original study, plus our own clearly named extras)
+# --------------------------------------------------------------------------------------------------------
+
+
+def _columns(*prefixes: str) -> tuple[str, ...]:
+    """Feature columns whose names start with any of ``prefixes``, in FEATURE_COLUMNS order."""
+    return tuple(c for c in FEATURE_COLUMNS if c.startswith(prefixes))
+
+
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "mfcc_mean (30)": _columns("mfcc_mean_"),
+    "mfcc_mean + chroma_mean (42)": _columns("mfcc_mean_", "chroma_mean_"),
+    "mfcc mean+std (60)": _columns("mfcc_mean_", "mfcc_std_"),
+    "mfcc, chroma, tempo (85)": _columns("mfcc_", "chroma_", "tempo"),
+    "85 + zcr (87)": _columns("mfcc_", "chroma_", "tempo", "zcr_"),
+    "85 + zcr + rolloff (89)": _columns("mfcc_", "chroma_", "tempo", "zcr_", "rolloff_"),
+    "85 + zcr + centroid (89)": _columns("mfcc_", "chroma_", "tempo", "zcr_", "centroid_"),
+    "all features (91)": tuple(FEATURE_COLUMNS),
+}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A Keras MLP: hidden layers as (units, activation), then a softmax over the genres."""
+
+    name: str
+    feature_group: str
+    hidden: tuple[tuple[int, str], ...]
+    original: bool = True  # part of the original study's table
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        return FEATURE_GROUPS[self.feature_group]
+
+    def describe(self) -> str:
+        return " ".join(f"{units}{'R' if act == 'relu' else 'L'}" for units, act in self.hidden)
+
+
+def _layers(spec: str) -> tuple[tuple[int, str], ...]:
+    """'85R 75L' -> ((85, 'relu'), (75, 'linear'))."""
+    names = {"R": "relu", "L": "linear"}
+    return tuple((int(tok[:-1]), names[tok[-1]]) for tok in spec.split())
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture("30col", "mfcc_mean (30)", _layers("30R 25R 20L 15L")),
+        Architecture("42col", "mfcc_mean + chroma_mean (42)", _layers("42R 35L 24R 15L")),
+        Architecture("60col", "mfcc mean+std (60)", _layers("60R 50L 40L 30R 20L")),
+        Architecture("85col", "mfcc, chroma, tempo (85)", _layers("85R 75R 65L 55R 45L 35R 25R")),
+        Architecture("87col", "85 + zcr (87)", _layers("87R 75R 65L 55R 45L 35R 25R")),
+        Architecture("89col", "85 + zcr + rolloff (89)", _layers("89R 79R 69L 59R 49L 39R 29R")),
+        Architecture("89col-centroid", "85 + zcr + centroid (89)", _layers("89R 79R 69L 59R 49L 39R 29R")),
+        # our own extra: a wider, shallower MLP on all 91 features
+        Architecture("wide91", "all features (91)", _layers("256R 128R"), original=False),
+    )
+}
+SHIPPED_ARCHITECTURE = "85col"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How an MLP is trained (Adam + categorical cross-entropy, plus optional regularisation).
+
+    The learning rate decays with the epoch number only (lr / (1 + epoch / lr_decay_epochs)), never with the
+    planned total, so the model after 100 epochs of an 800-epoch run is the model a 100-epoch run gives.
+    """
+
+    name: str
+    learning_rate: float = 1e-3
+    lr_decay_epochs: float | None = None
+    dropout: float = 0.0  # after every hidden layer
+    input_noise: float = 0.0  # std of Gaussian noise added to the standardised inputs
+    label_smoothing: float = 0.0
+
+
+RECIPES: dict[str, Recipe] = {
+    # the original study: plain Adam (Keras defaults), categorical cross-entropy
+    "original": Recipe("original"),
+    # ours: same layers, regularised training
+    "regularised": Recipe(
+        "regularised", learning_rate=1e-3, lr_decay_epochs=50.0, dropout=0.2, input_noise=0.2,
+        label_smoothing=0.1,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One row of the model comparison: an MLP (architecture + recipe) or a scikit-learn baseline."""
+
+    name: str
+    kind: str  # "mlp" or "sklearn"
+    architecture: str | None = None
+    recipe: str | None = None
+    sklearn_model: str | None = None  # "logreg" or "svm-rbf"
+    feature_group: str | None = None
+    note: str = ""
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        if self.kind == "mlp":
+            return ARCHITECTURES[self.architecture].feature_columns
+        return FEATURE_GROUPS[self.feature_group]
+
+
+def candidate_name(architecture: str, recipe: str) -> str:
+    """Name of an MLP candidate in results tables: '85col' (original recipe) or '85col+reg'."""
+    return architecture if recipe == "original" else f"{architecture}+reg"
+
+
+def _mlp(arch: str, recipe: str, note: str = "") -> Candidate:
+    return Candidate(candidate_name(arch, recipe), "mlp", architecture=arch, recipe=recipe, note=note)
+
+
+ORIGINAL_CANDIDATES: tuple[str, ...] = tuple(a.name for a in ARCHITECTURES.values() if a.original)
+CANDIDATES: dict[str, Candidate] = {
+    c.name: c
+    for c in (
+        *(_mlp(a, "original", "original study") for a in ORIGINAL_CANDIDATES),
+        _mlp("85col", "regularised", "shipped network, regularised training"),
+        _mlp("89col", "regularised", "ours"),
+        _mlp("wide91", "regularised", "ours"),
+        Candidate("logreg91", "sklearn", sklearn_model="logreg", feature_group="all features (91)",
+                  note="baseline"),
+        Candidate("svm-rbf91", "sklearn", sklearn_model="svm-rbf", feature_group="all features (91)",
+                  note="baseline"),
+    )
+}
+SHIPPED_CANDIDATE = candidate_name(SHIPPED_ARCHITECTURE, "regularised")
+# documented fallbacks when there is no hyper-parameter run for the features CSV
+DEFAULT_EPOCHS = 500
+DEFAULT_BATCH = 32
+
+
+# --------------------------------------------------------------------------------------------------------
+# Light loader: NumPy only (used by the classifier at start-up)
+# --------------------------------------------------------------------------------------------------------
+
+
+class ModelLoadError(Exception):
+    """A model folder cannot be used; the message is one line naming the folder/file and the problem."""
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "linear": lambda z: z,
+    "softmax": _softmax,
+}
+
+
+@dataclass
+class Classifier:
+    """A trained genre classifier evaluated with NumPy (same numbers as the Keras model to ~1e-6)."""
+
+    model_dir: Path
+    genres: list[str]
+    feature_columns: list[str]
+    metadata: dict
+    norm_mean: np.ndarray
+    norm_std: np.ndarray
+    kernels: list[np.ndarray] = field(repr=False)
+    biases: list[np.ndarray] = field(repr=False)
+    activations: list[str] = field(default_factory=list)
+
+    def check_columns(self, available: Sequence[str]) -> None:
+        """Raise ModelLoadError naming the model's input columns missing from ``available``."""
+        have = set(available)
+        missing = [c for c in self.feature_columns if c not in have]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+            raise ModelLoadError(
+                f"{self.model_dir}: the model needs {len(missing)} feature column(s) the data lacks: {shown}"
+            )
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Genre probabilities (n, n_genres) for raw feature rows X (n, n_features) in feature_columns order."""
+        h = np.asarray(X, dtype=np.float64)
+        if h.ndim == 1:
+            h = h[None, :]
+        if h.ndim != 2 or h.shape[1] != len(self.feature_columns):
+            raise ValueError(f"expected rows of {len(self.feature_columns)} features, got shape {h.shape}")
+        h = (h - self.norm_mean) / self.norm_std
+        for kernel, bias, act in zip(self.kernels, self.biases, self.activations, strict=True):
+            h = _ACTIVATIONS[act](h @ kernel + bias)
+        return h
+
+    def predict(self, X: np.ndarray) -> list[str]:
+        """Most probable genre per row."""
+        return [self.genres[i] for i in self.predict_proba(X).argmax(axis=1)]
+
+
+def load_classifier(model_dir: str | os.PathLike) -> Classifier:
+    """Read model.json + weights.npz of a model folder; raise ModelLoadError (one line) if unusable."""
+    model_dir = Path(model_dir)
+    meta_path, weights_path = model_dir / METADATA_FILE, model_dir / WEIGHTS_FILE
+    if not model_dir.is_dir():
+        raise ModelLoadError(f"{model_dir}: model folder not found")
+    for path in (meta_path, weights_path):
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: missing from the model folder")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{meta_path}: not readable JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{meta_path}: expected a JSON object")
+    for key in ("genres", "feature_columns", "activations"):
+        value = meta.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ModelLoadError(f"{meta_path}: '{key}' must be a non-empty list of strings")
+    if meta.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelLoadError(f"{meta_path}: unsupported format_version {meta.get('format_version')!r}")
+    genres, columns, activations = meta["genres"], meta["feature_columns"], meta["activations"]
+    unknown = sorted(set(activations) - set(_ACTIVATIONS))
+    if unknown:
+        raise ModelLoadError(f"{meta_path}: unsupported activation(s) {', '.join(unknown)}")
+    try:
+        with np.load(weights_path, allow_pickle=False) as npz:
+            arrays = {name: np.asarray(npz[name], dtype=np.float64) for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelLoadError(f"{weights_path}: not a readable weights file ({exc})") from None
+    n_layers = len(activations)
+    expected = ["norm_mean", "norm_variance"] + [f"dense_{i}_{p}" for i in range(n_layers) for p in ("kernel", "bias")]
+    missing = [name for name in expected if name not in arrays]
+    if missing:
+        raise ModelLoadError(f"{weights_path}: missing array(s) {', '.join(missing[:4])}")
+    kernels = [arrays[f"dense_{i}_kernel"] for i in range(n_layers)]
+    biases = [arrays[f"dense_{i}_bias"] for i in range(n_layers)]
+    width = len(columns)
+    shapes_ok = arrays["norm_mean"].shape == (width,) and arrays["norm_variance"].shape == (width,)
+    for kernel, bias in zip(kernels, biases, strict=True):
+        shapes_ok = shapes_ok and kernel.ndim == 2 and kernel.shape[0] == width and bias.shape == kernel.shape[1:]
+        width = kernel.shape[1] if kernel.ndim == 2 else -1
+    if not shapes_ok or width != len(genres):
+        raise ModelLoadError(
+            f"{weights_path}: array shapes do not match {len(columns)} feature columns -> {len(genres)} genres"
+        )
+    if activations[-1] != "softmax":
+        raise ModelLoadError(f"{meta_path}: the last activation must be softmax")
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        raise ModelLoadError(f"{weights_path}: contains non-finite values")
+    norm_std = np.maximum(np.sqrt(arrays["norm_variance"]), NORMALIZATION_EPSILON)
+    return Classifier(
+        model_dir=model_dir, genres=list(genres), feature_columns=list(columns), metadata=meta,
+        norm_mean=arrays["norm_mean"], norm_std=norm_std, kernels=kernels, biases=biases,
+        activations=list(activations),
+    )
+
+
+def load_keras_model(model_dir: str | os.PathLike):
+    """The model.keras of a model folder, loaded in Keras's safe mode; ModelLoadError (one line) if unusable."""
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: missing from the model folder")
+    quiet_tensorflow()
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for damaged archives
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path}: cannot load the Keras model ({first[:200]})") from None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Data helpers
+# --------------------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A features CSV cannot be used; the message is one line naming the file."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def genres_in_order(labels: Sequence[str]) -> list[str]:
+    """Genres present in ``labels``: the known GENRES in their order, then any others alphabetically."""
+    present = set(labels)
+    return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
+
+
+def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_COLUMNS):
+    """Read a features CSV (file, genre, features) as a DataFrame; DataError (one line) if unusable."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: features CSV not found")
+    try:
+        df = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("file", "genre", *columns) if c not in df.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+        raise DataError(f"{path}: missing column(s) {shown}")
+    if df.empty:
+        raise DataError(f"{path}: no rows")
+    values = df[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    bad_rows = ~np.isfinite(values).all(axis=1)
+    if bad_rows.any():
+        first = df["file"].iloc[int(np.flatnonzero(bad_rows)[0])]
+        raise DataError(f"{path}: {int(bad_rows.sum())} row(s) with missing/non-numeric features, e.g. {first}")
+    if df["genre"].isna().any():
+        raise DataError(f"{path}: {int(df['genre'].isna().sum())} row(s) without a genre")
+    df["genre"] = df["genre"].astype(str)
+    return df
+
+
+# --------------------------------------------------------------------------------------------------------
+# Training engine: M independent copies ("members") of one MLP trained side by side in one TF graph
+# --------------------------------------------------------------------------------------------------------
+
+
+def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (ddof 0) per column, as Keras's Normalization.adapt computes them."""
+    X = np.asarray(X, dtype=np.float64)
+    return X.mean(axis=0), X.var(axis=0)
+
+
+def standardise(X: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """(X - mean) / max(sqrt(variance), eps), exactly Keras's Normalization."""
+    return (np.asarray(X, dtype=np.float64) - mean) / np.maximum(np.sqrt(variance), NORMALIZATION_EPSILON)
+
+
+@dataclass
+class StackedWeights:
+    """Weights of M members: kernels[i] has shape (M, fan_in, fan_out), biases[i] (M, fan_out)."""
+
+    kernels: list[np.ndarray]
+    biases: list[np.ndarray]
+    activations: list[str]
+
+    def member(self, m: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [k[m] for k in self.kernels], [b[m] for b in self.biases]
+
+
+def configure_tf_threads(threads: int | None) -> None:
+    """Limit TensorFlow's thread pools (call before TF runs any op); None leaves TF's default."""
+    if not threads:
+        return
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # already initialised in this process: keep what is there
+        pass
+
+
+def train_members(
+    X: np.ndarray,
+    y: np.ndarray,
+    train_mask: np.ndarray,
+    hidden: Sequence[tuple[int, str]],
+    n_classes: int,
+    recipe: Recipe,
+    batch_size: int,
+    checkpoints: Sequence[int],
+    seed: int = 0,
+    on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
+) -> StackedWeights:
+    """Train M independent MLPs, one per row of ``train_mask``, in one TensorFlow graph.
+
+    X: (M, N, F) inputs, already standardised per member (each member's scaler fitted on its own training
+    rows); y: (N,) integer labels; train_mask: (M, N) bool, the rows each member trains on. Every member is
+    freshly initialised (Glorot-uniform kernels, zero biases, as Keras's Dense) and trained with its own
+    Adam state, its own shuffling each epoch and mini-batches of ``batch_size`` rows (the last one smaller),
+    exactly as separate ``model.fit(..., shuffle=True)`` runs would, only without Keras's per-step overhead.
+    The members only share the graph: the loss is a sum of per-member losses, so no gradient crosses them.
+
+    ``on_checkpoint(epoch, probabilities)`` is called after each epoch count in ``checkpoints`` with the
+    softmax outputs (M, N, n_classes) for all N rows (inference mode). Returns the final weights.
+    """
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    X = np.asarray(X, dtype=np.float32)
+    n_members, n_rows, n_features = X.shape
+    train_mask = np.asarray(train_mask, dtype=bool)
+    counts = train_mask.sum(axis=1)
+    if counts.min() < 1:
+        raise ValueError("every member needs at least one training row")
+    width = int(counts.max())
+    # per member: its training-row indices, padded to a common width (pads carry weight 0 and sort last)
+    idx = np.zeros((n_members, width), dtype=np.int32)
+    real = np.zeros((n_members, width), dtype=np.float32)
+    for m in range(n_members):
+        rows = np.flatnonzero(train_mask[m])
+        idx[m, : rows.size] = rows
+        real[m, : rows.size] = 1.0
+    batch_size = int(min(batch_size, width))
+    n_steps = -(-width // batch_size)
+    padded = n_steps * batch_size
+    if padded > width:  # fixed batch shapes: pad to whole batches with weight-0 rows
+        idx = np.pad(idx, ((0, 0), (0, padded - width)))
+        real = np.pad(real, ((0, 0), (0, padded - width)))
+
+    rng = np.random.default_rng(seed)
+    sizes = [n_features] + [units for units, _ in hidden] + [n_classes]
+    activations = [act for _, act in hidden] + ["softmax"]
+    kernels, biases = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        kernels.append(tf.Variable(rng.uniform(-limit, limit, (n_members, fan_in, fan_out)).astype(np.float32)))
+        biases.append(tf.Variable(np.zeros((n_members, 1, fan_out), dtype=np.float32)))
+    params = [v for pair in zip(kernels, biases, strict=True) for v in pair]
+    adam_m = [tf.Variable(tf.zeros_like(p)) for p in params]
+    adam_v = [tf.Variable(tf.zeros_like(p)) for p in params]
+    adam_t = tf.Variable(tf.zeros((n_members,), tf.float32))  # Adam step count per member
+    epoch_var = tf.Variable(0.0)
+    gen = tf.random.Generator.from_seed(seed)
+
+    Xt = tf.constant(X)
+    onehot = np.eye(n_classes, dtype=np.float32)[np.asarray(y)]
+    smooth = recipe.label_smoothing
+    targets = tf.constant(onehot * (1.0 - smooth) + smooth / n_classes)
+    idx_t, real_t = tf.constant(idx), tf.constant(real)
+    beta1, beta2, eps = 0.9, 0.999, 1e-7
+    keep = 1.0 - recipe.dropout
+
+    def forward(h, training):
+        if training and recipe.input_noise > 0:
+            h = h + gen.normal(tf.shape(h), stddev=recipe.input_noise)
+        for i, (kernel, bias, act) in enumerate(zip(kernels, biases, activations, strict=True)):
+            h = tf.matmul(h, kernel) + bias
+            if act == "relu":
+                h = tf.nn.relu(h)
+            if training and recipe.dropout > 0 and i < len(kernels) - 1:
+                h = h * tf.cast(gen.uniform(tf.shape(h)) < keep, tf.float32) / keep
+        return h  # logits (softmax applied by the loss / at inference)
+
+    def step(rows, weights):
+        xb = tf.gather(Xt, rows, batch_dims=1)  # (M, B, F)
+        yb = tf.gather(targets, rows)  # (M, B, C)
+        with tf.GradientTape() as tape:
+            logits = forward(xb, training=True)
+            per_row = tf.nn.softmax_cross_entropy_with_logits(labels=yb, logits=logits)  # (M, B)
+            n_real = tf.reduce_sum(weights, axis=1)
+            loss = tf.reduce_sum(tf.reduce_sum(per_row * weights, axis=1) / tf.maximum(n_real, 1.0))
+        grads = tape.gradient(loss, params)
+        active = tf.cast(n_real > 0, tf.float32)  # a member with an empty batch does not step at all
+        adam_t.assign_add(active)
+        lr = recipe.learning_rate
+        if recipe.lr_decay_epochs:
+            lr = lr / (1.0 + epoch_var / recipe.lr_decay_epochs)
+        t = tf.maximum(adam_t, 1.0)
+        alpha = lr * tf.sqrt(1.0 - tf.pow(beta2, t)) / (1.0 - tf.pow(beta1, t))  # (M,)
+        for p, g, m, v in zip(params, grads, adam_m, adam_v, strict=True):
+            on = tf.reshape(active, (-1, 1, 1))
+            m.assign(m + on * (1.0 - beta1) * (g - m))
+            v.assign(v + on * (1.0 - beta2) * (tf.square(g) - v))
+            p.assign_sub(on * tf.reshape(alpha, (-1, 1, 1)) * m / (tf.sqrt(v) + eps))
+
+    @tf.function(jit_compile=True)
+    def train_step(rows, weights):
+        step(rows, weights)
+
+    @tf.function
+    def run_epochs(n_epochs):
+        for _ in tf.range(n_epochs):
+            keys = gen.uniform(idx_t.shape) + (1.0 - real_t) * 2.0  # shuffle real rows, pads last
+            order = tf.argsort(keys, axis=1)
+            rows_all = tf.gather(idx_t, order, batch_dims=1)
+            weights_all = tf.gather(real_t, order, batch_dims=1)
+            for s in tf.range(n_steps):
+                start = s * batch_size
+                train_step(rows_all[:, start : start + batch_size], weights_all[:, start : start + batch_size])
+            epoch_var.assign_add(1.0)
+
+    @tf.function
+    def probabilities():
+        return tf.nn.softmax(forward(Xt, training=False))
+
+    done = 0
+    for target in sorted(set(int(c) for c in checkpoints)):
+        if target > done:
+            run_epochs(tf.constant(target - done))
+            done = target
+        if on_checkpoint is not None:
+            on_checkpoint(done, probabilities().numpy())
+    return StackedWeights(
+        kernels=[k.numpy() for k in kernels], biases=[b.numpy()[:, 0, :] for b in biases], activations=activations
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Held-out split, metrics, export (used by 02_train_model.py)
+# --------------------------------------------------------------------------------------------------------
+
+
+def match_test_files(files: Sequence[str], names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Rows whose ``file`` equals a listed name or whose file name (last path part) equals it.
+
+    Returns (boolean mask over ``files``, listed names that matched no row).
+    """
+    files = [str(f).replace("\\", "/") for f in files]
+    base = [f.rsplit("/", 1)[-1] for f in files]
+    mask = np.zeros(len(files), dtype=bool)
+    unknown = []
+    for raw in names:
+        name = raw.strip().replace("\\", "/")
+        if not name:
+            continue
+        hits = [i for i, (f, b) in enumerate(zip(files, base, strict=True)) if f == name or b == name]
+        if not hits:
+            unknown.append(name)
+        mask[hits] = True
+    return mask, unknown
+
+
+def stratified_holdout(labels: Sequence[str], test_size: float, seed: int) -> np.ndarray:
+    """Boolean test mask: a stratified random ``test_size`` share of the rows (at least one per genre where
+    a genre has two or more rows; a genre with a single row stays in training)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(labels), dtype=bool)
+    for genre in sorted(set(labels)):
+        rows = np.flatnonzero(labels == genre)
+        if rows.size < 2:
+            continue
+        n_test = int(min(max(round(rows.size * test_size), 1), rows.size - 1))
+        mask[rng.choice(rows, n_test, replace=False)] = True
+    return mask
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, genres: Sequence[str]) -> dict:
+    """Accuracy, macro and per-genre precision/recall/F1 and the confusion matrix (rows = true genre)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(genres)))
+    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    mp, mr, mf, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
+                                                    zero_division=0)
+    return {
+        "n_test": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_precision": float(mp),
+        "macro_recall": float(mr),
+        "macro_f1": float(mf),
+        "per_genre": {
+            g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(support[i])}
+            for i, g in enumerate(genres)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a trained model (read from package metadata, nothing imported)."""
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "tensorflow-cpu", "tensorflow", "keras", "scikit-learn", "pandas", "librosa"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def build_keras_model(
+    feature_columns: Sequence[str],
+    genres: Sequence[str],
+    hidden: Sequence[tuple[int, str]],
+    X_train: np.ndarray,
+    kernels: Sequence[np.ndarray] | None = None,
+    biases: Sequence[np.ndarray] | None = None,
+    name: str = "genre_mlp",
+):
+    """The Keras model: Normalization adapted on ``X_train`` (raw rows), the hidden Dense layers and a softmax
+    over ``genres``; with ``kernels``/``biases`` the Dense layers get those weights.
+
+    A column that is constant in the training rows gets variance 1 instead of 0 (Keras would divide by 1e-7).
+    """
+    quiet_tensorflow()
+    import keras
+
+    inputs = keras.Input(shape=(len(feature_columns),), name="features")
+    norm = keras.layers.Normalization(name="standardise")
+    norm.adapt(np.asarray(X_train, dtype=np.float32))
+    variance = norm.adapt_variance.numpy()
+    if (variance <= 0).any():
+        norm.adapt_variance.assign(np.where(variance > 0, variance, 1.0).astype(np.float32))
+        norm.finalize_state()
+    h = norm(inputs)
+    for i, (units, act) in enumerate(hidden):
+        h = keras.layers.Dense(units, activation=act, name=f"dense_{i}")(h)
+    outputs = keras.layers.Dense(len(genres), activation="softmax", name=f"dense_{len(hidden)}")(h)
+    model = keras.Model(inputs, outputs, name=name)
+    if kernels is not None and biases is not None:
+        for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
+            model.get_layer(f"dense_{i}").set_weights([np.asarray(kernel, np.float32), np.asarray(bias, np.float32)])
+    return model
+
+
+def keras_model_arrays(model) -> dict[str, np.ndarray]:
+    """weights.npz content of a model made by build_keras_model: normalisation, then dense kernels/biases."""
+    norm = model.get_layer("standardise")
+    arrays = {
+        "norm_mean": np.asarray(norm.adapt_mean.numpy(), dtype=np.float32),
+        "norm_variance": np.asarray(norm.adapt_variance.numpy(), dtype=np.float32),
+    }
+    dense = [layer for layer in model.layers if layer.name.startswith("dense_")]
+    for i, layer in enumerate(dense):
+        kernel, bias = layer.get_weights()
+        arrays[f"dense_{i}_kernel"] = np.asarray(kernel, dtype=np.float32)
+        arrays[f"dense_{i}_bias"] = np.asarray(bias, dtype=np.float32)
+    return arrays
+
+
+def write_model_dir(model_dir: Path, model, metadata: dict) -> None:
+    """Write model.keras, weights.npz (no pickle) and model.json into ``model_dir`` (created if needed).
+
+    Files are written under temporary names and renamed, so a crash never leaves a half-written model.
+    """
+    model_dir.mkdir(parents=True, exist_ok=True)
+    arrays = keras_model_arrays(model)
+    tmp_keras = model_dir / "model.tmp.keras"
+    model.save(tmp_keras)
+    tmp_npz = model_dir / "weights.tmp.npz"
+    with open(tmp_npz, "wb") as fh:
+        np.savez(fh, **arrays)
+    tmp_json = model_dir / "model.tmp.json"
+    tmp_json.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp_keras, model_dir / MODEL_FILE)
+    os.replace(tmp_npz, model_dir / WEIGHTS_FILE)
+    os.replace(tmp_json, model_dir / METADATA_FILE)
+
+
+def recipe_settings(recipe: Recipe) -> dict:
+    """JSON-serialisable recipe description."""
+    return asdict(recipe)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading a hyper-parameter run (written by 01_nn_hyperparam.py)
+# --------------------------------------------------------------------------------------------------------
+
+RESULTS_FILE = "results.csv"
+RUN_FILE = "run.json"
+
+
+def best_cell(results_csv: Path, candidate: str) -> dict | None:
+    """The row of ``candidate`` with the best mean CV accuracy (ties: fewer epochs, then larger batch)."""
+    import csv
+
+    try:
+        with open(results_csv, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if r.get("candidate") == candidate]
+    except OSError:
+        return None
+    best = None
+    for row in rows:
+        try:
+            key = (float(row["accuracy_mean"]), -float(row["epochs"]), float(row["batch_size"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if best is None or key > best[0]:
+            best = (key, row)
+    return None if best is None else best[1]
+
+
+def find_hyperparam_run(features_csv: Path, features_sha256: str, extra: Sequence[Path] = ()) -> Path | None:
+    """The most recent 01 run folder made from this very features CSV (same SHA-256), or None.
+
+    Looked for in ``extra``, then ``<features folder>/hyperparam`` and ``outputs/hyperparam``.
+    """
+    from functions_audio import OUTPUTS_DIR
+
+    found = []
+    for folder in (*extra, Path(features_csv).parent / "hyperparam", OUTPUTS_DIR / "hyperparam"):
+        run, results = Path(folder) / RUN_FILE, Path(folder) / RESULTS_FILE
+        try:
+            info = json.loads(run.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("features_sha256") == features_sha256 and results.is_file():
+            found.append((results.stat().st_mtime, Path(folder)))
+    return max(found)[1] if found else None
