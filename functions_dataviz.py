@@ -43,3 +43,172 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], genres: Sequence[str]
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _cell_label(epochs, batch) -> str:
+    if epochs != epochs or batch != batch:  # NaN: a scikit-learn baseline has no epochs/batches
+        return "baseline"
+    return f"{int(epochs)} ep / batch {int(batch)}"
+
+
+def plot_all_models(folds, order: Sequence[str], path: Path) -> Path:
+    """Every candidate's test accuracy per epochs/batch cell, bars = mean over folds, error bars = std."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    data = folds.copy()
+    data["cell"] = [_cell_label(e, b) for e, b in zip(data["epochs"], data["batch_size"], strict=True)]
+    cells = data.drop_duplicates("cell").sort_values(["epochs", "batch_size"])["cell"].tolist()
+    fig, ax = plt.subplots(figsize=(max(10.0, 1.25 * len(order) + 3), 5.5))
+    sns.barplot(data=data, x="candidate", y="accuracy", hue="cell", order=list(order), hue_order=cells,
+                errorbar="sd", capsize=0.1, err_kws={"linewidth": 0.8}, palette="viridis", ax=ax)
+    n_folds = int(data["fold"].max()) + 1
+    ax.set_title(f"All candidates: test accuracy per cell ({n_folds}-fold CV; bars = mean, whiskers = std over folds)",
+                 fontsize=10)
+    ax.set_xlabel("")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.legend(title="epochs / batch", fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_candidate_metrics(folds, name: str, path: Path) -> Path:
+    """One candidate's metrics (test accuracy, macro precision/recall/F1, train accuracy) against epochs,
+    coloured by batch size; bands = std over folds."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    metrics = [("accuracy", "test accuracy"), ("precision", "macro precision"), ("recall", "macro recall"),
+               ("f1", "macro F1"), ("train_accuracy", "train accuracy")]
+    data = folds.copy()
+    data["batch"] = data["batch_size"].astype(int).astype(str)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), sharey=True)
+    for ax, (column, title) in zip(axes, metrics, strict=True):
+        sns.lineplot(data=data, x="epochs", y=column, hue="batch", marker="o", errorbar="sd", ax=ax,
+                     palette="viridis", legend=column == "accuracy")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epochs")
+        ax.set_ylabel("")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("score")
+    fig.suptitle(f"{name}: metrics against epochs (mean ± std over folds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _find_clip(features_csv: Path, files: Sequence[str]) -> Path | None:
+    """An audio file of the CSV's clips, looked for next to the CSV, in the demo collection and the shared data."""
+    import functions_audio as audio
+
+    roots = [features_csv.parent, features_csv.parent / "dataset", audio.DEMO_DATASET_DIR]
+    shared = audio.shared_data_dir()
+    if shared is not None:
+        roots.append(shared / "gtzan_mini")
+    for file in files:
+        for root in roots:
+            candidate = root / str(file)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def plot_feature_exploration(df, genres: Sequence[str], out_dir: Path, features_csv: Path,
+                             example_clip: Path | None = None) -> list[Path]:
+    """The feature-exploration page: per-genre distributions (features_by_genre.png) and one example clip's
+    waveform, mel spectrogram, chromagram, tempogram and rolloff (example_clip.png)."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    written = []
+    fig = plt.figure(figsize=(16, 10))
+    grid = fig.add_gridspec(2, 4)
+    for i, column in enumerate(("tempo", "centroid_mean", "rolloff_mean", "zcr_mean")):
+        ax = fig.add_subplot(grid[0, i])
+        if column in df.columns:
+            sns.boxplot(data=df, x=column, y="genre", order=list(genres), ax=ax, fliersize=2, palette="tab10",
+                        hue="genre", hue_order=list(genres), legend=False)
+        ax.set_title(column, fontsize=10)
+        ax.set_ylabel("" if i else "genre")
+        if i:
+            ax.set_yticklabels([])
+    for j, (prefix, title) in enumerate((("mfcc_mean_", "MFCC means (z-score of per-genre mean)"),
+                                         ("chroma_mean_", "chroma means (z-score of per-genre mean)"))):
+        columns = [c for c in df.columns if c.startswith(prefix)]
+        ax = fig.add_subplot(grid[1, 2 * j: 2 * j + 2])
+        if columns:
+            values = df[columns].astype(float)
+            z = (values - values.mean()) / values.std(ddof=0).replace(0, 1)
+            means = z.groupby(df["genre"]).mean().reindex(list(genres))
+            labels = [c.rsplit("_", 1)[-1] for c in columns]
+            if prefix == "chroma_mean_":
+                labels = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"][: len(columns)]
+            sns.heatmap(means, cmap="vlag", center=0, xticklabels=labels, yticklabels=list(genres), ax=ax,
+                        cbar_kws={"label": "z"})
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("")
+    fig.suptitle(f"Features by genre: {features_csv.name} ({len(df)} clips)", fontsize=12)
+    fig.tight_layout()
+    path = out_dir / "features_by_genre.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    written.append(path)
+    written.append(plot_example_clip(example_clip or _find_clip(features_csv, list(df["file"])),
+                                     out_dir / "example_clip.png", fallback_genre=genres[0]))
+    return written
+
+
+def plot_example_clip(clip: Path | None, path: Path, fallback_genre: str = "rock") -> Path:
+    """Waveform, mel spectrogram, chromagram, tempogram and spectral rolloff of one clip (a synthetic one
+    from functions_audio when no clip is given or found)."""
+    import librosa
+    import librosa.display
+
+    import functions_audio as audio
+
+    plt = _pyplot()
+    sr = audio.SAMPLE_RATE
+    if clip is not None:
+        y = audio.load_audio(clip)
+        title = f"example clip: {clip.name}"
+    else:
+        y = audio.synthesize_clip(fallback_genre, seed=0, seconds=10.0)
+        title = f"example clip: synthetic '{fallback_genre}' clip (no audio file found next to the CSV)"
+    hop = audio.HOP_LENGTH if hasattr(audio, "HOP_LENGTH") else 512
+    fig, axes = plt.subplots(5, 1, figsize=(12, 13), sharex=True)
+    times = np.arange(len(y)) / sr
+    axes[0].plot(times, y, linewidth=0.3, color="tab:blue")
+    axes[0].set_title("waveform", fontsize=10)
+    axes[0].set_ylabel("amplitude")
+    axes[0].set_xlim(0, len(y) / sr)
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, hop_length=hop)
+    librosa.display.specshow(librosa.power_to_db(mel, ref=np.max), sr=sr, hop_length=hop, x_axis="time",
+                             y_axis="mel", ax=axes[1])
+    axes[1].set_title("mel spectrogram (dB)", fontsize=10)
+    chroma = librosa.feature.chroma_stft(y=y, sr=sr, hop_length=hop)
+    librosa.display.specshow(chroma, sr=sr, hop_length=hop, x_axis="time", y_axis="chroma", ax=axes[2])
+    axes[2].set_title("chromagram", fontsize=10)
+    onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop)
+    tempogram = librosa.feature.tempogram(onset_envelope=onset, sr=sr, hop_length=hop)
+    librosa.display.specshow(tempogram, sr=sr, hop_length=hop, x_axis="time", y_axis="tempo", ax=axes[3])
+    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=sr, hop_length=hop))[0])
+    axes[3].axhline(tempo, color="white", linestyle="--", linewidth=1)
+    axes[3].set_title(f"tempogram (estimated tempo {tempo:.0f} BPM)", fontsize=10)
+    rolloff = librosa.feature.spectral_rolloff(y=y, sr=sr, hop_length=hop)[0]
+    axes[4].plot(librosa.times_like(rolloff, sr=sr, hop_length=hop), rolloff, color="tab:red", linewidth=0.8)
+    axes[4].set_title("spectral rolloff (85 %)", fontsize=10)
+    axes[4].set_ylabel("Hz")
+    axes[4].set_xlabel("time (s)")
+    for ax in axes:
+        ax.label_outer()
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

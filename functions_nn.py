@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -115,6 +116,7 @@ class Recipe:
     dropout: float = 0.0  # after every hidden layer
     input_noise: float = 0.0  # std of Gaussian noise added to the standardised inputs
     label_smoothing: float = 0.0
+    weight_decay: float = 0.0  # decoupled (AdamW-style): w -= lr * weight_decay * w each step, kernels only
 
 
 RECIPES: dict[str, Recipe] = {
@@ -477,22 +479,26 @@ def train_members(
     beta1, beta2, eps = 0.9, 0.999, 1e-7
     keep = 1.0 - recipe.dropout
 
-    def forward(h, training):
-        if training and recipe.input_noise > 0:
-            h = h + gen.normal(tf.shape(h), stddev=recipe.input_noise)
+    regularised = recipe.input_noise > 0 or recipe.dropout > 0
+    hidden_units = [units for units, _ in hidden]
+
+    def forward(h, noise=None, masks=None):
+        """Logits; with ``noise``/``masks`` (training) the input noise and dropout are applied."""
+        if noise is not None:
+            h = h + noise
         for i, (kernel, bias, act) in enumerate(zip(kernels, biases, activations, strict=True)):
             h = tf.matmul(h, kernel) + bias
             if act == "relu":
                 h = tf.nn.relu(h)
-            if training and recipe.dropout > 0 and i < len(kernels) - 1:
-                h = h * tf.cast(gen.uniform(tf.shape(h)) < keep, tf.float32) / keep
+            if masks is not None and i < len(kernels) - 1:
+                h = h * masks[i]
         return h  # logits (softmax applied by the loss / at inference)
 
-    def step(rows, weights):
+    def step(rows, weights, noise, masks):
         xb = tf.gather(Xt, rows, batch_dims=1)  # (M, B, F)
         yb = tf.gather(targets, rows)  # (M, B, C)
         with tf.GradientTape() as tape:
-            logits = forward(xb, training=True)
+            logits = forward(xb, noise, masks)
             per_row = tf.nn.softmax_cross_entropy_with_logits(labels=yb, logits=logits)  # (M, B)
             n_real = tf.reduce_sum(weights, axis=1)
             loss = tf.reduce_sum(tf.reduce_sum(per_row * weights, axis=1) / tf.maximum(n_real, 1.0))
@@ -509,10 +515,21 @@ def train_members(
             m.assign(m + on * (1.0 - beta1) * (g - m))
             v.assign(v + on * (1.0 - beta2) * (tf.square(g) - v))
             p.assign_sub(on * tf.reshape(alpha, (-1, 1, 1)) * m / (tf.sqrt(v) + eps))
+        if recipe.weight_decay > 0:
+            for kernel in kernels:
+                kernel.assign_sub(tf.reshape(active * lr * recipe.weight_decay, (-1, 1, 1)) * kernel)
 
     @tf.function(jit_compile=True)
-    def train_step(rows, weights):
-        step(rows, weights)
+    def train_step(rows, weights, noise, masks):
+        step(rows, weights, noise if recipe.input_noise > 0 else None, masks if recipe.dropout > 0 else None)
+
+    def random_inputs():
+        """Input noise and dropout masks of one step, drawn by TF's native kernels (much faster than XLA's)."""
+        noise = gen.normal((n_members, batch_size, n_features), stddev=recipe.input_noise) \
+            if recipe.input_noise > 0 else tf.zeros((1,))
+        masks = [tf.cast(gen.uniform((n_members, batch_size, units)) < keep, tf.float32) / keep
+                 for units in hidden_units] if recipe.dropout > 0 else [tf.zeros((1,))]
+        return noise, masks
 
     @tf.function
     def run_epochs(n_epochs):
@@ -523,12 +540,14 @@ def train_members(
             weights_all = tf.gather(real_t, order, batch_dims=1)
             for s in tf.range(n_steps):
                 start = s * batch_size
-                train_step(rows_all[:, start : start + batch_size], weights_all[:, start : start + batch_size])
+                noise, masks = random_inputs() if regularised else (tf.zeros((1,)), [tf.zeros((1,))])
+                train_step(rows_all[:, start : start + batch_size], weights_all[:, start : start + batch_size],
+                           noise, masks)
             epoch_var.assign_add(1.0)
 
     @tf.function
     def probabilities():
-        return tf.nn.softmax(forward(Xt, training=False))
+        return tf.nn.softmax(forward(Xt))
 
     done = 0
     for target in sorted(set(int(c) for c in checkpoints)):
@@ -737,3 +756,480 @@ def find_hyperparam_run(features_csv: Path, features_sha256: str, extra: Sequenc
         if isinstance(info, dict) and info.get("features_sha256") == features_sha256 and results.is_file():
             found.append((results.stat().st_mtime, Path(folder)))
     return max(found)[1] if found else None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Cross-validation (used by 01_nn_hyperparam.py and the benchmark)
+# --------------------------------------------------------------------------------------------------------
+
+
+def cv_train_masks(y: np.ndarray, n_folds: int, seed: int, groups: Sequence | None = None) -> np.ndarray:
+    """(n_folds, N) boolean training masks of a seeded stratified K-fold split (group-aware with ``groups``)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    y = np.asarray(y)
+    if groups is None:
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(len(y)), y)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(len(y)), y, groups=np.asarray(groups))
+    masks = np.ones((n_folds, len(y)), dtype=bool)
+    for k, (_, test_rows) in enumerate(splits):
+        masks[k, test_rows] = False
+    return masks
+
+
+def fold_metrics(y: np.ndarray, pred: np.ndarray, train_mask: np.ndarray, n_classes: int) -> dict[str, float]:
+    """Test accuracy, macro precision/recall/F1 (test rows) and train accuracy of one fold."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    test = ~train_mask
+    p, r, f, _ = precision_recall_fscore_support(y[test], pred[test], labels=list(range(n_classes)),
+                                                 average="macro", zero_division=0)
+    return {
+        "accuracy": float((pred[test] == y[test]).mean()),
+        "precision": float(p),
+        "recall": float(r),
+        "f1": float(f),
+        "train_accuracy": float((pred[train_mask] == y[train_mask]).mean()),
+    }
+
+
+def standardise_per_fold(X: np.ndarray, train_masks: np.ndarray) -> np.ndarray:
+    """(K, N, F): X standardised with each fold's own training-row mean/variance (no test row leaks)."""
+    out = np.empty((len(train_masks), *X.shape), dtype=np.float32)
+    for k, mask in enumerate(train_masks):
+        mean, variance = standardisation(X[mask])
+        out[k] = standardise(X, mean, np.where(variance > 0, variance, 1.0))
+    return out
+
+
+def cv_mlp(
+    X: np.ndarray,
+    y: np.ndarray,
+    train_masks: np.ndarray,
+    architecture: Architecture,
+    recipe: Recipe,
+    batch_size: int,
+    epochs: Sequence[int],
+    seed: int = 0,
+    on_checkpoint: Callable[[int, list[dict[str, float]], float], None] | None = None,
+) -> dict[int, list[dict[str, float]]]:
+    """Cross-validate one MLP at one batch size: all folds trained side by side (one member per fold), each
+    epoch count in ``epochs`` read as a checkpoint of the same run. Returns {epochs: [per-fold metrics]}.
+
+    ``on_checkpoint(epochs, fold_metrics, seconds_so_far)`` is called as each checkpoint is reached.
+    """
+    import time
+
+    n_classes = int(y.max()) + 1
+    X_folds = standardise_per_fold(X, train_masks)
+    results: dict[int, list[dict[str, float]]] = {}
+    started = time.perf_counter()
+
+    def checkpoint(epoch: int, proba: np.ndarray) -> None:
+        pred = proba.argmax(axis=2)
+        results[epoch] = [fold_metrics(y, pred[k], train_masks[k], n_classes) for k in range(len(train_masks))]
+        if on_checkpoint is not None:
+            on_checkpoint(epoch, results[epoch], time.perf_counter() - started)
+
+    train_members(X_folds, y, train_masks, architecture.hidden, n_classes, recipe, batch_size, epochs,
+                  seed=seed, on_checkpoint=checkpoint)
+    return results
+
+
+def make_sklearn_model(kind: str, seed: int = 0):
+    """A scikit-learn baseline with the scaler inside (fitted on the training rows only)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    if kind == "logreg":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000))
+    if kind == "svm-rbf":
+        return make_pipeline(StandardScaler(), SVC(C=3.0, gamma="scale", random_state=seed))
+    raise ValueError(f"unknown scikit-learn baseline {kind!r}")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Grid jobs: one job = one candidate at one batch size, all folds and all epoch checkpoints
+# --------------------------------------------------------------------------------------------------------
+
+GRID_EPOCHS = (100, 500, 800)
+GRID_BATCHES = (32, 200, 300)
+QUICK_EPOCHS = (5, 20)
+QUICK_BATCHES = (32, 200)
+METRICS = ("accuracy", "precision", "recall", "f1", "train_accuracy")
+
+
+@dataclass
+class GridJob:
+    """Everything a worker (local process or Dask) needs; plain data, picklable."""
+
+    candidate: str
+    batch_size: int | None  # None for scikit-learn baselines (no epochs/batches)
+    epochs: tuple[int, ...]
+    X: np.ndarray  # (N, F) raw features of the candidate's columns
+    y: np.ndarray  # (N,) integer labels
+    train_masks: np.ndarray  # (K, N)
+    seed: int = 0
+    tf_threads: int | None = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.candidate}|{self.batch_size}"
+
+    @property
+    def cost(self) -> float:
+        """Rough relative cost, to start the longest jobs first."""
+        cand = CANDIDATES[self.candidate]
+        if cand.kind != "mlp":
+            return 0.0
+        arch = ARCHITECTURES[cand.architecture]
+        sizes = [len(arch.feature_columns)] + [u for u, _ in arch.hidden] + [10]
+        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+        steps = max(self.epochs) * -(-int(self.train_masks.sum(axis=1).max()) // (self.batch_size or 1))
+        return steps * (2e-3 + macs * 1e-8 * (self.batch_size or 1))
+
+
+def run_grid_job(job: GridJob, progress=None) -> list[dict]:
+    """Train/evaluate one job; returns one result row per epochs value (or one row for a baseline), each
+    with per-fold metrics under "folds". ``progress`` (optional, a queue) receives (key, n_fold_cells_done)."""
+    import time
+
+    cand = CANDIDATES[job.candidate]
+    n_folds = len(job.train_masks)
+    rows: list[dict] = []
+
+    def summarise(epochs: int | None, per_fold: list[dict[str, float]], seconds: float) -> dict:
+        row = {"candidate": job.candidate, "kind": cand.kind, "architecture": cand.architecture or "",
+               "recipe": cand.recipe or cand.sklearn_model, "epochs": epochs, "batch_size": job.batch_size,
+               "folds": n_folds, "n_features": job.X.shape[1]}
+        for name in METRICS:
+            values = np.array([m[name] for m in per_fold])
+            row[f"{name}_mean"] = float(values.mean())
+            row[f"{name}_std"] = float(values.std())
+        row["fit_seconds"] = round(seconds, 2)
+        row["folds_detail"] = per_fold
+        return row
+
+    if cand.kind == "sklearn":
+        started = time.perf_counter()
+        per_fold = []
+        n_classes = int(job.y.max()) + 1
+        for mask in job.train_masks:
+            model = make_sklearn_model(cand.sklearn_model, job.seed).fit(job.X[mask], job.y[mask])
+            per_fold.append(fold_metrics(job.y, model.predict(job.X), mask, n_classes))
+            if progress is not None:
+                progress.put((job.key, 1))
+        return [summarise(None, per_fold, time.perf_counter() - started)]
+
+    configure_tf_threads(job.tf_threads)
+
+    def checkpoint(epochs: int, per_fold: list[dict[str, float]], seconds: float) -> None:
+        rows.append(summarise(epochs, per_fold, seconds))
+        if progress is not None:
+            progress.put((job.key, n_folds))
+
+    cv_mlp(job.X, job.y, job.train_masks, ARCHITECTURES[cand.architecture], RECIPES[cand.recipe],
+           int(job.batch_size), job.epochs, seed=job.seed, on_checkpoint=checkpoint)
+    return rows
+
+
+class GridError(Exception):
+    """The grid search could not finish; finished cells stay on disk."""
+
+
+def parse_int_list(text: str) -> tuple[int, ...]:
+    """'100,500' -> (100, 500); ValueError naming the bad item."""
+    values = []
+    for item in text.split(","):
+        try:
+            value = int(item)
+        except ValueError:
+            raise ValueError(f"not a whole number: {item!r}") from None
+        if value < 1:
+            raise ValueError(f"must be positive: {item!r}")
+        values.append(value)
+    return tuple(sorted(set(values)))
+
+
+FOLD_COLUMNS = ("candidate", "epochs", "batch_size", "fold", *METRICS)
+
+
+def _cell_key(candidate: str, batch) -> str:
+    batch = "" if batch is None or (isinstance(batch, float) and np.isnan(batch)) or batch == "" else int(float(batch))
+    return f"{candidate}|{batch if batch != '' else None}"
+
+
+@dataclass
+class GridSearch:
+    """A resumable grid search over candidates x epochs x batch sizes with K-fold CV (see 01_nn_hyperparam.py)."""
+
+    features_csv: Path
+    output_dir: Path
+    jobs: list[GridJob]
+    settings: dict
+    genres: list[str]
+    done_keys: set[str]
+    df: object = field(repr=False, default=None)
+
+    @property
+    def results_csv(self) -> Path:
+        return self.output_dir / RESULTS_FILE
+
+    @property
+    def folds_csv(self) -> Path:
+        return self.output_dir / "folds.csv"
+
+    @classmethod
+    def prepare(cls, features_csv: Path, output_dir: Path, candidates: Sequence[str], epochs: Sequence[int],
+                batches: Sequence[int], n_folds: int, seed: int = 0, groups_column: str | None = None
+                ) -> GridSearch:
+        """Read the CSV, make the folds, and work out which jobs a previous run already finished."""
+        needed = sorted({c for name in candidates for c in CANDIDATES[name].feature_columns},
+                        key=list(FEATURE_COLUMNS).index)
+        df = load_features_csv(features_csv, needed)
+        if groups_column is not None and groups_column not in df.columns:
+            raise DataError(f"{features_csv}: no column {groups_column!r} for --groups")
+        genres = genres_in_order(df["genre"])
+        y = np.array([genres.index(g) for g in df["genre"]])
+        counts = np.bincount(y)
+        if counts.min() < 2 or len(genres) < 2:
+            raise DataError(f"{features_csv}: need at least 2 genres with 2 rows each for cross-validation "
+                            f"(smallest genre has {counts.min()})")
+        if n_folds > counts.max():
+            raise DataError(f"{features_csv}: {n_folds} folds but no genre has more than {counts.max()} rows")
+        groups = df[groups_column].astype(str).to_numpy() if groups_column else None
+        if groups is not None and len(set(groups)) < n_folds:
+            raise DataError(f"{features_csv}: --groups {groups_column} has fewer than {n_folds} distinct values")
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The least populated class")
+            masks = cv_train_masks(y, n_folds, seed, groups)
+        settings = {
+            "features_csv": str(features_csv), "features_sha256": file_sha256(features_csv),
+            "n_rows": len(df), "genres": genres, "folds": n_folds, "seed": seed, "groups": groups_column,
+            "epochs": list(epochs), "batches": list(batches),
+            "recipes": {name: asdict(r) for name, r in RECIPES.items()},
+        }
+        output_dir.mkdir(parents=True, exist_ok=True)
+        done = cls._resume(output_dir, settings)
+        jobs = []
+        for name in candidates:
+            cand = CANDIDATES[name]
+            X = df[list(cand.feature_columns)].to_numpy(dtype=np.float64)
+            for batch in (batches if cand.kind == "mlp" else [None]):
+                jobs.append(GridJob(name, batch, tuple(epochs), X, y, masks, seed=seed))
+        run_info = dict(settings, candidates=list(candidates))
+        (output_dir / RUN_FILE).write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+        return cls(Path(features_csv), output_dir, jobs, settings, genres, done, df)
+
+    @staticmethod
+    def _resume(output_dir: Path, settings: dict) -> set[str]:
+        """Keys of jobs finished by an earlier run with the same settings; other runs' files are set aside."""
+        import csv
+
+        results, folds, run = output_dir / RESULTS_FILE, output_dir / "folds.csv", output_dir / RUN_FILE
+        try:
+            previous = json.loads(run.read_text(encoding="utf-8"))
+            same = all(previous.get(k) == v for k, v in settings.items())
+        except (OSError, ValueError, AttributeError):
+            same = False
+        if not same:
+            for path in (results, folds):
+                if path.exists():
+                    os.replace(path, path.with_suffix(".previous.csv"))
+            return set()
+        done: dict[str, set] = {}
+        try:
+            with open(results, newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    done.setdefault(_cell_key(row["candidate"], row["batch_size"]), set()).add(row["epochs"])
+        except (OSError, KeyError):
+            return set()
+        want = {str(e) for e in settings["epochs"]}
+        return {k for k, e in done.items() if k.endswith("|None") or want <= e}
+
+    @property
+    def pending(self) -> list[GridJob]:
+        return sorted((j for j in self.jobs if _cell_key(j.candidate, j.batch_size) not in self.done_keys),
+                      key=lambda j: -j.cost)
+
+    def describe(self) -> str:
+        s = self.settings
+        n_cells = sum(len(j.epochs) if j.batch_size else 1 for j in self.jobs)
+        resumed = len(self.jobs) - len(self.pending)
+        n_candidates = len({j.candidate for j in self.jobs})
+        text = (f"{self.features_csv}: {s['n_rows']} rows, {len(self.genres)} genres; {n_candidates}"
+                f" candidates, {n_cells} cells, {s['folds']}-fold CV (seed {s['seed']}"
+                f"{', groups ' + s['groups'] if s['groups'] else ''}); epochs {s['epochs']}, batches {s['batches']}")
+        if resumed:
+            text += f"\nresuming: {resumed} of {len(self.jobs)} jobs already in {self.results_csv}"
+        return text
+
+    def _units(self, job: GridJob) -> int:
+        return len(job.train_masks) * (len(job.epochs) if job.batch_size else 1)
+
+    def _write(self, rows: list[dict]) -> None:
+        """Append finished rows to results.csv and folds.csv (header first if new)."""
+        import csv
+
+        result_columns = [k for k in rows[0] if k != "folds_detail"]
+        for path, columns, records in (
+            (self.results_csv, result_columns, [{k: r[k] for k in result_columns} for r in rows]),
+            (self.folds_csv, list(FOLD_COLUMNS),
+             [{"candidate": r["candidate"], "epochs": r["epochs"], "batch_size": r["batch_size"], "fold": k, **m}
+              for r in rows for k, m in enumerate(r["folds_detail"])]),
+        ):
+            new = not path.exists() or path.stat().st_size == 0
+            with open(path, "a", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+                if new:
+                    writer.writeheader()
+                writer.writerows(records)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def _finished(self, job: GridJob, rows: list[dict]) -> None:
+        self._write(rows)
+        self.done_keys.add(_cell_key(job.candidate, job.batch_size))
+
+    def run(self, scheduler: str | None = None, workers: int | None = None, progress: bool = True) -> float:
+        """Run the pending jobs (local processes, or a Dask cluster); returns the wall time in seconds."""
+        import time
+
+        from tqdm import tqdm
+
+        pending = self.pending
+        started = time.perf_counter()
+        if not pending:
+            return 0.0
+        total = sum(self._units(j) for j in pending)
+        bar = tqdm(total=total, unit="fold-cell", desc="grid", disable=not progress, dynamic_ncols=True)
+        failures: list[str] = []
+        try:
+            if scheduler:
+                self._run_dask(pending, scheduler, bar, failures)
+            else:
+                workers = workers or os.cpu_count() or 1
+                self._run_local(pending, workers, bar, failures)
+        finally:
+            bar.close()
+        if failures:
+            raise GridError(f"{len(failures)} job(s) failed: " + "; ".join(failures[:3]))
+        return time.perf_counter() - started
+
+    def _run_local(self, pending: list[GridJob], workers: int, bar, failures: list[str]) -> None:
+        import multiprocessing
+        import queue as queue_module
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        workers = min(workers, len(pending))
+        context = multiprocessing.get_context("spawn")
+        with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+            updates = manager.Queue()
+            futures = {pool.submit(run_grid_job, job, updates): job for job in pending}
+            shown: dict[str, int] = {}
+            remaining = set(futures)
+            while remaining:
+                finished, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+                while True:
+                    try:
+                        key, units = updates.get_nowait()
+                    except queue_module.Empty:
+                        break
+                    shown[key] = shown.get(key, 0) + units
+                    bar.update(units)
+                for future in finished:
+                    job = futures[future]
+                    try:
+                        rows = future.result()
+                    except Exception as exc:  # one failed job must not lose the others
+                        failures.append(f"{job.key}: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
+                        continue
+                    self._finished(job, rows)
+                    bar.update(self._units(job) - shown.get(job.key, 0))
+                    shown[job.key] = self._units(job)
+
+    def _run_dask(self, pending: list[GridJob], scheduler: str, bar, failures: list[str]) -> None:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise GridError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+        try:
+            client = Client(scheduler, timeout=20)
+        except (OSError, TimeoutError) as exc:
+            raise GridError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+        try:
+            import functions_audio
+
+            for module in (functions_audio, sys.modules[__name__]):
+                client.upload_file(module.__file__)
+            futures = {client.submit(run_grid_job, job, pure=False, key=f"grid-{job.key}-{id(job)}"): job
+                       for job in pending}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    rows = future.result()
+                except Exception as exc:
+                    failures.append(f"{job.key}: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
+                    continue
+                self._finished(job, rows)
+                bar.update(self._units(job))
+        finally:
+            client.close()
+
+    def results(self):
+        """The results table (pandas DataFrame) of this run's candidates."""
+        import pandas as pd
+
+        df = pd.read_csv(self.results_csv)
+        return df[df["candidate"].isin({j.candidate for j in self.jobs})]
+
+    def ranked_table(self, top: int = 15) -> str:
+        """The cells ranked by mean CV accuracy, and each candidate's best cell."""
+        df = self.results().sort_values(["accuracy_mean", "epochs"], ascending=[False, True])
+
+        def fmt(frame) -> str:
+            lines = [f"{'#':>3} {'candidate':<15} {'epochs':>6} {'batch':>5}  {'accuracy':>13} {'macro F1':>13}"
+                     f" {'train acc':>9} {'fit s':>7}"]
+            for rank, (_, r) in enumerate(frame.iterrows(), 1):
+                epochs = "-" if np.isnan(r["epochs"]) else f"{int(r['epochs'])}"
+                batch = "-" if np.isnan(r["batch_size"]) else f"{int(r['batch_size'])}"
+                lines.append(f"{rank:>3} {r['candidate']:<15} {epochs:>6} {batch:>5}  "
+                             f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} "
+                             f"{r['f1_mean']:.3f} ± {r['f1_std']:.3f}"
+                             f" {r['train_accuracy_mean']:9.3f} {r['fit_seconds']:7.1f}")
+            return "\n".join(lines)
+
+        best = df.drop_duplicates("candidate")
+        folds = self.settings["folds"]
+        return (f"\nbest cell per candidate ({folds}-fold CV, mean ± std over folds):\n{fmt(best)}\n"
+                f"\ntop {min(top, len(df))} of {len(df)} cells:\n{fmt(df.head(top))}\n"
+                f"(fit s: wall time of the run up to that epoch count, all folds together)")
+
+    def plot(self, example_clip: Path | None = None) -> list[Path]:
+        """The PNG plots of the run (see functions_dataviz)."""
+        import pandas as pd
+
+        import functions_dataviz as viz
+
+        folds = pd.read_csv(self.folds_csv)
+        folds = folds[folds["candidate"].isin({j.candidate for j in self.jobs})]
+        order = [c for c in CANDIDATES if c in set(folds["candidate"])]
+        written = [viz.plot_all_models(folds, order, self.output_dir / "all_models.png")]
+        for name in order:
+            if CANDIDATES[name].kind == "mlp":
+                written.append(viz.plot_candidate_metrics(folds[folds["candidate"] == name], name,
+                                                          self.output_dir / f"candidate_{_safe(name)}.png"))
+        written += viz.plot_feature_exploration(self.df, self.genres, self.output_dir, self.features_csv,
+                                                example_clip)
+        return written
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)

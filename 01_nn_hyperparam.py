@@ -1,0 +1,95 @@
+"""Model selection: every candidate network over the epochs x batch-size grid, with stratified K-fold CV.
+
+    python 01_nn_hyperparam.py FEATURES.csv [-o DIR] [--folds K] [--quick] [--scheduler ADDRESS]
+        [--groups COLUMN] [--candidates 85col,85col+reg,...] [--workers N] [--seed S] [--no-plots]
+
+Each cell (candidate x epochs x batch size) is a freshly initialised model per fold, with the scaler fitted on
+that fold's training rows only. The folds of a (candidate, batch size) pair are trained side by side in one
+TensorFlow graph and the epoch counts are read as checkpoints of one run (the learning rate never depends on
+the planned total, so the model after 100 epochs is the one a 100-epoch run gives). Independent jobs run in
+parallel processes, or on a Dask cluster with --scheduler tcp://HOST:PORT.
+
+Writes DIR/results.csv (one row per cell, appended as jobs finish; a rerun resumes), DIR/folds.csv (per-fold
+figures), DIR/run.json (settings and the features CSV's SHA-256) and PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import functions_nn as nn
+from functions_audio import OUTPUTS_DIR
+
+nn.quiet_tensorflow()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("features_csv", type=Path, help="features CSV (file, genre, features)")
+    parser.add_argument("-o", "--output-dir", type=Path, default=OUTPUTS_DIR / "hyperparam",
+                        help="results folder (default: outputs/hyperparam)")
+    parser.add_argument("--folds", type=int, help="cross-validation folds (default 10; 2 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"tiny grid for demos/tests: epochs {nn.QUICK_EPOCHS}, batches {nn.QUICK_BATCHES}, "
+                             "2 folds")
+    parser.add_argument("--epochs", help="comma-separated epoch counts (default 100,500,800)")
+    parser.add_argument("--batches", help="comma-separated batch sizes (default 32,200,300)")
+    parser.add_argument("--candidates", help="comma-separated candidate names (default: all); "
+                                             f"known: {', '.join(nn.CANDIDATES)}")
+    parser.add_argument("--groups", help="column whose equal values stay in one fold (e.g. an artist column)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:port)")
+    parser.add_argument("--workers", type=int, help="local worker processes (default: number of CPUs)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds, initialisation and shuffling")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--example-clip", type=Path, help="audio clip for the feature-exploration page")
+    args = parser.parse_args(argv)
+    try:
+        args.epochs = nn.parse_int_list(args.epochs) if args.epochs else (
+            nn.QUICK_EPOCHS if args.quick else nn.GRID_EPOCHS)
+        args.batches = nn.parse_int_list(args.batches) if args.batches else (
+            nn.QUICK_BATCHES if args.quick else nn.GRID_BATCHES)
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.folds = args.folds or (2 if args.quick else 10)
+    if args.folds < 2:
+        parser.error("--folds must be at least 2")
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    names = [c.strip() for c in args.candidates.split(",")] if args.candidates else list(nn.CANDIDATES)
+    unknown = [c for c in names if c not in nn.CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(nn.CANDIDATES)}")
+    args.candidates = names
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        search = nn.GridSearch.prepare(
+            args.features_csv, args.output_dir, candidates=args.candidates, epochs=args.epochs,
+            batches=args.batches, n_folds=args.folds, seed=args.seed, groups_column=args.groups)
+    except nn.DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(search.describe())
+    try:
+        search.run(scheduler=args.scheduler, workers=args.workers)
+    except nn.GridError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"finished cells are kept in {search.results_csv}; rerun to resume", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished cells are kept in {search.results_csv}; rerun to resume", file=sys.stderr)
+        return 130
+    print(search.ranked_table())
+    if not args.no_plots:
+        written = search.plot(example_clip=args.example_clip)
+        print("plots: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
