@@ -36,8 +36,11 @@ def target_for(text: str) -> str:
     text = text.strip()
     if fi.looks_like_url(text):
         return text
-    if Path(text).expanduser().is_file():
-        return str(Path(text).expanduser())
+    path = Path(text).expanduser()
+    if path.is_file():
+        return str(path)
+    if path.is_dir():
+        raise fi.FetchError(f"{text} is a folder: pick one song (the command line classifies whole folders)")
     return fi.search_target(text)
 
 

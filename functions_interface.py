@@ -946,8 +946,8 @@ def classify_items(job: ClassificationJob, items: list[tuple[str, str | None]], 
     job.load()  # fail early in the parent; forked workers inherit the loaded model
     global _WORKER_JOB
     _WORKER_JOB = job
-    bar = tqdm(total=len(todo), unit="song", disable=not show_progress, file=sys.stderr, dynamic_ncols=True)
     pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init, initargs=(job,))
+    bar = tqdm(total=len(todo), unit="song", disable=not show_progress, file=sys.stderr, dynamic_ncols=True)
     try:
         futures = [None if error is not None else pool.submit(_worker_classify, item) for item, error in items]
         for future in futures:

@@ -203,7 +203,13 @@ def test_typed_url_is_classified_as_by_the_cli_and_the_window_is_captured(driver
         shutil.copy(shot, os.environ["GENRE_SCREENSHOT"])
 
 
-def test_errors_show_in_the_window_and_the_next_try_works(driver, server):
+def test_errors_show_in_the_window_and_the_next_try_works(driver, server, tmp_path):
+    driver.window.entry_text.set(str(tmp_path))
+    driver.click(driver.window.classify_button)
+    assert "is a folder" in driver.window.status_text.get() and not driver.window.busy
+    driver.window.entry_text.set("   ")
+    driver.click(driver.window.classify_button)
+    assert driver.window.status_text.get().startswith("Paste a YouTube link")
     refused = driver.classify("ftp://127.0.0.1/song.mp3")
     assert not refused.ok
     assert driver.window.status_text.get().startswith("Error: refused URL")
