@@ -29,7 +29,6 @@ if str(PROJECT_DIR) not in sys.path:
 import functions_audio as audio  # noqa: E402
 
 SR = audio.SAMPLE_RATE
-MODEL_GENRES = ("blues", "classical", "metal", "reggae")  # the tiny test model's classes
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -62,12 +61,9 @@ def ffmpeg_to_training_wav(source: Path, target: Path) -> Path:
 # -------------------------------------------------------------------------------------------------------------
 # A tiny model, trained by the project's own 02_train_model.py on features of synthetic clips
 # -------------------------------------------------------------------------------------------------------------
-def synthetic_features_csv(folder: Path, clips_per_genre: int = 6, seconds: float = 6.0) -> Path:
-    """Features CSV (the 00 step's format) of a small synthetic collection, computed with functions_audio."""
-    dataset = audio.make_synthetic_collection(folder / "dataset", clips_per_genre=clips_per_genre,
-                                              seconds=seconds, genres=MODEL_GENRES)
+def synthetic_features_csv(dataset: Path, out: Path) -> Path:
+    """Features CSV (the 00 step's format) of a synthetic collection, computed with functions_audio."""
     clips, _ = audio.scan_dataset(dataset)
-    out = folder / "features.csv"
     with open(out, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(audio.CSV_COLUMNS)
@@ -80,24 +76,28 @@ def synthetic_features_csv(folder: Path, clips_per_genre: int = 6, seconds: floa
 _MODEL_DIRS: dict[str, Path] = {}
 
 
-def tiny_model(tmp_path_factory: object) -> Path:
-    """The tiny test model, trained once per test session (shared by every classifier test module)."""
+def tiny_model(tmp_path_factory: object, dataset: Path) -> Path:
+    """The tiny test model, trained once per test session (shared by every classifier test module).
+
+    ``dataset`` is conftest's ``synthetic_dataset`` (a few short synthetic clips of four genres); the model is
+    trained on their features by 02_train_model.py. GENRE_TEST_MODEL_DIR=folder uses that model instead.
+    """
     override = os.environ.get("GENRE_TEST_MODEL_DIR")
     if override:
         return Path(override)
     if "tiny" not in _MODEL_DIRS:
-        _MODEL_DIRS["tiny"] = train_tiny_model(tmp_path_factory.mktemp("tiny_model"))  # type: ignore[attr-defined]
+        folder = tmp_path_factory.mktemp("tiny_model")  # type: ignore[attr-defined]
+        _MODEL_DIRS["tiny"] = train_tiny_model(synthetic_features_csv(dataset, folder / "features.csv"), folder)
     return _MODEL_DIRS["tiny"]
 
 
-def train_tiny_model(folder: Path) -> Path:
+def train_tiny_model(csv_path: Path, folder: Path) -> Path:
     """Train a small model with 02_train_model.py and return its folder (model.keras, weights.npz, model.json)."""
     script = PROJECT_DIR / "02_train_model.py"
     if not script.is_file():
         import pytest
 
         pytest.skip("02_train_model.py is not there yet: no model to classify with")
-    csv_path = synthetic_features_csv(folder)
     model_dir = folder / "model"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(script), "--features", str(csv_path), "--output-dir", str(model_dir),

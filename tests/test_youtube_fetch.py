@@ -30,8 +30,8 @@ import functions_interface as fi
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model(tmp_path_factory)
+def model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
+    return tiny_model(tmp_path_factory, synthetic_dataset)
 
 
 @pytest.fixture(scope="module")
