@@ -203,7 +203,7 @@ def test_typed_url_is_classified_as_by_the_cli_and_the_window_is_captured(driver
         shutil.copy(shot, os.environ["GENRE_SCREENSHOT"])
 
 
-def test_errors_show_in_the_window_and_the_next_try_works(driver, server, tmp_path):
+def test_errors_show_in_the_window_and_the_next_try_works(driver, server, tmp_path, capfd):
     driver.window.entry_text.set(str(tmp_path))
     driver.click(driver.window.classify_button)
     assert "is a folder" in driver.window.status_text.get() and not driver.window.busy
@@ -219,6 +219,8 @@ def test_errors_show_in_the_window_and_the_next_try_works(driver, server, tmp_pa
     assert str(driver.window.classify_button.cget("state")) == "normal"
     fine = driver.classify(server.url("/demo-song.mp3"))  # at once, same window
     assert fine.ok and driver.window.genre_text.get().split()[0] == fine.genre
+    terminal = capfd.readouterr()
+    assert "Traceback" not in terminal.err + terminal.out  # errors went to the window, not the terminal
 
 
 def test_cancel_stops_a_slow_download_and_the_window_is_ready_again(driver, server):
