@@ -129,6 +129,8 @@ def describe_download_error(message: str, target: str) -> str:
         text = text[len("ERROR: "):]
     low = text.lower()
     where = target if len(target) <= 100 else target[:97] + "..."
+    if target.startswith(SEARCH_PREFIX):
+        where = f'the YouTube search "{target[len(SEARCH_PREFIX):]}"'
     if "http error 404" in low or "404: not found" in low:
         return f"not found (HTTP 404): {where}"
     if "http error 403" in low:
@@ -159,7 +161,7 @@ def describe_download_error(message: str, target: str) -> str:
     if "ffmpeg" in low or "postprocessing" in low or "conversion failed" in low:
         return f"ffmpeg could not convert the audio of {where}: {text[:160]}"
     if "playlist" in low and "no entries" in low:
-        return f"no search result for {where[len(SEARCH_PREFIX):] if where.startswith(SEARCH_PREFIX) else where}"
+        return f"no result for {where}"
     return f"download failed for {where}: {text[:200]}"
 
 
