@@ -419,6 +419,7 @@ def train_members(
     checkpoints: Sequence[int],
     seed: int = 0,
     on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
+    initial: StackedWeights | None = None,
 ) -> StackedWeights:
     """Train M independent MLPs, one per row of ``train_mask``, in one TensorFlow graph.
 
@@ -430,7 +431,8 @@ def train_members(
     The members only share the graph: the loss is a sum of per-member losses, so no gradient crosses them.
 
     ``on_checkpoint(epoch, probabilities)`` is called after each epoch count in ``checkpoints`` with the
-    softmax outputs (M, N, n_classes) for all N rows (inference mode). Returns the final weights.
+    softmax outputs (M, N, n_classes) for all N rows (inference mode). ``initial`` replaces the random
+    initial weights (for tests against Keras). Returns the final weights.
     """
     quiet_tensorflow()
     import tensorflow as tf
@@ -459,16 +461,27 @@ def train_members(
     rng = np.random.default_rng(seed)
     sizes = [n_features] + [units for units, _ in hidden] + [n_classes]
     activations = [act for _, act in hidden] + ["softmax"]
-    kernels, biases = [], []
+    # All parameters of a member live in one flat float32 row (kernel_0, bias_0, kernel_1, ...): one variable
+    # for the weights and one per Adam moment keep the per-step cost of the XLA call low.
+    layout, chunks, decay_mask = [], [], []
+    offset = 0
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        kernels.append(tf.Variable(rng.uniform(-limit, limit, (n_members, fan_in, fan_out)).astype(np.float32)))
-        biases.append(tf.Variable(np.zeros((n_members, 1, fan_out), dtype=np.float32)))
-    params = [v for pair in zip(kernels, biases, strict=True) for v in pair]
-    adam_m = [tf.Variable(tf.zeros_like(p)) for p in params]
-    adam_v = [tf.Variable(tf.zeros_like(p)) for p in params]
+        limit = np.sqrt(6.0 / (fan_in + fan_out))  # Keras's glorot_uniform; biases start at zero
+        if initial is None:
+            chunks += [rng.uniform(-limit, limit, (n_members, fan_in * fan_out)), np.zeros((n_members, fan_out))]
+        else:
+            layer = len(layout)
+            chunks += [np.reshape(initial.kernels[layer], (n_members, fan_in * fan_out)),
+                       np.reshape(initial.biases[layer], (n_members, fan_out))]
+        decay_mask += [np.ones(fan_in * fan_out), np.zeros(fan_out)]
+        layout.append((offset, fan_in, fan_out))
+        offset += fan_in * fan_out + fan_out
+    flat = tf.Variable(np.concatenate(chunks, axis=1).astype(np.float32))
+    adam_m = tf.Variable(tf.zeros_like(flat))
+    adam_v = tf.Variable(tf.zeros_like(flat))
     adam_t = tf.Variable(tf.zeros((n_members,), tf.float32))  # Adam step count per member
     epoch_var = tf.Variable(0.0)
+    kernel_entries = tf.constant(np.concatenate(decay_mask).astype(np.float32))
     gen = tf.random.Generator.from_seed(seed)
 
     Xt = tf.constant(X)
@@ -477,59 +490,87 @@ def train_members(
     targets = tf.constant(onehot * (1.0 - smooth) + smooth / n_classes)
     idx_t, real_t = tf.constant(idx), tf.constant(real)
     beta1, beta2, eps = 0.9, 0.999, 1e-7
-    keep = 1.0 - recipe.dropout
-
+    # Dropout masks come from 16-bit random numbers (two per 32-bit draw): a unit is dropped when its number
+    # is below round(rate * 65536), i.e. with probability rate to within 1e-5; kept units are scaled by 1/keep.
+    drop_below = int(round(recipe.dropout * 65536))
+    keep = 1.0 - drop_below / 65536
     regularised = recipe.input_noise > 0 or recipe.dropout > 0
     hidden_units = [units for units, _ in hidden]
+    n_words = -(-sum(hidden_units) // 2)
 
-    def forward(h, noise=None, masks=None):
+    def dropout_masks(bits):
+        """Per hidden layer, a (M, B, units) 0 or 1/keep mask from (M, B, n_words) uint32 random bits."""
+        halves = tf.concat([tf.bitwise.bitwise_and(bits, 0xFFFF), tf.bitwise.right_shift(bits, 16)], axis=2)
+        scaled = tf.cast(halves >= drop_below, tf.float32) / keep
+        masks, start = [], 0
+        for units in hidden_units:
+            masks.append(scaled[:, :, start: start + units])
+            start += units
+        return masks
+
+    def unpack(values):
+        """[kernel (M, in, out), bias (M, 1, out), ...] views of the flat parameter rows."""
+        pieces = []
+        for o, i, n in layout:
+            pieces += [tf.reshape(values[:, o: o + i * n], (n_members, i, n)),
+                       tf.reshape(values[:, o + i * n: o + i * n + n], (n_members, 1, n))]
+        return pieces
+
+    def forward(pieces, h, noise=None, masks=None):
         """Logits; with ``noise``/``masks`` (training) the input noise and dropout are applied."""
         if noise is not None:
             h = h + noise
-        for i, (kernel, bias, act) in enumerate(zip(kernels, biases, activations, strict=True)):
-            h = tf.matmul(h, kernel) + bias
+        for i, act in enumerate(activations):
+            h = tf.matmul(h, pieces[2 * i]) + pieces[2 * i + 1]
             if act == "relu":
                 h = tf.nn.relu(h)
-            if masks is not None and i < len(kernels) - 1:
+            if masks is not None and i < len(layout) - 1:
                 h = h * masks[i]
         return h  # logits (softmax applied by the loss / at inference)
 
     def step(rows, weights, noise, masks):
         xb = tf.gather(Xt, rows, batch_dims=1)  # (M, B, F)
         yb = tf.gather(targets, rows)  # (M, B, C)
+        values = tf.convert_to_tensor(flat)
+        pieces = unpack(values)
         with tf.GradientTape() as tape:
-            logits = forward(xb, noise, masks)
+            tape.watch(pieces)
+            logits = forward(pieces, xb, noise, masks)
             per_row = tf.nn.softmax_cross_entropy_with_logits(labels=yb, logits=logits)  # (M, B)
             n_real = tf.reduce_sum(weights, axis=1)
             loss = tf.reduce_sum(tf.reduce_sum(per_row * weights, axis=1) / tf.maximum(n_real, 1.0))
-        grads = tape.gradient(loss, params)
+        # gradients of the pieces, concatenated back into the flat layout (cheaper than slice gradients)
+        grad = tf.concat([tf.reshape(g, (n_members, -1)) for g in tape.gradient(loss, pieces)], axis=1)
         active = tf.cast(n_real > 0, tf.float32)  # a member with an empty batch does not step at all
-        adam_t.assign_add(active)
+        t = adam_t + active
+        adam_t.assign(t)
         lr = recipe.learning_rate
         if recipe.lr_decay_epochs:
             lr = lr / (1.0 + epoch_var / recipe.lr_decay_epochs)
-        t = tf.maximum(adam_t, 1.0)
+        t = tf.maximum(t, 1.0)
         alpha = lr * tf.sqrt(1.0 - tf.pow(beta2, t)) / (1.0 - tf.pow(beta1, t))  # (M,)
-        for p, g, m, v in zip(params, grads, adam_m, adam_v, strict=True):
-            on = tf.reshape(active, (-1, 1, 1))
-            m.assign(m + on * (1.0 - beta1) * (g - m))
-            v.assign(v + on * (1.0 - beta2) * (tf.square(g) - v))
-            p.assign_sub(on * tf.reshape(alpha, (-1, 1, 1)) * m / (tf.sqrt(v) + eps))
-        if recipe.weight_decay > 0:
-            for kernel in kernels:
-                kernel.assign_sub(tf.reshape(active * lr * recipe.weight_decay, (-1, 1, 1)) * kernel)
+        on = active[:, None]
+        m = adam_m + on * (1.0 - beta1) * (grad - adam_m)
+        v = adam_v + on * (1.0 - beta2) * (tf.square(grad) - adam_v)
+        update = on * alpha[:, None] * m / (tf.sqrt(v) + eps)
+        if recipe.weight_decay > 0:  # decoupled, kernels only (as Keras's AdamW)
+            update += on * lr * recipe.weight_decay * kernel_entries * values
+        adam_m.assign(m)
+        adam_v.assign(v)
+        flat.assign(values - update)
 
     @tf.function(jit_compile=True)
-    def train_step(rows, weights, noise, masks):
-        step(rows, weights, noise if recipe.input_noise > 0 else None, masks if recipe.dropout > 0 else None)
+    def train_step(rows, weights, noise, bits):
+        step(rows, weights, noise if recipe.input_noise > 0 else None,
+             dropout_masks(bits) if recipe.dropout > 0 else None)
 
     def random_inputs():
-        """Input noise and dropout masks of one step, drawn by TF's native kernels (much faster than XLA's)."""
+        """Input noise and dropout bits of one step, drawn by TF's native kernels (much faster than XLA's)."""
         noise = gen.normal((n_members, batch_size, n_features), stddev=recipe.input_noise) \
             if recipe.input_noise > 0 else tf.zeros((1,))
-        masks = [tf.cast(gen.uniform((n_members, batch_size, units)) < keep, tf.float32) / keep
-                 for units in hidden_units] if recipe.dropout > 0 else [tf.zeros((1,))]
-        return noise, masks
+        bits = gen.uniform_full_int((n_members, batch_size, n_words), dtype=tf.uint32) \
+            if recipe.dropout > 0 else tf.zeros((1,), tf.uint32)
+        return noise, bits
 
     @tf.function
     def run_epochs(n_epochs):
@@ -540,14 +581,14 @@ def train_members(
             weights_all = tf.gather(real_t, order, batch_dims=1)
             for s in tf.range(n_steps):
                 start = s * batch_size
-                noise, masks = random_inputs() if regularised else (tf.zeros((1,)), [tf.zeros((1,))])
+                noise, bits = random_inputs() if regularised else (tf.zeros((1,)), tf.zeros((1,), tf.uint32))
                 train_step(rows_all[:, start : start + batch_size], weights_all[:, start : start + batch_size],
-                           noise, masks)
+                           noise, bits)
             epoch_var.assign_add(1.0)
 
     @tf.function
     def probabilities():
-        return tf.nn.softmax(forward(Xt))
+        return tf.nn.softmax(forward(unpack(tf.convert_to_tensor(flat)), Xt))
 
     done = 0
     for target in sorted(set(int(c) for c in checkpoints)):
@@ -556,8 +597,11 @@ def train_members(
             done = target
         if on_checkpoint is not None:
             on_checkpoint(done, probabilities().numpy())
+    values = flat.numpy()
     return StackedWeights(
-        kernels=[k.numpy() for k in kernels], biases=[b.numpy()[:, 0, :] for b in biases], activations=activations
+        kernels=[values[:, o: o + i * n].reshape(n_members, i, n) for o, i, n in layout],
+        biases=[values[:, o + i * n: o + i * n + n] for o, i, n in layout],
+        activations=activations,
     )
 
 
