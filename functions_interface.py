@@ -3,7 +3,8 @@
 Shared by ``03_launch_classifier.py`` (command line) and ``04_interface.py`` (tkinter window).
 
 Start-up cost matters here (the CLI must classify a clip from a cold start in under 3 s), so this module
-imports only the standard library and NumPy at module level. yt-dlp is imported only when a URL is fetched,
+imports only the standard library, NumPy and functions_audio (itself light) at module level. yt-dlp is imported
+only when a URL is fetched,
 matplotlib/seaborn only when a plot is drawn, and TensorFlow never: the model runs through the NumPy forward
 pass of ``functions_nn.load_classifier``.
 """
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+import functions_audio
 
 # ---------------------------------------------------------------------------------------------------------
 # Settings
@@ -261,8 +264,6 @@ def _download(
 ) -> FetchedAudio:
     import yt_dlp  # ~0.4 s: only paid when a URL is classified
 
-    import functions_audio
-
     started = time.monotonic()
     logger = _QuietLogger()
 
@@ -370,7 +371,7 @@ class AnalysisError(Exception):
 class AnalysisSettings:
     """How a song is cut into windows."""
 
-    window_s: float = 30.0  # = functions_audio.CLIP_SECONDS, the training clip length
+    window_s: float = functions_audio.CLIP_SECONDS  # the training clip length (30 s)
     hop_s: float = DEFAULT_HOP_SECONDS
     max_windows: int = DEFAULT_MAX_WINDOWS
     min_song_s: float = MIN_SONG_SECONDS
@@ -482,7 +483,6 @@ def check_extraction_settings(classifier: Any) -> None:
     Features computed differently (another sample rate, FFT size, number of MFCCs, ...) would be fed to the
     network without any error and give confident nonsense: that is an error, not a silent misprediction.
     """
-    import functions_audio
     import functions_nn
 
     recorded = (getattr(classifier, "metadata", None) or {}).get("feature_extraction")
@@ -501,8 +501,6 @@ class SongAnalyser:
     """Loads a classifier once and classifies whole songs with it (used by the CLI and the GUI)."""
 
     def __init__(self, classifier: Any, settings: AnalysisSettings = AnalysisSettings()) -> None:
-        import functions_audio
-
         self.classifier = classifier
         self.settings = settings
         self.genres = list(classifier.genres)
@@ -515,7 +513,6 @@ class SongAnalyser:
     def from_model_dir(cls, model_dir: str | os.PathLike[str] | None = None,
                        settings: AnalysisSettings = AnalysisSettings()) -> SongAnalyser:
         """Load the model of ``model_dir`` (default: the shipped pretrained model) with the NumPy loader."""
-        import functions_audio
         import functions_nn
 
         folder = Path(model_dir) if model_dir is not None else functions_audio.PRETRAINED_MODEL_DIR
@@ -538,8 +535,6 @@ class SongAnalyser:
                         progress: ProgressCallback | None = None,
                         cancel: threading.Event | None = None) -> SongResult:
         """Classify a whole song given as float32 samples at ``functions_audio.SAMPLE_RATE``."""
-        import functions_audio
-
         sr = functions_audio.SAMPLE_RATE
         full_duration_s = float(y.size / sr)
         start, end = trim_silence(y)
@@ -561,8 +556,6 @@ class SongAnalyser:
                      source: str | None = None, progress: ProgressCallback | None = None,
                      cancel: threading.Event | None = None) -> SongResult:
         """Classify a local audio file: whole-file decoding, or window by window for very long files."""
-        import functions_audio
-
         path = Path(path)
         source = source if source is not None else str(path)
         title = title if title is not None else path.stem
@@ -578,8 +571,6 @@ class SongAnalyser:
     def _analyse_long_file(self, path: Path, duration: float, *, source: str, title: str,
                            progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
         """Read only the windows that are analysed (plus the ends, to find the silence there)."""
-        import functions_audio
-
         sr = functions_audio.SAMPLE_RATE
         head = functions_audio.load_audio(path, max_seconds=EDGE_PROBE_S)
         tail_offset = max(0.0, duration - EDGE_PROBE_S)
@@ -601,8 +592,6 @@ class SongAnalyser:
     def _analyse_windows(self, starts: list[float], segment: Callable[[float], np.ndarray], *, source: str,
                          title: str | None, duration_s: float, offset_s: float,
                          progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
-        import functions_audio
-
         rows: list[np.ndarray] = []
         kept: list[float] = []
         problems: list[str] = []
@@ -632,8 +621,6 @@ class SongAnalyser:
 
         Expected failures become ``SongResult.error`` (one line); only Cancelled and KeyboardInterrupt escape.
         """
-        import functions_audio
-
         try:
             if looks_like_url(item):
                 with fetched_audio(item, progress=progress, cancel=cancel, **(fetch_options or {})) as fetched:
@@ -659,8 +646,6 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:
 
     URLs and ``ytsearch1:`` targets pass through; a folder without audio gives one error item.
     """
-    import functions_audio
-
     items: list[tuple[str, str | None]] = []
     for text in inputs:
         if looks_like_url(text):
@@ -715,7 +700,7 @@ def timeline_runs(result: SongResult) -> list[tuple[float, float, str]]:
     """Consecutive windows with the same top genre merged: ``(start_s, end_s, genre)``."""
     runs: list[tuple[float, float, str]] = []
     for i, window in enumerate(result.windows):
-        end = window.start_s + 30.0
+        end = window.start_s + functions_audio.CLIP_SECONDS
         if i + 1 < len(result.windows):
             end = min(end, result.windows[i + 1].start_s)
         if result.duration_s is not None:
@@ -856,7 +841,6 @@ class ClassificationJob:
         """Load the model once (per process); raises ModelUnavailable with a one-line reason."""
         if self._analyser is not None:
             return self._analyser
-        import functions_audio
         import functions_nn
 
         folder = Path(self.model_dir) if self.model_dir is not None else functions_audio.PRETRAINED_MODEL_DIR
