@@ -3,10 +3,9 @@
 Shared by ``03_launch_classifier.py`` (command line) and ``04_interface.py`` (tkinter window).
 
 Start-up cost matters here (the CLI must classify a clip from a cold start in under 3 s), so this module
-imports only the standard library, NumPy and functions_audio (itself light) at module level. yt-dlp is imported
-only when a URL is fetched,
-matplotlib/seaborn only when a plot is drawn, and TensorFlow never: the model runs through the NumPy forward
-pass of ``functions_nn.load_classifier``.
+imports only the standard library, NumPy and functions_audio (itself light) at module level. yt-dlp is
+imported only when a URL is fetched, matplotlib/seaborn only when a plot is drawn, and TensorFlow never: the
+model runs through the NumPy forward pass of ``functions_nn.load_classifier``.
 """
 
 from __future__ import annotations
