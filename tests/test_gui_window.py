@@ -248,3 +248,18 @@ def test_missing_model_is_reported_in_the_window(display, tmp_path):
         root.destroy()
         del window, root
         gc.collect()
+
+
+def test_open_file_classifies_the_chosen_file(driver, model_dir, tmp_path, monkeypatch):
+    """The Open file… button: Tk's own dialog is replaced by the file a user would pick in it."""
+    song = write_wav(tmp_path / "picked.wav", synthetic_song([("blues", 12)], seed=11))
+    asked: list[dict] = []
+    monkeypatch.setattr(driver.gui.filedialog, "askopenfilename", lambda **kw: asked.append(kw) or str(song))
+    before = driver.window.last_result
+    driver.click(driver.window.open_button)
+    driver.pump(until=lambda: not driver.window.busy and driver.window.last_result is not before, timeout=60)
+    assert "*.wav" in asked[0]["filetypes"][0][1]
+    expected = fi.SongAnalyser.from_model_dir(model_dir).analyse_file(song)
+    assert driver.window.last_result.probabilities == pytest.approx(expected.probabilities, abs=1e-9)
+    assert driver.window.genre_text.get().split()[0] == expected.genre
+    assert driver.window.entry_text.get() == str(song)
