@@ -1,0 +1,135 @@
+"""01_nn_hyperparam.py: quick grid, results/plots on disk, resume after an interruption, Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import PROJECT_DIR, run_script
+from test_nn_export import make_features_csv
+
+import functions_nn as nn
+
+pytestmark = pytest.mark.slow
+
+GENRES4 = ("blues", "classical", "metal", "pop")
+SMALL = ["--candidates", "30col,85col+reg,svm-rbf91", "--epochs", "2,4", "--batches", "8,16", "--folds", "2"]
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_features_csv(tmp_path_factory.mktemp("hp") / "features.csv", rows_per_genre=8, genres=GENRES4)
+
+
+@pytest.fixture(scope="module")
+def quick_run(small_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("hp_out") / "hyperparam"
+    result = run_script("01_nn_hyperparam.py", small_csv, "-o", out, *SMALL, "--workers", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out, result
+
+
+def test_results_table_and_plots(quick_run: tuple[Path, subprocess.CompletedProcess], small_csv: Path) -> None:
+    out, result = quick_run
+    results = pd.read_csv(out / "results.csv")
+    # 2 MLP candidates x 2 epochs x 2 batches + 1 baseline row
+    assert len(results) == 9
+    mlp = results[results["kind"] == "mlp"]
+    assert set(zip(mlp["candidate"], mlp["epochs"], mlp["batch_size"], strict=True)) == {
+        (c, e, b) for c in ("30col", "85col+reg") for e in (2, 4) for b in (8, 16)}
+    for metric in nn.METRICS:
+        assert results[f"{metric}_mean"].between(0, 1).all() and (results[f"{metric}_std"] >= 0).all()
+    assert (results["folds"] == 2).all()
+    folds = pd.read_csv(out / "folds.csv")
+    assert len(folds) == 9 * 2
+    # the means in results.csv are the means of the per-fold figures
+    key = ["epochs", "batch_size"]
+    folds[key], results[key] = folds[key].fillna(-1), results[key].fillna(-1)  # baselines: no epochs/batch
+    merged = folds.groupby(["candidate", *key])["accuracy"].mean()
+    for _, row in results.iterrows():
+        key = (row["candidate"], row["epochs"], row["batch_size"])
+        assert abs(merged.loc[key] - row["accuracy_mean"]) < 1e-9
+    run = json.loads((out / "run.json").read_text())
+    assert run["features_sha256"] == nn.file_sha256(small_csv) and run["folds"] == 2
+    for name in ("all_models.png", "candidate_30col.png", "candidate_85col_reg.png", "features_by_genre.png",
+                 "example_clip.png"):
+        assert (out / name).stat().st_size > 10_000, name
+    assert "best cell per candidate" in result.stdout and "svm-rbf91" in result.stdout
+
+
+def test_interrupted_search_resumes(small_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hp"
+    args = [sys.executable, str(PROJECT_DIR / "01_nn_hyperparam.py"), str(small_csv), "-o", str(out),
+            "--candidates", "svm-rbf91,30col,42col,60col", "--epochs", "2,30", "--batches", "4", "--folds", "2",
+            "--workers", "1", "--no-plots"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    results = out / "results.csv"
+    while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)  # as hard as it gets: no clean-up code runs
+    proc.wait(timeout=30)
+    done_before = pd.read_csv(results)
+    assert 1 <= len(done_before) < 7
+    resumed = subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming" in resumed.stdout
+    after = pd.read_csv(results)
+    assert len(after) == 7  # 3 MLPs x 2 epoch counts + 1 baseline, nothing duplicated
+    assert not after.duplicated(["candidate", "epochs", "batch_size"]).any()
+    # the rows finished before the interruption were kept as they were
+    pd.testing.assert_frame_equal(after.head(len(done_before)), done_before, check_dtype=False)
+    # a rerun with nothing left to do trains nothing
+    again = subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and len(pd.read_csv(results)) == 7
+
+
+def test_dask_cluster_gives_the_same_results(quick_run: tuple[Path, subprocess.CompletedProcess],
+                                             small_csv: Path, tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    local_out, _ = quick_run
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, worker_dashboard_address=None) as cluster:
+        out = tmp_path / "hp_dask"
+        result = run_script("01_nn_hyperparam.py", small_csv, "-o", out, *SMALL, "--no-plots",
+                            "--scheduler", cluster.scheduler_address)
+        assert result.returncode == 0, result.stdout + result.stderr
+    key = ["candidate", "epochs", "batch_size"]
+    local = pd.read_csv(local_out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
+    remote = pd.read_csv(out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(local[[*key, "fold", *nn.METRICS]], remote[[*key, "fold", *nn.METRICS]],
+                                  atol=1e-9)
+
+
+def test_unreachable_scheduler_and_bad_input(small_csv: Path, tmp_path: Path) -> None:
+    result = run_script("01_nn_hyperparam.py", small_csv, "-o", tmp_path / "x", *SMALL,
+                        "--scheduler", "tcp://127.0.0.1:9")
+    assert result.returncode != 0
+    assert "Dask scheduler" in result.stderr and "Traceback" not in result.stderr
+    result = run_script("01_nn_hyperparam.py", tmp_path / "missing.csv", "-o", tmp_path / "y", "--quick")
+    assert result.returncode == 2 and "missing.csv" in result.stderr and "Traceback" not in result.stderr
+    result = run_script("01_nn_hyperparam.py", small_csv, "--candidates", "nope", "-o", tmp_path / "z")
+    assert result.returncode == 2 and "unknown candidate" in result.stderr
+    result = run_script("01_nn_hyperparam.py", small_csv, "-o", tmp_path / "g", "--groups", "artist", "--quick")
+    assert result.returncode == 2 and "artist" in result.stderr
+
+
+def test_groups_keep_rows_together(small_csv: Path, tmp_path: Path) -> None:
+    df = pd.read_csv(small_csv)
+    df["artist"] = [f"{g}-{i // 2}" for g, i in zip(df["genre"], range(len(df)), strict=True)]
+    csv_path = tmp_path / "with_artist.csv"
+    df.to_csv(csv_path, index=False)
+    out = tmp_path / "hp"
+    result = run_script("01_nn_hyperparam.py", csv_path, "-o", out, "--candidates", "svm-rbf91", "--folds", "2",
+                        "--groups", "artist", "--no-plots")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((out / "run.json").read_text())["groups"] == "artist"
