@@ -153,3 +153,40 @@ def test_synthetic_clips_are_deterministic_and_differ_by_genre():
     metal = [audio.compute_features(audio.synthesize_clip("metal", s, 4.0))[centroid] for s in range(3)]
     classical = [audio.compute_features(audio.synthesize_clip("classical", s, 4.0))[centroid] for s in range(3)]
     assert min(metal) > 1.5 * max(classical)  # distorted drums vs soft strings survive into the features
+
+
+@pytest.mark.parametrize("genre", ["classical", "metal", "reggae"])
+def test_numpy_feature_parts_equal_librosa(genre):
+    """Each NumPy re-implementation against the librosa function it replaces (librosa only imported here)."""
+    import librosa
+
+    y = audio.synthesize_clip(genre, seed=2, seconds=8.0)
+    magnitude = np.abs(librosa.stft(y, n_fft=2048, hop_length=512))
+    np.testing.assert_allclose(audio._stft_magnitude(y), magnitude, rtol=0, atol=1e-6 * magnitude.max())
+    power = magnitude**2
+    np.testing.assert_array_equal(audio._mel_basis(SR), librosa.filters.mel(sr=SR, n_fft=2048, n_mels=128))
+    mel_db = librosa.power_to_db(audio._mel_basis(SR) @ power)
+    np.testing.assert_array_equal(audio._power_to_db(audio._mel_basis(SR) @ power), mel_db)
+    np.testing.assert_allclose(audio._mfcc(mel_db), librosa.feature.mfcc(S=mel_db, n_mfcc=30), atol=1e-3)
+    tuning = librosa.estimate_tuning(S=power, sr=SR, bins_per_octave=12)
+    assert audio._estimate_tuning(power, SR) == tuning
+    np.testing.assert_array_equal(audio._chroma_basis(SR, tuning), librosa.filters.chroma(sr=SR, n_fft=2048,
+                                                                                           tuning=tuning))
+    np.testing.assert_allclose(audio._chroma_stft(power, SR), librosa.feature.chroma_stft(S=power, sr=SR),
+                               rtol=1e-6, atol=1e-7)
+    onset = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=512)
+    np.testing.assert_array_equal(audio._onset_strength(mel_db), onset)
+    assert audio._tempo(onset, SR) == librosa.feature.tempo(onset_envelope=onset, sr=SR, hop_length=512)[0]
+
+
+def test_features_do_not_import_librosa_scipy_or_numba():
+    """The classifier's start-up depends on it: compute_features is NumPy alone."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, numpy as np, functions_audio as a\n"
+             "a.compute_features(a.synthesize_clip('rock', 0, seconds=5.0))\n"
+             "print(sorted(m for m in ('librosa', 'scipy', 'numba') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=audio.PROJECT_DIR, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert run.stdout.strip() == "[]"
