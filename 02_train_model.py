@@ -1,6 +1,6 @@
 """Train one candidate network on a features CSV, report held-out figures and export the model folder.
 
-    python 02_train_model.py FEATURES.csv -o MODEL_DIR [--architecture 85col] [--recipe regularised]
+    python 02_train_model.py FEATURES.csv -o MODEL_DIR [--architecture 85col] [--recipe RECIPE]
         [--epochs E] [--batch B] [--test-files LIST | --test-size 0.2] [--seed 0]
 
 Epochs and batch size default to the best cell of the latest 01_nn_hyperparam.py run made from the same CSV
@@ -28,8 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-o", "--output-dir", type=Path, required=True, help="model folder to write")
     parser.add_argument("--architecture", default=nn.SHIPPED_ARCHITECTURE, choices=sorted(nn.ARCHITECTURES),
                         help="layer table row (default: %(default)s)")
-    parser.add_argument("--recipe", default="regularised", choices=sorted(nn.RECIPES),
-                        help="training recipe (default: %(default)s)")
+    parser.add_argument("--recipe", choices=sorted(nn.RECIPES),
+                        help="training recipe (default: regularised; regularised-wide for wide91)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: best cell of the 01 run)")
     parser.add_argument("--batch", type=int, help="batch size (default: best cell of the 01 run)")
     held_out = parser.add_mutually_exclusive_group()
@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if (args.features_csv is None) == (args.features_opt is None):
         parser.error("give the features CSV once (positional or --features)")
     args.features_csv = args.features_csv or args.features_opt
+    args.recipe = args.recipe or nn.default_recipe(args.architecture)
     if not 0.0 < args.test_size < 1.0:
         parser.error("--test-size must be between 0 and 1")
     for name in ("epochs", "batch"):
