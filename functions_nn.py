@@ -992,6 +992,32 @@ def run_grid_job(job: GridJob, progress=None) -> list[dict]:
     return rows
 
 
+_POOL_UPDATES = None
+
+
+def _pool_worker_init(updates, parent_pid: int) -> None:
+    """Local worker set-up: progress queue, Ctrl-C left to the parent, exit if the parent process dies."""
+    import signal
+    import threading
+    import time
+
+    global _POOL_UPDATES
+    _POOL_UPDATES = updates
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch_parent() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:  # the parent was killed: do not linger as an orphan
+                os._exit(1)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+
+
+def _pool_run_grid_job(job: GridJob) -> list[dict]:
+    return run_grid_job(job, _POOL_UPDATES)
+
+
 class GridError(Exception):
     """The grid search could not finish; finished cells stay on disk."""
 
@@ -1180,17 +1206,17 @@ class GridSearch:
     def _run_local(self, pending: list[GridJob], workers: int, bar, failures: list[str]) -> None:
         import multiprocessing
         import queue as queue_module
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        import time
 
         workers = min(workers, len(pending))
-        context = multiprocessing.get_context("spawn")
-        with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
-            updates = manager.Queue()
-            futures = {pool.submit(run_grid_job, job, updates): job for job in pending}
+        context = multiprocessing.get_context("spawn")  # fresh interpreters: no TensorFlow state is forked
+        updates = context.Queue()
+        pool = context.Pool(workers, initializer=_pool_worker_init, initargs=(updates, os.getpid()))
+        try:
+            running = {job.key: (job, pool.apply_async(_pool_run_grid_job, (job,))) for job in pending}
             shown: dict[str, int] = {}
-            remaining = set(futures)
-            while remaining:
-                finished, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+            while running:
+                time.sleep(0.2)
                 while True:
                     try:
                         key, units = updates.get_nowait()
@@ -1198,16 +1224,20 @@ class GridSearch:
                         break
                     shown[key] = shown.get(key, 0) + units
                     bar.update(units)
-                for future in finished:
-                    job = futures[future]
+                for key in [k for k, (_, result) in running.items() if result.ready()]:
+                    job, result = running.pop(key)
                     try:
-                        rows = future.result()
+                        rows = result.get()
                     except Exception as exc:  # one failed job must not lose the others
                         failures.append(f"{job.key}: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
                         continue
                     self._finished(job, rows)
                     bar.update(self._units(job) - shown.get(job.key, 0))
                     shown[job.key] = self._units(job)
+            pool.close()
+        finally:
+            pool.terminate()  # on Ctrl-C or an error: stop the workers now, finished rows are on disk
+            pool.join()
 
     def _run_dask(self, pending: list[GridJob], scheduler: str, bar, failures: list[str]) -> None:
         try:

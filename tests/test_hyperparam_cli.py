@@ -23,6 +23,21 @@ GENRES4 = ("blues", "classical", "metal", "pop")
 SMALL = ["--candidates", "30col,85col+reg,svm-rbf91", "--epochs", "2,4", "--batches", "8,16", "--folds", "2"]
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State")]
+    except OSError:
+        return False
+    return bool(state) and "Z" not in state[0].split()[1]
+
+
 @pytest.fixture(scope="module")
 def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_features_csv(tmp_path_factory.mktemp("hp") / "features.csv", rows_per_genre=8, genres=GENRES4)
@@ -75,8 +90,14 @@ def test_interrupted_search_resumes(small_csv: Path, tmp_path: Path) -> None:
     results = out / "results.csv"
     while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 2):
         time.sleep(0.2)
+    children = _children(proc.pid)
+    assert children, "the grid runs in worker processes"
     proc.send_signal(signal.SIGKILL)  # as hard as it gets: no clean-up code runs
     proc.wait(timeout=30)
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.2)
+    assert not [pid for pid in children if _alive(pid)], "worker processes outlived the killed run"
     done_before = pd.read_csv(results)
     assert 1 <= len(done_before) < 7
     resumed = subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)

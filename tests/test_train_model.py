@@ -1,0 +1,134 @@
+"""02_train_model.py: held-out split choices, defaults from the 01 run, bad input, the shipped model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_script
+from test_nn_export import make_features_csv
+
+import functions_audio as audio
+import functions_nn as nn
+
+pytestmark = pytest.mark.slow
+
+GENRES4 = ("blues", "classical", "metal", "pop")
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_features_csv(tmp_path_factory.mktemp("train") / "features.csv", rows_per_genre=8, genres=GENRES4)
+
+
+def test_match_test_files_by_path_or_file_name() -> None:
+    files = ["blues/blues.00001.wav", "rock/rock.00001.wav", "pop/x.wav", "other/pop/x.wav"]
+    mask, unknown = nn.match_test_files(files, ["blues/blues.00001.wav", "rock.00001.wav", "x.wav", "", "nope.wav",
+                                                "jazz/blues.00001.wav"])
+    assert mask.tolist() == [True, True, True, True]
+    assert unknown == ["nope.wav", "jazz/blues.00001.wav"]
+
+
+def test_stratified_holdout_keeps_every_genre_in_training() -> None:
+    labels = np.array(["a"] * 10 + ["b"] * 5 + ["c"] * 2 + ["d"])
+    mask = nn.stratified_holdout(labels, 0.2, seed=0)
+    assert [int(mask[labels == g].sum()) for g in "abcd"] == [2, 1, 1, 0]
+    assert (nn.stratified_holdout(labels, 0.2, seed=0) == mask).all()
+
+
+def test_test_files_list_is_held_out_and_unknown_names_reported(small_csv: Path, tmp_path: Path) -> None:
+    df = pd.read_csv(small_csv)
+    chosen = [df["file"].iloc[0], Path(df["file"].iloc[9]).name, df["file"].iloc[17], df["file"].iloc[25]]
+    listing = tmp_path / "test.txt"
+    listing.write_text("\n".join([*chosen, "missing/clip.wav"]) + "\n")
+    out = tmp_path / "model"
+    result = run_script("02_train_model.py", small_csv, "-o", out, "--test-files", listing, "--epochs", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 listed clip(s) match no row: missing/clip.wav" in result.stdout
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["training"]["n_test"] == 4 and meta["training"]["n_train"] == len(df) - 4
+    assert meta["training"]["held_out"]["unknown"] == ["missing/clip.wav"]
+    held_out = (out / "test_files.txt").read_text().split()
+    assert sorted(held_out) == sorted(df["file"].iloc[[0, 9, 17, 25]])
+    assert sum(meta["metrics"]["per_genre"][g]["support"] for g in GENRES4) == 4
+
+
+def test_defaults_come_from_the_01_run_of_the_same_csv(small_csv: Path, tmp_path: Path) -> None:
+    # a results table as 01 writes it, for this very CSV (same SHA-256)
+    run_dir = tmp_path / "hyperparam"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"features_sha256": nn.file_sha256(small_csv)}))
+    rows = [("85col+reg", 7, 16, 0.61), ("85col+reg", 9, 8, 0.72), ("85col", 20, 8, 0.99),
+            ("svm-rbf91", None, None, 0.95)]
+    pd.DataFrame(rows, columns=["candidate", "epochs", "batch_size", "accuracy_mean"]).to_csv(
+        run_dir / "results.csv", index=False)
+    out = tmp_path / "model"
+    result = run_script("02_train_model.py", small_csv, "-o", out, "--hyperparam", run_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    meta = json.loads((out / "model.json").read_text())
+    assert (meta["training"]["epochs"], meta["training"]["batch_size"]) == (9, 8)
+    assert "best cell of" in meta["training"]["cell_source"]
+    # a run made from another CSV is not used
+    (run_dir / "run.json").write_text(json.dumps({"features_sha256": "0" * 64}))
+    other = run_script("02_train_model.py", small_csv, "-o", tmp_path / "m2", "--hyperparam", run_dir,
+                       "--batch", "8", "--epochs", "2")
+    assert other.returncode == 0
+    meta = json.loads((tmp_path / "m2" / "model.json").read_text())
+    assert meta["training"]["cell_source"] == "command line"
+    assert meta["training"]["recipe"]["name"] == "regularised"
+
+
+def test_bad_input_fails_with_one_line(small_csv: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    pd.read_csv(small_csv).drop(columns=["tempo"]).to_csv(broken, index=False)
+    cases = [
+        ((tmp_path / "none.csv", "-o", tmp_path / "a"), "none.csv"),
+        ((broken, "-o", tmp_path / "b"), "tempo"),
+        ((small_csv, "-o", tmp_path / "c", "--test-files", tmp_path / "nolist.txt"), "nolist.txt"),
+    ]
+    for args, needle in cases:
+        result = run_script("02_train_model.py", *args)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert needle in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    nothing = tmp_path / "nothing.txt"
+    nothing.write_text("nope.wav\n")
+    result = run_script("02_train_model.py", small_csv, "-o", tmp_path / "d", "--test-files", nothing)
+    assert result.returncode == 2 and "no held-out rows" in result.stderr
+
+
+def test_the_shipped_model_is_not_overwritten_by_accident(small_csv: Path) -> None:
+    shipped = audio.PRETRAINED_MODEL_DIR
+    if not (shipped / "model.json").is_file():
+        pytest.skip("no shipped model in data/pretrained yet")
+    before = (shipped / "model.json").read_bytes()
+    result = run_script("02_train_model.py", small_csv, "-o", shipped, "--epochs", "1")
+    assert result.returncode == 2 and "--replace-shipped" in result.stderr
+    assert (shipped / "model.json").read_bytes() == before
+
+
+def test_shipped_model_loads_and_matches_its_metadata() -> None:
+    shipped = audio.PRETRAINED_MODEL_DIR
+    if not (shipped / "model.json").is_file():
+        pytest.skip("no shipped model in data/pretrained yet")
+    classifier = nn.load_classifier(shipped)
+    meta = classifier.metadata
+    assert meta["architecture"] == "85col" and classifier.genres == list(audio.GENRES)
+    assert classifier.feature_columns == list(audio.FEATURE_COLUMNS[:85])
+    assert sum(map(sum, meta["confusion_matrix"])) == meta["metrics"]["n_test"]
+    n_weights = sum(k.size + b.size for k, b in zip(classifier.kernels, classifier.biases, strict=True))
+    assert 25_000 < n_weights < 40_000
+    shared = audio.shared_data_dir()
+    if shared is not None and (shared / "gtzan_features.csv").is_file():
+        # its held-out figure is reproducible from the listed held-out clips
+        df = pd.read_csv(shared / "gtzan_features.csv")
+        held_out = set((shipped / "test_files.txt").read_text().split())
+        test = df[df["file"].isin(held_out)]
+        assert len(test) == meta["metrics"]["n_test"]
+        predicted = classifier.predict(test[classifier.feature_columns].to_numpy())
+        accuracy = float(np.mean(np.array(predicted) == test["genre"].to_numpy()))
+        assert abs(accuracy - meta["metrics"]["accuracy"]) < 1e-9
+        assert meta["features_csv_sha256"] == nn.file_sha256(shared / "gtzan_features.csv")
