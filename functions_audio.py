@@ -864,13 +864,16 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
 def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
                   ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
     from distributed import Client, as_completed
+    from distributed.diagnostics.plugin import UploadFile
 
     try:
         client = Client(scheduler, timeout="10s")
     except OSError as error:
         raise DatasetError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from error
     with client:
-        client.upload_file(__file__)  # workers import this very module, whatever their working folder
+        # Workers import this very module, whatever their working folder. Only workers: client.upload_file would
+        # also load it into the scheduler, which for an in-process LocalCluster is the caller's own interpreter.
+        client.register_plugin(UploadFile(__file__, load=True), name="functions_audio-upload")
         paths = [str(clip.path) for clip in clips]
         futures = client.map(extract_row_fields, paths, max_seconds=max_seconds, pure=False)
         by_key = {future.key: clip for future, clip in zip(futures, clips, strict=True)}

@@ -218,6 +218,8 @@ def test_a_dask_cluster_gives_the_same_csv_as_local_processes(synthetic_dataset,
     assert result.returncode == 0, result.stderr
     assert "Dask cluster" in result.stdout
     assert (tmp_path / "dask.csv").read_text() == local.read_text()
+    # the module went to the workers only, not into this process (where LocalCluster's scheduler runs)
+    assert Path(sys.modules["functions_audio"].__file__).parent == PROJECT_DIR
 
 
 def test_an_unreachable_scheduler_fails_with_one_clear_line(synthetic_dataset, tmp_path):
