@@ -1249,10 +1249,15 @@ class GridSearch:
         except (OSError, TimeoutError) as exc:
             raise GridError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         try:
+            from distributed.diagnostics.plugin import UploadFile
+
             import functions_audio
 
+            # Workers import these modules whatever their working folder. Uploaded to the workers only:
+            # client.upload_file would also load them into the scheduler, which for an in-process LocalCluster
+            # is the caller's own interpreter.
             for module in (functions_audio, sys.modules[__name__]):
-                client.upload_file(module.__file__)
+                client.register_plugin(UploadFile(module.__file__, load=True), name=f"{module.__name__}-upload")
             futures = {client.submit(run_grid_job, job, pure=False, key=f"grid-{job.key}-{id(job)}"): job
                        for job in pending}
             for future in as_completed(futures):

@@ -124,6 +124,9 @@ def test_dask_cluster_gives_the_same_results(quick_run: tuple[Path, subprocess.C
         result = run_script("01_nn_hyperparam.py", small_csv, "-o", out, *SMALL, "--no-plots",
                             "--scheduler", cluster.scheduler_address)
         assert result.returncode == 0, result.stdout + result.stderr
+    # the modules went to the workers only, not into this process (where LocalCluster's scheduler runs)
+    for module in ("functions_nn", "functions_audio"):
+        assert Path(sys.modules[module].__file__).parent == PROJECT_DIR
     key = ["candidate", "epochs", "batch_size"]
     local = pd.read_csv(local_out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
     remote = pd.read_csv(out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
