@@ -447,6 +447,8 @@ def train_members(
     quiet_tensorflow()
     import tensorflow as tf
 
+    # each call builds its own tf.functions on purpose (new shapes, new variables): no retracing warnings
+    tf.get_logger().setLevel("ERROR")
     X = np.asarray(X, dtype=np.float32)
     n_members, n_rows, n_features = X.shape
     train_mask = np.asarray(train_mask, dtype=bool)
