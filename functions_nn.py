@@ -437,7 +437,8 @@ def train_members(
     rows); y: (N,) integer labels; train_mask: (M, N) bool, the rows each member trains on. Every member is
     freshly initialised (Glorot-uniform kernels, zero biases, as Keras's Dense) and trained with its own
     Adam state, its own shuffling each epoch and mini-batches of ``batch_size`` rows (the last one smaller),
-    exactly as separate ``model.fit(..., shuffle=True)`` runs would, only without Keras's per-step overhead.
+    the procedure of separate ``model.fit(..., shuffle=True)`` runs (only the random draws differ), without
+    Keras's per-step overhead.
     The members only share the graph: the loss is a sum of per-member losses, so no gradient crosses them.
 
     ``on_checkpoint(epoch, probabilities)`` is called after each epoch count in ``checkpoints`` with the
@@ -1247,7 +1248,7 @@ class GridSearch:
         except ImportError:
             raise GridError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
         try:
-            client = Client(scheduler, timeout=20)
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise GridError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         try:
