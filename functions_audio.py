@@ -825,7 +825,7 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _limit_worker_threads() -> None:
+def limit_worker_threads() -> None:
     """Worker processes: one BLAS thread each (the cores are already shared out), and Ctrl-C is the parent's."""
     import signal
 
@@ -859,7 +859,7 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                             initializer=_limit_worker_threads) as pool:
+                             initializer=limit_worker_threads) as pool:
         futures = {pool.submit(extract_row_fields, str(clip.path), max_seconds): clip for clip in clips}
         try:
             for future in as_completed(futures):

@@ -870,9 +870,9 @@ _WORKER_JOB: ClassificationJob | None = None
 
 def _worker_init(job: ClassificationJob) -> None:
     global _WORKER_JOB
-    import signal
+    from functions_audio import limit_worker_threads
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the parent, which stops the pool
+    limit_worker_threads()  # one BLAS thread per worker, and Ctrl-C is handled by the parent, which stops the pool
     _WORKER_JOB = job
     job.load()
 
