@@ -16,13 +16,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 demo: $(VENV)/.installed
 	$(PY) 00_preprocess_music.py --demo -o $(DEMO)/features.csv
-	@if [ -f 01_nn_hyperparam.py ]; then $(PY) 01_nn_hyperparam.py $(DEMO)/features.csv -o $(DEMO)/hyperparam --quick; \
-	else echo "Next step (not built yet): 01_nn_hyperparam.py compares the networks on $(DEMO)/features.csv"; fi
-	@if [ -f 02_train_model.py ]; then $(PY) 02_train_model.py $(DEMO)/features.csv -o $(DEMO)/model; \
-	else echo "Next step (not built yet): 02_train_model.py trains the 85col network"; fi
-	@if [ -f $(DEMO)/model/model.json ]; then $(PY) 03_launch_classifier.py data/synthetic_demo/metal/synthetic_metal.000.wav --model $(DEMO)/model; fi
-	@if [ -f data/pretrained/model.json ]; then echo "The shipped GTZAN model on the same synthetic clip (it never heard synthetic audio):"; \
-	$(PY) 03_launch_classifier.py data/synthetic_demo/metal/synthetic_metal.000.wav; fi
+	$(PY) 01_nn_hyperparam.py $(DEMO)/features.csv -o $(DEMO)/hyperparam --quick
+	$(PY) 02_train_model.py $(DEMO)/features.csv -o $(DEMO)/model
+	@clip=data/synthetic_demo/$$(head -n 1 $(DEMO)/model/test_files.txt); \
+	echo "== A held-out demo clip, classified by the demo model:"; \
+	$(PY) 03_launch_classifier.py "$$clip" --model $(DEMO)/model && \
+	echo "== The same clip, by the shipped GTZAN model (it never heard synthetic audio; expect nonsense):" && \
+	$(PY) 03_launch_classifier.py "$$clip"
+	@echo "Done. Real music: python 03_launch_classifier.py SONG_OR_FOLDER_OR_URL, or the window: python 04_interface.py"
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
