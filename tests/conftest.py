@@ -37,3 +37,11 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synthetic") / "dataset"
     return audio.make_synthetic_collection(root, clips_per_genre=3, seconds=4.0,
                                            genres=("blues", "classical", "metal", "reggae"))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
+    """A tiny model trained once per session by 02_train_model.py on `synthetic_dataset` (classifier tests)."""
+    from helpers_classify import tiny_model
+
+    return tiny_model(tmp_path_factory, synthetic_dataset)

@@ -73,11 +73,10 @@ def synthetic_features_csv(dataset: Path, out: Path) -> Path:
     return out
 
 
-_MODEL_DIRS: dict[str, Path] = {}
 
 
 def tiny_model(tmp_path_factory: object, dataset: Path) -> Path:
-    """The tiny test model, trained once per test session (shared by every classifier test module).
+    """The tiny test model (conftest's session fixture `model_dir` calls this once per test session).
 
     ``dataset`` is conftest's ``synthetic_dataset`` (a few short synthetic clips of four genres); the model is
     trained on their features by 02_train_model.py. GENRE_TEST_MODEL_DIR=folder uses that model instead.
@@ -85,10 +84,8 @@ def tiny_model(tmp_path_factory: object, dataset: Path) -> Path:
     override = os.environ.get("GENRE_TEST_MODEL_DIR")
     if override:
         return Path(override)
-    if "tiny" not in _MODEL_DIRS:
-        folder = tmp_path_factory.mktemp("tiny_model")  # type: ignore[attr-defined]
-        _MODEL_DIRS["tiny"] = train_tiny_model(synthetic_features_csv(dataset, folder / "features.csv"), folder)
-    return _MODEL_DIRS["tiny"]
+    folder = tmp_path_factory.mktemp("tiny_model")  # type: ignore[attr-defined]
+    return train_tiny_model(synthetic_features_csv(dataset, folder / "features.csv"), folder)
 
 
 def train_tiny_model(csv_path: Path, folder: Path) -> Path:

@@ -24,7 +24,6 @@ from helpers_classify import (
     encode,
     run_classifier,
     synthetic_song,
-    tiny_model,
     write_wav,
 )
 
@@ -151,10 +150,6 @@ class Driver:
         del self.window, self.root
         gc.collect()
 
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
-    return tiny_model(tmp_path_factory, synthetic_dataset)
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,10 @@ from helpers_classify import (
     run_classifier,
     script_env,
     synthetic_song,
-    tiny_model,
     write_wav,
 )
 
 import functions_interface as fi
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
-    return tiny_model(tmp_path_factory, synthetic_dataset)
 
 
 @pytest.fixture(scope="module")
