@@ -12,7 +12,7 @@ import hashlib
 import os
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -169,15 +169,21 @@ def load_audio(path: str | Path, max_seconds: float | None = CLIP_SECONDS, offse
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def audio_duration(path: str | Path) -> float:
-    """Duration in seconds: from the file header where libsndfile reads it, else by decoding with ffmpeg."""
+def header_duration(path: str | Path) -> float | None:
+    """Duration in seconds from the file header (libsndfile), or None where only a full decode would tell."""
     try:
         import soundfile
 
         info = soundfile.info(str(path))
-        return info.frames / info.samplerate
     except Exception:
-        return load_audio(path, max_seconds=None).size / SAMPLE_RATE
+        return None
+    return info.frames / info.samplerate if info.frames > 0 else None
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds: from the file header where libsndfile reads it, else by decoding with ffmpeg."""
+    duration = header_duration(path)
+    return duration if duration is not None else load_audio(path, max_seconds=None).size / SAMPLE_RATE
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -514,7 +520,8 @@ def is_audio_file(path: Path) -> bool:
 
 def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None
                      ) -> Iterator[Path]:
-    """Audio files below `folder`, recursively, sorted; unreadable sub-folders go to `problems`."""
+    """Audio files below `folder`, recursively, sorted; hidden sub-folders (".Trash", ".git", ...) are not
+    searched, and unreadable ones go to `problems`."""
     root = root or folder
 
     def report(error: OSError) -> None:
@@ -524,7 +531,7 @@ def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, ro
             problems.append(SkippedItem(where + "/", f"unreadable folder ({error.strerror or error})"))
 
     for directory, subdirs, files in os.walk(folder, onerror=report, followlinks=True):
-        subdirs.sort()
+        subdirs[:] = sorted(name for name in subdirs if not name.startswith("."))
         for name in sorted(files):
             path = Path(directory) / name
             if is_audio_file(path):
@@ -778,7 +785,7 @@ class ExtractionReport:
     rows_from_earlier_run: int = 0
     rows_extracted: int = 0
     stale_rows_dropped: int = 0
-    skipped: list[SkippedItem] | None = None
+    skipped: list[SkippedItem] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -912,7 +919,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     clips, skipped = scan_dataset(dataset_dir)
     finished = {} if overwrite else _read_finished_rows(output_csv)
     wanted = {clip.file for clip in clips}
-    report = ExtractionReport(output_csv, errors_csv, len(clips), skipped=[])
+    report = ExtractionReport(output_csv, errors_csv, len(clips))
     report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
     finished = {file: line for file, line in finished.items() if file in wanted}
     report.rows_from_earlier_run = len(finished)

@@ -465,17 +465,6 @@ def plan_windows(duration_s: float, settings: AnalysisSettings = AnalysisSetting
     return [round(float(s), 3) for s in starts]
 
 
-def _probe_duration(path: Path) -> float | None:
-    """Duration from the file header (libsndfile), or None where only a full decode would tell."""
-    try:
-        import soundfile
-
-        info = soundfile.info(str(path))
-        return info.frames / info.samplerate if info.frames > 0 else None
-    except Exception:
-        return None
-
-
 def check_extraction_settings(classifier: Any) -> None:
     """Refuse a model whose ``model.json`` records other extraction settings than this extractor's.
 
@@ -559,7 +548,7 @@ class SongAnalyser:
         source = source if source is not None else str(path)
         title = title if title is not None else path.stem
         _report(progress, "analyse", None, "reading the audio")
-        duration = _probe_duration(path)
+        duration = functions_audio.header_duration(path)
         if duration is None or duration <= LOAD_WHOLE_LIMIT_S:
             y = functions_audio.load_audio(path, max_seconds=None)
             _check_cancel(cancel)
@@ -652,12 +641,7 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:
             continue
         path = Path(text)
         if path.is_dir():
-            found: list[str] = []
-            for directory, subdirs, files in os.walk(path, followlinks=True):
-                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-                found.extend(str(Path(directory) / name) for name in sorted(files)
-                             if Path(name).suffix.lower() in functions_audio.AUDIO_EXTENSIONS
-                             and not name.startswith("."))
+            found = [str(file) for file in functions_audio.iter_audio_files(path)]
             if found:
                 items.extend((f, None) for f in found)
             else:

@@ -55,6 +55,8 @@ def messy_dataset(tmp_path: Path) -> Path:
     soundfile.write(root / "pop/silence.wav", np.zeros(3 * SR, dtype=np.float32), SR)
     (root / "pop/cover.jpg").write_bytes(b"\xff\xd8 not audio, and not named as audio")
     (root / "pop/._good.wav").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    (root / "rock/.Trash").mkdir()  # hidden folders are not part of the collection
+    soundfile.write(root / "rock/.Trash/deleted.wav", audio.synthesize_clip("rock", 2, 2.0), SR)
     return root
 
 
