@@ -571,12 +571,9 @@ def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]
 # --------------------------------------------------------------------------------------------------------------
 # The real GTZAN collection
 # --------------------------------------------------------------------------------------------------------------
-def file_md5(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.md5()
+def file_md5(path: Path) -> str:
     with open(path, "rb") as stream:
-        while chunk := stream.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "md5").hexdigest()
 
 
 def download_gtzan(dest_dir: Path = DATA_DIR, url: str = GTZAN_URL, md5: str | None = GTZAN_MD5,
