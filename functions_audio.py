@@ -829,16 +829,6 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def limit_worker_threads() -> None:
-    """Worker processes: one BLAS thread each (the cores are already shared out), and Ctrl-C is the parent's."""
-    import signal
-
-    from threadpoolctl import threadpool_limits
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threadpool_limits(1)
-
-
 def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] | None, str | None]:
     """(formatted feature values, None) or (None, one-line reason). Never raises: runs in worker processes."""
     try:
@@ -861,6 +851,8 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from functions_parallel import limit_worker_threads
+
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
                              initializer=limit_worker_threads) as pool:
@@ -874,17 +866,13 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
 
 def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
                   ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
-    from distributed import Client, as_completed
-    from distributed.diagnostics.plugin import UploadFile
+    import sys
 
-    try:
-        client = Client(scheduler, timeout="10s")
-    except OSError as error:
-        raise DatasetError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from error
-    with client:
-        # Workers import this very module, whatever their working folder. Only workers: client.upload_file would
-        # also load it into the scheduler, which for an in-process LocalCluster is the caller's own interpreter.
-        client.register_plugin(UploadFile(__file__, load=True), name="functions_audio-upload")
+    from distributed import as_completed
+
+    from functions_parallel import connect_dask
+
+    with connect_dask(scheduler, [sys.modules[__name__]], DatasetError) as client:
         paths = [str(clip.path) for clip in clips]
         futures = client.map(extract_row_fields, paths, max_seconds=max_seconds, pure=False)
         by_key = {future.key: clip for future, clip in zip(futures, clips, strict=True)}

@@ -854,7 +854,7 @@ _WORKER_JOB: ClassificationJob | None = None
 
 def _worker_init(job: ClassificationJob) -> None:
     global _WORKER_JOB
-    from functions_audio import limit_worker_threads
+    from functions_parallel import limit_worker_threads
 
     limit_worker_threads()  # one BLAS thread per worker, and Ctrl-C is handled by the parent, which stops the pool
     _WORKER_JOB = job

@@ -998,20 +998,13 @@ _POOL_UPDATES = None
 def _pool_worker_init(updates, parent_pid: int) -> None:
     """Local worker set-up: progress queue, Ctrl-C left to the parent, exit if the parent process dies."""
     import signal
-    import threading
-    import time
+
+    from functions_parallel import exit_with_parent
 
     global _POOL_UPDATES
     _POOL_UPDATES = updates
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch_parent() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent_pid:  # the parent was killed: do not linger as an orphan
-                os._exit(1)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
+    exit_with_parent(parent_pid)
 
 
 def _pool_run_grid_job(job: GridJob) -> list[dict]:
@@ -1240,24 +1233,13 @@ class GridSearch:
             pool.join()
 
     def _run_dask(self, pending: list[GridJob], scheduler: str, bar, failures: list[str]) -> None:
-        try:
-            from distributed import Client, as_completed
-        except ImportError:
-            raise GridError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise GridError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
-        try:
-            from distributed.diagnostics.plugin import UploadFile
+        from distributed import as_completed
 
-            import functions_audio
+        import functions_audio
+        from functions_parallel import connect_dask
 
-            # Workers import these modules whatever their working folder. Uploaded to the workers only:
-            # client.upload_file would also load them into the scheduler, which for an in-process LocalCluster
-            # is the caller's own interpreter.
-            for module in (functions_audio, sys.modules[__name__]):
-                client.register_plugin(UploadFile(module.__file__, load=True), name=f"{module.__name__}-upload")
+        client = connect_dask(scheduler, [functions_audio, sys.modules[__name__]], GridError)
+        try:
             futures = {client.submit(run_grid_job, job, pure=False, key=f"grid-{job.key}-{id(job)}"): job
                        for job in pending}
             for future in as_completed(futures):
