@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import functions_audio as audio
+import functions_dataset as dataset
+import functions_synthetic as synthetic
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -59,9 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"{audio.DATA_DIR.relative_to(audio.PROJECT_DIR)}/ and use it")
     parser.add_argument("--download-dir", type=Path, default=audio.DATA_DIR, metavar="DIR",
                         help="where --download-gtzan keeps and unpacks the archive (default: %(default)s)")
-    parser.add_argument("--gtzan-url", default=audio.GTZAN_URL, metavar="URL",
+    parser.add_argument("--gtzan-url", default=dataset.GTZAN_URL, metavar="URL",
                         help="where to download GTZAN from (default: %(default)s)")
-    parser.add_argument("--gtzan-md5", default=audio.GTZAN_MD5, metavar="MD5",
+    parser.add_argument("--gtzan-md5", default=dataset.GTZAN_MD5, metavar="MD5",
                         help="expected MD5 of the archive (default: %(default)s; '' skips the check)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -83,9 +85,9 @@ def dataset_from_args(args: argparse.Namespace) -> Path:
     """The folder to extract: given, synthetic demo (made if missing) or downloaded GTZAN."""
     if args.demo:
         print(f"Making the SYNTHETIC demo collection in {audio.DEMO_DATASET_DIR} (generated audio, not GTZAN)")
-        return audio.make_synthetic_collection(audio.DEMO_DATASET_DIR, clips_per_genre=args.demo_clips)
+        return synthetic.make_synthetic_collection(audio.DEMO_DATASET_DIR, clips_per_genre=args.demo_clips)
     if args.download_gtzan:
-        return audio.download_gtzan(args.download_dir, url=args.gtzan_url, md5=args.gtzan_md5 or None)
+        return dataset.download_gtzan(args.download_dir, url=args.gtzan_url, md5=args.gtzan_md5 or None)
     return args.dataset_dir
 
 
@@ -93,17 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
-    def report_skip(item: audio.SkippedItem) -> None:
+    def report_skip(item: dataset.SkippedItem) -> None:
         tqdm.write(f"skipped {item.file}: {item.error}", file=sys.stderr)
 
     try:
         dataset_dir = dataset_from_args(args)
         print(f"Extracting features of {dataset_dir} -> {args.output}"
               + (f" on the Dask cluster {args.scheduler}" if args.scheduler else f" ({args.workers} workers)"))
-        report = audio.extract_dataset(dataset_dir, args.output, workers=args.workers, scheduler=args.scheduler,
-                                       max_seconds=args.max_seconds, overwrite=args.overwrite,
-                                       progress=not args.no_progress, on_skip=report_skip)
-    except audio.DatasetError as error:
+        report = dataset.extract_dataset(dataset_dir, args.output, workers=args.workers, scheduler=args.scheduler,
+                                         max_seconds=args.max_seconds, overwrite=args.overwrite,
+                                         progress=not args.no_progress, on_skip=report_skip)
+    except dataset.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -166,11 +166,12 @@ def plot_feature_exploration(df, genres: Sequence[str], out_dir: Path, features_
 
 def plot_example_clip(clip: Path | None, path: Path, fallback_genre: str = "rock") -> Path:
     """Waveform, mel spectrogram, chromagram, tempogram and spectral rolloff of one clip (a synthetic one
-    from functions_audio when no clip is given or found)."""
+    from functions_synthetic when no clip is given or found)."""
     import librosa
     import librosa.display
 
     import functions_audio as audio
+    import functions_synthetic
 
     plt = _pyplot()
     sr = audio.SAMPLE_RATE
@@ -178,9 +179,9 @@ def plot_example_clip(clip: Path | None, path: Path, fallback_genre: str = "rock
         y = audio.load_audio(clip)
         title = f"example clip: {clip.name}"
     else:
-        y = audio.synthesize_clip(fallback_genre, seed=0, seconds=10.0)
+        y = functions_synthetic.synthesize_clip(fallback_genre, seed=0, seconds=10.0)
         title = f"example clip: synthetic '{fallback_genre}' clip (no audio file found next to the CSV)"
-    hop = audio.HOP_LENGTH if hasattr(audio, "HOP_LENGTH") else 512
+    hop = audio.HOP_LENGTH
     fig, axes = plt.subplots(5, 1, figsize=(12, 13), sharex=True)
     times = np.arange(len(y)) / sr
     axes[0].plot(times, y, linewidth=0.3, color="tab:blue")

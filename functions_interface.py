@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 import functions_audio
+import functions_dataset
+import functions_features
 
 # ---------------------------------------------------------------------------------------------------------
 # Settings
@@ -588,7 +590,7 @@ class SongAnalyser:
             _report(progress, "analyse", (number - 1) / len(starts),
                     f"analysing window {number}/{len(starts)}")
             try:
-                rows.append(functions_audio.compute_features(segment(start_s)))
+                rows.append(functions_features.compute_features(segment(start_s)))
                 kept.append(start_s)
             except functions_audio.AudioError as exc:  # e.g. a silent stretch inside the song
                 problems.append(f"window at {format_seconds(start_s)}: {exc}")
@@ -641,7 +643,7 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:
             continue
         path = Path(text)
         if path.is_dir():
-            found = [str(file) for file in functions_audio.iter_audio_files(path)]
+            found = [str(file) for file in functions_dataset.iter_audio_files(path)]
             if found:
                 items.extend((f, None) for f in found)
             else:

@@ -26,6 +26,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 import functions_audio as audio  # noqa: E402
+import functions_synthetic  # noqa: E402
 
 SCRIPT = str(PROJECT_DIR / "03_launch_classifier.py")
 
@@ -52,7 +53,7 @@ def clip_for_benchmark(work: Path) -> Path:
     import soundfile
 
     path = work / "synthetic_rock_30s.wav"
-    soundfile.write(str(path), audio.synthesize_clip("rock", 0, seconds=30.0), audio.SAMPLE_RATE)
+    soundfile.write(str(path), functions_synthetic.synthesize_clip("rock", 0, seconds=30.0), audio.SAMPLE_RATE)
     return path
 
 

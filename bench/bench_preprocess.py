@@ -23,6 +23,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 import functions_audio as audio  # noqa: E402
+import functions_dataset  # noqa: E402
 
 NAIVE_LOOP = r'''
 import sys, csv
@@ -59,7 +60,7 @@ def main() -> int:
     if shared is None or not (shared / "gtzan_mini").is_dir():
         print("bench_preprocess: ../shared/data/gtzan_mini not found (set GENRE_SHARED_DATA); nothing measured")
         return 1
-    clips, _ = audio.scan_dataset(shared / "gtzan_mini")
+    clips, _ = functions_dataset.scan_dataset(shared / "gtzan_mini")
     clips = clips[: args.clips]
     with tempfile.TemporaryDirectory() as tmp:
         subset = Path(tmp) / "subset"

@@ -24,6 +24,7 @@ sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "tests")]
 import numpy as np  # noqa: E402
 
 import functions_audio as audio  # noqa: E402
+import functions_synthetic  # noqa: E402
 
 
 def medley(folder: Path) -> Path:
@@ -32,7 +33,7 @@ def medley(folder: Path) -> Path:
     if shared is not None and (shared / "gtzan_mini").is_dir():
         parts = [audio.load_audio(shared / "gtzan_mini" / g / f"{g}.00000.wav") for g in genres]
     else:
-        parts = [audio.synthesize_clip(g, 0, seconds=30.0) for g in genres]
+        parts = [functions_synthetic.synthesize_clip(g, 0, seconds=30.0) for g in genres]
     from helpers_classify import encode, write_wav
 
     wav = write_wav(folder / "medley.wav", np.concatenate(parts))

@@ -13,6 +13,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 import functions_audio as audio  # noqa: E402
+import functions_synthetic  # noqa: E402
 
 
 def run_script(script: str, *args: str | Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
@@ -35,7 +36,7 @@ def shared_data() -> Path:
 def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic collection: 4 genres x 3 clips of 4 s (made by the project's own generator)."""
     root = tmp_path_factory.mktemp("synthetic") / "dataset"
-    return audio.make_synthetic_collection(root, clips_per_genre=3, seconds=4.0,
+    return functions_synthetic.make_synthetic_collection(root, clips_per_genre=3, seconds=4.0,
                                            genres=("blues", "classical", "metal", "reggae"))
 
 

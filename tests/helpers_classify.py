@@ -27,6 +27,9 @@ if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 import functions_audio as audio  # noqa: E402
+import functions_dataset  # noqa: E402
+import functions_features  # noqa: E402
+import functions_synthetic  # noqa: E402
 
 SR = audio.SAMPLE_RATE
 
@@ -36,7 +39,7 @@ SR = audio.SAMPLE_RATE
 # -------------------------------------------------------------------------------------------------------------
 def synthetic_song(parts: list[tuple[str, float]], seed: int = 0) -> np.ndarray:
     """A "song" made of synthetic genre clips one after the other, e.g. [("metal", 20), ("blues", 25)]."""
-    return np.concatenate([audio.synthesize_clip(genre, seed + i, seconds=seconds)
+    return np.concatenate([functions_synthetic.synthesize_clip(genre, seed + i, seconds=seconds)
                            for i, (genre, seconds) in enumerate(parts)]).astype(np.float32)
 
 
@@ -63,13 +66,13 @@ def ffmpeg_to_training_wav(source: Path, target: Path) -> Path:
 # -------------------------------------------------------------------------------------------------------------
 def synthetic_features_csv(dataset: Path, out: Path) -> Path:
     """Features CSV (the 00 step's format) of a synthetic collection, computed with functions_audio."""
-    clips, _ = audio.scan_dataset(dataset)
+    clips, _ = functions_dataset.scan_dataset(dataset)
     with open(out, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(audio.CSV_COLUMNS)
         for clip in clips:
-            values = audio.extract_clip_features(clip.path)
-            writer.writerow([clip.file, clip.genre, *map(audio.format_feature, values)])
+            values = functions_features.extract_clip_features(clip.path)
+            writer.writerow([clip.file, clip.genre, *map(functions_features.format_feature, values)])
     return out
 
 

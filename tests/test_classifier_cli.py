@@ -20,6 +20,7 @@ from helpers_classify import (
 )
 
 import functions_audio as audio
+import functions_features
 import functions_interface as fi
 import functions_nn
 
@@ -44,7 +45,7 @@ def songs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def reference_probabilities(analyser: fi.SongAnalyser, y: np.ndarray) -> np.ndarray:
     """The model's probabilities for one window, computed directly (extractor + NumPy forward pass)."""
-    features = audio.compute_features(y)
+    features = functions_features.compute_features(y)
     columns = [audio.FEATURE_COLUMNS.index(c) for c in analyser.classifier.feature_columns]
     return analyser.classifier.predict_proba(features[None, columns])[0]
 

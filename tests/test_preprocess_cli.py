@@ -22,6 +22,7 @@ import soundfile
 from conftest import PROJECT_DIR, run_script
 
 import functions_audio as audio
+import functions_synthetic
 
 SR = audio.SAMPLE_RATE
 
@@ -44,19 +45,19 @@ def messy_dataset(tmp_path: Path) -> Path:
     root = tmp_path / "messy"
     for genre in ("rock", "jazz", "empty_genre", "pop"):
         (root / genre).mkdir(parents=True)
-    soundfile.write(root / "rock/good.wav", audio.synthesize_clip("rock", 0, 3.0), SR)
-    soundfile.write(root / "jazz/good.flac", audio.synthesize_clip("jazz", 0, 3.0), SR)
+    soundfile.write(root / "rock/good.wav", functions_synthetic.synthesize_clip("rock", 0, 3.0), SR)
+    soundfile.write(root / "jazz/good.flac", functions_synthetic.synthesize_clip("jazz", 0, 3.0), SR)
     (root / "rock/broken.wav").write_bytes(b"RIFF\x24\x08\x00\x00WAVEfmt " + os.urandom(400))
     (root / "rock/empty.wav").write_bytes(b"")
     (root / "jazz/notes.mp3").write_text("these are my notes, not an mp3\n" * 50)
     good = (root / "rock/good.wav").read_bytes()
     (root / "jazz/truncated.wav").write_bytes(good[:60])  # header cut short: no samples
-    soundfile.write(root / "pop/short.wav", audio.synthesize_clip("pop", 1, 0.4), SR)
+    soundfile.write(root / "pop/short.wav", functions_synthetic.synthesize_clip("pop", 1, 0.4), SR)
     soundfile.write(root / "pop/silence.wav", np.zeros(3 * SR, dtype=np.float32), SR)
     (root / "pop/cover.jpg").write_bytes(b"\xff\xd8 not audio, and not named as audio")
     (root / "pop/._good.wav").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
     (root / "rock/.Trash").mkdir()  # hidden folders are not part of the collection
-    soundfile.write(root / "rock/.Trash/deleted.wav", audio.synthesize_clip("rock", 2, 2.0), SR)
+    soundfile.write(root / "rock/.Trash/deleted.wav", functions_synthetic.synthesize_clip("rock", 2, 2.0), SR)
     return root
 
 
@@ -84,9 +85,9 @@ def test_an_unreadable_folder_is_reported_and_the_rest_extracted(tmp_path):
     root = tmp_path / "dataset"
     for genre in ("rock", "jazz"):
         (root / genre).mkdir(parents=True)
-        soundfile.write(root / genre / "a.wav", audio.synthesize_clip(genre, 0, 2.0), SR)
+        soundfile.write(root / genre / "a.wav", functions_synthetic.synthesize_clip(genre, 0, 2.0), SR)
     (root / "jazz/private").mkdir()
-    soundfile.write(root / "jazz/private/b.wav", audio.synthesize_clip("jazz", 1, 2.0), SR)
+    soundfile.write(root / "jazz/private/b.wav", functions_synthetic.synthesize_clip("jazz", 1, 2.0), SR)
     prefix: list[str] = []
     if os.geteuid() == 0:  # root reads everything: drop the capabilities that bypass file permissions
         if shutil.which("setpriv") is None:
@@ -154,7 +155,8 @@ def test_help_explains_the_script():
 def resumable_dataset(tmp_path_factory) -> Path:
     """Enough clips that a run can be killed in the middle: 3 genres x 12 clips of 6 s."""
     root = tmp_path_factory.mktemp("resume") / "dataset"
-    return audio.make_synthetic_collection(root, clips_per_genre=12, seconds=6.0, genres=("disco", "hiphop", "pop"))
+    return functions_synthetic.make_synthetic_collection(root, clips_per_genre=12, seconds=6.0,
+                                                         genres=("disco", "hiphop", "pop"))
 
 
 def _rows_on_disk(path: Path) -> int:
@@ -271,7 +273,8 @@ def gtzan_server():
         for genre in ("blues", "metal"):
             for index in range(2):
                 clip = io.BytesIO()
-                soundfile.write(clip, audio.synthesize_clip(genre, index, 2.0), SR, format="AU", subtype="PCM_16")
+                soundfile.write(clip, functions_synthetic.synthesize_clip(genre, index, 2.0), SR, format="AU",
+                                subtype="PCM_16")
                 info = tarfile.TarInfo(f"genres/{genre}/{genre}.{index:05d}.au")
                 info.size = clip.tell()
                 clip.seek(0)

@@ -1,5 +1,5 @@
-"""Feature extraction: the schema, agreement with librosa's own functions and with the reference GTZAN features,
-decoding of every supported format, and the bound on long recordings."""
+"""Feature extraction end to end: the schema, agreement with the reference GTZAN features, decoding of every
+supported format, and the bound on long recordings (each NumPy part against librosa: test_features.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ import soundfile
 from conftest import run_script
 
 import functions_audio as audio
+from functions_features import compute_features, extract_clip_features
+from functions_synthetic import synthesize_clip
 
 SR = audio.SAMPLE_RATE
 
 
 @pytest.fixture(scope="module")
 def rock_clip() -> np.ndarray:
-    return audio.synthesize_clip("rock", seed=3, seconds=8.0)
+    return synthesize_clip("rock", seed=3, seconds=8.0)
 
 
 def test_schema_names_91_features_in_the_reference_order():
@@ -32,36 +34,6 @@ def test_schema_names_91_features_in_the_reference_order():
 def test_schema_equals_the_shared_reference_header(shared_data):
     header = (shared_data / "gtzan_features.csv").read_text().splitlines()[0].split(",")
     assert tuple(header) == audio.CSV_COLUMNS
-
-
-def test_features_equal_librosa_called_one_function_at_a_time(rock_clip):
-    """The one-STFT extraction gives what the original loop of librosa calls gives (librosa defaults)."""
-    import librosa
-
-    y = rock_clip
-    mfcc = librosa.feature.mfcc(y=y, sr=SR, n_mfcc=30)
-    chroma = librosa.feature.chroma_stft(y=y, sr=SR)
-    zcr = librosa.feature.zero_crossing_rate(y)
-    rolloff = librosa.feature.spectral_rolloff(y=y, sr=SR)
-    centroid = librosa.feature.spectral_centroid(y=y, sr=SR)
-    expected = np.concatenate([
-        mfcc.mean(1), mfcc.std(1), chroma.mean(1), chroma.std(1), librosa.feature.tempo(y=y, sr=SR),
-        [zcr.mean(), zcr.std(), rolloff.mean(), rolloff.std(), centroid.mean(), centroid.std()]])
-    actual = audio.compute_features(y)
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("genre", ["classical", "metal"])
-def test_vectorised_zcr_centroid_rolloff_equal_librosa(genre):
-    import librosa
-
-    y = audio.synthesize_clip(genre, seed=1, seconds=5.0)
-    y[1000:3000] = 0.0  # exact zeros and a silent stretch: the edge cases of both functions
-    magnitude = np.abs(librosa.stft(y))
-    np.testing.assert_array_equal(audio._zero_crossing_rate(y), librosa.feature.zero_crossing_rate(y))
-    centroid, rolloff = audio._spectral_centroid_and_rolloff(magnitude, SR)
-    np.testing.assert_allclose(centroid, librosa.feature.spectral_centroid(S=magnitude, sr=SR), rtol=1e-6)
-    np.testing.assert_array_equal(rolloff, librosa.feature.spectral_rolloff(S=magnitude, sr=SR))
 
 
 @pytest.mark.slow
@@ -95,7 +67,7 @@ def _encode(source_wav, target, *codec_args: str) -> None:
 def test_every_supported_format_decodes_to_the_same_features(tmp_path, rock_clip):
     wav = tmp_path / "clip.wav"
     soundfile.write(wav, rock_clip, SR, subtype="PCM_16")
-    reference = audio.extract_clip_features(wav)
+    reference = extract_clip_features(wav)
     samples, _ = soundfile.read(wav, dtype="int16")  # the very same 16-bit samples in the lossless formats
     soundfile.write(tmp_path / "clip.flac", samples, SR, subtype="PCM_16")
     soundfile.write(tmp_path / "clip.au", samples, SR, subtype="PCM_16")
@@ -104,14 +76,14 @@ def test_every_supported_format_decodes_to_the_same_features(tmp_path, rock_clip
     _encode(wav, tmp_path / "clip.m4a", "-c:a", "aac", "-b:a", "192k")
     _encode(wav, tmp_path / "clip.webm", "-c:a", "libopus", "-b:a", "128k")
     for name in ("clip.flac", "clip.au"):  # lossless: the same numbers
-        np.testing.assert_allclose(audio.extract_clip_features(tmp_path / name), reference, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(extract_clip_features(tmp_path / name), reference, rtol=1e-5, atol=1e-5)
     tempo = audio.FEATURE_COLUMNS.index("tempo")
     rms = np.sqrt(np.mean(audio.load_audio(wav) ** 2))
     for name in ("clip.ogg", "clip.mp3", "clip.m4a", "clip.webm"):  # lossy: the same music, not the same MFCCs
         y = audio.load_audio(tmp_path / name)
         assert abs(y.size / SR - 8.0) < 0.1, name  # encoder padding is trimmed or tiny
         assert np.sqrt(np.mean(y**2)) == pytest.approx(rms, rel=0.1), name
-        features = audio.compute_features(y)
+        features = compute_features(y)
         assert np.all(np.isfinite(features))
         assert features[tempo] == pytest.approx(reference[tempo], rel=0.03), name
 
@@ -138,55 +110,18 @@ def test_long_recordings_are_cut_at_max_seconds_and_clips_just_over_it_are_whole
 
 @pytest.mark.parametrize(("make", "reason"), [
     (lambda: np.zeros(SR * 5, dtype=np.float32), "silent"),
-    (lambda: audio.synthesize_clip("pop", 0, seconds=0.5), "too short"),
+    (lambda: synthesize_clip("pop", 0, seconds=0.5), "too short"),
 ])
 def test_silence_and_short_clips_are_refused_with_a_reason(make, reason):
     with pytest.raises(audio.AudioError, match=reason):
-        audio.compute_features(make())
+        compute_features(make())
 
 
 def test_synthetic_clips_are_deterministic_and_differ_by_genre():
-    first = audio.synthesize_clip("jazz", seed=4, seconds=3.0)
-    np.testing.assert_array_equal(first, audio.synthesize_clip("jazz", seed=4, seconds=3.0))
-    assert not np.array_equal(first, audio.synthesize_clip("jazz", seed=5, seconds=3.0))
+    first = synthesize_clip("jazz", seed=4, seconds=3.0)
+    np.testing.assert_array_equal(first, synthesize_clip("jazz", seed=4, seconds=3.0))
+    assert not np.array_equal(first, synthesize_clip("jazz", seed=5, seconds=3.0))
     centroid = audio.FEATURE_COLUMNS.index("centroid_mean")
-    metal = [audio.compute_features(audio.synthesize_clip("metal", s, 4.0))[centroid] for s in range(3)]
-    classical = [audio.compute_features(audio.synthesize_clip("classical", s, 4.0))[centroid] for s in range(3)]
+    metal = [compute_features(synthesize_clip("metal", s, 4.0))[centroid] for s in range(3)]
+    classical = [compute_features(synthesize_clip("classical", s, 4.0))[centroid] for s in range(3)]
     assert min(metal) > 1.5 * max(classical)  # distorted drums vs soft strings survive into the features
-
-
-@pytest.mark.parametrize("genre", ["classical", "metal", "reggae"])
-def test_numpy_feature_parts_equal_librosa(genre):
-    """Each NumPy re-implementation against the librosa function it replaces (librosa only imported here)."""
-    import librosa
-
-    y = audio.synthesize_clip(genre, seed=2, seconds=8.0)
-    magnitude = np.abs(librosa.stft(y, n_fft=2048, hop_length=512))
-    np.testing.assert_allclose(audio._stft_magnitude(y), magnitude, rtol=0, atol=1e-6 * magnitude.max())
-    power = magnitude**2
-    np.testing.assert_array_equal(audio._mel_basis(SR), librosa.filters.mel(sr=SR, n_fft=2048, n_mels=128))
-    mel_db = librosa.power_to_db(audio._mel_basis(SR) @ power)
-    np.testing.assert_array_equal(audio._power_to_db(audio._mel_basis(SR) @ power), mel_db)
-    np.testing.assert_allclose(audio._mfcc(mel_db), librosa.feature.mfcc(S=mel_db, n_mfcc=30), atol=1e-3)
-    tuning = librosa.estimate_tuning(S=power, sr=SR, bins_per_octave=12)
-    assert audio._estimate_tuning(power, SR) == tuning
-    np.testing.assert_array_equal(audio._chroma_basis(SR, tuning), librosa.filters.chroma(sr=SR, n_fft=2048,
-                                                                                           tuning=tuning))
-    np.testing.assert_allclose(audio._chroma_stft(power, SR), librosa.feature.chroma_stft(S=power, sr=SR),
-                               rtol=1e-6, atol=1e-7)
-    onset = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=512)
-    np.testing.assert_array_equal(audio._onset_strength(mel_db), onset)
-    assert audio._tempo(onset, SR) == librosa.feature.tempo(onset_envelope=onset, sr=SR, hop_length=512)[0]
-
-
-def test_features_do_not_import_librosa_scipy_or_numba():
-    """The classifier's start-up depends on it: compute_features is NumPy alone."""
-    import subprocess
-    import sys
-
-    probe = ("import sys, numpy as np, functions_audio as a\n"
-             "a.compute_features(a.synthesize_clip('rock', 0, seconds=5.0))\n"
-             "print(sorted(m for m in ('librosa', 'scipy', 'numba') if m in sys.modules))")
-    run = subprocess.run([sys.executable, "-c", probe], cwd=audio.PROJECT_DIR, capture_output=True, text=True,
-                         timeout=120, check=True)
-    assert run.stdout.strip() == "[]"

@@ -1,0 +1,344 @@
+"""Labelled collections: scanning a dataset folder, the GTZAN download, and 00's extraction runner.
+
+A dataset is a folder with one sub-folder per genre; every audio file below a genre folder is a clip of that
+genre (`scan_dataset`). `extract_dataset` writes the features of every clip to a CSV: in parallel (local
+processes or a Dask cluster), resumable after a crash or Ctrl-C, and listing unusable files in an errors CSV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, DATA_DIR, AudioError
+from functions_features import extract_clip_features, format_feature
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Datasets: one sub-folder per genre
+# --------------------------------------------------------------------------------------------------------------
+class DatasetError(Exception):
+    """A dataset that cannot be processed at all (missing, empty, not a folder)."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One audio file of a labelled collection."""
+
+    file: str  # path relative to the dataset root, forward slashes
+    genre: str
+    path: Path  # absolute path
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """A file or folder that could not be used, with a one-line reason."""
+
+    file: str
+    error: str
+
+
+def is_audio_file(path: Path) -> bool:
+    """An audio file by its suffix; hidden files (macOS '._x.wav' resource forks, ...) are not audio."""
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None
+                     ) -> Iterator[Path]:
+    """Audio files below `folder`, recursively, sorted; hidden sub-folders (".Trash", ".git", ...) are not
+    searched, and unreadable ones go to `problems`."""
+    root = root or folder
+
+    def report(error: OSError) -> None:
+        if problems is not None:
+            name = Path(error.filename).resolve() if error.filename else folder
+            where = name.relative_to(root).as_posix() if name.is_relative_to(root) else str(name)
+            problems.append(SkippedItem(where + "/", f"unreadable folder ({error.strerror or error})"))
+
+    for directory, subdirs, files in os.walk(folder, onerror=report, followlinks=True):
+        subdirs[:] = sorted(name for name in subdirs if not name.startswith("."))
+        for name in sorted(files):
+            path = Path(directory) / name
+            if is_audio_file(path):
+                yield path
+
+
+def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]]:
+    """Every audio file below `dataset_dir`, labelled by its top-level sub-folder (the genre).
+
+    Raises DatasetError when the folder is missing or holds no audio at all; unreadable folders and genre
+    folders without audio are returned as skipped items, so that the rest of the collection still runs.
+    """
+    root = Path(dataset_dir).resolve()
+    if not root.exists():
+        raise DatasetError(f"dataset folder not found: {dataset_dir}")
+    if not root.is_dir():
+        raise DatasetError(f"dataset is not a folder: {dataset_dir}")
+    try:
+        genre_dirs = sorted(entry for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    except OSError as error:
+        raise DatasetError(f"cannot read dataset folder {dataset_dir}: {error.strerror or error}") from error
+    clips: list[Clip] = []
+    skipped: list[SkippedItem] = []
+    for genre_dir in genre_dirs:
+        found = [Clip(path.relative_to(root).as_posix(), genre_dir.name, path)
+                 for path in iter_audio_files(genre_dir, skipped, root)]
+        if not found and not any(item.file.startswith(genre_dir.name + "/") for item in skipped):
+            skipped.append(SkippedItem(genre_dir.name + "/", "genre folder holds no audio files"))
+        clips.extend(found)
+    if not clips:
+        raise DatasetError(
+            f"no audio files in {dataset_dir}: expected one sub-folder per genre holding audio files "
+            f"({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    return clips, skipped
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The real GTZAN collection
+# --------------------------------------------------------------------------------------------------------------
+GTZAN_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
+GTZAN_MD5 = "5b3d6dddb579ab49814ab86dba69e7c7"
+
+
+def file_md5(path: Path) -> str:
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "md5").hexdigest()
+
+
+def download_gtzan(dest_dir: Path = DATA_DIR, url: str = GTZAN_URL, md5: str | None = GTZAN_MD5,
+                   timeout_s: float = 60.0) -> Path:
+    """Fetch and unpack genres.tar.gz under `dest_dir`; returns the folder with one sub-folder per genre.
+
+    The download resumes from a partial `.part` file (HTTP Range), shows a progress bar, and is checked
+    against `md5` before it is unpacked. Raises DatasetError with a one-line reason on failure.
+    """
+    import tarfile
+
+    import requests
+    from tqdm import tqdm
+
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    archive = dest_dir / Path(url.split("?")[0]).name
+    partial = archive.with_name(archive.name + ".part")
+    if not archive.exists():
+        offset = partial.stat().st_size if partial.exists() else 0
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with requests.get(url, headers=headers, stream=True, timeout=timeout_s) as response:
+                if response.status_code == 416:  # the partial file is already complete
+                    response.close()
+                elif response.status_code not in (200, 206):
+                    raise DatasetError(f"download of {url} failed: HTTP {response.status_code}")
+                else:
+                    if response.status_code == 200:
+                        offset = 0  # the server ignored the range: start again
+                    length = response.headers.get("Content-Length")
+                    total = offset + int(length) if length else None
+                    with open(partial, "ab" if offset else "wb") as out, tqdm(
+                            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc=f"Downloading {archive.name}") as bar:
+                        for chunk in response.iter_content(chunk_size=1 << 16):
+                            out.write(chunk)
+                            bar.update(len(chunk))
+        except requests.RequestException as error:
+            raise DatasetError(f"download of {url} failed ({type(error).__name__}); "
+                               f"run the same command again to resume") from error
+        if md5:
+            actual = file_md5(partial)
+            if actual != md5:
+                partial.unlink()
+                raise DatasetError(f"download of {url} is corrupt: MD5 {actual}, expected {md5}; "
+                                   f"the partial file was removed, run again to retry")
+        partial.replace(archive)
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            tar.extractall(dest_dir, filter="data")
+    except (tarfile.TarError, OSError) as error:
+        raise DatasetError(f"cannot unpack {archive}: {error}") from error
+    top_levels = sorted({Path(member.name).parts[0] for member in members if member.name.strip("./")})
+    return dest_dir / top_levels[0] if len(top_levels) == 1 else dest_dir
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Extracting a whole collection: parallel, resumable, never losing finished rows
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class ExtractionReport:
+    """What one run of `extract_dataset` did."""
+
+    output_csv: Path
+    errors_csv: Path
+    clips_total: int
+    rows_from_earlier_run: int = 0
+    rows_extracted: int = 0
+    stale_rows_dropped: int = 0
+    skipped: list[SkippedItem] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def errors_csv_for(output_csv: Path) -> Path:
+    """FEATURES.csv -> FEATURES.errors.csv, beside it."""
+    return output_csv.with_name(output_csv.stem + ".errors.csv")
+
+
+def _csv_line(fields: Sequence[str]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()
+
+
+def _read_finished_rows(output_csv: Path) -> dict[str, str]:
+    """Complete rows of an earlier (possibly killed) run, keyed by `file`, as their original text lines.
+
+    A last line cut short by a kill has too few fields or no newline and is dropped, to be extracted again.
+    """
+    import csv
+
+    if not output_csv.exists() or output_csv.stat().st_size == 0:
+        return {}
+    with open(output_csv, newline="", encoding="utf-8") as stream:
+        lines = stream.readlines()
+    header = next(csv.reader(lines[:1]), [])
+    if tuple(header) != CSV_COLUMNS:
+        raise DatasetError(f"{output_csv} exists but is not a features CSV of this project (other columns); "
+                           f"use --overwrite to replace it or choose another -o")
+    rows: dict[str, str] = {}
+    for line in lines[1:]:
+        fields = next(csv.reader([line]), [])
+        if line.endswith("\n") and len(fields) == len(CSV_COLUMNS):
+            rows[fields[0]] = line
+    return rows
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] | None, str | None]:
+    """(formatted feature values, None) or (None, one-line reason). Never raises: runs in worker processes."""
+    try:
+        return [format_feature(value) for value in extract_clip_features(path, max_seconds)], None
+    except AudioError as error:
+        return None, str(error)
+    except MemoryError:
+        return None, "out of memory while decoding (lower --max-seconds)"
+    except Exception as error:  # a decoder's own exception: report it in one line and go on
+        message = " ".join(str(error).split()) or type(error).__name__
+        return None, f"cannot process ({type(error).__name__}: {message[:200]})"
+
+
+def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: int
+                   ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
+    if workers <= 1:
+        for clip in clips:
+            yield clip, extract_row_fields(str(clip.path), max_seconds)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from functions_parallel import limit_worker_threads
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                             initializer=limit_worker_threads) as pool:
+        futures = {pool.submit(extract_row_fields, str(clip.path), max_seconds): clip for clip in clips}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
+                  ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
+    from distributed import as_completed
+
+    import functions_audio
+    import functions_features
+    from functions_parallel import connect_dask
+
+    # Workers import the modules a task needs, in dependency order, whatever their working folder.
+    modules = [functions_audio, functions_features, sys.modules[__name__]]
+    with connect_dask(scheduler, modules, DatasetError) as client:
+        paths = [str(clip.path) for clip in clips]
+        futures = client.map(extract_row_fields, paths, max_seconds=max_seconds, pure=False)
+        by_key = {future.key: clip for future, clip in zip(futures, clips, strict=True)}
+        try:
+            for future in as_completed(futures):
+                yield by_key[future.key], future.result()
+        finally:
+            client.cancel(futures)
+
+
+def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: int | None = None,
+                    scheduler: str | None = None, max_seconds: float | None = CLIP_SECONDS,
+                    overwrite: bool = False, progress: bool = True,
+                    on_skip: Callable[[SkippedItem], None] | None = None) -> ExtractionReport:
+    """Write the features of every clip of `dataset_dir` to `output_csv` (schema CSV_COLUMNS).
+
+    Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
+    extracted again. At the end the file is rewritten sorted by `file`, so the result does not depend on the
+    order in which workers finished. Files that cannot be used are reported through `on_skip` and listed in
+    `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    output_csv = Path(output_csv)
+    errors_csv = errors_csv_for(output_csv)
+    clips, skipped = scan_dataset(dataset_dir)
+    finished = {} if overwrite else _read_finished_rows(output_csv)
+    wanted = {clip.file for clip in clips}
+    report = ExtractionReport(output_csv, errors_csv, len(clips))
+    report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
+    finished = {file: line for file, line in finished.items() if file in wanted}
+    report.rows_from_earlier_run = len(finished)
+    try:
+        output_csv.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished.values()))
+        _write_atomically(errors_csv, _csv_line(["file", "error"]))
+    except OSError as error:
+        raise DatasetError(f"cannot write {output_csv}: {error.strerror or error}") from error
+
+    def skip(item: SkippedItem, errors_out) -> None:
+        report.skipped.append(item)
+        errors_out.write(_csv_line([item.file, item.error]))
+        errors_out.flush()
+        if on_skip:
+            on_skip(item)
+
+    todo = [clip for clip in clips if clip.file not in finished]
+    workers = workers or os.cpu_count() or 1
+    results = (_results_dask(todo, max_seconds, scheduler) if scheduler
+               else _results_local(todo, max_seconds, min(workers, max(1, len(todo)))))
+    with open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
+            open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
+            tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
+                 disable=not progress, dynamic_ncols=True) as bar:
+        for item in skipped:
+            skip(item, errors_out)
+        for clip, (values, error) in results:
+            if values is None:
+                skip(SkippedItem(clip.file, error or "unknown error"), errors_out)
+            else:
+                line = _csv_line([clip.file, clip.genre, *values])
+                rows_out.write(line)
+                rows_out.flush()  # one write per finished clip: a kill loses at most the clip in flight
+                finished[clip.file] = line
+                report.rows_extracted += 1
+            bar.update(1)
+    _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished[f] for f in sorted(finished)))
+    report.seconds = time.perf_counter() - started
+    return report
