@@ -18,6 +18,8 @@ from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import Any
 
+import functions_analysis as fa
+import functions_fetch as ff
 import functions_interface as fi
 
 POLL_MS = 50
@@ -34,14 +36,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def target_for(text: str) -> str:
     """What the entry means: a URL as it is, an existing local file, or else words for a YouTube search."""
     text = text.strip()
-    if fi.looks_like_url(text):
+    if ff.looks_like_url(text):
         return text
     path = Path(text).expanduser()
     if path.is_file():
         return str(path)
     if path.is_dir():
-        raise fi.FetchError(f"{text} is a folder: pick one song (the command line classifies whole folders)")
-    return fi.search_target(text)
+        raise ff.FetchError(f"{text} is a folder: pick one song (the command line classifies whole folders)")
+    return ff.search_target(text)
 
 
 class ClassifierWindow:
@@ -53,7 +55,7 @@ class ClassifierWindow:
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.cancel_event = threading.Event()
         self.worker: threading.Thread | None = None
-        self.last_result: fi.SongResult | None = None
+        self.last_result: fa.SongResult | None = None
         self.model_error: str | None = None
         root.title("Music genre classifier")
         root.minsize(820, 560)
@@ -134,7 +136,7 @@ class ClassifierWindow:
             return
         try:
             item = target_for(text)
-        except fi.FetchError as exc:
+        except ff.FetchError as exc:
             self._set_status(str(exc), error=True)
             return
         self.cancel_event = threading.Event()
@@ -164,10 +166,10 @@ class ClassifierWindow:
             result = self.job.classify(item, progress=lambda report: self.events.put(("progress", report)),
                                        cancel=cancel)
             self.events.put(("result", result))
-        except fi.Cancelled:
+        except ff.Cancelled:
             self.events.put(("cancelled", None))
         except Exception as exc:  # never a traceback in the terminal: the window shows it
-            self.events.put(("result", fi.SongResult(input=item, error=f"{type(exc).__name__}: {exc}")))
+            self.events.put(("result", fa.SongResult(input=item, error=f"{type(exc).__name__}: {exc}")))
 
     # -- Tk thread ----------------------------------------------------------------------------------------
     def _poll(self) -> None:
@@ -185,7 +187,7 @@ class ClassifierWindow:
             pass
         self.root.after(POLL_MS, self._poll)
 
-    def _show_progress(self, report: fi.Progress) -> None:
+    def _show_progress(self, report: ff.Progress) -> None:
         if report.fraction is None:
             if str(self.progress.cget("mode")) != "indeterminate":
                 self.progress.configure(mode="indeterminate")
@@ -197,7 +199,7 @@ class ClassifierWindow:
             self.progress["value"] = report.fraction * 100
         self._set_status(report.message[:1].upper() + report.message[1:] + "…")
 
-    def _show_result(self, result: fi.SongResult) -> None:
+    def _show_result(self, result: fa.SongResult) -> None:
         self._set_busy(False)
         self.last_result = result
         if not result.ok:
@@ -209,12 +211,12 @@ class ClassifierWindow:
             self.canvas.draw_idle()
             return
         assert result.probabilities is not None and result.genre is not None
-        length = f"  ({fi.format_seconds(result.duration_s)})" if result.duration_s else ""
+        length = f"  ({ff.format_seconds(result.duration_s)})" if result.duration_s else ""
         self.title_text.set(f"{result.title or result.input}{length}")
         self.genre_text.set(f"{result.genre}  {result.probabilities[result.genre] * 100:.0f} %")
         runs = fi.timeline_runs(result)
         self.timeline_text.set("Timeline: " + ", ".join(
-            f"{fi.format_seconds(a)}–{fi.format_seconds(b)} {g}" for a, b, g in runs))
+            f"{ff.format_seconds(a)}–{ff.format_seconds(b)} {g}" for a, b, g in runs))
         fi.draw_result(self.figure, result, use_seaborn=False)
         self.canvas.draw_idle()
         self._set_status(f"Done: {len(result.windows)} window{'s' if len(result.windows) != 1 else ''} analysed.")

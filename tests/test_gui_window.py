@@ -27,6 +27,7 @@ from helpers_classify import (
     write_wav,
 )
 
+import functions_analysis as fa
 import functions_interface as fi
 
 tk = pytest.importorskip("tkinter")
@@ -124,7 +125,7 @@ class Driver:
         y = widget.winfo_rooty() + widget.winfo_height() // 2
         self._run_xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
 
-    def classify(self, text: str) -> fi.SongResult:
+    def classify(self, text: str) -> fa.SongResult:
         self.type_into_entry(text)
         before = self.window.last_result
         self.click(self.window.classify_button)
@@ -254,7 +255,7 @@ def test_open_file_classifies_the_chosen_file(driver, model_dir, tmp_path, monke
     driver.click(driver.window.open_button)
     driver.pump(until=lambda: not driver.window.busy and driver.window.last_result is not before, timeout=60)
     assert "*.wav" in asked[0]["filetypes"][0][1]
-    expected = fi.SongAnalyser.from_model_dir(model_dir).analyse_file(song)
+    expected = fa.SongAnalyser.from_model_dir(model_dir).analyse_file(song)
     assert driver.window.last_result.probabilities == pytest.approx(expected.probabilities, abs=1e-9)
     assert driver.window.genre_text.get().split()[0] == expected.genre
     assert driver.window.entry_text.get() == str(song)
