@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import functions_analysis as fa
+import functions_dataviz as viz
 import functions_fetch as ff
 import functions_interface as fi
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         for result, path in zip(results, plot_paths(args.plot, len(results)), strict=True):
             if result.ok:
-                fi.save_plot(result, path)
+                viz.save_plot(result, path)
                 if not args.json:
                     print(f"plot saved: {path}")
     failed = sum(not r.ok for r in results)

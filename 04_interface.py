@@ -19,6 +19,7 @@ from tkinter import filedialog, ttk
 from typing import Any
 
 import functions_analysis as fa
+import functions_dataviz as viz
 import functions_fetch as ff
 import functions_interface as fi
 
@@ -207,7 +208,7 @@ class ClassifierWindow:
             self.genre_text.set("")
             self.timeline_text.set("")
             self._set_status(f"Error: {result.error}", error=True)
-            fi.draw_result(self.figure, result, use_seaborn=False)
+            viz.draw_result(self.figure, result, use_seaborn=False)
             self.canvas.draw_idle()
             return
         assert result.probabilities is not None and result.genre is not None
@@ -217,7 +218,7 @@ class ClassifierWindow:
         runs = fi.timeline_runs(result)
         self.timeline_text.set("Timeline: " + ", ".join(
             f"{ff.format_seconds(a)}–{ff.format_seconds(b)} {g}" for a, b, g in runs))
-        fi.draw_result(self.figure, result, use_seaborn=False)
+        viz.draw_result(self.figure, result, use_seaborn=False)
         self.canvas.draw_idle()
         self._set_status(f"Done: {len(result.windows)} window{'s' if len(result.windows) != 1 else ''} analysed.")
         self.progress.configure(mode="determinate")

@@ -1,14 +1,23 @@
-"""Plots of the model-selection and training steps (seaborn/matplotlib, written as PNG files).
+"""Every plot of the project (seaborn/matplotlib): the model-selection and training steps (PNG files) and one
+song's result (a PNG from ``03 --plot``, or the figure embedded in the window of 04).
 
-matplotlib is imported inside the functions (Agg backend), so importing this module stays cheap.
+matplotlib and seaborn are imported inside the functions (Agg backend for files), so importing this module
+stays cheap: the standard library, NumPy and functions_fetch (for m:ss times) only.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from functions_fetch import format_seconds
+
+if TYPE_CHECKING:
+    from functions_analysis import SongResult
 
 
 def _pyplot():
@@ -211,4 +220,75 @@ def plot_example_clip(clip: Path | None, path: Path, fallback_genre: str = "rock
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One song's result (03 --plot and the window of 04)
+# ---------------------------------------------------------------------------------------------------------
+GENRE_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3",
+                 "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")  # seaborn "deep"
+
+
+def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True) -> None:
+    """Draw the probability bar chart (left) and the per-window timeline (right) of ``result`` on ``figure``.
+
+    Works on any matplotlib Figure (a saved PNG or the one embedded in the tkinter window).
+    """
+    figure.clear()
+    if not result.ok:
+        axis = figure.add_subplot(1, 1, 1)
+        axis.axis("off")
+        axis.text(0.5, 0.5, result.error or "no result", ha="center", va="center", wrap=True)
+        return
+    assert result.probabilities is not None
+    genres = list(result.probabilities)
+    colours = {g: GENRE_COLOURS[i % len(GENRE_COLOURS)] for i, g in enumerate(genres)}
+    bars_axis, time_axis = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    ordered = sorted(genres, key=lambda g: result.probabilities[g])  # largest at the top
+    values = [result.probabilities[g] * 100 for g in ordered]
+    if use_seaborn:
+        import seaborn
+
+        seaborn.barplot(x=values, y=ordered, hue=ordered, palette=[colours[g] for g in ordered],
+                        orient="h", legend=False, ax=bars_axis, order=ordered[::-1])
+    else:
+        bars_axis.barh(ordered, values, color=[colours[g] for g in ordered])
+    for genre, value in zip(ordered, values, strict=True):
+        bars_axis.text(value + 1, genre, f"{value:.1f} %", va="center", fontsize=8)
+    bars_axis.set_xlim(0, 115)
+    bars_axis.set_xlabel("probability (%), mean over windows")
+    bars_axis.set_ylabel("")
+    bars_axis.set_title("genre probabilities", fontsize=10)
+
+    # timeline: one column per window, stacked genre probabilities
+    starts = [w.start_s for w in result.windows]
+    matrix = np.array([[w.probabilities[g] for w in result.windows] for g in genres]) * 100
+    positions = np.arange(len(starts))
+    bottom = np.zeros(len(starts))
+    for genre, row in zip(genres, matrix, strict=True):
+        time_axis.bar(positions, row, bottom=bottom, color=colours[genre], width=0.9, label=genre)
+        bottom += row
+    step = max(1, len(starts) // 8)
+    time_axis.set_xticks(positions[::step], [format_seconds(s) for s in starts[::step]], fontsize=8)
+    time_axis.set_ylim(0, 100)
+    time_axis.set_xlabel("window start (m:ss)")
+    time_axis.set_ylabel("probability (%)")
+    time_axis.set_title("timeline (30-s windows)", fontsize=10)
+    time_axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    figure.suptitle(f"{result.title or result.input}: {result.genre}", fontsize=11)
+    figure.tight_layout()
+
+
+def save_plot(result: SongResult, path: str | os.PathLike[str]) -> Path:
+    """Save the bar chart and timeline of ``result`` as a PNG (no display needed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    draw_result(figure, result, use_seaborn=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
     return path

@@ -3,13 +3,13 @@
 What lives here, top-down: ``expand_inputs`` (folders become their audio files), the text presentation of a
 result (``format_result`` with ``text_bar``, ``top_genres``, ``timeline_runs``), and running a job over many
 inputs (``ModelUnavailable``, ``KerasBackedClassifier``, ``ClassificationJob``, ``classify_items`` with its
-worker-process functions and ``default_workers``). The fetching lives in functions_fetch, the analysis of one
-song in functions_analysis.
+worker-process functions and ``default_workers``). Fetching lives in functions_fetch, the analysis of one
+song in functions_analysis and the plots in functions_dataviz.
 
 Start-up cost matters here (the CLI must classify a clip from a cold start in under 3 s), so this module
-imports only the standard library, NumPy and the light project modules at module level. yt-dlp is imported
-only when a URL is fetched, matplotlib/seaborn only when a plot is drawn, and TensorFlow never: the model runs
-through the NumPy forward pass of ``functions_nn.load_classifier``.
+imports only the standard library, NumPy and the light project modules at module level: yt-dlp is imported
+only when a URL is fetched, and TensorFlow only for ``--backend keras``: the model normally runs through the
+NumPy forward pass of ``functions_nn.load_classifier``.
 """
 
 from __future__ import annotations
@@ -114,74 +114,6 @@ def format_result(result: SongResult, top_k: int = 3, encoding: str | None = "ut
         lines.append("    timeline: " + ", ".join(f"{format_seconds(a)}-{format_seconds(b)} {g}"
                                                   for a, b, g in runs))
     return "\n".join(lines)
-
-
-GENRE_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3",
-                 "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")  # seaborn "deep"
-
-
-def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True) -> None:
-    """Draw the probability bar chart (left) and the per-window timeline (right) of ``result`` on ``figure``.
-
-    Works on any matplotlib Figure (a saved PNG or the one embedded in the tkinter window).
-    """
-    figure.clear()
-    if not result.ok:
-        axis = figure.add_subplot(1, 1, 1)
-        axis.axis("off")
-        axis.text(0.5, 0.5, result.error or "no result", ha="center", va="center", wrap=True)
-        return
-    assert result.probabilities is not None
-    genres = list(result.probabilities)
-    colours = {g: GENRE_COLOURS[i % len(GENRE_COLOURS)] for i, g in enumerate(genres)}
-    bars_axis, time_axis = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
-    ordered = sorted(genres, key=lambda g: result.probabilities[g])  # largest at the top
-    values = [result.probabilities[g] * 100 for g in ordered]
-    if use_seaborn:
-        import seaborn
-
-        seaborn.barplot(x=values, y=ordered, hue=ordered, palette=[colours[g] for g in ordered],
-                        orient="h", legend=False, ax=bars_axis, order=ordered[::-1])
-    else:
-        bars_axis.barh(ordered, values, color=[colours[g] for g in ordered])
-    for genre, value in zip(ordered, values, strict=True):
-        bars_axis.text(value + 1, genre, f"{value:.1f} %", va="center", fontsize=8)
-    bars_axis.set_xlim(0, 115)
-    bars_axis.set_xlabel("probability (%), mean over windows")
-    bars_axis.set_ylabel("")
-    bars_axis.set_title("genre probabilities", fontsize=10)
-
-    # timeline: one column per window, stacked genre probabilities
-    starts = [w.start_s for w in result.windows]
-    matrix = np.array([[w.probabilities[g] for w in result.windows] for g in genres]) * 100
-    positions = np.arange(len(starts))
-    bottom = np.zeros(len(starts))
-    for genre, row in zip(genres, matrix, strict=True):
-        time_axis.bar(positions, row, bottom=bottom, color=colours[genre], width=0.9, label=genre)
-        bottom += row
-    step = max(1, len(starts) // 8)
-    time_axis.set_xticks(positions[::step], [format_seconds(s) for s in starts[::step]], fontsize=8)
-    time_axis.set_ylim(0, 100)
-    time_axis.set_xlabel("window start (m:ss)")
-    time_axis.set_ylabel("probability (%)")
-    time_axis.set_title("timeline (30-s windows)", fontsize=10)
-    time_axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    figure.suptitle(f"{result.title or result.input}: {result.genre}", fontsize=11)
-    figure.tight_layout()
-
-
-def save_plot(result: SongResult, path: str | os.PathLike[str]) -> Path:
-    """Save the bar chart and timeline of ``result`` as a PNG (no display needed)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(10, 4), dpi=100)
-    FigureCanvasAgg(figure)
-    draw_result(figure, result, use_seaborn=True)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
 
 
 # ---------------------------------------------------------------------------------------------------------
