@@ -81,6 +81,19 @@ class SongResult:
     def ok(self) -> bool:
         return self.error is None and self.genre is not None
 
+    def window_spans(self) -> list[tuple[float, float]]:
+        """Each window's own stretch of the song as ``(start_s, end_s)``: up to the next window's start, the end
+        of its 30 s or the end of the song, whichever comes first (the stretches follow each other)."""
+        spans: list[tuple[float, float]] = []
+        for i, window in enumerate(self.windows):
+            end = window.start_s + functions_audio.CLIP_SECONDS
+            if i + 1 < len(self.windows):
+                end = min(end, self.windows[i + 1].start_s)
+            if self.duration_s is not None:
+                end = min(end, self.duration_s)
+            spans.append((window.start_s, end))
+        return spans
+
     def to_json_dict(self) -> dict[str, Any]:
         """The record printed by ``03_launch_classifier.py --json`` (one per line)."""
 

@@ -81,16 +81,11 @@ def top_genres(probabilities: dict[str, float], k: int) -> list[tuple[str, float
 def timeline_runs(result: SongResult) -> list[tuple[float, float, str]]:
     """Consecutive windows with the same top genre merged: ``(start_s, end_s, genre)``."""
     runs: list[tuple[float, float, str]] = []
-    for i, window in enumerate(result.windows):
-        end = window.start_s + functions_audio.CLIP_SECONDS
-        if i + 1 < len(result.windows):
-            end = min(end, result.windows[i + 1].start_s)
-        if result.duration_s is not None:
-            end = min(end, result.duration_s)
+    for window, (start, end) in zip(result.windows, result.window_spans(), strict=True):
         if runs and runs[-1][2] == window.genre:
             runs[-1] = (runs[-1][0], end, window.genre)
         else:
-            runs.append((window.start_s, end, window.genre))
+            runs.append((start, end, window.genre))
     return runs
 
 
