@@ -4,7 +4,7 @@ What lives here, top-down: ``expand_inputs`` (folders become their audio files),
 result (``format_result`` with ``text_bar``, ``top_genres``, ``timeline_runs``), and running a job over many
 inputs (``ModelUnavailable``, ``KerasBackedClassifier``, ``ClassificationJob``, ``classify_items`` with its
 worker-process functions and ``default_workers``). Fetching lives in functions_fetch, the analysis of one
-song in functions_analysis and the plots in functions_dataviz.
+song in functions_analysis, the plots in functions_dataviz and the window of 04 in functions_window.
 
 Start-up cost matters here (the CLI must classify a clip from a cold start in under 3 s), so this module
 imports only the standard library, NumPy and the light project modules at module level: yt-dlp is imported
