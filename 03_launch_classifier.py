@@ -18,6 +18,9 @@ import json
 import sys
 from pathlib import Path
 
+import functions_analysis as fa
+import functions_dataviz as viz
+import functions_fetch as ff
 import functions_interface as fi
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE = 0, 1, 2
@@ -39,14 +42,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "with several, FILE_1.png, FILE_2.png, ...)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="parallel processes for several inputs (default: number of CPUs, at most 4)")
-    parser.add_argument("--hop", type=float, default=fi.DEFAULT_HOP_SECONDS, metavar="S",
-                        help=f"seconds between window starts (default {fi.DEFAULT_HOP_SECONDS:g})")
-    parser.add_argument("--max-windows", type=int, default=fi.DEFAULT_MAX_WINDOWS, metavar="N",
-                        help=f"windows per song at most, spread evenly (default {fi.DEFAULT_MAX_WINDOWS})")
-    parser.add_argument("--max-duration", type=float, default=fi.DEFAULT_MAX_DURATION_S / 60, metavar="MIN",
-                        help=f"refuse to download media longer than this (default {fi.DEFAULT_MAX_DURATION_S / 60:g})")
-    parser.add_argument("--max-size", type=float, default=fi.DEFAULT_MAX_DOWNLOAD_BYTES / 2**20, metavar="MB",
-                        help=f"abort downloads larger than this (default {fi.DEFAULT_MAX_DOWNLOAD_BYTES / 2**20:g})")
+    parser.add_argument("--hop", type=float, default=fa.DEFAULT_HOP_SECONDS, metavar="S",
+                        help=f"seconds between window starts (default {fa.DEFAULT_HOP_SECONDS:g})")
+    parser.add_argument("--max-windows", type=int, default=fa.DEFAULT_MAX_WINDOWS, metavar="N",
+                        help=f"windows per song at most, spread evenly (default {fa.DEFAULT_MAX_WINDOWS})")
+    parser.add_argument("--max-duration", type=float, default=ff.DEFAULT_MAX_DURATION_S / 60, metavar="MIN",
+                        help=f"refuse to download media longer than this (default {ff.DEFAULT_MAX_DURATION_S / 60:g})")
+    parser.add_argument("--max-size", type=float, default=ff.DEFAULT_MAX_DOWNLOAD_BYTES / 2**20, metavar="MB",
+                        help=f"abort downloads larger than this (default {ff.DEFAULT_MAX_DOWNLOAD_BYTES / 2**20:g})")
     parser.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
                         help="numpy (default, fast start) or keras (imports TensorFlow; for comparison)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or status line on stderr")
@@ -63,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot needs a file name ending in .png")
     try:
-        args.search_targets = [fi.search_target(words) for words in args.search]
-    except fi.FetchError as exc:
+        args.search_targets = [ff.search_target(words) for words in args.search]
+    except ff.FetchError as exc:
         parser.error(str(exc))
     return args
 
@@ -79,7 +82,7 @@ def plot_paths(plot: str, count: int) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = fi.AnalysisSettings(hop_s=args.hop, max_windows=args.max_windows)
+    settings = fa.AnalysisSettings(hop_s=args.hop, max_windows=args.max_windows)
     job = fi.ClassificationJob(model_dir=args.model, backend=args.backend, settings=settings,
                                fetch_options={"max_duration_s": args.max_duration * 60,
                                               "max_bytes": int(args.max_size * 2**20)})
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         for result, path in zip(results, plot_paths(args.plot, len(results)), strict=True):
             if result.ok:
-                fi.save_plot(result, path)
+                viz.save_plot(result, path)
                 if not args.json:
                     print(f"plot saved: {path}")
     failed = sum(not r.ok for r in results)

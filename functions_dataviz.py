@@ -1,14 +1,24 @@
-"""Plots of the model-selection and training steps (seaborn/matplotlib, written as PNG files).
+"""Every plot of the project (seaborn/matplotlib): the model-selection and training steps (PNG files) and one
+song's result (a PNG from ``03 --plot``, or the figure embedded in the window of 04).
 
-matplotlib is imported inside the functions (Agg backend), so importing this module stays cheap.
+matplotlib and seaborn are imported inside the functions (Agg backend for files), so importing this module
+stays cheap: the standard library, NumPy and functions_fetch (for m:ss times) only.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from functions_fetch import format_seconds
+
+if TYPE_CHECKING:
+    from functions_analysis import SongResult
 
 
 def _pyplot():
@@ -212,4 +222,111 @@ def plot_example_clip(clip: Path | None, path: Path, fallback_genre: str = "rock
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One song's result (03 --plot and the window of 04)
+# ---------------------------------------------------------------------------------------------------------
+GENRE_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3",
+                 "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")  # seaborn "deep"
+TIME_TICK_STEPS_S = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # round times, smallest first
+MAX_TIME_TICKS = 8
+
+
+def time_ticks(end_s: float, max_ticks: int = MAX_TIME_TICKS) -> list[float]:
+    """Tick positions for a time axis from 0 to ``end_s``: the multiples of the smallest round step (5 s, 10 s,
+    15 s, 30 s, 1 min, 2 min, 5 min, ...) that give at most ``max_ticks`` ticks."""
+    for step in TIME_TICK_STEPS_S:
+        if end_s / step + 1 <= max_ticks:
+            break
+    else:
+        step = TIME_TICK_STEPS_S[-1] * math.ceil(end_s / TIME_TICK_STEPS_S[-1] / (max_ticks - 1))
+    return [float(t) for t in np.arange(0.0, end_s + 1e-6, step)]
+
+
+def probability_limit(largest_pct: float) -> float:
+    """Upper end of the probability axis: a quarter above the largest bar, rounded up to 5 %, at most 100 %.
+
+    Bars up to 80 % of the axis keep their value label just right of them; a longer bar (only ever the top
+    one) carries it inside its end."""
+    return float(min(100.0, max(5.0, 5.0 * math.ceil(largest_pct * 1.25 / 5.0 - 1e-9))))
+
+
+def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True) -> None:
+    """Draw the probability bar chart (left) and the per-window timeline (right) of ``result`` on ``figure``.
+
+    Works on any matplotlib Figure (a saved PNG or the one embedded in the tkinter window).
+    """
+    figure.clear()
+    if not result.ok:
+        axis = figure.add_subplot(1, 1, 1)
+        axis.axis("off")
+        axis.text(0.5, 0.5, result.error or "no result", ha="center", va="center", wrap=True)
+        return
+    assert result.probabilities is not None
+    colours = {g: GENRE_COLOURS[i % len(GENRE_COLOURS)] for i, g in enumerate(result.probabilities)}
+    bars_axis, time_axis = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    _draw_probabilities(bars_axis, result.probabilities, colours, use_seaborn)
+    _draw_timeline(time_axis, result, colours)
+    figure.suptitle(f"{result.title or result.input}: {result.genre}", fontsize=11)
+    figure.tight_layout()
+
+
+def _draw_probabilities(axis: Any, probabilities: dict[str, float], colours: dict[str, str],
+                        use_seaborn: bool) -> None:
+    """Horizontal bars of the mean probabilities, largest at the top, each labelled with its value."""
+    ordered = sorted(probabilities, key=lambda g: probabilities[g])  # largest at the top
+    values = [probabilities[g] * 100 for g in ordered]
+    if use_seaborn:
+        import seaborn
+
+        seaborn.barplot(x=values, y=ordered, hue=ordered, palette=[colours[g] for g in ordered],
+                        orient="h", legend=False, ax=axis, order=ordered[::-1])
+    else:
+        axis.barh(ordered, values, color=[colours[g] for g in ordered])
+    limit = probability_limit(max(values))
+    for genre, value in zip(ordered, values, strict=True):
+        inside = value > 0.8 * limit
+        axis.annotate(f"{value:.1f} %", (value, genre), xytext=(-3 if inside else 3, 0), textcoords="offset points",
+                      ha="right" if inside else "left", va="center", fontsize=8,
+                      color="white" if inside else "black")
+    axis.set_xlim(0, limit)
+    axis.set_xlabel("probability (%), mean over windows")
+    axis.set_ylabel("")
+    axis.set_title("genre probabilities", fontsize=10)
+
+
+def _draw_timeline(axis: Any, result: SongResult, colours: dict[str, str]) -> None:
+    """Stacked genre probabilities of every window, drawn over its own stretch of the song (m:ss axis)."""
+    spans = np.array(result.window_spans(), dtype=float).reshape(-1, 2)
+    lefts, widths = spans[:, 0], spans[:, 1] - spans[:, 0]
+    bottom = np.zeros(len(spans))
+    for genre, colour in colours.items():
+        row = np.array([w.probabilities[genre] for w in result.windows]) * 100
+        axis.bar(lefts, row, width=widths, bottom=bottom, align="edge", color=colour, label=genre,
+                 edgecolor="white", linewidth=0.6)
+        bottom += row
+    end = float(spans[-1, 1]) if len(spans) else 0.0
+    ticks = time_ticks(end)
+    axis.set_xticks(ticks, [format_seconds(t) for t in ticks], fontsize=8)
+    axis.set_xlim(0, max(end, 1.0))
+    axis.set_ylim(0, 100)
+    axis.set_xlabel("time in the song (m:ss)")
+    axis.set_ylabel("probability (%)")
+    axis.set_title("timeline (30-s windows)", fontsize=10)
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+
+
+def save_plot(result: SongResult, path: str | os.PathLike[str]) -> Path:
+    """Save the bar chart and timeline of ``result`` as a PNG (no display needed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    draw_result(figure, result, use_seaborn=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
     return path

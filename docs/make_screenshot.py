@@ -1,11 +1,13 @@
 """Remake docs/screenshot.png: the real 04 window on an Xvfb display after classifying a link.
 
     python docs/make_screenshot.py [--model DIR] [-o docs/screenshot.png]
+    python docs/make_screenshot.py --long-song [-o docs/screenshot_long_song.png]
 
 A 90-s medley of three GTZAN clips (classical, jazz, metal) from ../shared/data is encoded to MP3 and served
 from a loopback HTTP server; the window is driven as in tests/test_gui_window.py (real key and mouse events)
-and captured. Needs Xvfb (and xdotool for real input events); the medley is synthetic where the shared data
-is absent.
+and captured. ``--long-song`` makes a 4-minute medley of eight 30-s clips instead, analysed in 15 windows, to
+show the timeline of a whole song. Needs Xvfb (and xdotool for real input events); the medley is synthetic
+where the shared data is absent. The audio only lives in a temporary folder.
 """
 
 from __future__ import annotations
@@ -26,25 +28,35 @@ import numpy as np  # noqa: E402
 import functions_audio as audio  # noqa: E402
 import functions_synthetic  # noqa: E402
 
+SHORT_MEDLEY = ("classical", "jazz", "metal")
+LONG_MEDLEY = ("classical", "jazz", "metal", "reggae", "hiphop", "country", "disco", "blues")  # 8 x 30 s = 4 min
 
-def medley(folder: Path) -> Path:
+
+def medley(folder: Path, genres: tuple[str, ...], name: str, clip_seconds: float | None = None) -> Path:
+    """The first GTZAN clip of each genre (or a synthetic one), one after the other, as an MP3 in ``folder``;
+    each clip cut to ``clip_seconds`` when given."""
     shared = audio.shared_data_dir()
-    genres = ("classical", "jazz", "metal")
     if shared is not None and (shared / "gtzan_mini").is_dir():
         parts = [audio.load_audio(shared / "gtzan_mini" / g / f"{g}.00000.wav") for g in genres]
     else:
         parts = [functions_synthetic.synthesize_clip(g, 0, seconds=30.0) for g in genres]
+    if clip_seconds is not None:
+        parts = [part[:int(round(clip_seconds * audio.SAMPLE_RATE))] for part in parts]
     from helpers_classify import encode, write_wav
 
     wav = write_wav(folder / "medley.wav", np.concatenate(parts))
-    return encode(wav, folder / "gtzan-medley.mp3", "-b:a", "160k")
+    return encode(wav, folder / f"{name}.mp3", "-b:a", "160k")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(audio.PRETRAINED_MODEL_DIR), help="model folder (default: shipped)")
-    parser.add_argument("-o", "--output", default=str(PROJECT_DIR / "docs" / "screenshot.png"))
+    parser.add_argument("--long-song", action="store_true",
+                        help="a 4-minute song in 15 windows (default output docs/screenshot_long_song.png)")
+    parser.add_argument("-o", "--output", default=None, help="PNG to write (default docs/screenshot.png)")
     args = parser.parse_args()
+    if args.output is None:
+        args.output = str(PROJECT_DIR / "docs" / ("screenshot_long_song.png" if args.long_song else "screenshot.png"))
     if shutil.which("Xvfb") is None:
         print("make_screenshot: Xvfb is not installed (apt-get install xvfb)", file=sys.stderr)
         return 1
@@ -59,7 +71,11 @@ def main() -> int:
     try:
         time.sleep(1.0)
         with tempfile.TemporaryDirectory() as tmp:
-            url = server.add_file("/gtzan-medley.mp3", medley(Path(tmp)), "audio/mpeg")
+            if args.long_song:
+                song = medley(Path(tmp), LONG_MEDLEY, "gtzan-4-minutes", clip_seconds=30.0)
+            else:
+                song = medley(Path(tmp), SHORT_MEDLEY, "gtzan-medley")
+            url = server.add_file("/" + song.name, song, "audio/mpeg")
             driver = Driver(display, Path(args.model))
             driver.root.geometry("900x620+0+0")
             driver.pump(0.5)
@@ -73,7 +89,7 @@ def main() -> int:
             small = image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
             small.save(args.output, optimize=True)
         print(f"{args.output}: {result.genre} ({result.probabilities[result.genre]:.0%}), "
-              f"windows {[w.genre for w in result.windows]}")
+              f"{len(result.windows)} windows {[w.genre for w in result.windows]}")
     finally:
         server.close()
         xvfb.terminate()

@@ -1,4 +1,4 @@
-"""03_launch_classifier.py and the whole-song analysis of functions_interface, on real audio and a real model."""
+"""03_launch_classifier.py and the whole-song analysis of functions_analysis, on real audio and a real model."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from helpers_classify import (
     write_wav,
 )
 
+import functions_analysis as fa
 import functions_audio as audio
 import functions_features
 import functions_interface as fi
@@ -26,8 +27,8 @@ import functions_nn
 
 
 @pytest.fixture(scope="module")
-def analyser(model_dir: Path) -> fi.SongAnalyser:
-    return fi.SongAnalyser.from_model_dir(model_dir)
+def analyser(model_dir: Path) -> fa.SongAnalyser:
+    return fa.SongAnalyser.from_model_dir(model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def songs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def reference_probabilities(analyser: fi.SongAnalyser, y: np.ndarray) -> np.ndarray:
+def reference_probabilities(analyser: fa.SongAnalyser, y: np.ndarray) -> np.ndarray:
     """The model's probabilities for one window, computed directly (extractor + NumPy forward pass)."""
     features = functions_features.compute_features(y)
     columns = [audio.FEATURE_COLUMNS.index(c) for c in analyser.classifier.feature_columns]
@@ -53,8 +54,8 @@ def reference_probabilities(analyser: fi.SongAnalyser, y: np.ndarray) -> np.ndar
 # --- windows and trimming ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("duration", [3.0, 29.9, 30.0, 44.0, 45.0, 61.3, 600.0, 3600.0])
 def test_windows_cover_the_song_with_the_training_length(duration):
-    settings = fi.AnalysisSettings()
-    starts = fi.plan_windows(duration, settings)
+    settings = fa.AnalysisSettings()
+    starts = fa.plan_windows(duration, settings)
     assert starts == sorted(starts) and starts[0] == 0.0
     assert len(starts) <= settings.max_windows
     if duration <= settings.window_s:
@@ -69,8 +70,8 @@ def test_windows_cover_the_song_with_the_training_length(duration):
 
 
 def test_too_short_song_is_an_error():
-    with pytest.raises(fi.AnalysisError, match="too short"):
-        fi.plan_windows(2.9)
+    with pytest.raises(fa.AnalysisError, match="too short"):
+        fa.plan_windows(2.9)
 
 
 def test_trim_silence_agrees_with_librosa(songs):
@@ -78,19 +79,19 @@ def test_trim_silence_agrees_with_librosa(songs):
 
     y = audio.load_audio(songs["long"], max_seconds=None)
     y[: SR // 2] += np.float32(1e-5)  # a faint hiss at the start is still silence (60 dB below the peak)
-    start, end = fi.trim_silence(y)
+    start, end = fa.trim_silence(y)
     _, (lib_start, lib_end) = librosa.effects.trim(y, top_db=60)
     assert (start, end) == (lib_start, lib_end)
-    assert fi.trim_silence(np.zeros(SR, dtype=np.float32)) == (0, 0)
+    assert fa.trim_silence(np.zeros(SR, dtype=np.float32)) == (0, 0)
 
 
 # --- the analysis ------------------------------------------------------------------------------------------
 def test_song_result_is_the_mean_over_windows_of_the_trimmed_song(analyser, songs):
     result = analyser.analyse_file(songs["long"])
     y = audio.load_audio(songs["long"], max_seconds=None)
-    start, end = fi.trim_silence(y)
+    start, end = fa.trim_silence(y)
     trimmed = y[start:end]
-    starts = fi.plan_windows(trimmed.size / SR)
+    starts = fa.plan_windows(trimmed.size / SR)
     assert len(starts) == 4  # 70 s: 0, 15, 30 and one aligned with the end
     assert [w.start_s for w in result.windows] == pytest.approx([start / SR + s for s in starts], abs=1e-3)
     expected = np.array([reference_probabilities(analyser, trimmed[round(s * SR):round(s * SR) + 30 * SR])
@@ -108,7 +109,7 @@ def test_song_under_30_s_is_one_window_and_under_3_s_an_error(analyser, songs):
     short = analyser.analyse_file(songs["short"])
     y = audio.load_audio(songs["short"], max_seconds=None)
     assert len(short.windows) == 1
-    start, end = fi.trim_silence(y)
+    start, end = fa.trim_silence(y)
     np.testing.assert_allclose([short.probabilities[g] for g in analyser.genres],
                                reference_probabilities(analyser, y[start:end]), atol=1e-9)
     tiny = analyser.classify(str(songs["tiny"]))
@@ -116,13 +117,13 @@ def test_song_under_30_s_is_one_window_and_under_3_s_an_error(analyser, songs):
 
 
 def test_long_files_are_read_window_by_window_with_the_same_result(analyser, songs, monkeypatch):
-    whole = fi.SongAnalyser(analyser.classifier, fi.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
-    monkeypatch.setattr(fi, "LOAD_WHOLE_LIMIT_S", 10.0)
-    monkeypatch.setattr(fi, "EDGE_PROBE_S", 8.0)
-    streamed = fi.SongAnalyser(analyser.classifier, fi.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
+    whole = fa.SongAnalyser(analyser.classifier, fa.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
+    monkeypatch.setattr(fa, "LOAD_WHOLE_LIMIT_S", 10.0)
+    monkeypatch.setattr(fa, "EDGE_PROBE_S", 8.0)
+    streamed = fa.SongAnalyser(analyser.classifier, fa.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
     assert len(streamed.windows) == len(whole.windows) == 3
     # the end silence is found on frames aligned with the tail read: the end may move by one trimming hop
-    one_hop = fi.TRIM_HOP_LENGTH / SR
+    one_hop = fa.TRIM_HOP_LENGTH / SR
     assert [w.start_s for w in streamed.windows] == pytest.approx([w.start_s for w in whole.windows], abs=one_hop)
     assert streamed.windows[0].probabilities == pytest.approx(whole.windows[0].probabilities, abs=1e-6)
     for a, b in zip(streamed.windows, whole.windows, strict=True):
@@ -141,7 +142,7 @@ def test_model_with_unknown_columns_or_other_extraction_settings_is_refused(mode
         change(meta)
         (broken / "model.json").write_text(json.dumps(meta))
         with pytest.raises(functions_nn.ModelLoadError, match="loudness_mean" if name == "columns" else "n_mfcc"):
-            fi.SongAnalyser.from_model_dir(broken)
+            fa.SongAnalyser.from_model_dir(broken)
         run = run_classifier(songs["short"], "--model", broken)
         assert run.returncode == 2 and "Traceback" not in run.stderr
         assert ("loudness_mean" if name == "columns" else "n_mfcc") in run.stderr

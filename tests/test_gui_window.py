@@ -27,7 +27,9 @@ from helpers_classify import (
     write_wav,
 )
 
+import functions_analysis as fa
 import functions_interface as fi
+import functions_window as fw
 
 tk = pytest.importorskip("tkinter")
 
@@ -124,7 +126,7 @@ class Driver:
         y = widget.winfo_rooty() + widget.winfo_height() // 2
         self._run_xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
 
-    def classify(self, text: str) -> fi.SongResult:
+    def classify(self, text: str) -> fa.SongResult:
         self.type_into_entry(text)
         before = self.window.last_result
         self.click(self.window.classify_button)
@@ -208,7 +210,7 @@ def test_errors_show_in_the_window_and_the_next_try_works(driver, server, tmp_pa
     refused = driver.classify("ftp://127.0.0.1/song.mp3")
     assert not refused.ok
     assert driver.window.status_text.get().startswith("Error: refused URL")
-    assert str(driver.window.status_label.cget("foreground")) == driver.gui.BG_ERROR
+    assert str(driver.window.status_label.cget("foreground")) == fw.BG_ERROR
     missing = driver.classify(server.url("/missing.mp3"))
     assert "not found (HTTP 404)" in missing.error
     assert str(driver.window.classify_button.cget("state")) == "normal"
@@ -249,12 +251,12 @@ def test_open_file_classifies_the_chosen_file(driver, model_dir, tmp_path, monke
     """The Open file… button: Tk's own dialog is replaced by the file a user would pick in it."""
     song = write_wav(tmp_path / "picked.wav", synthetic_song([("blues", 12)], seed=11))
     asked: list[dict] = []
-    monkeypatch.setattr(driver.gui.filedialog, "askopenfilename", lambda **kw: asked.append(kw) or str(song))
+    monkeypatch.setattr(fw.filedialog, "askopenfilename", lambda **kw: asked.append(kw) or str(song))
     before = driver.window.last_result
     driver.click(driver.window.open_button)
     driver.pump(until=lambda: not driver.window.busy and driver.window.last_result is not before, timeout=60)
     assert "*.wav" in asked[0]["filetypes"][0][1]
-    expected = fi.SongAnalyser.from_model_dir(model_dir).analyse_file(song)
+    expected = fa.SongAnalyser.from_model_dir(model_dir).analyse_file(song)
     assert driver.window.last_result.probabilities == pytest.approx(expected.probabilities, abs=1e-9)
     assert driver.window.genre_text.get().split()[0] == expected.genre
     assert driver.window.entry_text.get() == str(song)

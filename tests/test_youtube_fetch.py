@@ -25,7 +25,8 @@ from helpers_classify import (
     write_wav,
 )
 
-import functions_interface as fi
+import functions_analysis as fa
+import functions_fetch as ff
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +59,8 @@ def server(media: dict[str, Path]):
     server.close()
 
 
-def collect_progress() -> tuple[list[fi.Progress], fi.ProgressCallback]:
-    reports: list[fi.Progress] = []
+def collect_progress() -> tuple[list[ff.Progress], ff.ProgressCallback]:
+    reports: list[ff.Progress] = []
     return reports, reports.append
 
 
@@ -75,7 +76,7 @@ def test_url_is_downloaded_converted_and_classified_like_the_same_audio_on_disk(
     assert record["error"] is None and record["title"] == "song"
     assert record["duration_s"] == pytest.approx(40.0, abs=0.1)
     # reference: the same file converted by the same ffmpeg to 22.05 kHz mono, classified from disk
-    reference = fi.SongAnalyser.from_model_dir(model_dir).analyse_file(
+    reference = fa.SongAnalyser.from_model_dir(model_dir).analyse_file(
         ffmpeg_to_training_wav(media[kind], tmp_path / "reference.wav"))
     assert record["genre"] == reference.genre
     assert record["probabilities"] == pytest.approx(reference.probabilities, abs=1e-6)
@@ -85,7 +86,7 @@ def test_url_is_downloaded_converted_and_classified_like_the_same_audio_on_disk(
 
 def test_progress_reports_percent_and_conversion(server, tmp_path):
     reports, callback = collect_progress()
-    with fi.fetched_audio(server.url("/song.wav"), progress=callback, temp_root=tmp_path) as fetched:
+    with ff.fetched_audio(server.url("/song.wav"), progress=callback, temp_root=tmp_path) as fetched:
         folder = fetched.path.parent
         assert fetched.path.suffix == ".wav" and folder.parent == tmp_path
         assert oct(folder.stat().st_mode & 0o777) == "0o700"  # private
@@ -108,8 +109,8 @@ def test_progress_reports_percent_and_conversion(server, tmp_path):
     ("http:///song.mp3", "no host name"),
 ])
 def test_other_schemes_are_refused(target, message, tmp_path):
-    with pytest.raises(fi.FetchError, match=message):
-        with fi.fetched_audio(target, temp_root=tmp_path):
+    with pytest.raises(ff.FetchError, match=message):
+        with ff.fetched_audio(target, temp_root=tmp_path):
             pass
     assert list(tmp_path.iterdir()) == []
 
@@ -130,8 +131,8 @@ def test_cli_refuses_a_file_url_and_goes_on_with_the_next_input(model_dir, media
 ])
 def test_errors_are_one_clear_line_and_leave_no_files(server, tmp_path, path, options, message):
     reports, callback = collect_progress()
-    with pytest.raises(fi.FetchError) as caught:
-        with fi.fetched_audio(server.url(path), progress=callback, temp_root=tmp_path, **options):
+    with pytest.raises(ff.FetchError) as caught:
+        with ff.fetched_audio(server.url(path), progress=callback, temp_root=tmp_path, **options):
             pytest.fail("no audio expected")
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
@@ -141,13 +142,13 @@ def test_errors_are_one_clear_line_and_leave_no_files(server, tmp_path, path, op
 
 def test_no_network_and_time_out(server, tmp_path):
     port = free_port_refusing_connections()
-    with pytest.raises(fi.FetchError, match="no network connection"):
-        with fi.fetched_audio(f"http://127.0.0.1:{port}/song.mp3", temp_root=tmp_path):
+    with pytest.raises(ff.FetchError, match="no network connection"):
+        with ff.fetched_audio(f"http://127.0.0.1:{port}/song.mp3", temp_root=tmp_path):
             pass
     server.routes["/hang.mp3"] = Route(hang=True)
     started = time.monotonic()
-    with pytest.raises(fi.FetchError, match="time-out"):
-        with fi.fetched_audio(server.url("/hang.mp3"), socket_timeout_s=1.0, temp_root=tmp_path):
+    with pytest.raises(ff.FetchError, match="time-out"):
+        with ff.fetched_audio(server.url("/hang.mp3"), socket_timeout_s=1.0, temp_root=tmp_path):
             pass
     assert time.monotonic() - started < 15
     assert list(tmp_path.iterdir()) == []
@@ -160,8 +161,8 @@ def test_media_longer_than_the_cap_is_refused_before_download_when_the_page_says
     html = f'<html><head><script type="application/ld+json">{json.dumps(page)}</script></head></html>'
     server.routes["/mix.html"] = Route(html.encode(), "text/html")
     reports, callback = collect_progress()
-    with pytest.raises(fi.FetchError, match="too long: 25:00 > the --max-duration of 20:00"):
-        with fi.fetched_audio(server.url("/mix.html"), progress=callback, temp_root=tmp_path):
+    with pytest.raises(ff.FetchError, match="too long: 25:00 > the --max-duration of 20:00"):
+        with ff.fetched_audio(server.url("/mix.html"), progress=callback, temp_root=tmp_path):
             pass
     assert not any(r.stage == "download" and r.fraction is not None for r in reports)
     assert list(tmp_path.iterdir()) == []
@@ -170,15 +171,15 @@ def test_media_longer_than_the_cap_is_refused_before_download_when_the_page_says
 def test_cancel_stops_the_download_and_removes_the_files(server, media, tmp_path):
     server.add_file("/slow.wav", media["wav"], "audio/wav", chunk_delay_s=0.05)
     cancel = threading.Event()
-    reports: list[fi.Progress] = []
+    reports: list[ff.Progress] = []
 
-    def on_progress(report: fi.Progress) -> None:
+    def on_progress(report: ff.Progress) -> None:
         reports.append(report)
         if report.fraction is not None and report.fraction > 0.05:
             cancel.set()
 
-    with pytest.raises(fi.Cancelled):
-        with fi.fetched_audio(server.url("/slow.wav"), progress=on_progress, cancel=cancel, temp_root=tmp_path):
+    with pytest.raises(ff.Cancelled):
+        with ff.fetched_audio(server.url("/slow.wav"), progress=on_progress, cancel=cancel, temp_root=tmp_path):
             pass
     assert max(r.fraction or 0 for r in reports) < 0.5
     assert list(tmp_path.iterdir()) == []
@@ -207,12 +208,12 @@ def test_ctrl_c_during_a_download_removes_the_temporary_folder(model_dir, media,
 
 
 def test_search_words_become_a_first_youtube_result_query():
-    assert fi.search_target("  Miles   Davis  So What ") == "ytsearch1:Miles Davis So What"
-    assert fi.validate_fetch_target("ytsearch1:Miles Davis") == "ytsearch1:Miles Davis"
-    with pytest.raises(fi.FetchError, match="empty search"):
-        fi.search_target("   ")
-    assert fi.looks_like_url("https://youtu.be/x") and fi.looks_like_url("ytsearch1:x")
-    assert not fi.looks_like_url("C:/music/song.mp3") and not fi.looks_like_url("music/song.mp3")
+    assert ff.search_target("  Miles   Davis  So What ") == "ytsearch1:Miles Davis So What"
+    assert ff.validate_fetch_target("ytsearch1:Miles Davis") == "ytsearch1:Miles Davis"
+    with pytest.raises(ff.FetchError, match="empty search"):
+        ff.search_target("   ")
+    assert ff.looks_like_url("https://youtu.be/x") and ff.looks_like_url("ytsearch1:x")
+    assert not ff.looks_like_url("C:/music/song.mp3") and not ff.looks_like_url("music/song.mp3")
 
 
 @pytest.mark.parametrize("message, expected", [
@@ -225,7 +226,7 @@ def test_search_words_become_a_first_youtube_result_query():
 ])
 def test_youtube_error_messages_become_one_clear_line(message, expected):
     """yt-dlp's wording for cases a loopback server cannot produce (YouTube-only states, DNS failure)."""
-    text = fi.describe_download_error(message, "https://www.youtube.com/watch?v=abc")
+    text = ff.describe_download_error(message, "https://www.youtube.com/watch?v=abc")
     assert text.startswith(expected) and "\n" not in text and "youtube.com/watch?v=abc" in text
 
 
@@ -233,7 +234,7 @@ def test_downloaded_audio_equals_ffmpeg_decoding_of_the_source(server, media, tm
     """The yt-dlp path neither resamples nor alters the audio beyond the ffmpeg conversion to 22.05 kHz mono."""
     import functions_audio
 
-    with fi.fetched_audio(server.url("/song.ogg"), temp_root=tmp_path) as fetched:
+    with ff.fetched_audio(server.url("/song.ogg"), temp_root=tmp_path) as fetched:
         fetched_samples = functions_audio.load_audio(fetched.path, max_seconds=None)
     reference = functions_audio.load_audio(ffmpeg_to_training_wav(media["ogg"], tmp_path / "ref.wav"),
                                            max_seconds=None)

@@ -1,0 +1,323 @@
+"""Whole-song analysis: a song (file, samples or URL) cut into 30-s windows, each classified, the mean is the genre.
+
+What lives here, top-down: the settings and result types (``AnalysisSettings``, ``WindowResult``,
+``SongResult``, ``AnalysisError``), the pure steps (``trim_silence``, ``plan_windows``,
+``check_extraction_settings``) and ``SongAnalyser``, which loads a classifier once and classifies songs with
+it: whole-file decoding, or window-by-window reading for very long files.
+
+Start-up cost: only the standard library, NumPy, functions_audio and functions_fetch at module level; the model
+is loaded through functions_nn (its NumPy forward pass, never TensorFlow) when a SongAnalyser is built.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import functions_audio
+import functions_features
+from functions_fetch import (
+    FetchError,
+    ProgressCallback,
+    check_cancel,
+    fetched_audio,
+    format_seconds,
+    looks_like_url,
+    report_progress,
+)
+
+DEFAULT_HOP_SECONDS = 15.0
+DEFAULT_MAX_WINDOWS = 20
+MIN_SONG_SECONDS = 3.0
+TRIM_TOP_DB = 60.0  # like librosa.effects.trim: frames quieter than the loudest frame by this much are silence
+TRIM_FRAME_LENGTH = 2048
+TRIM_HOP_LENGTH = 512
+LOAD_WHOLE_LIMIT_S = 20 * 60.0  # longer files are read window by window (memory stays bounded)
+EDGE_PROBE_S = 60.0  # how much of the start and end of a long file is read to find its silence
+
+
+class AnalysisError(Exception):
+    """A song that cannot be classified; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How a song is cut into windows."""
+
+    window_s: float = functions_audio.CLIP_SECONDS  # the training clip length (30 s)
+    hop_s: float = DEFAULT_HOP_SECONDS
+    max_windows: int = DEFAULT_MAX_WINDOWS
+    min_song_s: float = MIN_SONG_SECONDS
+
+
+@dataclass
+class WindowResult:
+    """Model output for one window of a song."""
+
+    start_s: float
+    genre: str
+    probabilities: dict[str, float]
+
+
+@dataclass
+class SongResult:
+    """The result for one input: either a genre with probabilities and a timeline, or an error."""
+
+    input: str
+    title: str | None = None
+    duration_s: float | None = None
+    genre: str | None = None
+    probabilities: dict[str, float] | None = None
+    windows: list[WindowResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.genre is not None
+
+    def window_spans(self) -> list[tuple[float, float]]:
+        """Each window's own stretch of the song as ``(start_s, end_s)``: up to the next window's start, the end
+        of its 30 s or the end of the song, whichever comes first (the stretches follow each other)."""
+        spans: list[tuple[float, float]] = []
+        for i, window in enumerate(self.windows):
+            end = window.start_s + functions_audio.CLIP_SECONDS
+            if i + 1 < len(self.windows):
+                end = min(end, self.windows[i + 1].start_s)
+            if self.duration_s is not None:
+                end = min(end, self.duration_s)
+            spans.append((window.start_s, end))
+        return spans
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The record printed by ``03_launch_classifier.py --json`` (one per line)."""
+
+        def rounded(probabilities: dict[str, float] | None) -> dict[str, float] | None:
+            return None if probabilities is None else {g: round(p, 6) for g, p in probabilities.items()}
+
+        return {
+            "input": self.input,
+            "title": self.title,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "genre": self.genre,
+            "probabilities": rounded(self.probabilities),
+            "windows": [{"start_s": round(w.start_s, 3), "genre": w.genre, "probabilities": rounded(w.probabilities)}
+                        for w in self.windows],
+            "error": self.error,
+        }
+
+
+def trim_silence(y: np.ndarray, top_db: float = TRIM_TOP_DB) -> tuple[int, int]:
+    """Sample range ``[start, end)`` of ``y`` without leading and trailing silence.
+
+    Same rule as ``librosa.effects.trim`` (RMS over 2048-sample frames, hop 512, centred frames, silence is
+    ``top_db`` below the loudest frame), computed with a running sum so long songs need no frame copies.
+    Returns ``(0, 0)`` for an all-silent signal.
+    """
+    n = int(y.size)
+    if n == 0:
+        return 0, 0
+    half = TRIM_FRAME_LENGTH // 2
+    squares = np.zeros(n + 2 * half + 1, dtype=np.float64)
+    np.cumsum(np.square(y, dtype=np.float64), out=squares[half + 1:half + 1 + n])
+    squares[half + 1 + n:] = squares[half + n]
+    n_frames = 1 + n // TRIM_HOP_LENGTH
+    starts = np.arange(n_frames) * TRIM_HOP_LENGTH  # frame i covers padded[start:start+frame] = y[start-half:...]
+    energy = (squares[starts + TRIM_FRAME_LENGTH] - squares[starts]) / TRIM_FRAME_LENGTH
+    peak = float(energy.max())
+    if peak <= 1e-20:  # librosa's power_to_db floor (amin 1e-10 on the RMS) makes this all-silent
+        return 0, 0
+    loud = np.flatnonzero(10.0 * np.log10(np.maximum(energy, 1e-20) / peak) > -top_db)
+    start = int(loud[0]) * TRIM_HOP_LENGTH
+    end = min(n, (int(loud[-1]) + 1) * TRIM_HOP_LENGTH)
+    return start, end
+
+
+def plan_windows(duration_s: float, settings: AnalysisSettings = AnalysisSettings()) -> list[float]:
+    """Start times of the analysis windows of a (trimmed) song of ``duration_s`` seconds.
+
+    Windows of ``window_s`` every ``hop_s``; a last window aligned with the end covers the tail; at most
+    ``max_windows`` windows, spread evenly over the song. A song shorter than one window is one window.
+    """
+    if duration_s < settings.min_song_s:
+        raise AnalysisError(f"too short ({duration_s:.1f} s < {settings.min_song_s:g} s)")
+    last_start = duration_s - settings.window_s
+    if last_start <= 0:
+        return [0.0]
+    count = int(math.floor(last_start / settings.hop_s + 1e-9)) + 1
+    starts = [i * settings.hop_s for i in range(count)]
+    if last_start - starts[-1] > 1.0:  # the tail would be left out: one more window, aligned with the end
+        starts.append(last_start)
+    if len(starts) > settings.max_windows:
+        starts = [float(s) for s in np.linspace(0.0, last_start, settings.max_windows)]
+    return [round(float(s), 3) for s in starts]
+
+
+def check_extraction_settings(classifier: Any) -> None:
+    """Refuse a model whose ``model.json`` records other extraction settings than this extractor's.
+
+    Features computed differently (another sample rate, FFT size, number of MFCCs, ...) would be fed to the
+    network without any error and give confident nonsense: that is an error, not a silent misprediction.
+    """
+    import functions_nn
+
+    recorded = (getattr(classifier, "metadata", None) or {}).get("feature_extraction")
+    if not isinstance(recorded, dict):
+        return  # older model folders do not record them; the column check still applies
+    current = functions_audio.EXTRACTION_SETTINGS
+    differing = [f"{key}={recorded[key]!r} (extractor: {current[key]!r})"
+                 for key in sorted(set(recorded) & set(current)) if recorded[key] != current[key]]
+    if differing:
+        raise functions_nn.ModelLoadError(
+            f"{getattr(classifier, 'model_dir', 'model')}: trained on features extracted with other settings: "
+            + "; ".join(differing[:3]))
+
+
+class SongAnalyser:
+    """Loads a classifier once and classifies whole songs with it (used by the CLI and the GUI)."""
+
+    def __init__(self, classifier: Any, settings: AnalysisSettings = AnalysisSettings()) -> None:
+        self.classifier = classifier
+        self.settings = settings
+        self.genres = list(classifier.genres)
+        classifier.check_columns(functions_audio.FEATURE_COLUMNS)  # raises ModelLoadError naming missing ones
+        check_extraction_settings(classifier)
+        self._column_index = np.array(
+            [functions_audio.FEATURE_COLUMNS.index(c) for c in classifier.feature_columns], dtype=np.intp)
+
+    @classmethod
+    def from_model_dir(cls, model_dir: str | os.PathLike[str] | None = None,
+                       settings: AnalysisSettings = AnalysisSettings()) -> SongAnalyser:
+        """Load the model of ``model_dir`` (default: the shipped pretrained model) with the NumPy loader."""
+        import functions_nn
+
+        folder = Path(model_dir) if model_dir is not None else functions_audio.PRETRAINED_MODEL_DIR
+        return cls(functions_nn.load_classifier(folder), settings)
+
+    # -- single pieces ------------------------------------------------------------------------------------
+    def _probabilities(self, features: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(features)[:, self._column_index]
+        probabilities = np.asarray(self.classifier.predict_proba(rows), dtype=np.float64)
+        if probabilities.shape != (rows.shape[0], len(self.genres)):
+            raise AnalysisError(f"model returned shape {probabilities.shape}, expected "
+                                f"({rows.shape[0]}, {len(self.genres)})")
+        return probabilities
+
+    def _as_dict(self, probabilities: np.ndarray) -> dict[str, float]:
+        return {genre: float(p) for genre, p in zip(self.genres, probabilities, strict=True)}
+
+    # -- songs --------------------------------------------------------------------------------------------
+    def analyse_samples(self, y: np.ndarray, *, source: str = "audio", title: str | None = None,
+                        progress: ProgressCallback | None = None,
+                        cancel: threading.Event | None = None) -> SongResult:
+        """Classify a whole song given as float32 samples at ``functions_audio.SAMPLE_RATE``."""
+        sr = functions_audio.SAMPLE_RATE
+        full_duration_s = float(y.size / sr)
+        start, end = trim_silence(y)
+        if end <= start:
+            raise AnalysisError("silent (no signal above the silence threshold)")
+        y = y[start:end]
+        starts = plan_windows(y.size / sr, self.settings)
+        window = int(round(self.settings.window_s * sr))
+
+        def segment(start_s: float) -> np.ndarray:
+            first = int(round(start_s * sr))
+            return y[first:first + window]
+
+        return self._analyse_windows(starts, segment, source=source, title=title,
+                                     duration_s=full_duration_s, offset_s=start / sr,
+                                     progress=progress, cancel=cancel)
+
+    def analyse_file(self, path: str | os.PathLike[str], *, title: str | None = None,
+                     source: str | None = None, progress: ProgressCallback | None = None,
+                     cancel: threading.Event | None = None) -> SongResult:
+        """Classify a local audio file: whole-file decoding, or window by window for very long files."""
+        path = Path(path)
+        source = source if source is not None else str(path)
+        title = title if title is not None else path.stem
+        report_progress(progress, "analyse", None, "reading the audio")
+        duration = functions_audio.header_duration(path)
+        if duration is None or duration <= LOAD_WHOLE_LIMIT_S:
+            y = functions_audio.load_audio(path, max_seconds=None)
+            check_cancel(cancel)
+            return self.analyse_samples(y, source=source, title=title, progress=progress, cancel=cancel)
+        return self._analyse_long_file(path, duration, source=source, title=title,
+                                       progress=progress, cancel=cancel)
+
+    def _analyse_long_file(self, path: Path, duration: float, *, source: str, title: str,
+                           progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
+        """Read only the windows that are analysed (plus the ends, to find the silence there)."""
+        sr = functions_audio.SAMPLE_RATE
+        head = functions_audio.load_audio(path, max_seconds=EDGE_PROBE_S)
+        tail_offset = max(0.0, duration - EDGE_PROBE_S)
+        tail = functions_audio.load_audio(path, max_seconds=EDGE_PROBE_S, offset_s=tail_offset)
+        head_start, head_end = trim_silence(head)
+        tail_start, tail_end = trim_silence(tail)
+        lead_s = head_start / sr if head_end > head_start else EDGE_PROBE_S
+        end_s = tail_offset + tail_end / sr if tail_end > tail_start else tail_offset
+        trimmed = max(0.0, end_s - lead_s)
+        starts = plan_windows(trimmed, self.settings)
+
+        def segment(start_s: float) -> np.ndarray:
+            return functions_audio.load_audio(path, max_seconds=min(self.settings.window_s, trimmed),
+                                              offset_s=lead_s + start_s)
+
+        return self._analyse_windows(starts, segment, source=source, title=title, duration_s=duration,
+                                     offset_s=lead_s, progress=progress, cancel=cancel)
+
+    def _analyse_windows(self, starts: list[float], segment: Callable[[float], np.ndarray], *, source: str,
+                         title: str | None, duration_s: float, offset_s: float,
+                         progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
+        rows: list[np.ndarray] = []
+        kept: list[float] = []
+        problems: list[str] = []
+        for number, start_s in enumerate(starts, 1):
+            check_cancel(cancel)
+            report_progress(progress, "analyse", (number - 1) / len(starts),
+                    f"analysing window {number}/{len(starts)}")
+            try:
+                rows.append(functions_features.compute_features(segment(start_s)))
+                kept.append(start_s)
+            except functions_audio.AudioError as exc:  # e.g. a silent stretch inside the song
+                problems.append(f"window at {format_seconds(start_s)}: {exc}")
+        check_cancel(cancel)
+        if not rows:
+            raise AnalysisError(problems[0] if len(problems) == 1 else f"no usable window ({problems[0]})")
+        per_window = self._probabilities(np.vstack(rows))
+        mean = per_window.mean(axis=0)
+        windows = [WindowResult(start_s=round(offset_s + s, 3), genre=self.genres[int(np.argmax(p))],
+                                probabilities=self._as_dict(p)) for s, p in zip(kept, per_window, strict=True)]
+        report_progress(progress, "done", 1.0, "done")
+        return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
+                          probabilities=self._as_dict(mean), windows=windows)
+
+    def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
+                 progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:
+        """Classify one input (a local file, an http(s) URL or a ``ytsearch1:`` query) into a SongResult.
+
+        Expected failures become ``SongResult.error`` (one line); only Cancelled and KeyboardInterrupt escape.
+        """
+        try:
+            if looks_like_url(item):
+                with fetched_audio(item, progress=progress, cancel=cancel, **(fetch_options or {})) as fetched:
+                    result = self.analyse_file(fetched.path, title=fetched.title, source=item,
+                                               progress=progress, cancel=cancel)
+                return result
+            path = Path(item)
+            if not path.exists():
+                raise AnalysisError("no such file")
+            if path.is_dir():
+                raise AnalysisError("is a folder (give the folder to the command line, which expands it)")
+            return self.analyse_file(path, progress=progress, cancel=cancel)
+        except (FetchError, AnalysisError, functions_audio.AudioError) as exc:
+            return SongResult(input=item, error=str(exc))
+        except MemoryError:
+            return SongResult(input=item, error="out of memory while decoding (file too long?)")
+        except OSError as exc:
+            return SongResult(input=item, error=f"cannot read: {exc.strerror or exc}")
