@@ -1,6 +1,7 @@
-"""Step 0: turn a labelled music folder (one sub-folder per genre) into the features CSV.
+"""Step 0: turn a labelled music folder (one sub-folder per genre), or a GTZAN archive, into the features CSV.
 
     python 00_preprocess_music.py DATASET_DIR -o outputs/features.csv
+    python 00_preprocess_music.py archive.zip -o outputs/features.csv        # Kaggle's GTZAN, or genres.tar.gz
     python 00_preprocess_music.py --demo -o outputs/demo/features.csv        # synthetic demo collection
     python 00_preprocess_music.py --download-gtzan -o outputs/features.csv   # fetch real GTZAN first
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import functions_audio as audio
 import functions_dataset as dataset
+import functions_gtzan as gtzan
 import functions_synthetic as synthetic
 
 EXIT_FAILED = 1
@@ -27,17 +29,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Extract the 91 audio features (MFCC, chroma, tempo, zero-crossing rate, spectral rolloff and "
                     "centroid; librosa defaults) of every clip of a labelled music collection into one CSV. "
                     "DATASET_DIR holds one sub-folder per genre; every audio file below a sub-folder (WAV, AU, "
-                    "FLAC, OGG, MP3, and through ffmpeg M4A, WebM, ...) is a clip of that genre. Rows are written "
+                    "FLAC, OGG, MP3, and through ffmpeg M4A, WebM, ...) is a clip of that genre. A .zip or "
+                    ".tar.gz of such folders (Kaggle's GTZAN archive.zip, the original genres.tar.gz) is unpacked "
+                    "first, audio only, into --unpack-dir. Rows are written "
                     "as clips finish: an interrupted run keeps them, and running the same command again "
                     "extracts only the rest. Files that cannot be used are listed in FEATURES.errors.csv.",
         epilog="Examples:\n"
                "  python 00_preprocess_music.py ~/music/genres_original -o outputs/features.csv\n"
+               "  python 00_preprocess_music.py ~/Downloads/archive.zip -o outputs/features.csv\n"
                "  python 00_preprocess_music.py --demo -o outputs/demo/features.csv\n"
                "  python 00_preprocess_music.py --download-gtzan -o outputs/features.csv\n"
                "  python 00_preprocess_music.py data/genres -o outputs/features.csv --scheduler tcp://10.0.0.5:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset_dir", nargs="?", type=Path, metavar="DATASET_DIR",
-                        help="folder with one sub-folder per genre (omit with --demo or --download-gtzan)")
+                        help="folder with one sub-folder per genre, or a .zip/.tar.gz archive of one "
+                             "(omit with --demo or --download-gtzan)")
+    parser.add_argument("--unpack-dir", type=Path, default=audio.DATA_DIR, metavar="DIR",
+                        help="where an archive's audio is unpacked, in a folder of its own (default: %(default)s)")
     parser.add_argument("-o", "--output", type=Path, default=audio.OUTPUTS_DIR / "features.csv",
                         metavar="FEATURES.csv", help="features CSV to write or resume (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
@@ -61,9 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"{audio.DATA_DIR.relative_to(audio.PROJECT_DIR)}/ and use it")
     parser.add_argument("--download-dir", type=Path, default=audio.DATA_DIR, metavar="DIR",
                         help="where --download-gtzan keeps and unpacks the archive (default: %(default)s)")
-    parser.add_argument("--gtzan-url", default=dataset.GTZAN_URL, metavar="URL",
+    parser.add_argument("--gtzan-url", default=gtzan.GTZAN_URL, metavar="URL",
                         help="where to download GTZAN from (default: %(default)s)")
-    parser.add_argument("--gtzan-md5", default=dataset.GTZAN_MD5, metavar="MD5",
+    parser.add_argument("--gtzan-md5", default=gtzan.GTZAN_MD5, metavar="MD5",
                         help="expected MD5 of the archive (default: %(default)s; '' skips the check)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -82,13 +90,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def dataset_from_args(args: argparse.Namespace) -> Path:
-    """The folder to extract: given, synthetic demo (made if missing) or downloaded GTZAN."""
+    """The folder to extract: given, unpacked from an archive, synthetic demo (made if missing) or downloaded."""
     if args.demo:
         print(f"Making the SYNTHETIC demo collection in {audio.DEMO_DATASET_DIR} (generated audio, not GTZAN)")
         return synthetic.make_synthetic_collection(audio.DEMO_DATASET_DIR, clips_per_genre=args.demo_clips)
     if args.download_gtzan:
-        return dataset.download_gtzan(args.download_dir, url=args.gtzan_url, md5=args.gtzan_md5 or None)
+        return gtzan.download_gtzan(args.download_dir, url=args.gtzan_url, md5=args.gtzan_md5 or None,
+                                    progress=not args.no_progress)
+    if args.dataset_dir.is_file():
+        return unpack(args.dataset_dir, args)
     return args.dataset_dir
+
+
+def unpack(archive: Path, args: argparse.Namespace) -> Path:
+    """Unpack an archive's audio under --unpack-dir, say what happened, and return its genre folders."""
+    if not gtzan.is_archive(archive):
+        raise dataset.DatasetError(f"{archive} is a file, not a folder or a .zip/.tar.gz archive of genre folders")
+
+    def report_refused(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    report = gtzan.unpack_archive(archive, args.unpack_dir, progress=not args.no_progress,
+                                  on_refused=report_refused)
+    print(f"Unpacked {archive}: {report.unpacked} clips written, {report.already_there} already there, "
+          f"{report.ignored} other members ignored, {len(report.refused)} refused -> {report.dataset_dir}")
+    return report.dataset_dir
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Labelled collections: scanning a dataset folder, the GTZAN download, and 00's extraction runner.
+"""Labelled collections: scanning a dataset folder, and 00's extraction runner.
 
 A dataset is a folder with one sub-folder per genre; every audio file below a genre folder is a clip of that
 genre (`scan_dataset`). `extract_dataset` writes the features of every clip to a CSV: in parallel (local
@@ -7,14 +7,13 @@ processes or a Dask cluster), resumable after a crash or Ctrl-C, and listing unu
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, DATA_DIR, AudioError
+from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, AudioError
 from functions_features import extract_clip_features, format_feature
 
 
@@ -95,73 +94,6 @@ def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]
             f"no audio files in {dataset_dir}: expected one sub-folder per genre holding audio files "
             f"({', '.join(sorted(AUDIO_EXTENSIONS))})")
     return clips, skipped
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The real GTZAN collection
-# --------------------------------------------------------------------------------------------------------------
-GTZAN_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
-GTZAN_MD5 = "5b3d6dddb579ab49814ab86dba69e7c7"
-
-
-def file_md5(path: Path) -> str:
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "md5").hexdigest()
-
-
-def download_gtzan(dest_dir: Path = DATA_DIR, url: str = GTZAN_URL, md5: str | None = GTZAN_MD5,
-                   timeout_s: float = 60.0) -> Path:
-    """Fetch and unpack genres.tar.gz under `dest_dir`; returns the folder with one sub-folder per genre.
-
-    The download resumes from a partial `.part` file (HTTP Range), shows a progress bar, and is checked
-    against `md5` before it is unpacked. Raises DatasetError with a one-line reason on failure.
-    """
-    import tarfile
-
-    import requests
-    from tqdm import tqdm
-
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    archive = dest_dir / Path(url.split("?")[0]).name
-    partial = archive.with_name(archive.name + ".part")
-    if not archive.exists():
-        offset = partial.stat().st_size if partial.exists() else 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        try:
-            with requests.get(url, headers=headers, stream=True, timeout=timeout_s) as response:
-                if response.status_code == 416:  # the partial file is already complete
-                    response.close()
-                elif response.status_code not in (200, 206):
-                    raise DatasetError(f"download of {url} failed: HTTP {response.status_code}")
-                else:
-                    if response.status_code == 200:
-                        offset = 0  # the server ignored the range: start again
-                    length = response.headers.get("Content-Length")
-                    total = offset + int(length) if length else None
-                    with open(partial, "ab" if offset else "wb") as out, tqdm(
-                            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                            desc=f"Downloading {archive.name}") as bar:
-                        for chunk in response.iter_content(chunk_size=1 << 16):
-                            out.write(chunk)
-                            bar.update(len(chunk))
-        except requests.RequestException as error:
-            raise DatasetError(f"download of {url} failed ({type(error).__name__}); "
-                               f"run the same command again to resume") from error
-        if md5:
-            actual = file_md5(partial)
-            if actual != md5:
-                partial.unlink()
-                raise DatasetError(f"download of {url} is corrupt: MD5 {actual}, expected {md5}; "
-                                   f"the partial file was removed, run again to retry")
-        partial.replace(archive)
-    try:
-        with tarfile.open(archive) as tar:
-            members = tar.getmembers()
-            tar.extractall(dest_dir, filter="data")
-    except (tarfile.TarError, OSError) as error:
-        raise DatasetError(f"cannot unpack {archive}: {error}") from error
-    top_levels = sorted({Path(member.name).parts[0] for member in members if member.name.strip("./")})
-    return dest_dir / top_levels[0] if len(top_levels) == 1 else dest_dir
 
 
 # --------------------------------------------------------------------------------------------------------------
