@@ -15,7 +15,8 @@ import pytest
 from conftest import PROJECT_DIR, run_script
 from test_nn_export import make_features_csv
 
-import functions_nn as nn
+import functions_evaluation as evaluation
+import functions_gridsearch as gridsearch
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,7 @@ def test_results_table_and_plots(quick_run: tuple[Path, subprocess.CompletedProc
     mlp = results[results["kind"] == "mlp"]
     assert set(zip(mlp["candidate"], mlp["epochs"], mlp["batch_size"], strict=True)) == {
         (c, e, b) for c in ("30col", "85col+reg") for e in (2, 4) for b in (8, 16)}
-    for metric in nn.METRICS:
+    for metric in gridsearch.METRICS:
         assert results[f"{metric}_mean"].between(0, 1).all() and (results[f"{metric}_std"] >= 0).all()
     assert (results["folds"] == 2).all()
     folds = pd.read_csv(out / "folds.csv")
@@ -72,7 +73,7 @@ def test_results_table_and_plots(quick_run: tuple[Path, subprocess.CompletedProc
         key = (row["candidate"], row["epochs"], row["batch_size"])
         assert abs(merged.loc[key] - row["accuracy_mean"]) < 1e-9
     run = json.loads((out / "run.json").read_text())
-    assert run["features_sha256"] == nn.file_sha256(small_csv) and run["folds"] == 2
+    assert run["features_sha256"] == evaluation.file_sha256(small_csv) and run["folds"] == 2
     for name in ("all_models.png", "candidate_30col.png", "candidate_85col_reg.png", "features_by_genre.png",
                  "example_clip.png"):
         assert (out / name).stat().st_size > 10_000, name
@@ -130,8 +131,8 @@ def test_dask_cluster_gives_the_same_results(quick_run: tuple[Path, subprocess.C
     key = ["candidate", "epochs", "batch_size"]
     local = pd.read_csv(local_out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
     remote = pd.read_csv(out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(local[[*key, "fold", *nn.METRICS]], remote[[*key, "fold", *nn.METRICS]],
-                                  atol=1e-9)
+    pd.testing.assert_frame_equal(local[[*key, "fold", *gridsearch.METRICS]],
+                                  remote[[*key, "fold", *gridsearch.METRICS]], atol=1e-9)
 
 
 def test_unreachable_scheduler_and_bad_input(small_csv: Path, tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
-"""The batched training engine of functions_nn: same maths as Keras, members independent, checkpoints honest."""
+"""The batched training engine of functions_training: same maths as Keras, members independent, checkpoints honest."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import functions_evaluation as evaluation
 import functions_nn as nn
+import functions_training as training
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +32,12 @@ def test_full_batch_training_equals_keras_fit() -> None:
     recipe = nn.Recipe("t", learning_rate=0.01, lr_decay_epochs=4.0, label_smoothing=0.1)
     rng = np.random.default_rng(1)
     sizes = [X.shape[1], 12, 8, n_classes]
-    init = nn.StackedWeights(
+    init = training.StackedWeights(
         kernels=[rng.uniform(-0.5, 0.5, (1, a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)],
         biases=[rng.uniform(-0.1, 0.1, (1, b)) for b in sizes[1:]], activations=[])
     epochs = 6
-    ours = nn.train_members(X[None].astype(np.float32), y, np.ones((1, len(y)), bool), HIDDEN, n_classes, recipe,
-                            batch_size=len(y), checkpoints=[epochs], initial=init)
+    ours = training.train_members(X[None].astype(np.float32), y, np.ones((1, len(y)), bool), HIDDEN, n_classes,
+                                  recipe, batch_size=len(y), checkpoints=[epochs], initial=init)
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(12, activation="relu"),
@@ -67,8 +69,8 @@ def test_members_do_not_influence_each_other() -> None:
     other_y = y.copy()
     other_mask = mask.copy()
     other_mask[1] = np.roll(mask[1], 7)  # ... and other rows (same count)
-    a = nn.train_members(first, y, mask, HIDDEN, 3, recipe, 8, [5], seed=4)
-    b = nn.train_members(other, other_y, other_mask, HIDDEN, 3, recipe, 8, [5], seed=4)
+    a = training.train_members(first, y, mask, HIDDEN, 3, recipe, 8, [5], seed=4)
+    b = training.train_members(other, other_y, other_mask, HIDDEN, 3, recipe, 8, [5], seed=4)
     for ka, kb in zip(a.kernels, b.kernels, strict=True):
         np.testing.assert_allclose(ka[0], kb[0], rtol=0, atol=1e-6)
         assert np.abs(ka[1] - kb[1]).max() > 1e-4
@@ -81,11 +83,11 @@ def test_checkpoint_equals_a_fresh_run_of_that_length() -> None:
     mask[0, ::5] = False
     recipe = nn.RECIPES["regularised"]  # decaying learning rate: must not depend on the planned total
     seen: dict[int, np.ndarray] = {}
-    nn.train_members(X[None].astype(np.float32), y, mask, HIDDEN, 3, recipe, 8, [3, 9],
-                     on_checkpoint=lambda e, p: seen.setdefault(e, p), seed=2)
+    training.train_members(X[None].astype(np.float32), y, mask, HIDDEN, 3, recipe, 8, [3, 9],
+                           on_checkpoint=lambda e, p: seen.setdefault(e, p), seed=2)
     fresh: dict[int, np.ndarray] = {}
-    nn.train_members(X[None].astype(np.float32), y, mask, HIDDEN, 3, recipe, 8, [3],
-                     on_checkpoint=lambda e, p: fresh.setdefault(e, p), seed=2)
+    training.train_members(X[None].astype(np.float32), y, mask, HIDDEN, 3, recipe, 8, [3],
+                           on_checkpoint=lambda e, p: fresh.setdefault(e, p), seed=2)
     np.testing.assert_allclose(seen[3], fresh[3], atol=1e-6)
     assert np.abs(seen[9] - seen[3]).max() > 1e-4
 
@@ -99,8 +101,8 @@ def test_uneven_folds_and_partial_last_batch() -> None:
     mask[2, 5:7] = False
     X3 = np.stack([X, X, X]).astype(np.float32)
     out = {}
-    weights = nn.train_members(X3, y, mask, HIDDEN, 3, nn.RECIPES["original"], 16, [4],
-                               on_checkpoint=lambda e, p: out.setdefault(e, p))
+    weights = training.train_members(X3, y, mask, HIDDEN, 3, nn.RECIPES["original"], 16, [4],
+                                     on_checkpoint=lambda e, p: out.setdefault(e, p))
     assert out[4].shape == (3, len(y), 3)
     np.testing.assert_allclose(out[4].sum(axis=2), 1.0, atol=1e-5)
     assert [k.shape for k in weights.kernels] == [(3, 6, 12), (3, 12, 8), (3, 8, 3)]
@@ -109,13 +111,13 @@ def test_uneven_folds_and_partial_last_batch() -> None:
 
 def test_cv_masks_are_stratified_and_group_aware() -> None:
     y = np.repeat(np.arange(4), 10)
-    masks = nn.cv_train_masks(y, 5, seed=0)
+    masks = evaluation.cv_train_masks(y, 5, seed=0)
     assert masks.shape == (5, 40)
     assert (~masks).sum(axis=0).tolist() == [1] * 40  # every row is tested exactly once
     for k in range(5):
         assert np.bincount(y[~masks[k]]).tolist() == [2, 2, 2, 2]
     groups = np.repeat(np.arange(20), 2)  # pairs of rows share an "artist"
-    masks = nn.cv_train_masks(y, 5, seed=0, groups=groups)
+    masks = evaluation.cv_train_masks(y, 5, seed=0, groups=groups)
     for k in range(5):
         test_groups, train_groups = set(groups[~masks[k]]), set(groups[masks[k]])
         assert not test_groups & train_groups
