@@ -121,3 +121,45 @@ def test_cv_masks_are_stratified_and_group_aware() -> None:
     for k in range(5):
         test_groups, train_groups = set(groups[~masks[k]]), set(groups[masks[k]])
         assert not test_groups & train_groups
+
+
+def test_member_rows_hold_each_members_own_rows_in_whole_batches() -> None:
+    mask = np.zeros((2, 10), bool)
+    mask[0, :7] = True
+    mask[1, [1, 4, 8]] = True
+    rows = training.MemberRows.from_mask(mask, 4)
+    assert (rows.batch_size, rows.n_steps, rows.idx.shape, rows.real.shape) == (4, 2, (2, 8), (2, 8))
+    for m in range(2):
+        assert sorted(rows.idx[m][rows.real[m] == 1]) == np.flatnonzero(mask[m]).tolist()
+    assert training.MemberRows.from_mask(mask, 100).batch_size == 7  # capped at the largest member's rows
+    with pytest.raises(ValueError, match="at least one training row"):
+        training.MemberRows.from_mask(np.array([[True, False], [False, False]]), 2)
+
+
+def test_parameter_layout_round_trips_and_initialises_as_keras() -> None:
+    layout = training.ParameterLayout.for_layers(2, [3, 4, 2])
+    rng = np.random.default_rng(0)
+    weights = training.StackedWeights(kernels=[rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 4, 2))],
+                                      biases=[rng.normal(size=(2, 4)), rng.normal(size=(2, 2))], activations=[])
+    flat = layout.initial_values(rng, weights)
+    assert flat.shape == (2, 3 * 4 + 4 + 4 * 2 + 2) and flat.dtype == np.float32
+    back = layout.stacked(flat, ["relu", "softmax"])
+    for ours, theirs in zip(back.kernels + back.biases, weights.kernels + weights.biases, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert layout.kernel_entries().tolist() == [1.0] * 12 + [0.0] * 4 + [1.0] * 8 + [0.0] * 2
+    fresh = layout.stacked(layout.initial_values(np.random.default_rng(1)), [])
+    assert np.abs(fresh.kernels[0]).max() <= np.sqrt(6 / (3 + 4)) and np.abs(fresh.kernels[0]).max() > 0.1
+    assert all((b == 0).all() for b in fresh.biases)
+
+
+def test_dropout_masks_drop_at_the_rate_and_rescale_the_rest() -> None:
+    nn.quiet_tensorflow()
+    import tensorflow as tf
+
+    dropout = training.DropoutMasks(0.2, (30, 20))
+    bits = tf.random.Generator.from_seed(0).uniform_full_int((2, 500, dropout.n_words), dtype=tf.uint32)
+    masks = dropout(bits)
+    assert [tuple(m.shape) for m in masks] == [(2, 500, 30), (2, 500, 20)]
+    values = np.concatenate([m.numpy().ravel() for m in masks])
+    assert abs((values == 0).mean() - 0.2) < 0.01
+    np.testing.assert_allclose(values[values != 0], 1 / dropout.keep, rtol=1e-6)
