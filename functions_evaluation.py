@@ -10,11 +10,15 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from functions_audio import FEATURE_COLUMNS, GENRES
 from functions_nn import NORMALIZATION_EPSILON
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # --------------------------------------------------------------------------------------------------------
 # Reading a features CSV
@@ -37,7 +41,7 @@ def genres_in_order(labels: Sequence[str]) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
-def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_COLUMNS):
+def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_COLUMNS) -> pd.DataFrame:
     """Read a features CSV (file, genre, features) as a DataFrame; DataError (one line) if unusable."""
     import pandas as pd
 
@@ -65,7 +69,6 @@ def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_
     return df
 
 
-
 # --------------------------------------------------------------------------------------------------------
 # Standardisation (as Keras's Normalization layer)
 # --------------------------------------------------------------------------------------------------------
@@ -81,6 +84,14 @@ def standardise(X: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.nda
     """(X - mean) / max(sqrt(variance), eps), exactly Keras's Normalization."""
     return (np.asarray(X, dtype=np.float64) - mean) / np.maximum(np.sqrt(variance), NORMALIZATION_EPSILON)
 
+
+def standardise_per_fold(X: np.ndarray, train_masks: np.ndarray) -> np.ndarray:
+    """(K, N, F): X standardised with each fold's own training-row mean/variance (no test row leaks)."""
+    out = np.empty((len(train_masks), *X.shape), dtype=np.float32)
+    for k, mask in enumerate(train_masks):
+        mean, variance = standardisation(X[mask])
+        out[k] = standardise(X, mean, np.where(variance > 0, variance, 1.0))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -145,7 +156,6 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, genres: Seque
     }
 
 
-
 # --------------------------------------------------------------------------------------------------------
 # Cross-validation folds and per-fold figures (used by 01_nn_hyperparam.py and the training engine)
 # --------------------------------------------------------------------------------------------------------
@@ -182,13 +192,3 @@ def fold_metrics(y: np.ndarray, pred: np.ndarray, train_mask: np.ndarray, n_clas
         "f1": float(f),
         "train_accuracy": float((pred[train_mask] == y[train_mask]).mean()),
     }
-
-
-def standardise_per_fold(X: np.ndarray, train_masks: np.ndarray) -> np.ndarray:
-    """(K, N, F): X standardised with each fold's own training-row mean/variance (no test row leaks)."""
-    out = np.empty((len(train_masks), *X.shape), dtype=np.float32)
-    for k, mask in enumerate(train_masks):
-        mean, variance = standardisation(X[mask])
-        out[k] = standardise(X, mean, np.where(variance > 0, variance, 1.0))
-    return out
-

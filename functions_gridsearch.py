@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from functions_evaluation import (
 )
 from functions_nn import ARCHITECTURES, CANDIDATES, RECIPES
 from functions_training import configure_tf_threads, cv_mlp, make_sklearn_model
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GRID_EPOCHS = (100, 500, 800)
 GRID_BATCHES = (32, 200, 300)
@@ -76,14 +80,16 @@ class GridSearch:
     settings: dict
     genres: list[str]
     done_keys: set[str]
-    df: object = field(repr=False, default=None)
+    df: pd.DataFrame | None = field(repr=False, default=None)
 
     @property
     def results_csv(self) -> Path:
+        """One row per cell (candidate x epochs x batch size), appended as jobs finish."""
         return self.output_dir / RESULTS_FILE
 
     @property
     def folds_csv(self) -> Path:
+        """One row per cell and fold."""
         return self.output_dir / FOLDS_FILE
 
     @classmethod
@@ -152,7 +158,7 @@ class GridSearch:
         append_results(self.results_csv, self.folds_csv, rows)
         self.done_keys.add(_cell_key(job.candidate, job.batch_size))
 
-    def results(self):
+    def results(self) -> pd.DataFrame:
         """The results table (pandas DataFrame) of this run's candidates."""
         import pandas as pd
 
@@ -197,7 +203,7 @@ def _safe(name: str) -> str:
 
 
 def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed: int,
-               groups_column: str | None = None) -> tuple[object, list[str], np.ndarray, np.ndarray]:
+               groups_column: str | None = None) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
     """The features CSV (the columns the candidates need) as a DataFrame, its genres, integer labels and the
     (n_folds, N) training masks of a seeded stratified (group-aware) split; DataError (one line) if unusable."""
     needed = sorted({c for name in candidates for c in CANDIDATES[name].feature_columns},
@@ -224,7 +230,7 @@ def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed
     return df, genres, y, masks
 
 
-def make_jobs(df, y: np.ndarray, masks: np.ndarray, candidates: Sequence[str], epochs: Sequence[int],
+def make_jobs(df: pd.DataFrame, y: np.ndarray, masks: np.ndarray, candidates: Sequence[str], epochs: Sequence[int],
               batches: Sequence[int], seed: int) -> list[GridJob]:
     """One job per MLP candidate and batch size, one per baseline (no batch size)."""
     jobs = []
@@ -420,6 +426,12 @@ def _failure(job: GridJob, exc: Exception) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 
+class Progress(Protocol):
+    """Where a worker reports progress (a multiprocessing queue): put((job key, fold-cells done))."""
+
+    def put(self, item: tuple[str, int]) -> None: ...
+
+
 @dataclass
 class GridJob:
     """Everything a worker (local process or Dask) needs; plain data, picklable."""
@@ -435,6 +447,7 @@ class GridJob:
 
     @property
     def key(self) -> str:
+        """'candidate|batch size' ('candidate|None' for a baseline)."""
         return f"{self.candidate}|{self.batch_size}"
 
     @property
@@ -455,7 +468,7 @@ class GridJob:
         return steps * (2e-3 + macs * 1e-8 * (self.batch_size or 1))
 
 
-def run_grid_job(job: GridJob, progress=None) -> list[dict]:
+def run_grid_job(job: GridJob, progress: Progress | None = None) -> list[dict]:
     """Train/evaluate one job; returns one result row per epochs value (or one row for a baseline), each
     with per-fold metrics under "folds". ``progress`` (optional, a queue) receives (key, n_fold_cells_done)."""
     if CANDIDATES[job.candidate].kind == "sklearn":
@@ -463,7 +476,7 @@ def run_grid_job(job: GridJob, progress=None) -> list[dict]:
     return _run_mlp_job(job, progress)
 
 
-def _run_baseline_job(job: GridJob, progress) -> list[dict]:
+def _run_baseline_job(job: GridJob, progress: Progress | None) -> list[dict]:
     """A scikit-learn baseline fitted on each fold's training rows: one result row."""
     import time
 
@@ -479,7 +492,7 @@ def _run_baseline_job(job: GridJob, progress) -> list[dict]:
     return [_result_row(job, None, per_fold, time.perf_counter() - started)]
 
 
-def _run_mlp_job(job: GridJob, progress) -> list[dict]:
+def _run_mlp_job(job: GridJob, progress: Progress | None) -> list[dict]:
     """An MLP at one batch size, all folds side by side: one result row per epoch checkpoint."""
     cand = CANDIDATES[job.candidate]
     n_folds = len(job.train_masks)
@@ -516,7 +529,7 @@ def _result_row(job: GridJob, epochs: int | None, per_fold: list[dict[str, float
 # --------------------------------------------------------------------------------------------------------
 
 
-def cell_table(frame) -> str:
+def cell_table(frame: pd.DataFrame) -> str:
     """Rows of a results table (pandas DataFrame) as ranked text lines, one cell a line."""
     lines = [f"{'#':>3} {'candidate':<15} {'epochs':>6} {'batch':>5}  {'accuracy':>13} {'macro F1':>13}"
              f" {'train acc':>9} {'fit s':>7}"]

@@ -20,10 +20,14 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from functions_audio import FEATURE_COLUMNS
+
+if TYPE_CHECKING:
+    import keras
 
 MODEL_FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
@@ -72,9 +76,11 @@ class Architecture:
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
+        """The input columns, in FEATURE_COLUMNS order."""
         return FEATURE_GROUPS[self.feature_group]
 
     def describe(self) -> str:
+        """The hidden layers in the study's notation, e.g. '85R 75R 65L' (R = relu, L = linear)."""
         return " ".join(f"{units}{'R' if act == 'relu' else 'L'}" for units, act in self.hidden)
 
 
@@ -148,6 +154,7 @@ class Candidate:
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
+        """The input columns, in FEATURE_COLUMNS order."""
         if self.kind == "mlp":
             return ARCHITECTURES[self.architecture].feature_columns
         return FEATURE_GROUPS[self.feature_group]
@@ -307,7 +314,7 @@ def load_classifier(model_dir: str | os.PathLike) -> Classifier:
     )
 
 
-def load_keras_model(model_dir: str | os.PathLike):
+def load_keras_model(model_dir: str | os.PathLike) -> keras.Model:
     """The model.keras of a model folder, loaded in Keras's safe mode; ModelLoadError (one line) if unusable."""
     path = Path(model_dir) / MODEL_FILE
     if not path.is_file():
@@ -320,7 +327,6 @@ def load_keras_model(model_dir: str | os.PathLike):
     except Exception as exc:  # Keras raises many types for damaged archives
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{path}: cannot load the Keras model ({first[:200]})") from None
-
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -350,7 +356,7 @@ def build_keras_model(
     kernels: Sequence[np.ndarray] | None = None,
     biases: Sequence[np.ndarray] | None = None,
     name: str = "genre_mlp",
-):
+) -> keras.Model:
     """The Keras model: Normalization adapted on ``X_train`` (raw rows), the hidden Dense layers and a softmax
     over ``genres``; with ``kernels``/``biases`` the Dense layers get those weights.
 
@@ -377,7 +383,7 @@ def build_keras_model(
     return model
 
 
-def keras_model_arrays(model) -> dict[str, np.ndarray]:
+def keras_model_arrays(model: keras.Model) -> dict[str, np.ndarray]:
     """weights.npz content of a model made by build_keras_model: normalisation, then dense kernels/biases."""
     norm = model.get_layer("standardise")
     arrays = {
@@ -392,7 +398,7 @@ def keras_model_arrays(model) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_model_dir(model_dir: Path, model, metadata: dict) -> None:
+def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict) -> None:
     """Write model.keras, weights.npz (no pickle) and model.json into ``model_dir`` (created if needed).
 
     Files are written under temporary names and renamed, so a crash never leaves a half-written model.

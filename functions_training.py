@@ -17,6 +17,7 @@ from functions_nn import Architecture, Recipe, quiet_tensorflow
 
 if TYPE_CHECKING:
     import tensorflow as tf
+    from sklearn.pipeline import Pipeline
 
 # --------------------------------------------------------------------------------------------------------
 # Training engine: M independent copies ("members") of one MLP trained side by side in one TF graph
@@ -34,6 +35,7 @@ class StackedWeights:
     activations: list[str]
 
     def member(self, m: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Member ``m``'s kernels and biases, as a single network has them."""
         return [k[m] for k in self.kernels], [b[m] for b in self.biases]
 
 
@@ -208,10 +210,12 @@ class DropoutMasks:
 
     @property
     def drop_below(self) -> int:
+        """A unit whose 16-bit number is below this is dropped."""
         return int(round(self.rate * 65536))
 
     @property
     def keep(self) -> float:
+        """The share of units kept (1 - rate, to within 1e-5)."""
         return 1.0 - self.drop_below / 65536
 
     @property
@@ -406,7 +410,7 @@ def cv_mlp(
     return results
 
 
-def make_sklearn_model(kind: str, seed: int = 0):
+def make_sklearn_model(kind: str, seed: int = 0) -> Pipeline:
     """A scikit-learn baseline with the scaler inside (fitted on the training rows only)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
