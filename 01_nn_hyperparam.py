@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import functions_evaluation as evaluation
+import functions_gridsearch as gridsearch
 import functions_nn as nn
 from functions_audio import OUTPUTS_DIR
 
@@ -32,8 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="results folder (default: outputs/hyperparam)")
     parser.add_argument("--folds", type=int, help="cross-validation folds (default 10; 2 with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"tiny grid for demos/tests: epochs {nn.QUICK_EPOCHS}, batches {nn.QUICK_BATCHES}, "
-                             "2 folds")
+                        help=f"tiny grid for demos/tests: epochs {gridsearch.QUICK_EPOCHS}, "
+                             f"batches {gridsearch.QUICK_BATCHES}, 2 folds")
     parser.add_argument("--epochs", help="comma-separated epoch counts (default 100,500,800)")
     parser.add_argument("--batches", help="comma-separated batch sizes (default 32,200,300)")
     parser.add_argument("--candidates", help="comma-separated candidate names (default: all); "
@@ -46,10 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--example-clip", type=Path, help="audio clip for the feature-exploration page")
     args = parser.parse_args(argv)
     try:
-        args.epochs = nn.parse_int_list(args.epochs) if args.epochs else (
-            nn.QUICK_EPOCHS if args.quick else nn.GRID_EPOCHS)
-        args.batches = nn.parse_int_list(args.batches) if args.batches else (
-            nn.QUICK_BATCHES if args.quick else nn.GRID_BATCHES)
+        args.epochs = gridsearch.parse_int_list(args.epochs) if args.epochs else (
+            gridsearch.QUICK_EPOCHS if args.quick else gridsearch.GRID_EPOCHS)
+        args.batches = gridsearch.parse_int_list(args.batches) if args.batches else (
+            gridsearch.QUICK_BATCHES if args.quick else gridsearch.GRID_BATCHES)
     except ValueError as exc:
         parser.error(str(exc))
     args.folds = args.folds or (2 if args.quick else 10)
@@ -68,16 +70,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        search = nn.GridSearch.prepare(
+        search = gridsearch.GridSearch.prepare(
             args.features_csv, args.output_dir, candidates=args.candidates, epochs=args.epochs,
             batches=args.batches, n_folds=args.folds, seed=args.seed, groups_column=args.groups)
-    except nn.DataError as exc:
+    except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(search.describe())
     try:
         search.run(scheduler=args.scheduler, workers=args.workers)
-    except nn.GridError as exc:
+    except gridsearch.GridError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print(f"finished cells are kept in {search.results_csv}; rerun to resume", file=sys.stderr)
         return 1

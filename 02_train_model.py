@@ -16,7 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+import functions_evaluation as evaluation
+import functions_gridsearch as gridsearch
 import functions_nn as nn
+import functions_training as training
 
 nn.quiet_tensorflow()
 
@@ -59,10 +62,10 @@ def choose_cell(args: argparse.Namespace, sha: str) -> tuple[int, int, str]:
     name = nn.candidate_name(args.architecture, args.recipe)
     epochs, batch, source = args.epochs, args.batch, "command line"
     if epochs is None or batch is None:
-        run_dir = nn.find_hyperparam_run(args.features_csv, sha, args.hyperparam)
-        row = nn.best_cell(run_dir / nn.RESULTS_FILE, name) if run_dir else None
+        run_dir = gridsearch.find_hyperparam_run(args.features_csv, sha, args.hyperparam)
+        row = gridsearch.best_cell(run_dir / gridsearch.RESULTS_FILE, name) if run_dir else None
         if row is not None:
-            source = (f"best cell of {run_dir / nn.RESULTS_FILE} for {name} "
+            source = (f"best cell of {run_dir / gridsearch.RESULTS_FILE} for {name} "
                       f"(CV accuracy {float(row['accuracy_mean']):.3f})")
             epochs = epochs or int(float(row["epochs"]))
             batch = batch or int(float(row["batch_size"]))
@@ -86,32 +89,32 @@ def main(argv: list[str] | None = None) -> int:
     recipe = nn.RECIPES[args.recipe]
     columns = list(architecture.feature_columns)
     try:
-        df = nn.load_features_csv(args.features_csv, columns)
-        sha = nn.file_sha256(args.features_csv)
+        df = evaluation.load_features_csv(args.features_csv, columns)
+        sha = evaluation.file_sha256(args.features_csv)
         if args.test_files is not None:
             try:
                 names = args.test_files.read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError) as exc:
-                raise nn.DataError(f"{args.test_files}: cannot read the test list ({exc})") from None
-            test_mask, unknown = nn.match_test_files(df["file"].tolist(), names)
+                raise evaluation.DataError(f"{args.test_files}: cannot read the test list ({exc})") from None
+            test_mask, unknown = evaluation.match_test_files(df["file"].tolist(), names)
             if unknown:
                 shown = ", ".join(unknown[:5]) + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
                 print(f"warning: {args.test_files}: {len(unknown)} listed clip(s) match no row: {shown}")
             split = {"method": "test-files", "test_files": str(args.test_files), "unknown": unknown}
         else:
-            test_mask = nn.stratified_holdout(df["genre"].to_numpy(), args.test_size, args.seed)
+            test_mask = evaluation.stratified_holdout(df["genre"].to_numpy(), args.test_size, args.seed)
             split = {"method": "stratified", "test_size": args.test_size, "seed": args.seed}
         if not test_mask.any():
-            raise nn.DataError(f"{args.test_files or args.features_csv}: no held-out rows")
+            raise evaluation.DataError(f"{args.test_files or args.features_csv}: no held-out rows")
         if test_mask.all():
-            raise nn.DataError(f"{args.test_files}: every row is held out, nothing left to train on")
-    except nn.DataError as exc:
+            raise evaluation.DataError(f"{args.test_files}: every row is held out, nothing left to train on")
+    except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     import numpy as np
 
-    genres = nn.genres_in_order(df["genre"])
+    genres = evaluation.genres_in_order(df["genre"])
     y = np.array([genres.index(g) for g in df["genre"]])
     X = df[columns].to_numpy(dtype=np.float64)
     train, test = ~test_mask, test_mask
@@ -126,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
 
     model = nn.build_keras_model(columns, genres, architecture.hidden, X[train], name=name.replace("+", "_"))
     arrays = nn.keras_model_arrays(model)
-    X_std = nn.standardise(X[train], arrays["norm_mean"], arrays["norm_variance"])
+    X_std = evaluation.standardise(X[train], arrays["norm_mean"], arrays["norm_variance"])
     started = time.perf_counter()
-    weights = nn.train_members(X_std[None], y[train], np.ones((1, int(train.sum())), dtype=bool),
-                               architecture.hidden, len(genres), recipe, batch, [epochs], seed=args.seed)
+    weights = training.train_members(X_std[None], y[train], np.ones((1, int(train.sum())), dtype=bool),
+                                     architecture.hidden, len(genres), recipe, batch, [epochs], seed=args.seed)
     fit_seconds = time.perf_counter() - started
     kernels, biases = weights.member(0)
     for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # held-out figures from the exported Keras model itself
     proba = model.predict(X[test].astype(np.float32), verbose=0)
-    metrics = nn.classification_metrics(y[test], proba.argmax(axis=1), genres)
+    metrics = evaluation.classification_metrics(y[test], proba.argmax(axis=1), genres)
     train_acc = float((model.predict(X[train].astype(np.float32), verbose=0).argmax(axis=1) == y[train]).mean())
     metrics["train_accuracy"] = train_acc
     confusion = metrics.pop("confusion_matrix")

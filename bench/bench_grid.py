@@ -3,7 +3,7 @@
     python bench/bench_grid.py [FEATURES.csv] [--folds 10] [--workers 2] [--naive-epochs 8] [-o DIR]
 
 1. Runs the full grid of the original study (7 candidates x epochs {100, 500, 800} x batches {32, 200, 300})
-   with 10-fold CV through functions_nn.GridSearch, as 01_nn_hyperparam.py does, and times it.
+   with 10-fold CV through functions_gridsearch.GridSearch, as 01_nn_hyperparam.py does, and times it.
 2. Measures the naive loop on a slice of the same grid in the same run: for every candidate and batch size, a
    freshly built Keras model (Normalization + the candidate's layers, Adam, categorical cross-entropy) is
    fitted with ``model.fit`` on one fold's training rows; the steady-state time per epoch (compilation
@@ -24,6 +24,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 import functions_audio as audio  # noqa: E402
+import functions_gridsearch as gridsearch  # noqa: E402
 import functions_nn as nn  # noqa: E402
 
 nn.quiet_tensorflow()
@@ -72,8 +73,9 @@ def main() -> int:
     candidates = list(nn.ORIGINAL_CANDIDATES)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.output_dir or Path(tmp) / "grid"
-        search = nn.GridSearch.prepare(args.features_csv, out, candidates=candidates, epochs=nn.GRID_EPOCHS,
-                                       batches=nn.GRID_BATCHES, n_folds=args.folds, seed=0)
+        search = gridsearch.GridSearch.prepare(args.features_csv, out, candidates=candidates,
+                                               epochs=gridsearch.GRID_EPOCHS, batches=gridsearch.GRID_BATCHES,
+                                               n_folds=args.folds, seed=0)
         if len(search.pending) != len(search.jobs):
             print(f"error: {out} already holds results of this grid; use an empty folder", file=sys.stderr)
             return 2
@@ -93,11 +95,11 @@ def main() -> int:
         rows = []
         for name in candidates:
             X = df[list(nn.CANDIDATES[name].feature_columns)].to_numpy(dtype=np.float64)
-            for batch in nn.GRID_BATCHES:
+            for batch in gridsearch.GRID_BATCHES:
                 started = time.perf_counter()
                 per_epoch = naive_epoch_seconds(X, y, masks[0], name, batch, args.naive_epochs)
                 slice_seconds += time.perf_counter() - started
-                cell_total = per_epoch * args.folds * sum(nn.GRID_EPOCHS)
+                cell_total = per_epoch * args.folds * sum(gridsearch.GRID_EPOCHS)
                 naive_total += cell_total
                 rows.append((name, batch, per_epoch, cell_total))
         load_end = os.getloadavg()
@@ -105,9 +107,10 @@ def main() -> int:
     print(f"{'candidate':<15} {'batch':>5} {'s/epoch':>9} {'naive s (all folds, 100+500+800 ep)':>36}")
     for name, batch, per_epoch, cell_total in rows:
         print(f"{name:<15} {batch:>5} {per_epoch:9.4f} {cell_total:36.0f}")
-    n_cells = len(candidates) * len(nn.GRID_EPOCHS) * len(nn.GRID_BATCHES)
+    cells_per_candidate = len(gridsearch.GRID_EPOCHS) * len(gridsearch.GRID_BATCHES)
+    n_cells = len(candidates) * cells_per_candidate
     print(table)
-    print(f"\nfull grid: {len(candidates)} candidates x {len(nn.GRID_EPOCHS) * len(nn.GRID_BATCHES)} cells = {n_cells}"
+    print(f"\nfull grid: {len(candidates)} candidates x {cells_per_candidate} cells = {n_cells}"
           f" cells x {args.folds} folds = {n_cells * args.folds} fold-fits")
     print(f"grid search (01's engine, {args.workers} workers): {grid_seconds:8.1f} s  "
           f"({grid_seconds / 60:.1f} min; target <= 10 min)")

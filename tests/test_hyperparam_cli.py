@@ -15,7 +15,8 @@ import pytest
 from conftest import PROJECT_DIR, run_script
 from test_nn_export import make_features_csv
 
-import functions_nn as nn
+import functions_evaluation as evaluation
+import functions_gridsearch as gridsearch
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,7 @@ def test_results_table_and_plots(quick_run: tuple[Path, subprocess.CompletedProc
     mlp = results[results["kind"] == "mlp"]
     assert set(zip(mlp["candidate"], mlp["epochs"], mlp["batch_size"], strict=True)) == {
         (c, e, b) for c in ("30col", "85col+reg") for e in (2, 4) for b in (8, 16)}
-    for metric in nn.METRICS:
+    for metric in gridsearch.METRICS:
         assert results[f"{metric}_mean"].between(0, 1).all() and (results[f"{metric}_std"] >= 0).all()
     assert (results["folds"] == 2).all()
     folds = pd.read_csv(out / "folds.csv")
@@ -72,7 +73,7 @@ def test_results_table_and_plots(quick_run: tuple[Path, subprocess.CompletedProc
         key = (row["candidate"], row["epochs"], row["batch_size"])
         assert abs(merged.loc[key] - row["accuracy_mean"]) < 1e-9
     run = json.loads((out / "run.json").read_text())
-    assert run["features_sha256"] == nn.file_sha256(small_csv) and run["folds"] == 2
+    assert run["features_sha256"] == evaluation.file_sha256(small_csv) and run["folds"] == 2
     for name in ("all_models.png", "candidate_30col.png", "candidate_85col_reg.png", "features_by_genre.png",
                  "example_clip.png"):
         assert (out / name).stat().st_size > 10_000, name
@@ -130,8 +131,8 @@ def test_dask_cluster_gives_the_same_results(quick_run: tuple[Path, subprocess.C
     key = ["candidate", "epochs", "batch_size"]
     local = pd.read_csv(local_out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
     remote = pd.read_csv(out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(local[[*key, "fold", *nn.METRICS]], remote[[*key, "fold", *nn.METRICS]],
-                                  atol=1e-9)
+    pd.testing.assert_frame_equal(local[[*key, "fold", *gridsearch.METRICS]],
+                                  remote[[*key, "fold", *gridsearch.METRICS]], atol=1e-9)
 
 
 def test_unreachable_scheduler_and_bad_input(small_csv: Path, tmp_path: Path) -> None:
@@ -157,3 +158,42 @@ def test_groups_keep_rows_together(small_csv: Path, tmp_path: Path) -> None:
                         "--groups", "artist", "--no-plots")
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads((out / "run.json").read_text())["groups"] == "artist"
+
+
+def test_dask_workers_get_every_project_module_a_grid_job_imports() -> None:
+    """The upload list names every project module that importing functions_gridsearch loads, each after the
+    project modules it imports itself (the workers cannot import the project otherwise)."""
+    import ast
+
+    names = [m.__name__ for m in gridsearch.dask_worker_modules()]
+    code = "import sys, functions_gridsearch; print(sorted(m for m in sys.modules if m.startswith('functions_')))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert sorted(names) == ast.literal_eval(out.stdout.strip()), out.stderr
+    for i, module in enumerate(gridsearch.dask_worker_modules()):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+        assert {m for m in imported if m.startswith("functions_")} <= set(names[:i]), module.__name__
+
+
+def test_results_writer_and_resume(tmp_path: Path) -> None:
+    """Rows go to results.csv and folds.csv (one header each); a rerun with the same settings skips the jobs
+    whose every epoch count is on disk, a rerun with other settings sets the old files aside."""
+    folds = [dict.fromkeys(gridsearch.METRICS, 0.5), dict.fromkeys(gridsearch.METRICS, 0.7)]
+
+    def row(candidate: str, epochs: int | None, batch: int | None) -> dict:
+        return {"candidate": candidate, "epochs": epochs, "batch_size": batch, "accuracy_mean": 0.6,
+                "folds_detail": folds}
+
+    settings = {"features_sha256": "abc", "epochs": [2, 4]}
+    (tmp_path / gridsearch.RUN_FILE).write_text(json.dumps(settings))
+    results, folds_csv = tmp_path / gridsearch.RESULTS_FILE, tmp_path / gridsearch.FOLDS_FILE
+    gridsearch.append_results(results, folds_csv, [row("30col", 2, 8), row("30col", 4, 8)])
+    gridsearch.append_results(results, folds_csv, [row("30col", 2, 16)])  # 4 epochs missing: not finished
+    gridsearch.append_results(results, folds_csv, [row("svm-rbf91", None, None)])
+    assert len(pd.read_csv(results)) == 4 and len(pd.read_csv(folds_csv)) == 8
+    assert list(pd.read_csv(folds_csv).columns) == list(gridsearch.FOLD_COLUMNS)
+    assert gridsearch.finished_keys(tmp_path, settings) == {"30col|8", "svm-rbf91|None"}
+    assert gridsearch.finished_keys(tmp_path, {**settings, "epochs": [2]}) == set()
+    assert not results.exists() and (tmp_path / "results.previous.csv").is_file()
+    assert (tmp_path / "folds.previous.csv").is_file()

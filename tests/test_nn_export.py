@@ -14,6 +14,7 @@ import pytest
 from conftest import PROJECT_DIR, run_script
 
 import functions_audio as audio
+import functions_evaluation as evaluation
 import functions_nn as nn
 
 
@@ -84,7 +85,7 @@ def test_model_folder_contents(trained: tuple[Path, Path]) -> None:
     assert meta["genres"] == [g for g in audio.GENRES if g in set(df["genre"])]
     assert meta["feature_columns"] == list(nn.ARCHITECTURES["85col"].feature_columns)
     assert meta["feature_columns"] == list(audio.FEATURE_COLUMNS[:85])
-    assert meta["features_csv_sha256"] == nn.file_sha256(csv_path)
+    assert meta["features_csv_sha256"] == evaluation.file_sha256(csv_path)
     assert meta["feature_extraction"] == json.loads(json.dumps(audio.EXTRACTION_SETTINGS))
     assert meta["training"]["epochs"] == 8 and meta["training"]["batch_size"] == 16
     n_genres = len(meta["genres"])

@@ -12,6 +12,7 @@ from conftest import run_script
 from test_nn_export import make_features_csv
 
 import functions_audio as audio
+import functions_evaluation as evaluation
 import functions_nn as nn
 
 pytestmark = pytest.mark.slow
@@ -26,17 +27,17 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_match_test_files_by_path_or_file_name() -> None:
     files = ["blues/blues.00001.wav", "rock/rock.00001.wav", "pop/x.wav", "other/pop/x.wav"]
-    mask, unknown = nn.match_test_files(files, ["blues/blues.00001.wav", "rock.00001.wav", "x.wav", "", "nope.wav",
-                                                "jazz/blues.00001.wav"])
+    mask, unknown = evaluation.match_test_files(files, ["blues/blues.00001.wav", "rock.00001.wav", "x.wav", "",
+                                                        "nope.wav", "jazz/blues.00001.wav"])
     assert mask.tolist() == [True, True, True, True]
     assert unknown == ["nope.wav", "jazz/blues.00001.wav"]
 
 
 def test_stratified_holdout_keeps_every_genre_in_training() -> None:
     labels = np.array(["a"] * 10 + ["b"] * 5 + ["c"] * 2 + ["d"])
-    mask = nn.stratified_holdout(labels, 0.2, seed=0)
+    mask = evaluation.stratified_holdout(labels, 0.2, seed=0)
     assert [int(mask[labels == g].sum()) for g in "abcd"] == [2, 1, 1, 0]
-    assert (nn.stratified_holdout(labels, 0.2, seed=0) == mask).all()
+    assert (evaluation.stratified_holdout(labels, 0.2, seed=0) == mask).all()
 
 
 def test_test_files_list_is_held_out_and_unknown_names_reported(small_csv: Path, tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_defaults_come_from_the_01_run_of_the_same_csv(small_csv: Path, tmp_path
     # a results table as 01 writes it, for this very CSV (same SHA-256)
     run_dir = tmp_path / "hyperparam"
     run_dir.mkdir()
-    (run_dir / "run.json").write_text(json.dumps({"features_sha256": nn.file_sha256(small_csv)}))
+    (run_dir / "run.json").write_text(json.dumps({"features_sha256": evaluation.file_sha256(small_csv)}))
     rows = [("85col+reg", 7, 16, 0.61), ("85col+reg", 9, 8, 0.72), ("85col", 20, 8, 0.99),
             ("svm-rbf91", None, None, 0.95)]
     pd.DataFrame(rows, columns=["candidate", "epochs", "batch_size", "accuracy_mean"]).to_csv(
@@ -131,4 +132,4 @@ def test_shipped_model_loads_and_matches_its_metadata() -> None:
         predicted = classifier.predict(test[classifier.feature_columns].to_numpy())
         accuracy = float(np.mean(np.array(predicted) == test["genre"].to_numpy()))
         assert abs(accuracy - meta["metrics"]["accuracy"]) < 1e-9
-        assert meta["features_csv_sha256"] == nn.file_sha256(shared / "gtzan_features.csv")
+        assert meta["features_csv_sha256"] == evaluation.file_sha256(shared / "gtzan_features.csv")

@@ -1,0 +1,194 @@
+"""Data, splits and metrics: reading a features CSV, standardisation, held-out and cross-validation splits, and
+the figures a trained model is judged by (used by 01, 02 and the training engine).
+
+Only NumPy and the standard library at module level; pandas and scikit-learn are imported where needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from functions_audio import FEATURE_COLUMNS, GENRES
+from functions_nn import NORMALIZATION_EPSILON
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# --------------------------------------------------------------------------------------------------------
+# Reading a features CSV
+# --------------------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A features CSV cannot be used; the message is one line naming the file."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def genres_in_order(labels: Sequence[str]) -> list[str]:
+    """Genres present in ``labels``: the known GENRES in their order, then any others alphabetically."""
+    present = set(labels)
+    return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
+
+
+def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_COLUMNS) -> pd.DataFrame:
+    """Read a features CSV (file, genre, features) as a DataFrame; DataError (one line) if unusable."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: features CSV not found")
+    try:
+        df = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("file", "genre", *columns) if c not in df.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+        raise DataError(f"{path}: missing column(s) {shown}")
+    if df.empty:
+        raise DataError(f"{path}: no rows")
+    values = df[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    bad_rows = ~np.isfinite(values).all(axis=1)
+    if bad_rows.any():
+        first = df["file"].iloc[int(np.flatnonzero(bad_rows)[0])]
+        raise DataError(f"{path}: {int(bad_rows.sum())} row(s) with missing/non-numeric features, e.g. {first}")
+    if df["genre"].isna().any():
+        raise DataError(f"{path}: {int(df['genre'].isna().sum())} row(s) without a genre")
+    df["genre"] = df["genre"].astype(str)
+    return df
+
+
+# --------------------------------------------------------------------------------------------------------
+# Standardisation (as Keras's Normalization layer)
+# --------------------------------------------------------------------------------------------------------
+
+
+def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (ddof 0) per column, as Keras's Normalization.adapt computes them."""
+    X = np.asarray(X, dtype=np.float64)
+    return X.mean(axis=0), X.var(axis=0)
+
+
+def standardise(X: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """(X - mean) / max(sqrt(variance), eps), exactly Keras's Normalization."""
+    return (np.asarray(X, dtype=np.float64) - mean) / np.maximum(np.sqrt(variance), NORMALIZATION_EPSILON)
+
+
+def standardise_per_fold(X: np.ndarray, train_masks: np.ndarray) -> np.ndarray:
+    """(K, N, F): X standardised with each fold's own training-row mean/variance (no test row leaks)."""
+    out = np.empty((len(train_masks), *X.shape), dtype=np.float32)
+    for k, mask in enumerate(train_masks):
+        mean, variance = standardisation(X[mask])
+        out[k] = standardise(X, mean, np.where(variance > 0, variance, 1.0))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# Held-out split and metrics (used by 02_train_model.py)
+# --------------------------------------------------------------------------------------------------------
+
+
+def match_test_files(files: Sequence[str], names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Rows whose ``file`` equals a listed name or whose file name (last path part) equals it.
+
+    Returns (boolean mask over ``files``, listed names that matched no row).
+    """
+    files = [str(f).replace("\\", "/") for f in files]
+    base = [f.rsplit("/", 1)[-1] for f in files]
+    mask = np.zeros(len(files), dtype=bool)
+    unknown = []
+    for raw in names:
+        name = raw.strip().replace("\\", "/")
+        if not name:
+            continue
+        hits = [i for i, (f, b) in enumerate(zip(files, base, strict=True)) if f == name or b == name]
+        if not hits:
+            unknown.append(name)
+        mask[hits] = True
+    return mask, unknown
+
+
+def stratified_holdout(labels: Sequence[str], test_size: float, seed: int) -> np.ndarray:
+    """Boolean test mask: a stratified random ``test_size`` share of the rows (at least one per genre where
+    a genre has two or more rows; a genre with a single row stays in training)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(labels), dtype=bool)
+    for genre in sorted(set(labels)):
+        rows = np.flatnonzero(labels == genre)
+        if rows.size < 2:
+            continue
+        n_test = int(min(max(round(rows.size * test_size), 1), rows.size - 1))
+        mask[rng.choice(rows, n_test, replace=False)] = True
+    return mask
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, genres: Sequence[str]) -> dict:
+    """Accuracy, macro and per-genre precision/recall/F1 and the confusion matrix (rows = true genre)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(genres)))
+    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    mp, mr, mf, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
+                                                    zero_division=0)
+    return {
+        "n_test": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_precision": float(mp),
+        "macro_recall": float(mr),
+        "macro_f1": float(mf),
+        "per_genre": {
+            g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(support[i])}
+            for i, g in enumerate(genres)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Cross-validation folds and per-fold figures (used by 01_nn_hyperparam.py and the training engine)
+# --------------------------------------------------------------------------------------------------------
+
+
+def cv_train_masks(y: np.ndarray, n_folds: int, seed: int, groups: Sequence | None = None) -> np.ndarray:
+    """(n_folds, N) boolean training masks of a seeded stratified K-fold split (group-aware with ``groups``)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    y = np.asarray(y)
+    if groups is None:
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(len(y)), y)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(len(y)), y, groups=np.asarray(groups))
+    masks = np.ones((n_folds, len(y)), dtype=bool)
+    for k, (_, test_rows) in enumerate(splits):
+        masks[k, test_rows] = False
+    return masks
+
+
+def fold_metrics(y: np.ndarray, pred: np.ndarray, train_mask: np.ndarray, n_classes: int) -> dict[str, float]:
+    """Test accuracy, macro precision/recall/F1 (test rows) and train accuracy of one fold."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    test = ~train_mask
+    p, r, f, _ = precision_recall_fscore_support(y[test], pred[test], labels=list(range(n_classes)),
+                                                 average="macro", zero_division=0)
+    return {
+        "accuracy": float((pred[test] == y[test]).mean()),
+        "precision": float(p),
+        "recall": float(r),
+        "f1": float(f),
+        "train_accuracy": float((pred[train_mask] == y[train_mask]).mean()),
+    }

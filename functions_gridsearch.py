@@ -1,0 +1,582 @@
+"""01's grid search: candidates x epochs x batch sizes with K-fold CV, run in local processes or on a Dask
+cluster, resumable, with its results files, ranked table and plots; and reading a finished run (used by 02).
+
+Reading order: the search itself (GridSearch), then its steps: preparation (CSV, folds, jobs), resuming, the
+results writer, the runners (local processes, Dask), one grid job, the ranked table, reading a finished run.
+Only NumPy and the standard library at module level; pandas, tqdm, Dask and the plots are imported where needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from functions_audio import FEATURE_COLUMNS
+from functions_evaluation import (
+    DataError,
+    cv_train_masks,
+    file_sha256,
+    fold_metrics,
+    genres_in_order,
+    load_features_csv,
+)
+from functions_nn import ARCHITECTURES, CANDIDATES, RECIPES
+from functions_training import configure_tf_threads, cv_mlp, make_sklearn_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+GRID_EPOCHS = (100, 500, 800)
+GRID_BATCHES = (32, 200, 300)
+QUICK_EPOCHS = (20, 100)
+QUICK_BATCHES = (32, 200)
+METRICS = ("accuracy", "precision", "recall", "f1", "train_accuracy")
+FOLD_COLUMNS = ("candidate", "epochs", "batch_size", "fold", *METRICS)
+
+# the files of a run folder
+RESULTS_FILE = "results.csv"  # one row per cell, appended as jobs finish
+FOLDS_FILE = "folds.csv"  # one row per cell and fold
+RUN_FILE = "run.json"  # the settings and the features CSV's SHA-256
+
+
+class GridError(Exception):
+    """The grid search could not finish; finished cells stay on disk."""
+
+
+def parse_int_list(text: str) -> tuple[int, ...]:
+    """'100,500' -> (100, 500); ValueError naming the bad item."""
+    values = []
+    for item in text.split(","):
+        try:
+            value = int(item)
+        except ValueError:
+            raise ValueError(f"not a whole number: {item!r}") from None
+        if value < 1:
+            raise ValueError(f"must be positive: {item!r}")
+        values.append(value)
+    return tuple(sorted(set(values)))
+
+
+# --------------------------------------------------------------------------------------------------------
+# The search: prepare, run the pending jobs, report
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GridSearch:
+    """A resumable grid search over candidates x epochs x batch sizes with K-fold CV (see 01_nn_hyperparam.py)."""
+
+    features_csv: Path
+    output_dir: Path
+    jobs: list[GridJob]
+    settings: dict
+    genres: list[str]
+    done_keys: set[str]
+    df: pd.DataFrame | None = field(repr=False, default=None)
+
+    @property
+    def results_csv(self) -> Path:
+        """One row per cell (candidate x epochs x batch size), appended as jobs finish."""
+        return self.output_dir / RESULTS_FILE
+
+    @property
+    def folds_csv(self) -> Path:
+        """One row per cell and fold."""
+        return self.output_dir / FOLDS_FILE
+
+    @classmethod
+    def prepare(cls, features_csv: Path, output_dir: Path, candidates: Sequence[str], epochs: Sequence[int],
+                batches: Sequence[int], n_folds: int, seed: int = 0, groups_column: str | None = None
+                ) -> GridSearch:
+        """Read the CSV, make the folds, and work out which jobs a previous run already finished."""
+        df, genres, y, masks = read_folds(features_csv, candidates, n_folds, seed, groups_column)
+        settings = {
+            "features_csv": str(features_csv), "features_sha256": file_sha256(features_csv),
+            "n_rows": len(df), "genres": genres, "folds": n_folds, "seed": seed, "groups": groups_column,
+            "epochs": list(epochs), "batches": list(batches),
+            "recipes": {name: asdict(r) for name, r in RECIPES.items()},
+        }
+        output_dir.mkdir(parents=True, exist_ok=True)
+        done = finished_keys(output_dir, settings)
+        jobs = make_jobs(df, y, masks, candidates, epochs, batches, seed)
+        run_info = dict(settings, candidates=list(candidates))
+        (output_dir / RUN_FILE).write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+        return cls(Path(features_csv), output_dir, jobs, settings, genres, done, df)
+
+    @property
+    def pending(self) -> list[GridJob]:
+        """The jobs still to run, the longest first."""
+        return sorted((j for j in self.jobs if _cell_key(j.candidate, j.batch_size) not in self.done_keys),
+                      key=lambda j: -j.cost)
+
+    def describe(self) -> str:
+        """What the search covers, and how much of it an earlier run already did."""
+        s = self.settings
+        n_cells = sum(len(j.epochs) if j.batch_size else 1 for j in self.jobs)
+        resumed = len(self.jobs) - len(self.pending)
+        n_candidates = len({j.candidate for j in self.jobs})
+        text = (f"{self.features_csv}: {s['n_rows']} rows, {len(self.genres)} genres; {n_candidates}"
+                f" candidates, {n_cells} cells, {s['folds']}-fold CV (seed {s['seed']}"
+                f"{', groups ' + s['groups'] if s['groups'] else ''}); epochs {s['epochs']}, batches {s['batches']}")
+        if resumed:
+            text += f"\nresuming: {resumed} of {len(self.jobs)} jobs already in {self.results_csv}"
+        return text
+
+    def run(self, scheduler: str | None = None, workers: int | None = None, progress: bool = True) -> float:
+        """Run the pending jobs (local processes, or a Dask cluster); returns the wall time in seconds."""
+        import time
+
+        from tqdm import tqdm
+
+        pending = self.pending
+        started = time.perf_counter()
+        if not pending:
+            return 0.0
+        total = sum(j.fold_cells for j in pending)
+        bar = tqdm(total=total, unit="fold-cell", desc="grid", disable=not progress, dynamic_ncols=True)
+        try:
+            if scheduler:
+                failures = run_dask(pending, scheduler, self._finished, bar.update)
+            else:
+                failures = run_local(pending, workers or os.cpu_count() or 1, self._finished, bar.update)
+        finally:
+            bar.close()
+        if failures:
+            raise GridError(f"{len(failures)} job(s) failed: " + "; ".join(failures[:3]))
+        return time.perf_counter() - started
+
+    def _finished(self, job: GridJob, rows: list[dict]) -> None:
+        """A job's rows go to disk at once; a rerun will not repeat it."""
+        append_results(self.results_csv, self.folds_csv, rows)
+        self.done_keys.add(_cell_key(job.candidate, job.batch_size))
+
+    def results(self) -> pd.DataFrame:
+        """The results table (pandas DataFrame) of this run's candidates."""
+        import pandas as pd
+
+        df = pd.read_csv(self.results_csv)
+        return df[df["candidate"].isin({j.candidate for j in self.jobs})]
+
+    def ranked_table(self, top: int = 15) -> str:
+        """The cells ranked by mean CV accuracy, and each candidate's best cell."""
+        df = self.results().sort_values(["accuracy_mean", "epochs"], ascending=[False, True])
+        best = df.drop_duplicates("candidate")
+        folds = self.settings["folds"]
+        return (f"\nbest cell per candidate ({folds}-fold CV, mean ± std over folds):\n{cell_table(best)}\n"
+                f"\ntop {min(top, len(df))} of {len(df)} cells:\n{cell_table(df.head(top))}\n"
+                f"(fit s: wall time of the run up to that epoch count, all folds together)")
+
+    def plot(self, example_clip: Path | None = None) -> list[Path]:
+        """The PNG plots of the run (see functions_dataviz)."""
+        import pandas as pd
+
+        import functions_dataviz as viz
+
+        folds = pd.read_csv(self.folds_csv)
+        folds = folds[folds["candidate"].isin({j.candidate for j in self.jobs})]
+        order = [c for c in CANDIDATES if c in set(folds["candidate"])]
+        written = [viz.plot_all_models(folds, order, self.output_dir / "all_models.png")]
+        for name in order:
+            if CANDIDATES[name].kind == "mlp":
+                written.append(viz.plot_candidate_metrics(folds[folds["candidate"] == name], name,
+                                                          self.output_dir / f"candidate_{_safe(name)}.png"))
+        written += viz.plot_feature_exploration(self.df, self.genres, self.output_dir, self.features_csv,
+                                                example_clip)
+        return written
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Preparation: the labelled rows, their folds, the jobs
+# --------------------------------------------------------------------------------------------------------
+
+
+def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed: int,
+               groups_column: str | None = None) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
+    """The features CSV (the columns the candidates need) as a DataFrame, its genres, integer labels and the
+    (n_folds, N) training masks of a seeded stratified (group-aware) split; DataError (one line) if unusable."""
+    needed = sorted({c for name in candidates for c in CANDIDATES[name].feature_columns},
+                    key=list(FEATURE_COLUMNS).index)
+    df = load_features_csv(features_csv, needed)
+    if groups_column is not None and groups_column not in df.columns:
+        raise DataError(f"{features_csv}: no column {groups_column!r} for --groups")
+    genres = genres_in_order(df["genre"])
+    y = np.array([genres.index(g) for g in df["genre"]])
+    counts = np.bincount(y)
+    if counts.min() < 2 or len(genres) < 2:
+        raise DataError(f"{features_csv}: need at least 2 genres with 2 rows each for cross-validation "
+                        f"(smallest genre has {counts.min()})")
+    if n_folds > counts.max():
+        raise DataError(f"{features_csv}: {n_folds} folds but no genre has more than {counts.max()} rows")
+    groups = df[groups_column].astype(str).to_numpy() if groups_column else None
+    if groups is not None and len(set(groups)) < n_folds:
+        raise DataError(f"{features_csv}: --groups {groups_column} has fewer than {n_folds} distinct values")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class")
+        masks = cv_train_masks(y, n_folds, seed, groups)
+    return df, genres, y, masks
+
+
+def make_jobs(df: pd.DataFrame, y: np.ndarray, masks: np.ndarray, candidates: Sequence[str], epochs: Sequence[int],
+              batches: Sequence[int], seed: int) -> list[GridJob]:
+    """One job per MLP candidate and batch size, one per baseline (no batch size)."""
+    jobs = []
+    for name in candidates:
+        cand = CANDIDATES[name]
+        X = df[list(cand.feature_columns)].to_numpy(dtype=np.float64)
+        for batch in (batches if cand.kind == "mlp" else [None]):
+            jobs.append(GridJob(name, batch, tuple(epochs), X, y, masks, seed=seed))
+    return jobs
+
+
+# --------------------------------------------------------------------------------------------------------
+# Resuming: which jobs an earlier run with the same settings finished
+# --------------------------------------------------------------------------------------------------------
+
+
+def finished_keys(output_dir: Path, settings: dict) -> set[str]:
+    """Keys of jobs finished by an earlier run with the same settings; other runs' files are set aside."""
+    import csv
+
+    results, folds, run = output_dir / RESULTS_FILE, output_dir / FOLDS_FILE, output_dir / RUN_FILE
+    try:
+        previous = json.loads(run.read_text(encoding="utf-8"))
+        same = all(previous.get(k) == v for k, v in settings.items())
+    except (OSError, ValueError, AttributeError):
+        same = False
+    if not same:
+        for path in (results, folds):
+            if path.exists():
+                os.replace(path, path.with_suffix(".previous.csv"))
+        return set()
+    done: dict[str, set] = {}
+    try:
+        with open(results, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                done.setdefault(_cell_key(row["candidate"], row["batch_size"]), set()).add(row["epochs"])
+    except (OSError, KeyError):
+        return set()
+    want = {str(e) for e in settings["epochs"]}
+    return {k for k, e in done.items() if k.endswith("|None") or want <= e}
+
+
+def _cell_key(candidate: str, batch) -> str:
+    """GridJob.key of a job, also from a results.csv row (batch size '', '32' or '32.0')."""
+    batch = "" if batch is None or (isinstance(batch, float) and np.isnan(batch)) or batch == "" else int(float(batch))
+    return f"{candidate}|{batch if batch != '' else None}"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The results writer
+# --------------------------------------------------------------------------------------------------------
+
+
+def append_results(results_csv: Path, folds_csv: Path, rows: list[dict]) -> None:
+    """Append a finished job's rows to results.csv (one per cell) and folds.csv (one per cell and fold)."""
+    result_columns = [k for k in rows[0] if k != "folds_detail"]
+    _append_csv(results_csv, result_columns, [{k: r[k] for k in result_columns} for r in rows])
+    _append_csv(folds_csv, list(FOLD_COLUMNS),
+                [{"candidate": r["candidate"], "epochs": r["epochs"], "batch_size": r["batch_size"], "fold": k, **m}
+                 for r in rows for k, m in enumerate(r["folds_detail"])])
+
+
+def _append_csv(path: Path, columns: list[str], records: list[dict]) -> None:
+    """Append ``records`` to a CSV (header first if new), on disk before returning."""
+    import csv
+
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerows(records)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+# --------------------------------------------------------------------------------------------------------
+# The runners: each runs the pending jobs, calls ``finished(job, rows)`` here as each ends and ``advance(n)``
+# as fold-cells get done, and returns one line per failed job (one failure must not lose the others)
+# --------------------------------------------------------------------------------------------------------
+
+Finished = Callable[["GridJob", list[dict]], None]
+Advance = Callable[[int], None]
+
+
+def run_local(pending: Sequence[GridJob], workers: int, finished: Finished, advance: Advance) -> list[str]:
+    """Run the jobs in ``workers`` fresh (spawned) processes; Ctrl-C or an error stops them at once."""
+    import multiprocessing
+
+    workers = min(workers, len(pending))
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no TensorFlow state is forked
+    updates = context.Queue()
+    pool = context.Pool(workers, initializer=_pool_worker_init, initargs=(updates, os.getpid()))
+    try:
+        failures = _collect_pool_jobs(pool, updates, pending, finished, advance)
+        pool.close()
+    finally:
+        pool.terminate()  # on Ctrl-C or an error: stop the workers now, finished rows are on disk
+        pool.join()
+    return failures
+
+
+def _collect_pool_jobs(pool, updates, pending: Sequence[GridJob], finished: Finished, advance: Advance) -> list[str]:
+    """Submit the jobs to ``pool`` and wait for them, passing on the workers' progress from ``updates``."""
+    import queue as queue_module
+    import time
+
+    running = {job.key: (job, pool.apply_async(_pool_run_grid_job, (job,))) for job in pending}
+    shown: dict[str, int] = {}  # fold-cells already advanced per job
+    failures = []
+    while running:
+        time.sleep(0.2)
+        while True:
+            try:
+                key, units = updates.get_nowait()
+            except queue_module.Empty:
+                break
+            shown[key] = shown.get(key, 0) + units
+            advance(units)
+        for key in [k for k, (_, result) in running.items() if result.ready()]:
+            job, result = running.pop(key)
+            try:
+                rows = result.get()
+            except Exception as exc:  # one failed job must not lose the others
+                failures.append(_failure(job, exc))
+                continue
+            finished(job, rows)
+            advance(job.fold_cells - shown.get(job.key, 0))
+            shown[job.key] = job.fold_cells
+    return failures
+
+
+_POOL_UPDATES = None
+
+
+def _pool_worker_init(updates, parent_pid: int) -> None:
+    """Local worker set-up: progress queue, Ctrl-C left to the parent, exit if the parent process dies."""
+    import signal
+
+    from functions_parallel import exit_with_parent
+
+    global _POOL_UPDATES
+    _POOL_UPDATES = updates
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent(parent_pid)
+
+
+def _pool_run_grid_job(job: GridJob) -> list[dict]:
+    return run_grid_job(job, _POOL_UPDATES)
+
+
+def run_dask(pending: Sequence[GridJob], scheduler: str, finished: Finished, advance: Advance) -> list[str]:
+    """Run the jobs on the Dask cluster at ``scheduler``; GridError (one line) if it cannot be reached."""
+    from distributed import as_completed
+
+    from functions_parallel import connect_dask
+
+    client = connect_dask(scheduler, dask_worker_modules(), GridError)
+    failures = []
+    try:
+        futures = {client.submit(run_grid_job, job, pure=False, key=f"grid-{job.key}-{id(job)}"): job
+                   for job in pending}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                rows = future.result()
+            except Exception as exc:
+                failures.append(_failure(job, exc))
+                continue
+            finished(job, rows)
+            advance(job.fold_cells)
+    finally:
+        client.close()
+    return failures
+
+
+def dask_worker_modules() -> list[ModuleType]:
+    """Every project module a Dask worker imports to run a grid job, each after the project modules it imports."""
+    import functions_audio
+    import functions_evaluation
+    import functions_nn
+    import functions_training
+
+    return [functions_audio, functions_nn, functions_evaluation, functions_training, sys.modules[__name__]]
+
+
+def _failure(job: GridJob, exc: Exception) -> str:
+    return f"{job.key}: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Grid jobs: one job = one candidate at one batch size, all folds and all epoch checkpoints
+# --------------------------------------------------------------------------------------------------------
+
+
+class Progress(Protocol):
+    """Where a worker reports progress (a multiprocessing queue): put((job key, fold-cells done))."""
+
+    def put(self, item: tuple[str, int]) -> None: ...
+
+
+@dataclass
+class GridJob:
+    """Everything a worker (local process or Dask) needs; plain data, picklable."""
+
+    candidate: str
+    batch_size: int | None  # None for scikit-learn baselines (no epochs/batches)
+    epochs: tuple[int, ...]
+    X: np.ndarray  # (N, F) raw features of the candidate's columns
+    y: np.ndarray  # (N,) integer labels
+    train_masks: np.ndarray  # (K, N)
+    seed: int = 0
+    tf_threads: int | None = 1
+
+    @property
+    def key(self) -> str:
+        """'candidate|batch size' ('candidate|None' for a baseline)."""
+        return f"{self.candidate}|{self.batch_size}"
+
+    @property
+    def fold_cells(self) -> int:
+        """The job's units of progress: folds x epoch counts (folds alone for a baseline)."""
+        return len(self.train_masks) * (len(self.epochs) if self.batch_size else 1)
+
+    @property
+    def cost(self) -> float:
+        """Rough relative cost, to start the longest jobs first."""
+        cand = CANDIDATES[self.candidate]
+        if cand.kind != "mlp":
+            return 0.0
+        arch = ARCHITECTURES[cand.architecture]
+        sizes = [len(arch.feature_columns)] + [u for u, _ in arch.hidden] + [10]
+        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+        steps = max(self.epochs) * -(-int(self.train_masks.sum(axis=1).max()) // (self.batch_size or 1))
+        return steps * (2e-3 + macs * 1e-8 * (self.batch_size or 1))
+
+
+def run_grid_job(job: GridJob, progress: Progress | None = None) -> list[dict]:
+    """Train/evaluate one job; returns one result row per epochs value (or one row for a baseline), each
+    with per-fold metrics under "folds". ``progress`` (optional, a queue) receives (key, n_fold_cells_done)."""
+    if CANDIDATES[job.candidate].kind == "sklearn":
+        return _run_baseline_job(job, progress)
+    return _run_mlp_job(job, progress)
+
+
+def _run_baseline_job(job: GridJob, progress: Progress | None) -> list[dict]:
+    """A scikit-learn baseline fitted on each fold's training rows: one result row."""
+    import time
+
+    cand = CANDIDATES[job.candidate]
+    started = time.perf_counter()
+    per_fold = []
+    n_classes = int(job.y.max()) + 1
+    for mask in job.train_masks:
+        model = make_sklearn_model(cand.sklearn_model, job.seed).fit(job.X[mask], job.y[mask])
+        per_fold.append(fold_metrics(job.y, model.predict(job.X), mask, n_classes))
+        if progress is not None:
+            progress.put((job.key, 1))
+    return [_result_row(job, None, per_fold, time.perf_counter() - started)]
+
+
+def _run_mlp_job(job: GridJob, progress: Progress | None) -> list[dict]:
+    """An MLP at one batch size, all folds side by side: one result row per epoch checkpoint."""
+    cand = CANDIDATES[job.candidate]
+    n_folds = len(job.train_masks)
+    rows: list[dict] = []
+    configure_tf_threads(job.tf_threads)
+
+    def checkpoint(epochs: int, per_fold: list[dict[str, float]], seconds: float) -> None:
+        rows.append(_result_row(job, epochs, per_fold, seconds))
+        if progress is not None:
+            progress.put((job.key, n_folds))
+
+    cv_mlp(job.X, job.y, job.train_masks, ARCHITECTURES[cand.architecture], RECIPES[cand.recipe],
+           int(job.batch_size), job.epochs, seed=job.seed, on_checkpoint=checkpoint)
+    return rows
+
+
+def _result_row(job: GridJob, epochs: int | None, per_fold: list[dict[str, float]], seconds: float) -> dict:
+    """One results.csv row: mean and std over the folds of each metric (the folds themselves under folds_detail)."""
+    cand = CANDIDATES[job.candidate]
+    row = {"candidate": job.candidate, "kind": cand.kind, "architecture": cand.architecture or "",
+           "recipe": cand.recipe or cand.sklearn_model, "epochs": epochs, "batch_size": job.batch_size,
+           "folds": len(job.train_masks), "n_features": job.X.shape[1]}
+    for name in METRICS:
+        values = np.array([m[name] for m in per_fold])
+        row[f"{name}_mean"] = float(values.mean())
+        row[f"{name}_std"] = float(values.std())
+    row["fit_seconds"] = round(seconds, 2)
+    row["folds_detail"] = per_fold
+    return row
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reporting and reading a finished run (02_train_model.py takes its default cell from it)
+# --------------------------------------------------------------------------------------------------------
+
+
+def cell_table(frame: pd.DataFrame) -> str:
+    """Rows of a results table (pandas DataFrame) as ranked text lines, one cell a line."""
+    lines = [f"{'#':>3} {'candidate':<15} {'epochs':>6} {'batch':>5}  {'accuracy':>13} {'macro F1':>13}"
+             f" {'train acc':>9} {'fit s':>7}"]
+    for rank, (_, r) in enumerate(frame.iterrows(), 1):
+        epochs = "-" if np.isnan(r["epochs"]) else f"{int(r['epochs'])}"
+        batch = "-" if np.isnan(r["batch_size"]) else f"{int(r['batch_size'])}"
+        lines.append(f"{rank:>3} {r['candidate']:<15} {epochs:>6} {batch:>5}  "
+                     f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} "
+                     f"{r['f1_mean']:.3f} ± {r['f1_std']:.3f}"
+                     f" {r['train_accuracy_mean']:9.3f} {r['fit_seconds']:7.1f}")
+    return "\n".join(lines)
+
+
+def best_cell(results_csv: Path, candidate: str) -> dict | None:
+    """The row of ``candidate`` with the best mean CV accuracy (ties: fewer epochs, then larger batch)."""
+    import csv
+
+    try:
+        with open(results_csv, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if r.get("candidate") == candidate]
+    except OSError:
+        return None
+    best = None
+    for row in rows:
+        try:
+            key = (float(row["accuracy_mean"]), -float(row["epochs"]), float(row["batch_size"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if best is None or key > best[0]:
+            best = (key, row)
+    return None if best is None else best[1]
+
+
+def find_hyperparam_run(features_csv: Path, features_sha256: str, extra: Sequence[Path] = ()) -> Path | None:
+    """The most recent 01 run folder made from this very features CSV (same SHA-256), or None.
+
+    Looked for in ``extra``, then ``<features folder>/hyperparam`` and ``outputs/hyperparam``.
+    """
+    from functions_audio import OUTPUTS_DIR
+
+    found = []
+    for folder in (*extra, Path(features_csv).parent / "hyperparam", OUTPUTS_DIR / "hyperparam"):
+        run, results = Path(folder) / RUN_FILE, Path(folder) / RESULTS_FILE
+        try:
+            info = json.loads(run.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("features_sha256") == features_sha256 and results.is_file():
+            found.append((results.stat().st_mtime, Path(folder)))
+    return max(found)[1] if found else None
