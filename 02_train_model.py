@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
+import numpy as np
+
+import functions_audio as audio
+import functions_dataviz
 import functions_evaluation as evaluation
 import functions_gridsearch as gridsearch
 import functions_nn as nn
@@ -76,48 +79,58 @@ def choose_cell(args: argparse.Namespace, sha: str) -> tuple[int, int, str]:
     return epochs, batch, source
 
 
+def held_out_rows(args: argparse.Namespace, df) -> tuple[np.ndarray, dict]:
+    """The held-out mask (from --test-files, else a stratified --test-size share) and how it was chosen."""
+    if args.test_files is not None:
+        names = evaluation.read_clip_list(args.test_files)
+        test_mask, unknown = evaluation.match_test_files(df["file"].tolist(), names)
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
+            print(f"warning: {args.test_files}: {len(unknown)} listed clip(s) match no row: {shown}")
+        split = {"method": "test-files", "test_files": str(args.test_files), "unknown": unknown}
+    else:
+        test_mask = evaluation.stratified_holdout(df["genre"].to_numpy(), args.test_size, args.seed)
+        split = {"method": "stratified", "test_size": args.test_size, "seed": args.seed}
+    if not test_mask.any():
+        raise evaluation.DataError(f"{args.test_files or args.features_csv}: no held-out rows")
+    if test_mask.all():
+        raise evaluation.DataError(f"{args.test_files}: every row is held out, nothing left to train on")
+    return test_mask, split
+
+
+def print_report(metrics: dict, fit_seconds: float, out: Path) -> None:
+    """Training time, held-out accuracy and macro F1, and the per-genre table."""
+    print(f"fit {fit_seconds:.1f} s; train accuracy {metrics['train_accuracy']:.3f}")
+    print(f"held-out accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} clips "
+          f"(macro F1 {metrics['macro_f1']:.3f})")
+    print(f"{'genre':<12} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
+    for genre, m in metrics["per_genre"].items():
+        print(f"{genre:<12} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:4d}")
+    print(f"wrote {out}/ (model.keras, weights.npz, model.json, confusion_matrix.png)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import functions_audio
-
-    shipped = functions_audio.PRETRAINED_MODEL_DIR.resolve()
+    # Setup
+    shipped = audio.PRETRAINED_MODEL_DIR.resolve()
     if args.output_dir.resolve() == shipped and (shipped / nn.METADATA_FILE).exists() and not args.replace_shipped:
         print(f"error: {args.output_dir}: that is the shipped model; write elsewhere (e.g. outputs/model) "
               "or pass --replace-shipped", file=sys.stderr)
         return 2
-    architecture = nn.ARCHITECTURES[args.architecture]
-    recipe = nn.RECIPES[args.recipe]
+    architecture, recipe = nn.ARCHITECTURES[args.architecture], nn.RECIPES[args.recipe]
     columns = list(architecture.feature_columns)
+    # Data
     try:
         df = evaluation.load_features_csv(args.features_csv, columns)
         sha = evaluation.file_sha256(args.features_csv)
-        if args.test_files is not None:
-            try:
-                names = args.test_files.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise evaluation.DataError(f"{args.test_files}: cannot read the test list ({exc})") from None
-            test_mask, unknown = evaluation.match_test_files(df["file"].tolist(), names)
-            if unknown:
-                shown = ", ".join(unknown[:5]) + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
-                print(f"warning: {args.test_files}: {len(unknown)} listed clip(s) match no row: {shown}")
-            split = {"method": "test-files", "test_files": str(args.test_files), "unknown": unknown}
-        else:
-            test_mask = evaluation.stratified_holdout(df["genre"].to_numpy(), args.test_size, args.seed)
-            split = {"method": "stratified", "test_size": args.test_size, "seed": args.seed}
-        if not test_mask.any():
-            raise evaluation.DataError(f"{args.test_files or args.features_csv}: no held-out rows")
-        if test_mask.all():
-            raise evaluation.DataError(f"{args.test_files}: every row is held out, nothing left to train on")
+        test, split = held_out_rows(args, df)
     except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    import numpy as np
-
     genres = evaluation.genres_in_order(df["genre"])
     y = np.array([genres.index(g) for g in df["genre"]])
     X = df[columns].to_numpy(dtype=np.float64)
-    train, test = ~test_mask, test_mask
+    train = ~test
     missing_train = [g for i, g in enumerate(genres) if not (y[train] == i).any()]
     if missing_train:
         print(f"warning: no training rows for {', '.join(missing_train)} (held out entirely)")
@@ -126,49 +139,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.features_csv}: {len(df)} rows, {len(genres)} genres; training {name} "
           f"({architecture.describe()}) on {int(train.sum())} rows, holding out {int(test.sum())}")
     print(f"epochs {epochs}, batch {batch} ({source})")
-
-    model = nn.build_keras_model(columns, genres, architecture.hidden, X[train], name=name.replace("+", "_"))
-    arrays = nn.keras_model_arrays(model)
-    X_std = evaluation.standardise(X[train], arrays["norm_mean"], arrays["norm_variance"])
-    started = time.perf_counter()
-    weights = training.train_members(X_std[None], y[train], np.ones((1, int(train.sum())), dtype=bool),
-                                     architecture.hidden, len(genres), recipe, batch, [epochs], seed=args.seed)
-    fit_seconds = time.perf_counter() - started
-    kernels, biases = weights.member(0)
-    for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
-        model.get_layer(f"dense_{i}").set_weights([kernel, bias])
-
-    # held-out figures from the exported Keras model itself
+    # Model and training
+    model, fit_seconds = training.fit_keras_model(name, architecture, recipe, columns, genres, X[train], y[train],
+                                                  epochs, batch, args.seed)
+    # Held-out figures, from the exported Keras model itself
     proba = model.predict(X[test].astype(np.float32), verbose=0)
     metrics = evaluation.classification_metrics(y[test], proba.argmax(axis=1), genres)
-    train_acc = float((model.predict(X[train].astype(np.float32), verbose=0).argmax(axis=1) == y[train]).mean())
-    metrics["train_accuracy"] = train_acc
+    metrics["train_accuracy"] = float((model.predict(X[train].astype(np.float32), verbose=0).argmax(axis=1)
+                                       == y[train]).mean())
     confusion = metrics.pop("confusion_matrix")
-
-    metadata = {
-        "format_version": nn.MODEL_FORMAT_VERSION,
-        "architecture": args.architecture,
-        "candidate": name,
-        "hidden_layers": architecture.describe(),
-        "genres": genres,
-        "feature_columns": columns,
-        "activations": [act for _, act in architecture.hidden] + ["softmax"],
-        "feature_extraction": functions_audio.EXTRACTION_SETTINGS,
-        "training": {
-            "features_csv": str(args.features_csv),
-            "n_rows": len(df), "n_train": int(train.sum()), "n_test": int(test.sum()),
-            "held_out": split,
-            "epochs": epochs, "batch_size": batch, "cell_source": source,
-            "recipe": nn.recipe_settings(recipe),
-            "optimizer": "Adam (beta1 0.9, beta2 0.999, epsilon 1e-7)", "loss": "categorical cross-entropy",
-            "seed": args.seed, "fit_seconds": round(fit_seconds, 1),
-            "standardisation": "Normalization layer adapted on the training rows",
-        },
-        "metrics": metrics,
-        "confusion_matrix": confusion,
-        "versions": nn.library_versions(),
-        "features_csv_sha256": sha,
+    training_info = {
+        "features_csv": str(args.features_csv), "n_rows": len(df), "n_train": int(train.sum()),
+        "n_test": int(test.sum()), "held_out": split, "epochs": epochs, "batch_size": batch,
+        "cell_source": source, "seed": args.seed, "fit_seconds": round(fit_seconds, 1),
     }
+    metadata = nn.model_metadata(args.architecture, name, genres, columns, recipe, training_info, metrics, confusion,
+                                 sha)
+    # Export
     out = args.output_dir
     try:
         nn.write_model_dir(out, model, metadata)
@@ -176,26 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {out}: cannot write the model ({exc})", file=sys.stderr)
         return 1
-    import functions_dataviz
-
     functions_dataviz.plot_confusion_matrix(
         confusion, genres, out / "confusion_matrix.png",
         f"{name} on {int(test.sum())} held-out clips: accuracy {metrics['accuracy']:.1%}")
-
-    # the light NumPy loader must reproduce the Keras model
-    classifier = nn.load_classifier(out)
-    gap = float(np.abs(classifier.predict_proba(X[test]) - proba).max())
+    # Inference: the light NumPy loader must reproduce the Keras model
+    gap = float(np.abs(nn.load_classifier(out).predict_proba(X[test]) - proba).max())
     if gap > 1e-5:
         print(f"error: {out}: NumPy forward pass differs from Keras by {gap:.2e}", file=sys.stderr)
         return 1
-
-    print(f"fit {fit_seconds:.1f} s; train accuracy {train_acc:.3f}")
-    print(f"held-out accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} clips "
-          f"(macro F1 {metrics['macro_f1']:.3f})")
-    print(f"{'genre':<12} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
-    for genre, m in metrics["per_genre"].items():
-        print(f"{genre:<12} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:4d}")
-    print(f"wrote {out}/ (model.keras, weights.npz, model.json, confusion_matrix.png)")
+    print_report(metrics, fit_seconds, out)
     return 0
 
 

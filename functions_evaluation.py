@@ -99,6 +99,14 @@ def standardise_per_fold(X: np.ndarray, train_masks: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------------
 
 
+def read_clip_list(path: str | os.PathLike) -> list[str]:
+    """The lines of a clip list (one `file` value or file name per line); DataError when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the clip list ({exc})") from None
+
+
 def match_test_files(files: Sequence[str], names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Rows whose ``file`` equals a listed name or whose file name (last path part) equals it.
 

@@ -421,3 +421,33 @@ def recipe_settings(recipe: Recipe) -> dict:
     """JSON-serialisable recipe description."""
     return asdict(recipe)
 
+
+
+def model_metadata(architecture: str, candidate: str, genres: Sequence[str], columns: Sequence[str], recipe: Recipe,
+                   training: dict, metrics: dict, confusion: list, features_sha256: str) -> dict:
+    """model.json of a model folder: what the network is, how it was trained, and its held-out figures."""
+    from functions_audio import EXTRACTION_SETTINGS
+
+    hidden = ARCHITECTURES[architecture].hidden
+    return {
+        "format_version": MODEL_FORMAT_VERSION,
+        "architecture": architecture,
+        "candidate": candidate,
+        "hidden_layers": ARCHITECTURES[architecture].describe(),
+        "genres": list(genres),
+        "feature_columns": list(columns),
+        "activations": [act for _, act in hidden] + ["softmax"],
+        "feature_extraction": EXTRACTION_SETTINGS,
+        "training": {
+            **{k: training[k] for k in ("features_csv", "n_rows", "n_train", "n_test", "held_out", "epochs",
+                                        "batch_size", "cell_source")},
+            "recipe": recipe_settings(recipe),
+            "optimizer": "Adam (beta1 0.9, beta2 0.999, epsilon 1e-7)", "loss": "categorical cross-entropy",
+            **{k: training[k] for k in ("seed", "fit_seconds")},
+            "standardisation": "Normalization layer adapted on the training rows",
+        },
+        "metrics": metrics,
+        "confusion_matrix": confusion,
+        "versions": library_versions(),
+        "features_csv_sha256": features_sha256,
+    }

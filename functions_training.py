@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from functions_evaluation import fold_metrics, standardise_per_fold
-from functions_nn import Architecture, Recipe, quiet_tensorflow
+from functions_evaluation import fold_metrics, standardise, standardise_per_fold
+from functions_nn import Architecture, Recipe, build_keras_model, keras_model_arrays, quiet_tensorflow
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -422,3 +422,23 @@ def make_sklearn_model(kind: str, seed: int = 0) -> Pipeline:
     if kind == "svm-rbf":
         return make_pipeline(StandardScaler(), SVC(C=3.0, gamma="scale", random_state=seed))
     raise ValueError(f"unknown scikit-learn baseline {kind!r}")
+
+
+def fit_keras_model(name: str, architecture: Architecture, recipe: Recipe, columns: Sequence[str],
+                    genres: Sequence[str], X_train: np.ndarray, y_train: np.ndarray, epochs: int, batch: int,
+                    seed: int):
+    """The exported Keras model of one candidate trained on (X_train, y_train) by the batched engine, and the
+    training time in seconds. Standardisation is the model's own first layer, adapted on X_train."""
+    import time
+
+    model = build_keras_model(columns, genres, architecture.hidden, X_train, name=name.replace("+", "_"))
+    arrays = keras_model_arrays(model)
+    X_std = standardise(X_train, arrays["norm_mean"], arrays["norm_variance"])
+    started = time.perf_counter()
+    weights = train_members(X_std[None], y_train, np.ones((1, len(y_train)), dtype=bool), architecture.hidden,
+                            len(genres), recipe, batch, [epochs], seed=seed)
+    fit_seconds = time.perf_counter() - started
+    kernels, biases = weights.member(0)
+    for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
+        model.get_layer(f"dense_{i}").set_weights([kernel, bias])
+    return model, fit_seconds
