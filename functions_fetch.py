@@ -7,17 +7,25 @@ What lives here, top-down:
 * what a target is (``looks_like_url``, ``search_target``, ``validate_fetch_target``) and one-line error
   messages (``FetchError``, ``describe_download_error``);
 * the download itself (``fetched_audio``): best audio, converted by ffmpeg to the training format in a private
-  temporary folder, with caps on duration, size and time.
+  temporary folder, with caps on duration, size and time. yt-dlp runs in a helper process (this file run as a
+  script, ``_helper_main``) in a process group of its own; the caller's ``_supervise`` relays its progress,
+  measures the folder and the clock itself and kills the whole group (yt-dlp's ffmpeg included) when a cap,
+  Cancel or Ctrl-C stops it. Live streams are refused before download, yt-dlp plugins are never loaded.
 
 Start-up cost: only the standard library, NumPy and functions_audio at module level; yt-dlp (~0.4 s) is
-imported when a URL is actually fetched.
+imported by the helper process when a URL is actually fetched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import queue
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -170,8 +178,14 @@ def describe_download_error(message: str, target: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Downloading
+# Downloading: yt-dlp in a helper process that this process supervises
 # ---------------------------------------------------------------------------------------------------------
+WATCH_INTERVAL_S = 0.05  # how often the supervisor measures the download folder and the clock
+WAV_BYTES_PER_S = functions_audio.SAMPLE_RATE * 2  # the converted file: 16-bit mono PCM at SAMPLE_RATE
+CONVERT_MARGIN_S = 1.0  # ffmpeg converts at most max_duration_s + this: longer is "too long"
+LIVE_STATUSES = ("is_live", "is_upcoming")
+
+
 @dataclass(frozen=True)
 class FetchedAudio:
     """A downloaded and converted audio file inside a private temporary folder."""
@@ -180,6 +194,21 @@ class FetchedAudio:
     title: str
     duration_s: float | None
     webpage_url: str
+
+
+@dataclass(frozen=True)
+class _Caps:
+    """The limits of one download: media duration, bytes, and wall time from the start."""
+
+    max_duration_s: float
+    max_bytes: int
+    deadline_s: float
+
+    def folder_limit(self, converting: bool) -> int:
+        """Bytes the temporary folder may hold: the download, plus the converted WAV once ffmpeg converts."""
+        if not converting:
+            return self.max_bytes
+        return self.max_bytes + int((self.max_duration_s + CONVERT_MARGIN_S) * WAV_BYTES_PER_S) + 65536
 
 
 @contextlib.contextmanager
@@ -196,25 +225,132 @@ def fetched_audio(
 ) -> Iterator[FetchedAudio]:
     """Download the best audio of ``target`` with yt-dlp and convert it to a 22.05 kHz mono WAV.
 
-    Yields a ``FetchedAudio`` whose file lives in a private temporary folder; the folder is removed when the
-    ``with`` block ends, also on errors, cancellation and Ctrl-C. Raises FetchError (one line) or Cancelled.
+    yt-dlp and its ffmpeg run in a helper process group of their own, watched from here: the size cap, the
+    deadline and Cancel kill the whole group at once, whatever yt-dlp's downloader reports. Yields a
+    ``FetchedAudio`` whose file lives in a private temporary folder; the folder is removed when the ``with``
+    block ends, also on errors, cancellation and Ctrl-C. Raises FetchError (one line) or Cancelled.
     """
     target = validate_fetch_target(target)
     work_dir = Path(tempfile.mkdtemp(prefix="genre-fetch-", dir=temp_root))  # mode 0700
     try:
-        caps = _Caps(max_duration_s, max_bytes, deadline_s)
-        yield _download(target, work_dir, caps, socket_timeout_s, progress, cancel)
+        request = {"target": target, "work_dir": str(work_dir), "max_duration_s": max_duration_s,
+                   "max_bytes": max_bytes, "socket_timeout_s": socket_timeout_s, "parent_pid": os.getpid()}
+        done = _supervise(request, _Caps(max_duration_s, max_bytes, deadline_s), progress, cancel)
+        yield FetchedAudio(path=work_dir / done["file"], title=done["title"], duration_s=done["duration_s"],
+                           webpage_url=done["webpage_url"])
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class _Caps:
-    """The limits of one download: media duration, bytes, and wall time from the start."""
+def _supervise(request: dict[str, Any], caps: _Caps, progress: ProgressCallback | None,
+               cancel: threading.Event | None) -> dict[str, Any]:
+    """Run the helper process for ``request``, relay its progress and enforce the caps; return its result."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), json.dumps(request)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=errors, start_new_session=True, env={**os.environ, "YTDLP_NO_PLUGINS": "1"})
+        messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=_read_messages, args=(process.stdout, messages), daemon=True,
+                         name="fetch-messages").start()
+        try:
+            outcome = _watch(messages, Path(request["work_dir"]), request["target"], caps, progress, cancel)
+        finally:
+            _end_process_group(process)
+        if outcome is None:  # the helper died without a word (killed, crashed): its last line says why
+            errors.seek(0)
+            lines = errors.read().decode(errors="replace").strip().splitlines()
+            raise FetchError(f"the download stopped unexpectedly for {request['target']}"
+                             + (f": {lines[-1][:200]}" if lines else f" (exit code {process.returncode})"))
+    if "error" in outcome:
+        raise FetchError(outcome["error"])
+    return outcome["done"]
 
-    max_duration_s: float
-    max_bytes: int
-    deadline_s: float
+
+def _watch(messages: queue.Queue[dict[str, Any] | None], work_dir: Path, target: str, caps: _Caps,
+           progress: ProgressCallback | None, cancel: threading.Event | None) -> dict[str, Any] | None:
+    """Relay the helper's messages until it ends, measuring the folder and the clock every WATCH_INTERVAL_S."""
+    started = time.monotonic()
+    converting = False
+    outcome: dict[str, Any] | None = None
+    while True:
+        try:
+            message = messages.get(timeout=WATCH_INTERVAL_S)
+        except queue.Empty:
+            message = {}
+        if message is None:  # the helper closed its output: it has ended
+            return outcome
+        if "progress" in message:
+            stage, fraction, text = message["progress"]
+            converting = converting or stage == "convert"
+            report_progress(progress, stage, fraction, text)
+        elif message:
+            outcome, converting = message, True
+        check_cancel(cancel)
+        if time.monotonic() - started > caps.deadline_s:
+            raise FetchError(f"time-out: the download took longer than {caps.deadline_s:.0f} s, stopped ({target})")
+        size = _folder_bytes(work_dir)
+        if size > caps.folder_limit(converting):
+            raise FetchError(f"too large: {_format_bytes(size)} written, over the cap of "
+                             f"{_format_bytes(caps.max_bytes)}: download stopped ({target})")
+
+
+def _read_messages(stream: Any, messages: queue.Queue[dict[str, Any] | None]) -> None:
+    """The reader thread: one JSON message per line of the helper's output, then None at its end."""
+    with contextlib.suppress(ValueError, OSError):
+        for line in stream:
+            with contextlib.suppress(ValueError):
+                messages.put(json.loads(line))
+    messages.put(None)
+
+
+def _end_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the helper and everything it started (yt-dlp's ffmpeg) at once, then reap it."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # its own group (start_new_session); not reaped yet
+    else:
+        process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Bytes of all files below ``folder`` (files that vanish while counting count as 0)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The helper process: ``python functions_fetch.py REQUEST_JSON`` (started by ``_supervise`` only)
+# ---------------------------------------------------------------------------------------------------------
+def _helper_main(request_json: str) -> None:
+    """Look up, check, download and convert one target; every message is one JSON line on the real stdout."""
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever else prints goes to stderr, never into the messages
+    request = json.loads(request_json)
+    work_dir = Path(request["work_dir"])
+
+    def send(message: dict[str, Any]) -> None:
+        channel.write(json.dumps(message) + "\n")
+        channel.flush()
+
+    def orphaned() -> None:  # the supervisor died without cleaning up: remove the files, end ffmpeg too
+        shutil.rmtree(work_dir, ignore_errors=True)
+        os.killpg(0, signal.SIGKILL)
+
+    from functions_parallel import exit_with_parent
+
+    exit_with_parent(request["parent_pid"], poll_seconds=0.5, before_exit=orphaned)
+    try:
+        send({"done": _download(request, lambda p: send({"progress": [p.stage, p.fraction, p.message]}))})
+    except FetchError as exc:
+        send({"error": str(exc)})
+    channel.close()
 
 
 class _QuietLogger:
@@ -237,32 +373,33 @@ class _QuietLogger:
 
 
 class _DownloadAborted(Exception):
-    """Raised inside a yt-dlp progress hook to stop a download (size cap, deadline)."""
+    """Raised inside a yt-dlp progress hook to stop a download that announces a size over the cap."""
 
 
 class _ProgressHooks:
-    """yt-dlp's progress and post-processor hooks: report progress, enforce the caps, honour Cancel."""
+    """yt-dlp's progress and post-processor hooks: report progress (at most every 0.1 s), refuse a size over the cap.
 
-    def __init__(self, caps: _Caps, progress: ProgressCallback | None, cancel: threading.Event | None) -> None:
-        self.caps = caps
+    The hooks run only when yt-dlp's downloader reports (its ffmpeg downloader does so at the end): the caps that
+    must hold are enforced by the supervising process, not here.
+    """
+
+    def __init__(self, max_bytes: int, progress: ProgressCallback) -> None:
+        self.max_bytes = max_bytes
         self.progress = progress
-        self.cancel = cancel
-        self.started = time.monotonic()
+        self.last_report = 0.0
 
     def on_download(self, status: dict[str, Any]) -> None:
-        check_cancel(self.cancel)
-        if time.monotonic() - self.started > self.caps.deadline_s:
-            raise _DownloadAborted(f"time-out: the download took longer than {self.caps.deadline_s:.0f} s")
         if status.get("status") != "downloading":
             return
         done = status.get("downloaded_bytes") or 0
         total = status.get("total_bytes") or status.get("total_bytes_estimate")
-        max_bytes = self.caps.max_bytes
-        if (total and total > max_bytes) or done > max_bytes:
-            size = max(done, total or 0)
-            raise _DownloadAborted(
-                f"too large: {_format_bytes(size)} > the cap of {_format_bytes(max_bytes)}, download aborted"
-            )
+        if (total and total > self.max_bytes) or done > self.max_bytes:
+            raise _DownloadAborted(f"too large: {_format_bytes(max(done, total or 0))} > the cap of "
+                                   f"{_format_bytes(self.max_bytes)}, download aborted")
+        now = time.monotonic()
+        if now - self.last_report < 0.1 and not (total and done >= total):
+            return
+        self.last_report = now
         speed = status.get("speed")
         speed_text = f" at {_format_bytes(speed)}/s" if speed else ""
         if total:
@@ -276,9 +413,15 @@ class _ProgressHooks:
             report_progress(self.progress, "convert", None, "converting the audio with ffmpeg")
 
 
-def _ydl_options(work_dir: Path, logger: _QuietLogger, hooks: _ProgressHooks,
-                 socket_timeout_s: float) -> dict[str, Any]:
-    """yt-dlp options: first entry only, quiet, no cache, best audio converted to the training format."""
+def _ydl_options(work_dir: Path, logger: _QuietLogger, hooks: _ProgressHooks, socket_timeout_s: float,
+                 max_duration_s: float) -> dict[str, Any]:
+    """yt-dlp options: first entry only, quiet, no cache, best audio converted to the training format.
+
+    ffmpeg converts at most ``max_duration_s`` + CONVERT_MARGIN_S seconds, so a long file whose length was not
+    announced never fills the disk with its whole conversion.
+    """
+    convert_args = ["-ar", str(functions_audio.SAMPLE_RATE), "-ac", "1",
+                    "-t", f"{max_duration_s + CONVERT_MARGIN_S:.3f}"]
     return {
         "format": "bestaudio/best",
         "outtmpl": {"default": str(work_dir / "download.%(ext)s")},
@@ -299,10 +442,19 @@ def _ydl_options(work_dir: Path, logger: _QuietLogger, hooks: _ProgressHooks,
         "ffmpeg_location": functions_audio.ffmpeg_exe(),
         "postprocessors": [{"key": "FFmpegExtractAudio", "preferredcodec": "wav"}],
         # straight to the training format, so loading needs no resampling
-        "postprocessor_args": {"extractaudio+ffmpeg_o": ["-ar", str(functions_audio.SAMPLE_RATE), "-ac", "1"]},
+        "postprocessor_args": {"extractaudio+ffmpeg_o": convert_args},
         "progress_hooks": [hooks.on_download],
         "postprocessor_hooks": [hooks.on_postprocess],
     }
+
+
+def _without_plugins() -> None:
+    """yt-dlp runs only its own code: no plugins from ~/.config/yt-dlp/plugins or other user folders."""
+    os.environ["YTDLP_NO_PLUGINS"] = "1"
+    with contextlib.suppress(ImportError, AttributeError):
+        from yt_dlp.globals import plugin_dirs
+
+        plugin_dirs.value = []
 
 
 def _pick_entry(info: dict[str, Any], target: str) -> dict[str, Any]:
@@ -316,7 +468,9 @@ def _pick_entry(info: dict[str, Any], target: str) -> dict[str, Any]:
 
 
 def _check_caps(info: dict[str, Any], target: str, max_duration_s: float, max_bytes: int) -> None:
-    """Refuse, before downloading, media whose announced duration or size exceeds the caps."""
+    """Refuse, before downloading, a live stream and media whose announced duration or size exceeds the caps."""
+    if info.get("is_live") or info.get("live_status") in LIVE_STATUSES:
+        raise FetchError(f"live stream: a broadcast without an end cannot be classified ({target})")
     duration = info.get("duration")
     if duration and duration > max_duration_s:
         raise FetchError(
@@ -331,13 +485,15 @@ def _check_caps(info: dict[str, Any], target: str, max_duration_s: float, max_by
         raise FetchError(f"too large: {_format_bytes(size)} > the cap of {_format_bytes(max_bytes)} for {target}")
 
 
-def _download(target: str, work_dir: Path, caps: _Caps, socket_timeout_s: float,
-              progress: ProgressCallback | None, cancel: threading.Event | None) -> FetchedAudio:
+def _download(request: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
     """Look the target up, check the caps, download and convert it; every failure becomes one FetchError line."""
+    _without_plugins()
     import yt_dlp  # ~0.4 s: only paid when a URL is classified
 
+    target, work_dir = request["target"], Path(request["work_dir"])
     logger = _QuietLogger()
-    options = _ydl_options(work_dir, logger, _ProgressHooks(caps, progress, cancel), socket_timeout_s)
+    options = _ydl_options(work_dir, logger, _ProgressHooks(request["max_bytes"], progress),
+                           request["socket_timeout_s"], request["max_duration_s"])
     report_progress(progress, "download", None, "looking up " + target)
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
@@ -345,10 +501,9 @@ def _download(target: str, work_dir: Path, caps: _Caps, socket_timeout_s: float,
             if info is None:
                 raise FetchError(describe_download_error(logger.errors[-1] if logger.errors else "", target))
             info = _pick_entry(info, target)
-            _check_caps(info, target, caps.max_duration_s, caps.max_bytes)
-            check_cancel(cancel)
+            _check_caps(info, target, request["max_duration_s"], request["max_bytes"])
             info = ydl.process_ie_result(info, download=True)
-    except (FetchError, Cancelled):
+    except FetchError:
         raise
     except _DownloadAborted as exc:
         raise FetchError(f"{exc} ({target})") from None
@@ -356,25 +511,24 @@ def _download(target: str, work_dir: Path, caps: _Caps, socket_timeout_s: float,
         raise FetchError(describe_download_error(str(exc), target)) from None
     except OSError as exc:
         raise FetchError(describe_download_error(str(exc), target)) from None
-    check_cancel(cancel)
-    return _converted_file(work_dir, info, target, logger, caps.max_duration_s)
+    return _converted_file(work_dir, info, target, logger, request["max_duration_s"])
 
 
 def _converted_file(work_dir: Path, info: dict[str, Any], target: str, logger: _QuietLogger,
-                    max_duration_s: float) -> FetchedAudio:
+                    max_duration_s: float) -> dict[str, Any]:
     """The WAV ffmpeg wrote, checked against the duration cap (the announced duration can be missing)."""
     wavs = sorted(work_dir.glob("*.wav"))
     if not wavs:
         produced = sorted(p.name for p in work_dir.iterdir())
         detail = logger.errors[-1] if logger.errors else f"no audio file produced (found {produced})"
         raise FetchError(describe_download_error(detail, target))
-    path = wavs[0]
-    duration = functions_audio.audio_duration(path)
-    if duration > max_duration_s:
-        raise FetchError(
-            f"too long: {format_seconds(duration)} > the --max-duration of {format_seconds(max_duration_s)} "
-            f"for {target}"
-        )
+    duration = functions_audio.audio_duration(wavs[0])
+    if duration > max_duration_s:  # ffmpeg stopped converting just past the cap
+        raise FetchError(f"too long: more than the --max-duration of {format_seconds(max_duration_s)} for {target}")
     title = info.get("title") or info.get("id") or target
-    return FetchedAudio(path=path, title=str(title), duration_s=float(duration),
-                        webpage_url=str(info.get("webpage_url") or target))
+    return {"file": wavs[0].name, "title": str(title), "duration_s": float(duration),
+            "webpage_url": str(info.get("webpage_url") or target)}
+
+
+if __name__ == "__main__":
+    _helper_main(sys.argv[1])

@@ -8,7 +8,7 @@ project's code. Only the standard library is imported at module level.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 
@@ -22,8 +22,12 @@ def limit_worker_threads() -> None:
     threadpool_limits(1)
 
 
-def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
-    """Start a watcher thread that ends this (worker) process as soon as `parent_pid` is gone."""
+def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0,
+                     before_exit: Callable[[], None] | None = None) -> None:
+    """Start a watcher thread that ends this (worker) process as soon as `parent_pid` is gone.
+
+    `before_exit` runs first (e.g. remove this process's files and end the processes it started).
+    """
     import threading
     import time
 
@@ -31,6 +35,8 @@ def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
         while True:
             time.sleep(poll_seconds)
             if os.getppid() != parent_pid:  # the parent was killed: do not linger as an orphan
+                if before_exit is not None:
+                    before_exit()
                 os._exit(1)
 
     threading.Thread(target=watch_parent, daemon=True, name="exit-with-parent").start()

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +120,9 @@ class Route:
     status: int = 200
     chunk_delay_s: float = 0.0  # > 0: send 16 KB chunks with this pause (a slow download)
     hang: bool = False  # accept the request and never answer (time-outs)
+    stall_after: int | None = None  # send this many bytes of the body, then nothing more (a stalled download)
+    make_body: Callable[[], bytes] | None = None  # a body made anew for each request (a live playlist)
+    repeat_forever: bool = False  # send the body again and again, no length (an internet radio stream)
 
 
 class LoopbackServer:
@@ -145,20 +148,29 @@ class LoopbackServer:
                 if route.hang:
                     server._stop.wait(60)
                     return
+                body = route.make_body() if route.make_body is not None else route.body
                 try:
                     self.send_response(route.status)
                     self.send_header("Content-Type", route.content_type)
-                    self.send_header("Content-Length", str(len(route.body)))
+                    if not route.repeat_forever:
+                        self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     if not with_body:
                         return
-                    if route.chunk_delay_s <= 0:
-                        self.wfile.write(route.body)
+                    while route.repeat_forever and not server._stop.is_set():
+                        self.wfile.write(body)
+                    if route.stall_after is not None:
+                        self.wfile.write(body[:route.stall_after])
+                        self.wfile.flush()
+                        server._stop.wait(120)
                         return
-                    for start in range(0, len(route.body), 16384):
+                    if route.chunk_delay_s <= 0:
+                        self.wfile.write(body)
+                        return
+                    for start in range(0, len(body), 16384):
                         if server._stop.is_set():
                             return
-                        self.wfile.write(route.body[start:start + 16384])
+                        self.wfile.write(body[start:start + 16384])
                         self.wfile.flush()
                         time.sleep(route.chunk_delay_s)
                 except (BrokenPipeError, ConnectionResetError):
@@ -186,6 +198,70 @@ class LoopbackServer:
         self._stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def add_live_hls(server: LoopbackServer, path: str, segment: Path, segment_s: float) -> str:
+    """A never-ending HLS stream at ``path``: a sliding playlist (no #EXT-X-ENDLIST) of copies of ``segment``.
+
+    Like a live broadcast, a new segment appears every ``segment_s`` seconds; returns the playlist's URL.
+    """
+    started = time.monotonic()
+    segment_path = path.rsplit("/", 1)[0] + "/segment.ts"
+    server.routes[segment_path] = Route(segment.read_bytes(), "video/mp2t")
+
+    def playlist() -> bytes:
+        newest = int((time.monotonic() - started) / segment_s)
+        first = max(0, newest - 2)
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(round(segment_s))}",
+                 f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+        for number in range(first, newest + 1):
+            lines += [f"#EXTINF:{segment_s:.3f},", f"{server.url(segment_path)}?n={number}"]
+        return ("\n".join(lines) + "\n").encode()
+
+    server.routes[path] = Route(content_type="application/vnd.apple.mpegurl", make_body=playlist)
+    return server.url(path)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of all files below ``folder`` now."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+class PeakSize:
+    """Measures the largest size ``folder`` reaches (every 10 ms in a thread) while the ``with`` block runs."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._measure, daemon=True)
+
+    def _measure(self) -> None:
+        while not self._stop.wait(0.01):
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, folder_bytes(self.folder))
+
+    def __enter__(self) -> PeakSize:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of the running (not zombie) processes whose arguments contain ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if text in command and state != "Z":
+                found.append(command)
+    return found
 
 
 def free_port_refusing_connections() -> int:

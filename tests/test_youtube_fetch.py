@@ -15,10 +15,13 @@ import pytest
 from helpers_classify import (
     PROJECT_DIR,
     LoopbackServer,
+    PeakSize,
     Route,
+    add_live_hls,
     encode,
     ffmpeg_to_training_wav,
     free_port_refusing_connections,
+    processes_mentioning,
     run_classifier,
     script_env,
     synthetic_song,
@@ -26,6 +29,7 @@ from helpers_classify import (
 )
 
 import functions_analysis as fa
+import functions_audio
 import functions_fetch as ff
 
 
@@ -126,7 +130,7 @@ def test_cli_refuses_a_file_url_and_goes_on_with_the_next_input(model_dir, media
     ("/missing.mp3", {}, "not found (HTTP 404)"),
     ("/page.html", {}, "not a media page"),
     ("/broken.mp3", {}, "ffmpeg found no decodable audio"),
-    ("/song.wav", {"max_duration_s": 30.0}, "too long: 0:40 > the --max-duration of 0:30"),
+    ("/song.wav", {"max_duration_s": 30.0}, "too long: more than the --max-duration of 0:30"),
     ("/song.wav", {"max_bytes": 100_000}, "too large"),
 ])
 def test_errors_are_one_clear_line_and_leave_no_files(server, tmp_path, path, options, message):
@@ -232,10 +236,105 @@ def test_youtube_error_messages_become_one_clear_line(message, expected):
 
 def test_downloaded_audio_equals_ffmpeg_decoding_of_the_source(server, media, tmp_path):
     """The yt-dlp path neither resamples nor alters the audio beyond the ffmpeg conversion to 22.05 kHz mono."""
-    import functions_audio
-
     with ff.fetched_audio(server.url("/song.ogg"), temp_root=tmp_path) as fetched:
         fetched_samples = functions_audio.load_audio(fetched.path, max_seconds=None)
     reference = functions_audio.load_audio(ffmpeg_to_training_wav(media["ogg"], tmp_path / "ref.wav"),
                                            max_seconds=None)
     np.testing.assert_array_equal(fetched_samples, reference)
+
+
+# --- faults real users met (issue 12): caps the project enforces itself -------------------------------------
+@pytest.fixture(scope="module")
+def live_segment(media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-s MPEG-TS segment (AAC) for a never-ending HLS playlist."""
+    folder = tmp_path_factory.mktemp("hls")
+    return encode(media["wav"], folder / "segment.ts", "-t", "2", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts")
+
+
+@pytest.fixture(scope="module")
+def hour_mp3(media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An hour of audio as a small MP3 (8 kbit/s mono, 3.6 MB): the 40-s song encoded once, its frames looped."""
+    folder = tmp_path_factory.mktemp("hour")
+    short = encode(media["wav"], folder / "short.mp3", "-ac", "1", "-b:a", "8k")
+    subprocess.run([functions_audio.ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-stream_loop", "89", "-i",
+                    str(short), "-c", "copy", str(folder / "hour.mp3")], check=True, timeout=60)
+    return folder / "hour.mp3"
+
+
+def test_a_live_stream_is_refused_before_anything_is_downloaded(model_dir, server, live_segment, tmp_path):
+    """A never-ending HLS playlist with a 200 KB cap used to fill the temporary folder until Ctrl-C."""
+    url = add_live_hls(server, "/live/index.m3u8", live_segment, segment_s=2.0)
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    started = time.monotonic()
+    with PeakSize(temp_root) as peak:
+        run = run_classifier(url, "--model", model_dir, "--json", "--max-size", "0.2", tmp_dir=temp_root, timeout=60)
+    record = json.loads(run.stdout)
+    assert run.returncode == 1 and record["error"].startswith("live stream: ") and url in record["error"]
+    assert time.monotonic() - started < 30
+    assert peak.peak == 0 and not any("segment.ts" in request for request in server.requests)
+    assert list(temp_root.iterdir()) == []
+
+
+def test_the_deadline_holds_while_the_downloader_reports_nothing(server, media, tmp_path):
+    """A download that stalls (no progress report from yt-dlp) stops at the deadline, not at the socket time-out."""
+    server.routes["/stalled.wav"] = Route(media["wav"].read_bytes(), "audio/wav", stall_after=100_000)
+    started = time.monotonic()
+    with pytest.raises(ff.FetchError) as caught:
+        with ff.fetched_audio(server.url("/stalled.wav"), deadline_s=3.0, socket_timeout_s=60.0, temp_root=tmp_path):
+            pytest.fail("no audio expected")
+    assert time.monotonic() - started < 6.0
+    assert str(caught.value).startswith("time-out: the download took longer than 3 s, stopped")
+    assert list(tmp_path.iterdir()) == [] and processes_mentioning(str(tmp_path)) == []
+
+
+def test_an_endless_radio_stream_stops_at_the_size_cap(server, media, tmp_path):
+    server.routes["/radio.mp3"] = Route(media["mp3"].read_bytes(), "audio/mpeg", repeat_forever=True)
+    with PeakSize(tmp_path) as peak, pytest.raises(ff.FetchError, match="too large"):
+        with ff.fetched_audio(server.url("/radio.mp3"), max_bytes=200 * 1024, temp_root=tmp_path):
+            pytest.fail("no audio expected")
+    assert peak.peak <= 2 * 200 * 1024
+    assert list(tmp_path.iterdir()) == [] and processes_mentioning(str(tmp_path)) == []
+
+
+def test_a_long_direct_link_is_converted_only_up_to_the_duration_cap(server, hour_mp3, tmp_path):
+    """A direct link says nothing about its length: ffmpeg stops converting just past --max-duration."""
+    server.add_file("/hour.mp3", hour_mp3, "audio/mpeg")
+    with PeakSize(tmp_path) as peak, pytest.raises(ff.FetchError) as caught:
+        with ff.fetched_audio(server.url("/hour.mp3"), max_duration_s=60.0, temp_root=tmp_path):
+            pytest.fail("no audio expected")
+    converted_cap = (60 + 1) * functions_audio.SAMPLE_RATE * 2  # 16-bit mono WAV
+    assert peak.peak <= hour_mp3.stat().st_size + converted_cap + 65536  # the whole hour would be 159 MB
+    assert str(caught.value).startswith("too long: more than the --max-duration of 1:00")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_stops_the_conversion_at_once(server, hour_mp3, tmp_path):
+    server.add_file("/hour.mp3", hour_mp3, "audio/mpeg")
+    cancel = threading.Event()
+    cancelled_at: list[float] = []
+
+    def on_progress(report: ff.Progress) -> None:
+        if report.stage == "convert" and not cancel.is_set():
+            cancel.set()
+            cancelled_at.append(time.monotonic())
+
+    with pytest.raises(ff.Cancelled):
+        with ff.fetched_audio(server.url("/hour.mp3"), max_duration_s=7200.0, progress=on_progress, cancel=cancel,
+                              temp_root=tmp_path):
+            pytest.fail("cancelled: no audio expected")
+    assert time.monotonic() - cancelled_at[0] < 1.0  # converting the hour takes several seconds
+    assert list(tmp_path.iterdir()) == [] and processes_mentioning(str(tmp_path)) == []
+
+
+def test_no_yt_dlp_plugin_is_loaded_from_the_users_home(model_dir, server, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    plugin = home / ".config" / "yt-dlp" / "plugins" / "spy" / "yt_dlp_plugins" / "extractor" / "spy.py"
+    plugin.parent.mkdir(parents=True)
+    marker = tmp_path / "plugin-code-ran"
+    plugin.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    run = run_classifier(server.url("/short.wav"), "--model", model_dir, "--json")
+    assert run.returncode == 0 and json.loads(run.stdout)["error"] is None, run.stdout + run.stderr
+    assert not marker.exists()
