@@ -2,8 +2,9 @@
 
 What lives here, top-down: the settings and result types (``AnalysisSettings``, ``WindowResult``,
 ``SongResult``, ``AnalysisError``), the pure steps (``trim_silence``, ``plan_windows``,
-``check_extraction_settings``) and ``SongAnalyser``, which loads a classifier once and classifies songs with
-it: whole-file decoding, or window-by-window reading for very long files.
+``check_extraction_settings``, ``block_energy``/``trim_from_energy``, ``scan_song``) and ``SongAnalyser``, which
+loads a classifier once and classifies songs with it: whole-file decoding, or window-by-window reading for long
+files and files whose header has no length.
 
 Start-up cost: only the standard library, NumPy, functions_audio and functions_fetch at module level; the model
 is loaded through functions_nn (its NumPy forward pass, never TensorFlow) when a SongAnalyser is built.
@@ -40,7 +41,6 @@ TRIM_TOP_DB = 60.0  # like librosa.effects.trim: frames quieter than the loudest
 TRIM_FRAME_LENGTH = 2048
 TRIM_HOP_LENGTH = 512
 LOAD_WHOLE_LIMIT_S = 20 * 60.0  # longer files are read window by window (memory stays bounded)
-EDGE_PROBE_S = 60.0  # how much of the start and end of a long file is read to find its silence
 
 
 class AnalysisError(Exception):
@@ -113,30 +113,80 @@ class SongResult:
         }
 
 
+def block_energy(y: np.ndarray) -> np.ndarray:
+    """Sum of squares of each TRIM_HOP_LENGTH-sample block of ``y`` (the last block may be shorter), in float64.
+
+    ``y`` is read in slices, so the temporary squares stay small for a long song.
+    """
+    hop, step = TRIM_HOP_LENGTH, TRIM_HOP_LENGTH * 4096
+    parts = [np.add.reduceat(np.square(y[first:first + step], dtype=np.float64),
+                             np.arange(0, min(step, y.size - first), hop)) for first in range(0, y.size, step)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def trim_from_energy(energy: np.ndarray, n: int, top_db: float = TRIM_TOP_DB) -> tuple[int, int]:
+    """``trim_silence`` for a song of ``n`` samples known only by its ``block_energy``: its ``[start, end)``.
+
+    A centred frame (2048 samples, hop 512) covers exactly the blocks ``i-2 .. i+1``; outside the song is zero.
+    """
+    n_frames = 1 + n // TRIM_HOP_LENGTH
+    blocks = np.zeros(n_frames + 3, dtype=np.float64)
+    blocks[2:2 + energy.size] = energy[:n_frames + 1]
+    frames = (blocks[:-3] + blocks[1:-2] + blocks[2:-1] + blocks[3:]) / TRIM_FRAME_LENGTH
+    peak = float(frames.max())
+    if peak <= 1e-20:  # librosa's power_to_db floor (amin 1e-10 on the RMS) makes this all-silent
+        return 0, 0
+    loud = np.flatnonzero(10.0 * np.log10(np.maximum(frames, 1e-20) / peak) > -top_db)
+    start = int(loud[0]) * TRIM_HOP_LENGTH
+    end = min(n, (int(loud[-1]) + 1) * TRIM_HOP_LENGTH)
+    return start, end
+
+
 def trim_silence(y: np.ndarray, top_db: float = TRIM_TOP_DB) -> tuple[int, int]:
     """Sample range ``[start, end)`` of ``y`` without leading and trailing silence.
 
     Same rule as ``librosa.effects.trim`` (RMS over 2048-sample frames, hop 512, centred frames, silence is
-    ``top_db`` below the loudest frame), computed with a running sum so long songs need no frame copies.
-    Returns ``(0, 0)`` for an all-silent signal.
+    ``top_db`` below the loudest frame), computed from sums over 512-sample blocks so long songs need no frame
+    copies and a file streamed chunk by chunk (``scan_song``) is trimmed alike. ``(0, 0)`` if all silent.
     """
-    n = int(y.size)
-    if n == 0:
+    if y.size == 0:
         return 0, 0
-    half = TRIM_FRAME_LENGTH // 2
-    squares = np.zeros(n + 2 * half + 1, dtype=np.float64)
-    np.cumsum(np.square(y, dtype=np.float64), out=squares[half + 1:half + 1 + n])
-    squares[half + 1 + n:] = squares[half + n]
-    n_frames = 1 + n // TRIM_HOP_LENGTH
-    starts = np.arange(n_frames) * TRIM_HOP_LENGTH  # frame i covers padded[start:start+frame] = y[start-half:...]
-    energy = (squares[starts + TRIM_FRAME_LENGTH] - squares[starts]) / TRIM_FRAME_LENGTH
-    peak = float(energy.max())
-    if peak <= 1e-20:  # librosa's power_to_db floor (amin 1e-10 on the RMS) makes this all-silent
-        return 0, 0
-    loud = np.flatnonzero(10.0 * np.log10(np.maximum(energy, 1e-20) / peak) > -top_db)
-    start = int(loud[0]) * TRIM_HOP_LENGTH
-    end = min(n, (int(loud[-1]) + 1) * TRIM_HOP_LENGTH)
-    return start, end
+    return trim_from_energy(block_energy(y), int(y.size), top_db)
+
+
+@dataclass
+class SongScan:
+    """One pass over a file: its length in samples, its ``block_energy``, and its samples if it was kept."""
+
+    n_samples: int
+    energy: np.ndarray
+    samples: np.ndarray | None
+
+
+def scan_song(path: Path, keep_s: float, progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> SongScan:
+    """Decode ``path`` chunk by chunk for its length and block energies; keep the samples if it lasts <= ``keep_s``.
+
+    Memory: one chunk, 8 bytes per 512 samples, and at most ``keep_s`` of samples (none with ``keep_s`` 0).
+    """
+    sr = functions_audio.SAMPLE_RATE
+    chunk_samples = TRIM_HOP_LENGTH * 512  # ~12 s, whole blocks: energies continue across chunks
+    kept: np.ndarray | None = np.empty(int(keep_s * sr), dtype=np.float32) if keep_s > 0 else None  # lazily paged
+    energies: list[np.ndarray] = []
+    n = 0
+    for number, chunk in enumerate(functions_audio.iter_audio_chunks(path, chunk_samples)):
+        check_cancel(cancel)
+        if number % 10 == 0:
+            report_progress(progress, "analyse", None, f"reading the audio ({format_seconds(n / sr)} so far)")
+        if kept is not None and n + chunk.size <= kept.size:
+            kept[n:n + chunk.size] = chunk
+        else:
+            kept = None  # longer than keep_s: only the energies are needed
+        energies.append(block_energy(chunk))
+        n += chunk.size
+    check_cancel(cancel)
+    energy = np.concatenate(energies) if energies else np.zeros(0)
+    return SongScan(n_samples=n, energy=energy, samples=None if kept is None else kept[:n])
 
 
 def plan_windows(duration_s: float, settings: AnalysisSettings = AnalysisSettings()) -> list[float]:
@@ -237,38 +287,45 @@ class SongAnalyser:
     def analyse_file(self, path: str | os.PathLike[str], *, title: str | None = None,
                      source: str | None = None, progress: ProgressCallback | None = None,
                      cancel: threading.Event | None = None) -> SongResult:
-        """Classify a local audio file: whole-file decoding, or window by window for very long files."""
+        """Classify a local audio file: whole-file decoding, or window by window for long files.
+
+        A file whose header gives a length up to LOAD_WHOLE_LIMIT_S is read whole. Any other (long, or a format
+        without a frame count such as M4A or WebM) is decoded once chunk by chunk (``scan_song``) for its length
+        and silence, keeping the samples only while it is short, then read window by window: memory never
+        holds more than LOAD_WHOLE_LIMIT_S of audio, and only a chunk for a file known to be longer.
+        """
         path = Path(path)
         source = source if source is not None else str(path)
         title = title if title is not None else path.stem
         report_progress(progress, "analyse", None, "reading the audio")
         duration = functions_audio.header_duration(path)
-        if duration is None or duration <= LOAD_WHOLE_LIMIT_S:
+        if duration is not None and duration <= LOAD_WHOLE_LIMIT_S:
             y = functions_audio.load_audio(path, max_seconds=None)
             check_cancel(cancel)
             return self.analyse_samples(y, source=source, title=title, progress=progress, cancel=cancel)
-        return self._analyse_long_file(path, duration, source=source, title=title,
-                                       progress=progress, cancel=cancel)
+        if duration is None:
+            duration = functions_audio.probe_duration(path)  # the container's word, an estimate for some formats
+        keep_s = 0.0 if duration is not None and duration > LOAD_WHOLE_LIMIT_S * 1.05 else LOAD_WHOLE_LIMIT_S
+        scan = scan_song(path, keep_s, progress, cancel)
+        if scan.samples is not None:
+            return self.analyse_samples(scan.samples, source=source, title=title, progress=progress, cancel=cancel)
+        return self._analyse_long_file(path, scan, source=source, title=title, progress=progress, cancel=cancel)
 
-    def _analyse_long_file(self, path: Path, duration: float, *, source: str, title: str,
+    def _analyse_long_file(self, path: Path, scan: SongScan, *, source: str, title: str,
                            progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
-        """Read only the windows that are analysed (plus the ends, to find the silence there)."""
+        """Read only the windows that are analysed, placed in the song trimmed like a short one."""
         sr = functions_audio.SAMPLE_RATE
-        head = functions_audio.load_audio(path, max_seconds=EDGE_PROBE_S)
-        tail_offset = max(0.0, duration - EDGE_PROBE_S)
-        tail = functions_audio.load_audio(path, max_seconds=EDGE_PROBE_S, offset_s=tail_offset)
-        head_start, head_end = trim_silence(head)
-        tail_start, tail_end = trim_silence(tail)
-        lead_s = head_start / sr if head_end > head_start else EDGE_PROBE_S
-        end_s = tail_offset + tail_end / sr if tail_end > tail_start else tail_offset
-        trimmed = max(0.0, end_s - lead_s)
+        start, end = trim_from_energy(scan.energy, scan.n_samples)
+        if end <= start:
+            raise AnalysisError("silent (no signal above the silence threshold)")
+        lead_s, trimmed = start / sr, (end - start) / sr
         starts = plan_windows(trimmed, self.settings)
 
         def segment(start_s: float) -> np.ndarray:
-            return functions_audio.load_audio(path, max_seconds=min(self.settings.window_s, trimmed),
+            return functions_audio.load_audio(path, max_seconds=min(self.settings.window_s, trimmed - start_s),
                                               offset_s=lead_s + start_s)
 
-        return self._analyse_windows(starts, segment, source=source, title=title, duration_s=duration,
+        return self._analyse_windows(starts, segment, source=source, title=title, duration_s=scan.n_samples / sr,
                                      offset_s=lead_s, progress=progress, cancel=cancel)
 
     def _analyse_windows(self, starts: list[float], segment: Callable[[float], np.ndarray], *, source: str,

@@ -2,7 +2,8 @@
 
 Every other module takes its paths, the genre list, the names and order of the 91 feature columns and the
 extraction settings from here. Audio is decoded by libsndfile (soundfile) where it can, else by the ffmpeg
-binary of the imageio-ffmpeg wheel, to float32 mono at SAMPLE_RATE. Decoders are imported inside the functions
+binary of the imageio-ffmpeg wheel (given ``file:`` paths, never protocols), to float32 mono at SAMPLE_RATE;
+``iter_audio_chunks`` decodes a file of any length chunk by chunk. Decoders are imported inside the functions
 that need them, so that importing this module stays cheap for the command-line classifier.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -115,23 +117,65 @@ def _load_with_soundfile(path: Path, max_seconds: float | None, offset_s: float)
     return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0], native_sr
 
 
-def _load_with_ffmpeg(path: Path, max_seconds: float | None, offset_s: float) -> np.ndarray:
+def ffmpeg_input(path: str | Path) -> str:
+    """``path`` as ffmpeg must be given it: ``file:`` + the absolute path.
+
+    ffmpeg reads a name such as ``concat:a.m4a`` or ``pipe:0`` as a protocol (another file, standard input); with
+    the prefix every name is the file of that name.
+    """
+    return "file:" + str(Path(path).absolute())
+
+
+def _ffmpeg_decode_command(path: Path, max_seconds: float | None, offset_s: float) -> list[str]:
+    """ffmpeg decoding the first audio stream of ``path`` to float32 mono at SAMPLE_RATE on its stdout."""
     command = [ffmpeg_exe(), "-nostdin", "-v", "error"]
     if offset_s:
         command += ["-ss", f"{offset_s:.3f}"]
-    command += ["-i", str(path)]
+    command += ["-i", ffmpeg_input(path)]
     if max_seconds is not None:
         command += ["-t", f"{max_seconds:.3f}"]
-    command += ["-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"]
+    return command + ["-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"]
+
+
+def _ffmpeg_failure(returncode: int, stderr: bytes) -> AudioError:
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return AudioError(f"cannot decode audio ({lines[-1] if lines else f'ffmpeg exit code {returncode}'})")
+
+
+def _load_with_ffmpeg(path: Path, max_seconds: float | None, offset_s: float) -> np.ndarray:
+    command = _ffmpeg_decode_command(path, max_seconds, offset_s)
     try:
-        result = subprocess.run(command, capture_output=True, timeout=600, check=False)
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=600, check=False)
     except subprocess.TimeoutExpired as error:
         raise AudioError("ffmpeg took longer than 10 minutes to decode it") from error
     if result.returncode != 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines()
-        reason = lines[-1] if lines else f"ffmpeg exit code {result.returncode}"
-        raise AudioError(f"cannot decode audio ({reason})")
+        raise _ffmpeg_failure(result.returncode, result.stderr)
     return np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+
+
+def iter_audio_chunks(path: str | Path, chunk_samples: int = 1 << 18) -> Iterator[np.ndarray]:
+    """Decode all of ``path`` through ffmpeg piece by piece: float32 mono chunks of ``chunk_samples`` at SAMPLE_RATE.
+
+    Every chunk but the last has exactly ``chunk_samples`` samples; memory stays one chunk whatever the length
+    of the file. Raises AudioError (after the chunks it could decode) when ffmpeg fails.
+    """
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(_ffmpeg_decode_command(Path(path), None, 0.0), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=errors)
+        assert process.stdout is not None
+        try:
+            while data := process.stdout.read(4 * chunk_samples):
+                yield np.frombuffer(data, dtype="<f4", count=len(data) // 4)
+            if process.wait() != 0:
+                errors.seek(0)
+                raise _ffmpeg_failure(process.returncode, errors.read())
+        finally:
+            if process.poll() is None:  # the caller stopped early (cancel, error): end ffmpeg
+                process.kill()
+                process.wait()
+            process.stdout.close()
 
 
 def load_audio(path: str | Path, max_seconds: float | None = CLIP_SECONDS, offset_s: float = 0.0) -> np.ndarray:
@@ -175,7 +219,28 @@ def header_duration(path: str | Path) -> float | None:
     return info.frames / info.samplerate if info.frames > 0 else None
 
 
+def probe_duration(path: str | Path) -> float | None:
+    """Duration that ffmpeg reads from the container (``Duration:`` of ``ffmpeg -i``), or None where it has none.
+
+    Quick (no decoding) but only an estimate for some formats (MP3 without a header, ADTS AAC).
+    """
+    import re
+
+    try:
+        result = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", ffmpeg_input(path)],
+                                stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", result.stderr)
+    if match is None:
+        return None
+    hours, minutes, seconds = (float(value) for value in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def audio_duration(path: str | Path) -> float:
-    """Duration in seconds: from the file header where libsndfile reads it, else by decoding with ffmpeg."""
+    """Duration in seconds: from the file header where libsndfile reads it, else by decoding (chunk by chunk)."""
     duration = header_duration(path)
-    return duration if duration is not None else load_audio(path, max_seconds=None).size / SAMPLE_RATE
+    if duration is not None:
+        return duration
+    return sum(chunk.size for chunk in iter_audio_chunks(path)) / SAMPLE_RATE

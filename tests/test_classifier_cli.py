@@ -13,6 +13,7 @@ import pytest
 from helpers_classify import (
     PROJECT_DIR,
     SR,
+    encode,
     run_classifier,
     script_env,
     synthetic_song,
@@ -119,7 +120,6 @@ def test_song_under_30_s_is_one_window_and_under_3_s_an_error(analyser, songs):
 def test_long_files_are_read_window_by_window_with_the_same_result(analyser, songs, monkeypatch):
     whole = fa.SongAnalyser(analyser.classifier, fa.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
     monkeypatch.setattr(fa, "LOAD_WHOLE_LIMIT_S", 10.0)
-    monkeypatch.setattr(fa, "EDGE_PROBE_S", 8.0)
     streamed = fa.SongAnalyser(analyser.classifier, fa.AnalysisSettings(max_windows=3)).analyse_file(songs["long"])
     assert len(streamed.windows) == len(whole.windows) == 3
     # the end silence is found on frames aligned with the tail read: the end may move by one trimming hop
@@ -129,6 +129,70 @@ def test_long_files_are_read_window_by_window_with_the_same_result(analyser, son
     for a, b in zip(streamed.windows, whole.windows, strict=True):
         assert a.genre == b.genre
         assert a.probabilities == pytest.approx(b.probabilities, abs=0.05)
+
+
+def test_silence_longer_than_a_minute_at_the_ends_of_a_long_file_is_trimmed_like_a_short_one(analyser, tmp_path,
+                                                                                              monkeypatch):
+    """70 s of digital silence, 100 s of music, 90 s of hiss 66 dB below it: windows only where the music is."""
+    music = synthetic_song([("metal", 50), ("blues", 50)], seed=2)
+    blocks = music[:music.size // 512 * 512].reshape(-1, 512).astype(np.float64)
+    loudest_rms = float(np.sqrt(np.square(blocks).mean(axis=1).max()))
+    hiss = np.random.default_rng(0).normal(0, loudest_rms * 10 ** (-66 / 20), 90 * SR).astype(np.float32)
+    path = write_wav(tmp_path / "long.wav", np.concatenate([np.zeros(70 * SR, np.float32), music, hiss]))
+    whole_file = analyser.analyse_samples(audio.load_audio(path, max_seconds=None))  # the short-file rule
+    monkeypatch.setattr(fa, "LOAD_WHOLE_LIMIT_S", 60.0)  # this 260-s file is now "long": read window by window
+    streamed = analyser.analyse_file(path)
+    assert [w.start_s for w in streamed.windows] == [w.start_s for w in whole_file.windows]
+    assert 69.9 < streamed.windows[0].start_s and streamed.windows[-1].start_s + 30 < 170.1
+    for a, b in zip(streamed.windows, whole_file.windows, strict=True):
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-6)
+    assert streamed.duration_s == pytest.approx(260.0, abs=1e-3)
+
+
+def test_a_long_file_without_a_length_in_its_header_is_read_window_by_window(model_dir, tmp_path):
+    """30 minutes of M4A (no frame count for libsndfile) used to be decoded whole: ~500 MB for this file."""
+    clip = encode(write_wav(tmp_path / "clip.wav", synthetic_song([("reggae", 20), ("metal", 20)], seed=6)),
+                  tmp_path / "clip.m4a", "-c:a", "aac", "-b:a", "64k")
+    song = tmp_path / "half-hour.m4a"
+    subprocess.run([audio.ffmpeg_exe(), "-nostdin", "-v", "error", "-stream_loop", "44", "-i", str(clip), "-c", "copy",
+                    str(song)], check=True, timeout=60)
+    probe = (  # VmHWM: this process's own peak (ru_maxrss would keep the forking parent's peak across exec)
+        "import json, re\n"
+        "import functions_analysis as fa\n"
+        f"result = fa.SongAnalyser.from_model_dir({str(model_dir)!r}).analyse_file({str(song)!r})\n"
+        "peak_kb = int(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "print(json.dumps({'peak_mb': peak_kb / 1024, 'record': result.to_json_dict()}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True,
+                         timeout=300, env=script_env())
+    assert run.returncode == 0, run.stderr
+    measured = json.loads(run.stdout.splitlines()[-1])
+    record = measured["record"]
+    assert record["error"] is None and record["duration_s"] == pytest.approx(1800.0, abs=3.0)  # AAC padding
+    assert len(record["windows"]) == fa.DEFAULT_MAX_WINDOWS
+    assert record["windows"][-1]["start_s"] > 1700
+    print(f"peak RSS {measured['peak_mb']:.0f} MB")
+    assert measured["peak_mb"] < 250, measured["peak_mb"]  # the whole half hour as float32 alone is 159 MB
+
+
+def test_file_names_that_look_like_ffmpeg_protocols_are_plain_files(model_dir, tmp_path):
+    """``concat:song.m4a`` and ``pipe:0`` are files of those names, not another file or standard input."""
+    plain = encode(write_wav(tmp_path / "a.wav", synthetic_song([("metal", 12)], seed=1)), tmp_path / "plain.m4a",
+                   "-c:a", "aac")
+    other = encode(write_wav(tmp_path / "b.wav", synthetic_song([("reggae", 12)], seed=8)), tmp_path / "song.m4a",
+                   "-c:a", "aac")
+    shutil.copy(plain, tmp_path / "concat:song.m4a")
+    shutil.copy(plain, tmp_path / "pipe:0")
+    with open(other, "rb") as stdin:
+        run = subprocess.run([sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), "concat:song.m4a",
+                              "pipe:0", "plain.m4a", "song.m4a", "--model", str(model_dir), "--json", "--workers", "1"],
+                             cwd=tmp_path, stdin=stdin, capture_output=True, text=True, timeout=120, env=script_env())
+    assert run.returncode == 0, run.stderr
+    records = {r["input"]: r for r in map(json.loads, run.stdout.splitlines())}
+    assert all(r["error"] is None for r in records.values()), records
+    assert records["concat:song.m4a"]["probabilities"] == records["plain.m4a"]["probabilities"]
+    assert records["pipe:0"]["probabilities"] == records["plain.m4a"]["probabilities"]
+    assert records["song.m4a"]["probabilities"] != records["plain.m4a"]["probabilities"]
 
 
 def test_model_with_unknown_columns_or_other_extraction_settings_is_refused(model_dir, tmp_path, songs):
