@@ -4,7 +4,8 @@
 
 The download and the analysis run in a worker thread; the window stays responsive, shows the progress
 (downloading 37 %, analysing window 3/8, ...) and can cancel. The result shows the song's title and genre,
-a bar chart of all genre probabilities and the per-window timeline. Errors are shown in the window.
+a bar chart of all genre probabilities and the per-window timeline. Errors are shown in the window. Closing the
+window, or Ctrl-C in the terminal (exit status 130), stops a running job and removes its temporary files first.
 The window itself is functions_window.ClassifierWindow.
 """
 
@@ -32,12 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     except tk.TclError as exc:
         print(f"error: cannot open a window ({exc}); is a display available (DISPLAY)?", file=sys.stderr)
         return 2
-    ClassifierWindow(root, fi.ClassificationJob(model_dir=args.model))  # loads the model, shows a failure itself
+    window = ClassifierWindow(root, fi.ClassificationJob(model_dir=args.model))  # loads the model, shows failures
+    window.close_on_signals()  # Ctrl-C in the terminal closes it like its close button: job cancelled, files removed
     try:
         root.mainloop()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    except KeyboardInterrupt:  # a Ctrl-C that came before the handlers
+        window.close()
+    return 0 if window.closed_by is None else 128 + window.closed_by
 
 
 if __name__ == "__main__":

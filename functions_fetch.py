@@ -4,8 +4,8 @@ What lives here, top-down:
 
 * the progress and cancellation protocol shared by every slow step (``Progress``, ``ProgressCallback``,
   ``report_progress``, ``Cancelled``, ``check_cancel``) and ``format_seconds`` (m:ss, used in messages);
-* what a target is (``looks_like_url``, ``search_target``, ``validate_fetch_target``) and one-line error
-  messages (``FetchError``, ``describe_download_error``);
+* what a target is (``looks_like_url``, ``looks_like_path``, ``search_target``, ``validate_fetch_target``) and
+  one-line error messages (``FetchError``, ``describe_download_error``);
 * the download itself (``fetched_audio``): best audio, converted by ffmpeg to the training format in a private
   temporary folder, with caps on duration, size and time. yt-dlp runs in a helper process (this file run as a
   script, ``_helper_main``) in a process group of its own; the caller's ``_supervise`` relays its progress,
@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -104,6 +105,23 @@ def looks_like_url(text: str) -> bool:
         return True
     scheme = urllib.parse.urlsplit(text).scheme
     return len(scheme) > 1 and "://" in text  # one letter would be a Windows drive such as C:
+
+
+def looks_like_path(text: str) -> bool:
+    """True if ``text`` is meant as a local file, even one that does not exist: it starts like a path (``/``,
+    ``~``, ``./``, ``../``, ``C:\\``), ends in an audio extension, or names a file in an existing folder.
+
+    Search words stay search words, slashes included ("AC/DC back in black").
+    """
+    text = text.strip()
+    if not text or looks_like_url(text):
+        return False
+    if text.startswith(("/", "~", "./", "../", "\\", ".\\")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        return True
+    path = Path(text).expanduser()
+    if path.suffix.lower() in functions_audio.AUDIO_EXTENSIONS:
+        return True
+    return len(path.parts) > 1 and path.parent.is_dir()
 
 
 def search_target(words: str) -> str:

@@ -3,11 +3,12 @@
 What lives here, top-down:
 
 * ``ClassifierWindow``: the whole window; it wires the parts below together and holds the actions (classify,
-  open a file, cancel) and what happens when a result comes back;
+  open a file, cancel, close) and what happens when a result comes back;
 * ``InputRow``: the entry with its Classify, Open file… and Cancel buttons;
 * ``StatusPanel``: the progress bar and the status line (red for errors);
 * ``ResultPanel``: title, genre and timeline of the last result above its chart (a matplotlib figure in Tk);
 * ``JobRunner``: runs one classification at a time in a worker thread and polls its messages on the Tk thread;
+  closing the window (or Ctrl-C) cancels the job and waits for it to remove its files and end its processes;
 * ``target_for`` and ``audio_filetypes``: what the entry's text means, and the Open dialog's file types.
 
 matplotlib is imported when the window is built; the chart is drawn by ``functions_dataviz.draw_result``.
@@ -26,11 +27,20 @@ from typing import Any
 import functions_audio
 import functions_dataviz as viz
 from functions_analysis import SongResult
-from functions_fetch import Cancelled, FetchError, Progress, format_seconds, looks_like_url, search_target
+from functions_fetch import (
+    Cancelled,
+    FetchError,
+    Progress,
+    format_seconds,
+    looks_like_path,
+    looks_like_url,
+    search_target,
+)
 from functions_interface import ClassificationJob, ModelUnavailable, timeline_runs
 
 POLL_MS = 50
 BG_ERROR = "#b00020"
+CLOSE_TIMEOUT_S = 15.0  # closing waits this long at most for the job to stop and remove its files
 
 
 class ClassifierWindow:
@@ -58,6 +68,9 @@ class ClassifierWindow:
         self._load_model()
         self.runner = JobRunner(root, job, on_progress=self.status.show_progress, on_result=self._show_result,
                                 on_cancelled=self._show_cancelled)
+        self.closed = False
+        self.closed_by: int | None = None  # the signal that closed the window, if one did
+        root.protocol("WM_DELETE_WINDOW", self.close)
 
     def _name_the_widgets(self) -> None:
         """The parts' widgets under the window's names (see the class docstring)."""
@@ -109,6 +122,30 @@ class ClassifierWindow:
         if self.busy:
             self.runner.cancel()
             self.status.set("Cancelling…")
+
+    def close(self) -> None:
+        """Close the window: cancel the running job, wait for it to remove its files and processes, then go."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.busy:
+            self.status.set("Closing: stopping the running job…")
+            self.root.update_idletasks()
+        self.runner.stop(CLOSE_TIMEOUT_S)
+        self.root.destroy()
+
+    def close_on_signals(self) -> None:
+        """Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closing) close the window like its close button."""
+        import signal
+
+        def on_signal(number: int, _frame: Any) -> None:
+            if self.closed_by is None:
+                self.closed_by = number
+                self.root.after(0, self.close)
+
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), on_signal)
 
     # -- what comes back from the worker (on the Tk thread) -----------------------------------------------
     def _show_result(self, result: SongResult) -> None:
@@ -253,8 +290,10 @@ class ResultPanel:
 class JobRunner:
     """Runs one classification at a time in a worker thread; the Tk thread polls its messages every POLL_MS.
 
-    The worker makes no Tk calls: it puts ``("progress" | "result" | "cancelled", payload)`` on a queue, and
-    ``_poll`` (on the Tk thread) hands each message to ``on_progress``, ``on_result`` or ``on_cancelled``.
+    The worker makes no Tk calls: it puts ``(job number, "progress" | "result" | "cancelled", payload)`` on a
+    queue, and ``_poll`` (on the Tk thread) hands each message of the current job to ``on_progress``,
+    ``on_result`` or ``on_cancelled``. A job is busy from ``start`` until its last message has been handed over,
+    so a new job can never start between the worker's end and the window showing its result.
     """
 
     def __init__(self, root: tk.Misc, job: ClassificationJob, *, on_progress: Callable[[Progress], None],
@@ -263,48 +302,72 @@ class JobRunner:
         self.job = job
         self.handlers: dict[str, Callable[[Any], None]] = {
             "progress": on_progress, "result": on_result, "cancelled": lambda _payload: on_cancelled()}
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.events: queue.Queue[tuple[int, str, Any]] = queue.Queue()
         self.cancel_event = threading.Event()
         self.worker: threading.Thread | None = None
-        root.after(POLL_MS, self._poll)
+        self.job_number = 0
+        self.item = ""
+        self.running = False
+        self._next_poll = root.after(POLL_MS, self._poll)
 
     @property
     def busy(self) -> bool:
-        return self.worker is not None and self.worker.is_alive()
+        return self.running
 
     def start(self, item: str) -> None:
         """Classify ``item`` (a file, URL or search target) in a new worker thread with a fresh cancel flag."""
+        self.job_number += 1
+        self.item = item
+        self.running = True
         self.cancel_event = threading.Event()
-        self.worker = threading.Thread(target=self._work, args=(item, self.cancel_event), daemon=True,
-                                       name="classify")
+        self.worker = threading.Thread(target=self._work, args=(self.job_number, item, self.cancel_event),
+                                       daemon=True, name="classify")
         self.worker.start()
 
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def _work(self, item: str, cancel: threading.Event) -> None:
+    def stop(self, timeout_s: float) -> None:
+        """Cancel the job and wait (at most ``timeout_s``) until its worker has cleaned up and ended."""
+        self.cancel_event.set()
+        self.root.after_cancel(self._next_poll)
+        if self.worker is not None:
+            self.worker.join(timeout_s)
+
+    def _work(self, number: int, item: str, cancel: threading.Event) -> None:
         """The worker thread: no Tk calls here, only queue messages."""
         try:
-            result = self.job.classify(item, progress=lambda report: self.events.put(("progress", report)),
+            result = self.job.classify(item, progress=lambda report: self.events.put((number, "progress", report)),
                                        cancel=cancel)
-            self.events.put(("result", result))
+            self.events.put((number, "result", result))
         except Cancelled:
-            self.events.put(("cancelled", None))
+            self.events.put((number, "cancelled", None))
         except Exception as exc:  # never a traceback in the terminal: the window shows it
-            self.events.put(("result", SongResult(input=item, error=f"{type(exc).__name__}: {exc}")))
+            self.events.put((number, "result", SongResult(input=item, error=f"{type(exc).__name__}: {exc}")))
 
     def _poll(self) -> None:
         try:
             while True:
-                kind, payload = self.events.get_nowait()
+                number, kind, payload = self.events.get_nowait()
+                if number != self.job_number:
+                    continue  # from a job that is over
+                if kind != "progress":
+                    self.running = False
                 self.handlers[kind](payload)
         except queue.Empty:
             pass
-        self.root.after(POLL_MS, self._poll)
+        worker = self.worker
+        if self.running and worker is not None and not worker.is_alive() and self.events.empty():
+            self.running = False  # the worker ended without a last message
+            self.handlers["result"](SongResult(input=self.item, error="the job stopped unexpectedly"))
+        self._next_poll = self.root.after(POLL_MS, self._poll)
 
 
 def target_for(text: str) -> str:
-    """What the entry means: a URL as it is, an existing local file, or else words for a YouTube search."""
+    """What the entry means: a URL as it is, an existing local file, or else words for a YouTube search.
+
+    Text that is written like a path but names no file is "no such file", never a search.
+    """
     text = text.strip()
     if looks_like_url(text):
         return text
@@ -313,6 +376,8 @@ def target_for(text: str) -> str:
         return str(path)
     if path.is_dir():
         raise FetchError(f"{text} is a folder: pick one song (the command line classifies whole folders)")
+    if looks_like_path(text):
+        raise FetchError(f"No such file: {text}")
     return search_target(text)
 
 

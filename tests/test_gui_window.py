@@ -6,12 +6,16 @@ with the reason. Set GENRE_SCREENSHOT=path.png to keep the screenshot of the win
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +26,9 @@ from helpers_classify import (
     PROJECT_DIR,
     LoopbackServer,
     encode,
+    processes_mentioning,
     run_classifier,
+    script_env,
     synthetic_song,
     write_wav,
 )
@@ -145,9 +151,7 @@ class Driver:
         return path
 
     def close(self) -> None:
-        self.window.cancel()
-        self.pump(until=lambda: not self.window.busy, timeout=30)
-        self.root.destroy()
+        self.window.close()  # what the close button does: the job is cancelled and waited for
         # Tk variables and images must be freed on the Tk (main) thread, not by a later collection elsewhere
         del self.window, self.root
         gc.collect()
@@ -260,3 +264,117 @@ def test_open_file_classifies_the_chosen_file(driver, model_dir, tmp_path, monke
     assert driver.window.last_result.probabilities == pytest.approx(expected.probabilities, abs=1e-9)
     assert driver.window.genre_text.get().split()[0] == expected.genre
     assert driver.window.entry_text.get() == str(song)
+
+
+# --- faults real users met (issue 12) ------------------------------------------------------------------------
+def test_enter_between_the_end_of_a_job_and_the_next_poll_starts_nothing_unseen(driver, tmp_path):
+    """Enter pressed after the worker ended but before the window polled its result: the window is still busy.
+
+    The key press is a Tk event on the entry (``event_generate``), so that it lands exactly in that gap.
+    """
+    song = write_wav(tmp_path / "song.wav", synthetic_song([("blues", 6)], seed=2))
+    driver.window.entry_text.set(str(song))
+    driver.window.classify()
+    first = driver.window.runner.worker
+    first.join(60)  # the job is over; no Tk event has run since, so its result is not shown yet
+    driver.window.entry.event_generate("<Return>")
+    assert driver.window.runner.worker is first, "a second job started before the first one's result was shown"
+    assert driver.window.busy and str(driver.window.cancel_button.cget("state")) == "normal"
+    driver.pump(until=lambda: not driver.window.busy, timeout=30)
+    assert driver.window.last_result.ok and driver.window.last_result.input == str(song)
+    assert driver.window.status_text.get().startswith("Done: 1 window")
+    assert str(driver.window.cancel_button.cget("state")) == "disabled"
+    assert str(driver.window.classify_button.cget("state")) == "normal"
+
+
+def test_a_mistyped_path_is_no_such_file_not_a_youtube_search(driver, tmp_path):
+    typo = str(tmp_path / "Music" / "sng.mp3")
+    driver.type_into_entry(typo)
+    driver.click(driver.window.classify_button)
+    driver.pump(0.2)
+    assert driver.window.status_text.get() == f"No such file: {typo}"
+    assert str(driver.window.status_label.cget("foreground")) == fw.BG_ERROR
+    assert driver.window.runner.worker is None and not driver.window.busy  # nothing was started
+    assert fw.target_for("AC/DC back in black") == "ytsearch1:AC/DC back in black"  # words stay a search
+    for text in ("~/no-such-folder/song", "./sng.flac", "song.mp3"):
+        with pytest.raises(fa.FetchError, match="No such file"):
+            fw.target_for(text)
+
+
+def send_close_request(display: str, window_id: int) -> None:
+    """What a window manager does when the close button is clicked: a WM_DELETE_WINDOW client message."""
+    x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    connection = x11.XOpenDisplay(display.encode())
+    assert connection, f"cannot open the X display {display}"
+    try:
+        event = XEvent()
+        event.xclient.type = 33  # ClientMessage
+        event.xclient.window = window_id
+        event.xclient.message_type = x11.XInternAtom(connection, b"WM_PROTOCOLS", False)
+        event.xclient.format = 32
+        event.xclient.data[0] = x11.XInternAtom(connection, b"WM_DELETE_WINDOW", False)
+        x11.XSendEvent(connection, window_id, False, 0, ctypes.byref(event))
+        x11.XFlush(connection)
+    finally:
+        x11.XCloseDisplay(connection)
+
+
+def xdotool(display: str, *args: str) -> str:
+    run = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, f"xdotool {args}: {run.stderr}"
+    return run.stdout
+
+
+@pytest.mark.parametrize("how", ["close button", "Ctrl-C"])
+def test_closing_the_window_mid_download_stops_the_job_and_removes_its_files(display, model_dir, server, tmp_path,
+                                                                              how):
+    """04 as a user runs it: a URL typed, Enter, then the window closed (or Ctrl-C) while it downloads."""
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed: cannot type into another process's window")
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    process = subprocess.Popen([sys.executable, str(PROJECT_DIR / "04_interface.py"), "--model", str(model_dir)],
+                               cwd=PROJECT_DIR, env={**script_env(temp_root), "DISPLAY": display},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        window_id = int(xdotool(display, "search", "--sync", "--name", "^Music genre classifier$").split()[0])
+        xdotool(display, "windowfocus", "--sync", str(window_id))
+        xdotool(display, "type", "--delay", "2", server.url("/slow.wav"))
+        xdotool(display, "key", "Return")
+        deadline = time.monotonic() + 60
+        while not list(temp_root.glob("genre-fetch-*/*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(temp_root.glob("genre-fetch-*/*")), "the download never started"
+        closed_at = time.monotonic()
+        if how == "close button":
+            send_close_request(display, window_id)
+        else:
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        seconds_to_exit = time.monotonic() - closed_at
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    print(f"{how}: exit after {seconds_to_exit:.2f} s")
+    assert list(temp_root.iterdir()) == []  # no download.wav.part left behind
+    assert processes_mentioning(str(temp_root)) == []  # no yt-dlp helper or ffmpeg left writing
+    assert seconds_to_exit < 5.0
+    assert process.returncode == (0 if how == "close button" else 130), err
+    assert "Traceback" not in err
