@@ -353,13 +353,16 @@ def _helper_main(request_json: str) -> None:
     request = json.loads(request_json)
     work_dir = Path(request["work_dir"])
 
-    def send(message: dict[str, Any]) -> None:
-        channel.write(json.dumps(message) + "\n")
-        channel.flush()
-
     def orphaned() -> None:  # the supervisor died without cleaning up: remove the files, end ffmpeg too
         shutil.rmtree(work_dir, ignore_errors=True)
         os.killpg(0, signal.SIGKILL)
+
+    def send(message: dict[str, Any]) -> None:
+        try:
+            channel.write(json.dumps(message) + "\n")
+            channel.flush()
+        except OSError:  # nobody reads any more: the supervisor is gone
+            orphaned()
 
     from functions_parallel import exit_with_parent
 

@@ -338,3 +338,24 @@ def test_no_yt_dlp_plugin_is_loaded_from_the_users_home(model_dir, server, tmp_p
     run = run_classifier(server.url("/short.wav"), "--model", model_dir, "--json")
     assert run.returncode == 0 and json.loads(run.stdout)["error"] is None, run.stdout + run.stderr
     assert not marker.exists()
+
+
+def test_a_killed_caller_leaves_no_download_behind(server, media, tmp_path):
+    """SIGKILL leaves the caller no chance to clean up: the helper notices, removes the folder and ends its group."""
+    server.add_file("/slow.wav", media["wav"], "audio/wav", chunk_delay_s=0.05)
+    code = (f"import functions_fetch as ff\nwith ff.fetched_audio({server.url('/slow.wav')!r}, "
+            f"temp_root={str(tmp_path)!r}):\n    pass\n")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_DIR, env=script_env())
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("genre-fetch-*/*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(tmp_path.glob("genre-fetch-*/*")), "the download never started"
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 5
+    while (list(tmp_path.iterdir()) or processes_mentioning(str(tmp_path))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_mentioning(str(tmp_path)) == []
+    assert list(tmp_path.rglob('*')) == []
