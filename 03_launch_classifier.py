@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
                         help="numpy (default, fast start) or keras (imports TensorFlow; for comparison)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or status line on stderr")
+    library = parser.add_argument_group("your music library (see README, 'Your music library')")
+    library.add_argument("--results", metavar="FILE.jsonl",
+                         help="append each song's record to FILE as it finishes; a rerun skips unchanged songs")
     args = parser.parse_args(argv)
     if not args.inputs and not args.search:
         parser.error("give at least one INPUT or --search WORDS")
@@ -65,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"{name} must be positive")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot needs a file name ending in .png")
+    args.library = bool(args.results)
+    if args.plot and args.library:
+        parser.error("--plot is for single songs; it does not go with --results")
     try:
         args.search_targets = [ff.search_target(words) for words in args.search]
     except ff.FetchError as exc:
@@ -78,6 +84,40 @@ def plot_paths(plot: str, count: int) -> list[Path]:
     if count == 1:
         return [base]
     return [base.with_name(f"{base.stem}_{i}{base.suffix}") for i in range(1, count + 1)]
+
+
+def print_result(result: fa.SongResult, args: argparse.Namespace) -> None:
+    """One result on stdout: a JSON line with --json, else the headline, bar chart and timeline."""
+    if args.json:
+        print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
+    else:
+        print(fi.format_result(result, args.top, encoding=sys.stdout.encoding), flush=True)
+
+
+def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: list[tuple[str, str | None]],
+                 show_progress: bool) -> int:
+    """A library scan: results file (resume), then the summary line on stderr."""
+    import contextlib
+
+    import functions_library as fl
+
+    def note(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        with fl.ResultsFile(args.results) if args.results else contextlib.nullcontext() as results:
+            if results is not None and results.dropped_lines:
+                note(f"{args.results}: {results.dropped_lines} torn or unreadable line(s) ignored")
+            report = fl.scan_library(job, items, results, workers=args.workers, show_progress=show_progress,
+                                     on_result=lambda result: print_result(result, args), on_note=note)
+    except fl.LibraryError as exc:
+        note(f"error: {exc}")
+        return EXIT_ALL_FAILED
+    except KeyboardInterrupt:
+        note("interrupted (the songs finished so far are in the results file)")
+        return 130
+    note(f"library: {report.summary.line()}")
+    return EXIT_OK if any(entry.ok for entry in report.entries) else EXIT_ALL_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,15 +134,13 @@ def main(argv: list[str] | None = None) -> int:
 
     items = fi.expand_inputs(args.inputs) + [(target, None) for target in args.search_targets]
     show_progress = not args.no_progress and sys.stderr.isatty()
-    encoding = sys.stdout.encoding
+    if args.library:
+        return library_main(args, job, items, show_progress)
     results = []
     try:
         for result in fi.classify_items(job, items, workers=args.workers, show_progress=show_progress):
             results.append(result)
-            if args.json:
-                print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
-            else:
-                print(fi.format_result(result, args.top, encoding=encoding), flush=True)
+            print_result(result, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -77,6 +77,7 @@ class SongResult:
     probabilities: dict[str, float] | None = None
     windows: list[WindowResult] = field(default_factory=list)
     error: str | None = None
+    uncertain: bool = False
 
     @property
     def ok(self) -> bool:
@@ -110,6 +111,7 @@ class SongResult:
             "windows": [{"start_s": round(w.start_s, 3), "genre": w.genre, "probabilities": rounded(w.probabilities)}
                         for w in self.windows],
             "error": self.error,
+            "uncertain": self.uncertain,
         }
 
 

@@ -155,7 +155,7 @@ def test_cli_json_record_matches_the_analysis(model_dir, analyser, songs):
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(records) == 1
     record = records[0]
-    assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error"}
+    assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error", "uncertain"}
     expected = analyser.analyse_file(songs["long"])
     assert record["error"] is None and record["genre"] == expected.genre
     assert record["title"] == "long" and record["duration_s"] == pytest.approx(expected.duration_s, abs=1e-3)
