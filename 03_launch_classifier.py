@@ -56,6 +56,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     library = parser.add_argument_group("your music library (see README, 'Your music library')")
     library.add_argument("--results", metavar="FILE.jsonl",
                          help="append each song's record to FILE as it finishes; a rerun skips unchanged songs")
+    library.add_argument("--write-tags", action="store_true",
+                         help="write the genre into the files' tags (sure songs only; existing genres are kept)")
+    library.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                         help="tags and genre playlists only for songs whose genre has at least this probability "
+                              "(default 0.5)")
+    library.add_argument("--overwrite-tags", action="store_true", help="replace an existing genre tag")
+    library.add_argument("--dry-run", action="store_true",
+                         help="list every tag change (and playlist) that would be written; write none")
     args = parser.parse_args(argv)
     if not args.inputs and not args.search:
         parser.error("give at least one INPUT or --search WORDS")
@@ -68,9 +76,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"{name} must be positive")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot needs a file name ending in .png")
-    args.library = bool(args.results)
+    args.library = bool(args.results or args.write_tags or args.dry_run)
     if args.plot and args.library:
-        parser.error("--plot is for single songs; it does not go with --results")
+        parser.error("--plot is for single songs; it does not go with --results, --write-tags or --dry-run")
+    if (args.dry_run or args.overwrite_tags or args.min_confidence is not None) and not args.write_tags:
+        parser.error("--dry-run, --overwrite-tags and --min-confidence go with --write-tags")
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        parser.error("--min-confidence must be between 0 and 1")
     try:
         args.search_targets = [ff.search_target(words) for words in args.search]
     except ff.FetchError as exc:
@@ -110,14 +122,40 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
                 note(f"{args.results}: {results.dropped_lines} torn or unreadable line(s) ignored")
             report = fl.scan_library(job, items, results, workers=args.workers, show_progress=show_progress,
                                      on_result=lambda result: print_result(result, args), on_note=note)
+            note(f"library: {report.summary.line()}")
+            if args.write_tags:
+                write_tags(args, report.entries, results, note)
     except fl.LibraryError as exc:
         note(f"error: {exc}")
         return EXIT_ALL_FAILED
     except KeyboardInterrupt:
         note("interrupted (the songs finished so far are in the results file)")
         return 130
-    note(f"library: {report.summary.line()}")
     return EXIT_OK if any(entry.ok for entry in report.entries) else EXIT_ALL_FAILED
+
+
+def write_tags(args: argparse.Namespace, entries: list, results, note) -> None:
+    """--write-tags: plan by the rules, list the changes (--dry-run: only that), write them, keep the results file
+    in step (a tagged file has a new size and time, but the same song)."""
+    import functions_library as fl
+    import functions_tags as ft
+
+    min_confidence = fl.DEFAULT_MIN_CONFIDENCE if args.min_confidence is None else args.min_confidence
+    plan = ft.plan_tags(entries, min_confidence, args.overwrite_tags)
+    for path, reason in plan.problems:
+        note(f"{path}: not tagged: {reason}")
+    if args.dry_run:
+        for change in plan.changes:
+            note(f"would tag {change.describe()}")
+    else:
+        def written(change, state) -> None:
+            note(f"tagged {change.describe()}")
+            if results is not None and fl.library_path(change.path) in results.lines:
+                size, mtime_ns = state
+                results.append({**results.record(fl.library_path(change.path)), "size": size, "mtime_ns": mtime_ns})
+
+        ft.apply_tags(plan, on_written=written, on_problem=lambda path, reason: note(f"{path}: not tagged: {reason}"))
+    note(plan.line(args.dry_run))
 
 
 def main(argv: list[str] | None = None) -> int:
