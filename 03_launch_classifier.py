@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     library = parser.add_argument_group("your music library (see README, 'Your music library')")
     library.add_argument("--results", metavar="FILE.jsonl",
                          help="append each song's record to FILE as it finishes; a rerun skips unchanged songs")
+    library.add_argument("--playlists", metavar="DIR",
+                         help="write one <genre>.m3u8 per genre (sure songs, most confident first) and "
+                              "uncertain.m3u8 into DIR")
     library.add_argument("--write-tags", action="store_true",
                          help="write the genre into the files' tags (sure songs only; existing genres are kept)")
     library.add_argument("--min-confidence", type=float, default=None, metavar="P",
@@ -76,11 +79,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"{name} must be positive")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot needs a file name ending in .png")
-    args.library = bool(args.results or args.write_tags or args.dry_run)
+    args.library = bool(args.results or args.write_tags or args.playlists)
     if args.plot and args.library:
-        parser.error("--plot is for single songs; it does not go with --results, --write-tags or --dry-run")
-    if (args.dry_run or args.overwrite_tags or args.min_confidence is not None) and not args.write_tags:
-        parser.error("--dry-run, --overwrite-tags and --min-confidence go with --write-tags")
+        parser.error("--plot is for single songs; it does not go with --results, --write-tags or --playlists")
+    if (args.dry_run or args.min_confidence is not None) and not (args.write_tags or args.playlists):
+        parser.error("--dry-run and --min-confidence go with --write-tags or --playlists")
+    if args.overwrite_tags and not args.write_tags:
+        parser.error("--overwrite-tags goes with --write-tags")
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         parser.error("--min-confidence must be between 0 and 1")
     try:
@@ -125,6 +130,15 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
             note(f"library: {report.summary.line()}")
             if args.write_tags:
                 write_tags(args, report.entries, results, note)
+            if args.playlists:
+                lists = fl.plan_playlists(report.entries, job.load().genres, min_confidence(args))
+                if args.dry_run:
+                    note("would write playlists: " + ", ".join(f"{name}.m3u8 ({len(songs)})"
+                                                               for name, songs in lists.items()))
+                else:
+                    fl.write_playlists(lists, args.playlists)
+                    note(f"playlists written to {args.playlists}: " + ", ".join(
+                        f"{name}.m3u8 ({len(songs)})" for name, songs in lists.items() if songs))
     except fl.LibraryError as exc:
         note(f"error: {exc}")
         return EXIT_ALL_FAILED
@@ -134,14 +148,19 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
     return EXIT_OK if any(entry.ok for entry in report.entries) else EXIT_ALL_FAILED
 
 
+def min_confidence(args: argparse.Namespace) -> float:
+    import functions_library as fl
+
+    return fl.DEFAULT_MIN_CONFIDENCE if args.min_confidence is None else args.min_confidence
+
+
 def write_tags(args: argparse.Namespace, entries: list, results, note) -> None:
     """--write-tags: plan by the rules, list the changes (--dry-run: only that), write them, keep the results file
     in step (a tagged file has a new size and time, but the same song)."""
     import functions_library as fl
     import functions_tags as ft
 
-    min_confidence = fl.DEFAULT_MIN_CONFIDENCE if args.min_confidence is None else args.min_confidence
-    plan = ft.plan_tags(entries, min_confidence, args.overwrite_tags)
+    plan = ft.plan_tags(entries, min_confidence(args), args.overwrite_tags)
     for path, reason in plan.problems:
         note(f"{path}: not tagged: {reason}")
     if args.dry_run:

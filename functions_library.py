@@ -11,7 +11,8 @@ What lives here, top-down:
   through a second path (classified once);
 * ``scan_library``: runs a plan on local processes or a Dask cluster, appending each record as it finishes,
   and ``ScanSummary``, the line printed at the end;
-* ``write_playlists``: one ``<genre>.m3u8`` per genre, most confident first, plus ``uncertain.m3u8``.
+* ``plan_playlists`` and ``write_playlists``: one ``<genre>.m3u8`` per genre, most confident first, plus
+  ``uncertain.m3u8``.
 
 Genre tags are written by functions_tags. Only the standard library is imported at module level (03 starts
 fast); the classification itself is functions_interface's.
@@ -352,26 +353,33 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
 # ---------------------------------------------------------------------------------------------------------
 # Playlists
 # ---------------------------------------------------------------------------------------------------------
-def write_playlists(entries: Iterable[LibraryEntry], folder: str | os.PathLike[str], genres: Iterable[str],
-                    min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict[str, int]:
-    """One ``<genre>.m3u8`` per genre of the model (its sure songs, most confident first) and ``uncertain.m3u8``
-    (classified songs that are not sure enough). UTF-8, ``#EXTM3U``, ``#EXTINF:<seconds>,<title>`` and paths
-    relative to ``folder``. Returns the number of songs per playlist."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LibraryError(f"cannot create the playlist folder {folder}: {exc.strerror or exc}") from None
+def plan_playlists(entries: Iterable[LibraryEntry], genres: Iterable[str],
+                   min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict[str, list[LibraryEntry]]:
+    """The songs of each playlist: every genre of the model gets its sure songs (see ``LibraryEntry.is_sure``),
+    most confident first; ``uncertain`` gets the classified songs that are not sure enough. Local files only."""
     lists: dict[str, list[LibraryEntry]] = {genre: [] for genre in genres}
     lists[UNCERTAIN_PLAYLIST] = []
     for entry in entries:
         if entry.ok and not looks_like_url(entry.path):
             sure = entry.is_sure(min_confidence) and entry.genre in lists
             lists[entry.genre if sure else UNCERTAIN_PLAYLIST].append(entry)
-    for name, songs in lists.items():
+    for songs in lists.values():
         songs.sort(key=lambda e: (-e.confidence, e.path))
-        write_atomically(folder / f"{name}.m3u8", playlist_text(songs, folder).encode("utf-8"))
-    return {name: len(songs) for name, songs in lists.items()}
+    return lists
+
+
+def write_playlists(lists: dict[str, list[LibraryEntry]], folder: str | os.PathLike[str]) -> list[Path]:
+    """Write ``<name>.m3u8`` in ``folder`` for each playlist of ``plan_playlists`` (atomically, UTF-8)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LibraryError(f"cannot create the playlist folder {folder}: {exc.strerror or exc}") from None
+    written = []
+    for name, songs in lists.items():
+        written.append(folder / f"{name}.m3u8")
+        write_atomically(written[-1], playlist_text(songs, folder).encode("utf-8"))
+    return written
 
 
 def playlist_text(songs: Iterable[LibraryEntry], folder: Path) -> str:

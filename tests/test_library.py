@@ -231,3 +231,35 @@ def test_the_walk_follows_outside_links_once_and_reaches_inside_links_by_their_r
     (elsewhere / "back").symlink_to(elsewhere)  # a loop outside the tree: walked once
     found = [p.relative_to(music).as_posix() for p in functions_dataset.iter_audio_files(music)]
     assert found == ["drive/far 00.wav", "rock/song 00.wav"]
+
+
+def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertain(library, model_dir, tmp_path):
+    results, lists = tmp_path / "r.jsonl", tmp_path / "playlists ä"
+    dry = run_classifier(library, "--model", model_dir, "--results", results, "--playlists", lists, "--dry-run",
+                         "--min-confidence", "0.6")
+    assert dry.returncode == 0, dry.stderr
+    assert "would write playlists: " in dry.stderr and not lists.exists()
+    run = run_classifier(library, "--model", model_dir, "--results", results, "--playlists", lists,
+                         "--min-confidence", "0.6")
+    assert run.returncode == 0, run.stderr
+    records = records_of(results)
+    genres = json.loads((model_dir / "model.json").read_text())["genres"]
+    assert sorted(p.name for p in lists.iterdir()) == sorted([f"{g}.m3u8" for g in genres] + ["uncertain.m3u8"])
+    listed: dict[str, list[dict]] = {}
+    for playlist in lists.iterdir():
+        lines = playlist.read_bytes().decode("utf-8").splitlines()
+        assert lines[0] == "#EXTM3U" and len(lines) % 2 == 1
+        for info, relative in zip(lines[1::2], lines[2::2], strict=True):
+            song = (lists / relative).resolve()
+            record = next(r for r in records if r["path"] == str(song))
+            assert info == f"#EXTINF:{round(record['duration_s'])},{record['title']}"
+            listed.setdefault(playlist.stem, []).append(record)
+    assert sum(map(len, listed.values())) == 5  # every song once
+    for name, songs in listed.items():
+        confidences = [r["probabilities"][r["genre"]] for r in songs]
+        assert confidences == sorted(confidences, reverse=True)
+        if name == "uncertain":
+            assert all(c < 0.6 or r["uncertain"] for c, r in zip(confidences, songs, strict=True))
+        else:
+            assert all(r["genre"] == name and c >= 0.6 for c, r in zip(confidences, songs, strict=True))
+    assert any("Rock ünd Roll/song" in line for p in lists.iterdir() for line in p.read_text("utf-8").splitlines())
