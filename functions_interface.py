@@ -154,7 +154,9 @@ class ClassificationJob:
         if self._analyser is not None:
             return self._analyser
         import functions_nn
+        from functions_parallel import single_blas_thread
 
+        single_blas_thread()
         folder = Path(self.model_dir) if self.model_dir is not None else functions_audio.PRETRAINED_MODEL_DIR
         try:
             classifier = functions_nn.load_classifier(folder)
