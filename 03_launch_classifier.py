@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     library = parser.add_argument_group("your music library (see README, 'Your music library')")
     library.add_argument("--results", metavar="FILE.jsonl",
                          help="append each song's record to FILE as it finishes; a rerun skips unchanged songs")
+    library.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                         help="classify on this Dask cluster (its workers must see the files and the model at the "
+                              "same paths); the results file is written here")
     library.add_argument("--playlists", metavar="DIR",
                          help="write one <genre>.m3u8 per genre (sure songs, most confident first) and "
                               "uncertain.m3u8 into DIR")
@@ -79,9 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"{name} must be positive")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot needs a file name ending in .png")
-    args.library = bool(args.results or args.write_tags or args.playlists)
+    args.library = bool(args.results or args.write_tags or args.playlists or args.scheduler)
     if args.plot and args.library:
-        parser.error("--plot is for single songs; it does not go with --results, --write-tags or --playlists")
+        parser.error("--plot is for single songs; it does not go with --results, --write-tags, --playlists or "
+                     "--scheduler")
     if (args.dry_run or args.min_confidence is not None) and not (args.write_tags or args.playlists):
         parser.error("--dry-run and --min-confidence go with --write-tags or --playlists")
     if args.overwrite_tags and not args.write_tags:
@@ -125,8 +129,9 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
         with fl.ResultsFile(args.results) if args.results else contextlib.nullcontext() as results:
             if results is not None and results.dropped_lines:
                 note(f"{args.results}: {results.dropped_lines} torn or unreadable line(s) ignored")
-            report = fl.scan_library(job, items, results, workers=args.workers, show_progress=show_progress,
-                                     on_result=lambda result: print_result(result, args), on_note=note)
+            report = fl.scan_library(job, items, results, workers=args.workers, scheduler=args.scheduler,
+                                     show_progress=show_progress, on_result=lambda result: print_result(result, args),
+                                     on_note=note)
             note(f"library: {report.summary.line()}")
             if args.write_tags:
                 write_tags(args, report.entries, results, note)

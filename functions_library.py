@@ -12,7 +12,7 @@ What lives here, top-down:
 * ``scan_library``: runs a plan on local processes or a Dask cluster, appending each record as it finishes,
   and ``ScanSummary``, the line printed at the end;
 * ``plan_playlists`` and ``write_playlists``: one ``<genre>.m3u8`` per genre, most confident first, plus
-  ``uncertain.m3u8``.
+  ``uncertain.m3u8``; ``export_csv``: the songs as a table (the window's Export CSV…).
 
 Genre tags are written by functions_tags. Only the standard library is imported at module level (03 starts
 fast); the classification itself is functions_interface's.
@@ -380,6 +380,21 @@ def write_playlists(lists: dict[str, list[LibraryEntry]], folder: str | os.PathL
         written.append(folder / f"{name}.m3u8")
         write_atomically(written[-1], playlist_text(songs, folder).encode("utf-8"))
     return written
+
+
+def export_csv(entries: Iterable[LibraryEntry], path: str | os.PathLike[str]) -> Path:
+    """The songs as a CSV table (path, title, genre, confidence, uncertain, duration, error), UTF-8."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "title", "genre", "confidence", "uncertain", "duration_s", "error"])
+    for e in entries:
+        writer.writerow([e.path, e.title or "", e.genre or "", f"{e.confidence:.4f}" if e.ok else "", e.uncertain,
+                         "" if e.duration_s is None else e.duration_s, e.error or ""])
+    write_atomically(Path(path), buffer.getvalue().encode("utf-8"))
+    return Path(path)
 
 
 def playlist_text(songs: Iterable[LibraryEntry], folder: Path) -> str:

@@ -263,3 +263,36 @@ def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertai
         else:
             assert all(r["genre"] == name and c >= 0.6 for c, r in zip(confidences, songs, strict=True))
     assert any("Rock ünd Roll/song" in line for p in lists.iterdir() for line in p.read_text("utf-8").splitlines())
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_scan_writes_the_same_results_file(library, model_dir, tmp_path):
+    from distributed import LocalCluster
+
+    local, remote = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
+    assert run_classifier(library, "--model", model_dir, "--results", local, "--workers", "2").returncode == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True, local_directory=str(tmp_path / "dask")) as cluster:
+        run = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler",
+                             cluster.scheduler_address)
+        again = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler",
+                               cluster.scheduler_address)
+    assert run.returncode == 0, run.stderr
+    assert summary_of(run) == "library: 5 classified, 0 uncertain, 0 failed, 0 skipped as unchanged"
+    assert summary_of(again) == "library: 0 classified, 0 uncertain, 0 failed, 5 skipped as unchanged"
+    by_path = {r["path"]: r for r in records_of(local)}
+    for record in records_of(remote):
+        assert record["genre"] == by_path[record["path"]]["genre"]
+        for genre, p in record["probabilities"].items():
+            assert p == pytest.approx(by_path[record["path"]]["probabilities"][genre], abs=1e-6)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_1(library, model_dir, tmp_path):
+    from helpers_classify import free_port_refusing_connections
+
+    port = free_port_refusing_connections()
+    run = run_classifier(library, "--model", model_dir, "--results", tmp_path / "r.jsonl", "--scheduler",
+                         f"tcp://127.0.0.1:{port}", timeout=120)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
