@@ -260,7 +260,7 @@ class InputRow:
         row = ttk.Frame(frame)
         row.pack(fill="x", pady=(2, 6))
         self.entry_text = tk.StringVar()
-        self.entry = ttk.Entry(row, textvariable=self.entry_text, width=60)
+        self.entry = ttk.Entry(row, textvariable=self.entry_text, width=40)
         self.entry.pack(side="left", fill="x", expand=True)
         self.entry.bind("<Return>", lambda _event: on_classify())
         self.classify_button = ttk.Button(row, text="Classify", command=on_classify)

@@ -3,6 +3,8 @@ the same features and probabilities, on synthetic songs and on long songs built 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from helpers_classify import SR, synthetic_song
@@ -12,7 +14,7 @@ import functions_audio as audio
 import functions_features as ff
 
 
-@pytest.mark.parametrize("first, count", [(0, 5), (3, 40), (100, 300), (560, 40), (590, 1)])
+@pytest.mark.parametrize("first, count", [(0, 5), (3, 40), (100, 300), (560, 31), (590, 1)])
 def test_frames_of_any_stretch_equal_those_of_the_whole_signal(first, count):
     y = synthetic_song([("metal", 10.0), ("blues", 3.7)])
     whole = ff.frame_features(y)
@@ -32,7 +34,7 @@ def test_compute_features_is_the_statistics_of_the_clips_own_frames():
 
 def compare(y: np.ndarray, analyser: fa.SongAnalyser) -> tuple[float, fa.SongResult]:
     """Largest probability difference (song and windows) between the two paths; both must agree on genres."""
-    alone = fa.SongAnalyser(analyser.classifier, fa.AnalysisSettings(shared_frames=False))
+    alone = fa.SongAnalyser(analyser.classifier, dataclasses.replace(analyser.settings, shared_frames=False))
     shared, own = analyser.analyse_samples(y), alone.analyse_samples(y)
     assert shared.genre == own.genre
     assert [w.genre for w in shared.windows] == [w.genre for w in own.windows]
