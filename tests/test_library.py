@@ -296,3 +296,37 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_1(library, model_dir, tmp
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+
+
+def scan_measured(folder: Path, model_dir: Path, results: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB (the scan and its workers, from wait4) and stderr of a library scan."""
+    command = [sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), str(folder), "--model", str(model_dir),
+               "--results", str(results), "--workers", "2"]
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=err, env=script_env())
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        err.seek(0)
+        text = err.read()
+    assert os.waitstatus_to_exitcode(status) in (0, 1), text
+    return seconds, usage.ru_maxrss / 1024, text
+
+
+@pytest.mark.slow
+def test_a_folder_of_2000_tiny_files_scans_in_linear_time_and_bounded_memory(model_dir, tmp_path):
+    import numpy as np
+    import soundfile
+
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, 2205).astype(np.float32)  # 0.1 s: each is "too short"
+    for count in (200, 2000):
+        folder = tmp_path / f"many{count}"
+        for i in range(count):
+            soundfile.write(str(folder / f"{i // 100:02d}" / f"clip {i:04d}.wav") if (folder / f"{i // 100:02d}")
+                            .mkdir(parents=True, exist_ok=True) is None else "", noise, 22050)
+    small, _, _ = scan_measured(tmp_path / "many200", model_dir, tmp_path / "small.jsonl")
+    seconds, peak_mb, text = scan_measured(tmp_path / "many2000", model_dir, tmp_path / "big.jsonl")
+    assert "library: 0 classified, 0 uncertain, 2000 failed, 0 skipped as unchanged" in text
+    assert len(records_of(tmp_path / "big.jsonl")) == 2000
+    assert seconds < 25 * small, (seconds, small)  # linear: about 10x the work of 200 files, plus start-up
+    assert peak_mb < 400, peak_mb
