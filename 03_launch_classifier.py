@@ -53,6 +53,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
                         help="numpy (default, fast start) or keras (imports TensorFlow; for comparison)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or status line on stderr")
+    library = parser.add_argument_group("your music library (see README, 'Your music library')")
+    library.add_argument("--results", metavar="FILE.jsonl",
+                         help="append each song's record to FILE as it finishes; a rerun skips unchanged songs")
+    library.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                         help="classify on this Dask cluster (its workers must see the files and the model at the "
+                              "same paths); the results file is written here")
+    library.add_argument("--playlists", metavar="DIR",
+                         help="write one <genre>.m3u8 per genre (sure songs, most confident first) and "
+                              "uncertain.m3u8 into DIR")
+    library.add_argument("--write-tags", action="store_true",
+                         help="write the genre into the files' tags (sure songs only; existing genres are kept)")
+    library.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                         help="tags and genre playlists only for songs whose genre has at least this probability "
+                              "(default 0.5)")
+    library.add_argument("--overwrite-tags", action="store_true", help="replace an existing genre tag")
+    library.add_argument("--dry-run", action="store_true",
+                         help="list every tag change (and playlist) that would be written; write none")
     args = parser.parse_args(argv)
     if not args.inputs and not args.search:
         parser.error("give at least one INPUT or --search WORDS")
@@ -65,6 +82,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"{name} must be positive")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot needs a file name ending in .png")
+    args.library = bool(args.results or args.write_tags or args.playlists or args.scheduler)
+    if args.plot and args.library:
+        parser.error("--plot is for single songs; it does not go with --results, --write-tags, --playlists or "
+                     "--scheduler")
+    if (args.dry_run or args.min_confidence is not None) and not (args.write_tags or args.playlists):
+        parser.error("--dry-run and --min-confidence go with --write-tags or --playlists")
+    if args.overwrite_tags and not args.write_tags:
+        parser.error("--overwrite-tags goes with --write-tags")
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        parser.error("--min-confidence must be between 0 and 1")
     try:
         args.search_targets = [ff.search_target(words) for words in args.search]
     except ff.FetchError as exc:
@@ -78,6 +105,81 @@ def plot_paths(plot: str, count: int) -> list[Path]:
     if count == 1:
         return [base]
     return [base.with_name(f"{base.stem}_{i}{base.suffix}") for i in range(1, count + 1)]
+
+
+def print_result(result: fa.SongResult, args: argparse.Namespace) -> None:
+    """One result on stdout: a JSON line with --json, else the headline, bar chart and timeline."""
+    if args.json:
+        print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
+    else:
+        print(fi.format_result(result, args.top, encoding=sys.stdout.encoding), flush=True)
+
+
+def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: list[tuple[str, str | None]],
+                 show_progress: bool) -> int:
+    """A library scan: results file (resume), then the summary line on stderr."""
+    import contextlib
+
+    import functions_library as fl
+
+    def note(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        with fl.ResultsFile(args.results) if args.results else contextlib.nullcontext() as results:
+            if results is not None and results.dropped_lines:
+                note(f"{args.results}: {results.dropped_lines} torn or unreadable line(s) ignored")
+            report = fl.scan_library(job, items, results, workers=args.workers, scheduler=args.scheduler,
+                                     show_progress=show_progress, on_result=lambda result: print_result(result, args),
+                                     on_note=note)
+            note(f"library: {report.summary.line()}")
+            if args.write_tags:
+                write_tags(args, report.entries, results, note)
+            if args.playlists:
+                lists = fl.plan_playlists(report.entries, job.load().genres, min_confidence(args))
+                if args.dry_run:
+                    note("would write playlists: " + ", ".join(f"{name}.m3u8 ({len(songs)})"
+                                                               for name, songs in lists.items()))
+                else:
+                    fl.write_playlists(lists, args.playlists)
+                    note(f"playlists written to {args.playlists}: " + ", ".join(
+                        f"{name}.m3u8 ({len(songs)})" for name, songs in lists.items() if songs))
+    except fl.LibraryError as exc:
+        note(f"error: {exc}")
+        return EXIT_ALL_FAILED
+    except KeyboardInterrupt:
+        note("interrupted (the songs finished so far are in the results file)")
+        return 130
+    return EXIT_OK if any(entry.ok for entry in report.entries) else EXIT_ALL_FAILED
+
+
+def min_confidence(args: argparse.Namespace) -> float:
+    import functions_library as fl
+
+    return fl.DEFAULT_MIN_CONFIDENCE if args.min_confidence is None else args.min_confidence
+
+
+def write_tags(args: argparse.Namespace, entries: list, results, note) -> None:
+    """--write-tags: plan by the rules, list the changes (--dry-run: only that), write them, keep the results file
+    in step (a tagged file has a new size and time, but the same song)."""
+    import functions_library as fl
+    import functions_tags as ft
+
+    plan = ft.plan_tags(entries, min_confidence(args), args.overwrite_tags)
+    for path, reason in plan.problems:
+        note(f"{path}: not tagged: {reason}")
+    if args.dry_run:
+        for change in plan.changes:
+            note(f"would tag {change.describe()}")
+    else:
+        def written(change, state) -> None:
+            note(f"tagged {change.describe()}")
+            if results is not None and fl.library_path(change.path) in results.lines:
+                size, mtime_ns = state
+                results.append({**results.record(fl.library_path(change.path)), "size": size, "mtime_ns": mtime_ns})
+
+        ft.apply_tags(plan, on_written=written, on_problem=lambda path, reason: note(f"{path}: not tagged: {reason}"))
+    note(plan.line(args.dry_run))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,15 +196,13 @@ def main(argv: list[str] | None = None) -> int:
 
     items = fi.expand_inputs(args.inputs) + [(target, None) for target in args.search_targets]
     show_progress = not args.no_progress and sys.stderr.isatty()
-    encoding = sys.stdout.encoding
+    if args.library:
+        return library_main(args, job, items, show_progress)
     results = []
     try:
         for result in fi.classify_items(job, items, workers=args.workers, show_progress=show_progress):
             results.append(result)
-            if args.json:
-                print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
-            else:
-                print(fi.format_result(result, args.top, encoding=encoding), flush=True)
+            print_result(result, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -55,6 +55,7 @@ class AnalysisSettings:
     hop_s: float = DEFAULT_HOP_SECONDS
     max_windows: int = DEFAULT_MAX_WINDOWS
     min_song_s: float = MIN_SONG_SECONDS
+    shared_frames: bool = True  # windows from the song's frames (SongFrames); False: each window on its own
 
 
 @dataclass
@@ -77,6 +78,7 @@ class SongResult:
     probabilities: dict[str, float] | None = None
     windows: list[WindowResult] = field(default_factory=list)
     error: str | None = None
+    uncertain: bool = False
 
     @property
     def ok(self) -> bool:
@@ -110,6 +112,7 @@ class SongResult:
             "windows": [{"start_s": round(w.start_s, 3), "genre": w.genre, "probabilities": rounded(w.probabilities)}
                         for w in self.windows],
             "error": self.error,
+            "uncertain": self.uncertain,
         }
 
 
@@ -229,6 +232,66 @@ def check_extraction_settings(classifier: Any) -> None:
             + "; ".join(differing[:3]))
 
 
+EDGE_FRAMES = functions_audio.N_FFT // 2 // functions_audio.HOP_LENGTH  # frames reaching before a window's start
+
+
+def window_first_sample(start_s: float) -> int:
+    """First sample of the window planned at ``start_s``: on the song's STFT frame grid (every 512 samples,
+    23 ms), at most 12 ms from the planned time, so that overlapping windows share their frames exactly.
+
+    The grid matters more than 12 ms suggest: the tuning estimate behind the chroma features (librosa's
+    piptrack histogram) can jump by a tenth of a semitone when a window moves by a single sample.
+    """
+    hop = functions_audio.HOP_LENGTH
+    return hop * int(round(start_s * functions_audio.SAMPLE_RATE / hop))
+
+
+class SongFrames:
+    """A song's frame-level features, computed once and shared by its windows: ``features(start_s)``.
+
+    Windows overlap (30 s every 15 s), so each STFT frame would otherwise be computed twice. Only the frames of
+    the current window are kept (memory stays that of one window); the next window computes just its new
+    frames. Windows start on the song's frame grid (``window_first_sample``), so a window's frames are the
+    song's; its edge frames, which reach past its ends, are computed from the window itself with the zero
+    padding ``compute_features`` gives a window analysed on its own. So the features are those of the window
+    analysed on its own (to float rounding), at a fraction of the cost.
+    """
+
+    def __init__(self, y: np.ndarray, window_samples: int) -> None:
+        self.y = y
+        self.window = window_samples
+        self.first = 0  # frame number of the first cached frame
+        self.cached: functions_features.Frames | None = None
+
+    def features(self, start_s: float) -> np.ndarray:
+        """The 91 features of the window starting at ``start_s``; AudioError as compute_features raises it."""
+        first_sample = window_first_sample(start_s)
+        segment = self.y[first_sample:first_sample + self.window]
+        functions_features.check_clip(segment)
+        count = functions_features.frame_count(segment.size)
+        left, right = EDGE_FRAMES, functions_features.padded_frames_from(segment.size)
+        if right - left < 1:  # too short to share anything: the window on its own
+            return functions_features.compute_features(segment)
+        first = first_sample // functions_audio.HOP_LENGTH
+        own = functions_features.frame_features
+        frames = functions_features.Frames.join(
+            functions_features.Frames.join(own(segment, 0, left), self._frames(first + left, right - left)),
+            own(segment, right, count - right))
+        return functions_features.features_from_frames(frames)
+
+    def _frames(self, first: int, count: int) -> functions_features.Frames:
+        Frames = functions_features.Frames
+        if self.cached is None or not self.first <= first <= self.first + len(self.cached):
+            self.cached, self.first = functions_features.frame_features(self.y, first, count), first
+        else:
+            kept = self.cached[first - self.first:]
+            missing = first + count - (first + len(kept))
+            if missing > 0:
+                kept = Frames.join(kept, functions_features.frame_features(self.y, first + len(kept), missing))
+            self.cached, self.first = kept, first
+        return self.cached[:count]
+
+
 class SongAnalyser:
     """Loads a classifier once and classifies whole songs with it (used by the CLI and the GUI)."""
 
@@ -276,11 +339,12 @@ class SongAnalyser:
         starts = plan_windows(y.size / sr, self.settings)
         window = int(round(self.settings.window_s * sr))
 
-        def segment(start_s: float) -> np.ndarray:
-            first = int(round(start_s * sr))
-            return y[first:first + window]
+        def own_features(start_s: float) -> np.ndarray:
+            first = window_first_sample(start_s)
+            return functions_features.compute_features(y[first:first + window])
 
-        return self._analyse_windows(starts, segment, source=source, title=title,
+        features = SongFrames(y, window).features if self.settings.shared_frames else own_features
+        return self._analyse_windows(starts, features, source=source, title=title,
                                      duration_s=full_duration_s, offset_s=start / sr,
                                      progress=progress, cancel=cancel)
 
@@ -321,14 +385,19 @@ class SongAnalyser:
         lead_s, trimmed = start / sr, (end - start) / sr
         starts = plan_windows(trimmed, self.settings)
 
-        def segment(start_s: float) -> np.ndarray:
-            return functions_audio.load_audio(path, max_seconds=min(self.settings.window_s, trimmed - start_s),
-                                              offset_s=lead_s + start_s)
+        window = int(round(self.settings.window_s * sr))
 
-        return self._analyse_windows(starts, segment, source=source, title=title, duration_s=scan.n_samples / sr,
+        def features(start_s: float) -> np.ndarray:
+            """The window's own samples, on the same frame grid and cut at the same end as ``analyse_samples``."""
+            first = start + window_first_sample(start_s)
+            length = min(window, end - first)
+            y = functions_audio.load_audio(path, max_seconds=length / sr, offset_s=first / sr)
+            return functions_features.compute_features(y[:length])
+
+        return self._analyse_windows(starts, features, source=source, title=title, duration_s=scan.n_samples / sr,
                                      offset_s=lead_s, progress=progress, cancel=cancel)
 
-    def _analyse_windows(self, starts: list[float], segment: Callable[[float], np.ndarray], *, source: str,
+    def _analyse_windows(self, starts: list[float], features: Callable[[float], np.ndarray], *, source: str,
                          title: str | None, duration_s: float, offset_s: float,
                          progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
         rows: list[np.ndarray] = []
@@ -339,7 +408,7 @@ class SongAnalyser:
             report_progress(progress, "analyse", (number - 1) / len(starts),
                     f"analysing window {number}/{len(starts)}")
             try:
-                rows.append(functions_features.compute_features(segment(start_s)))
+                rows.append(features(start_s))
                 kept.append(start_s)
             except functions_audio.AudioError as exc:  # e.g. a silent stretch inside the song
                 problems.append(f"window at {format_seconds(start_s)}: {exc}")

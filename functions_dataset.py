@@ -49,8 +49,25 @@ def is_audio_file(path: Path) -> bool:
 def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None
                      ) -> Iterator[Path]:
     """Audio files below `folder`, recursively, sorted; hidden sub-folders (".Trash", ".git", ...) are not
-    searched, and unreadable ones go to `problems`."""
+    searched, and unreadable ones go to `problems`. Linked folders are followed, except links back inside
+    `folder` (their files are reached by their real path; a link loop ends there) and folders already seen."""
     root = root or folder
+    real_top = folder.resolve()
+    seen: set[tuple[int, int]] = set()
+
+    def new_folder(directory: str) -> bool:
+        try:
+            info = os.stat(directory)
+        except OSError:
+            return True
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    def links_inside(path: str) -> bool:
+        return os.path.islink(path) and Path(path).resolve().is_relative_to(real_top)
 
     def report(error: OSError) -> None:
         if problems is not None:
@@ -59,7 +76,11 @@ def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, ro
             problems.append(SkippedItem(where + "/", f"unreadable folder ({error.strerror or error})"))
 
     for directory, subdirs, files in os.walk(folder, onerror=report, followlinks=True):
-        subdirs[:] = sorted(name for name in subdirs if not name.startswith("."))
+        if not new_folder(directory):
+            subdirs[:] = []
+            continue
+        subdirs[:] = sorted(name for name in subdirs
+                            if not name.startswith(".") and not links_inside(os.path.join(directory, name)))
         for name in sorted(files):
             path = Path(directory) / name
             if is_audio_file(path):

@@ -11,6 +11,7 @@ tests/test_features.py checks every function here against the librosa function i
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,11 @@ STFT_BLOCK_FRAMES = 128
 def stft_magnitude(y: np.ndarray) -> np.ndarray:
     """|librosa.stft(y, n_fft=2048, hop_length=512)|: centred frames, zero padding, periodic Hann window;
     windowed in float64 and stored as complex64 as librosa does."""
-    padded = np.pad(y, N_FFT // 2, mode="constant")
+    return _stft_magnitude_of_padded(np.pad(y, N_FFT // 2, mode="constant"))
+
+
+def _stft_magnitude_of_padded(padded: np.ndarray) -> np.ndarray:
+    """The STFT magnitude of frames ``padded[i*hop : i*hop + n_fft]`` (the signal already padded)."""
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]  # (n_frames, n_fft), a view
     window = hann_window(N_FFT)
     magnitude = np.empty((frames.shape[0], N_FFT // 2 + 1), dtype=np.float32)
@@ -89,7 +94,16 @@ def mel_basis(sr: int) -> np.ndarray:
 
 def power_to_db(power: np.ndarray) -> np.ndarray:
     """librosa.power_to_db(S) with its defaults (ref 1, amin 1e-10, top_db 80)."""
-    log_spec = 10.0 * np.log10(np.maximum(1e-10, power))
+    return db_floor(log_power(power))
+
+
+def log_power(power: np.ndarray) -> np.ndarray:
+    """power_to_db before its floor: 10 log10(max(1e-10, S)), frame by frame."""
+    return 10.0 * np.log10(np.maximum(1e-10, power))
+
+
+def db_floor(log_spec: np.ndarray) -> np.ndarray:
+    """power_to_db's floor: nothing more than 80 dB below the loudest value of ``log_spec``."""
     return np.maximum(log_spec, log_spec.max() - 80.0)
 
 
@@ -129,7 +143,14 @@ def localmax(x: np.ndarray) -> np.ndarray:
 
 
 def estimate_tuning(power: np.ndarray, sr: int) -> float:
-    """librosa.estimate_tuning(S=power, sr=sr, bins_per_octave=12) (piptrack 150-4000 Hz, threshold 0.1).
+    """librosa.estimate_tuning(S=power, sr=sr, bins_per_octave=12) (piptrack 150-4000 Hz, threshold 0.1)."""
+    _, pitches, mags = pitch_peaks(power, sr)
+    return tuning_from_peaks(pitches, mags)
+
+
+def pitch_peaks(power: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The peaks of librosa.piptrack(S=power, sr=sr, fmin=150, fmax=4000, threshold=0.1) as ``(frame, pitch,
+    magnitude)`` arrays ordered by frame: everything estimate_tuning needs, and all of it frame by frame.
 
     Peaks are only kept between 150 and 4000 Hz, so the interpolation is computed on those rows (and one
     neighbour each side) only: the same numbers as librosa's full-spectrum computation, a third of the work.
@@ -139,23 +160,28 @@ def estimate_tuning(power: np.ndarray, sr: int) -> float:
     rows = np.flatnonzero((150.0 <= fft_freqs) & (fft_freqs < min(4000.0, sr / 2.0)))
     lo, hi = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, S.shape[0])
     block = S[lo:hi]
-    avg = np.gradient(block, axis=0)
-    shift = parabolic_shift(block)
-    dskew = 0.5 * avg * shift
     ref_value = (0.1 * np.max(S, axis=0))[np.newaxis, :]
-    peaks = localmax(S[lo:hi] * (S[lo:hi] > ref_value))
+    peaks = localmax(block * (block > ref_value))
     if lo == 0:
         peaks[0] = False  # librosa's localmax never marks the first bin
     in_range = np.zeros(hi - lo, dtype=bool)
     in_range[rows - lo] = True
-    idx = np.nonzero(in_range[:, np.newaxis] & peaks)
-    pitches = np.zeros_like(block)
-    mags = np.zeros_like(block)
-    pitches[idx] = (idx[0] + lo + shift[idx]) * float(sr) / N_FFT
-    mags[idx] = block[idx] + dskew[idx]
-    pitch_mask = pitches > 0
-    threshold = np.median(mags[pitch_mask]) if pitch_mask.any() else 0.0
-    frequencies = pitches[(mags >= threshold) & pitch_mask]
+    frame, row = np.nonzero((in_range[:, np.newaxis] & peaks).T)  # ordered by frame
+    # piptrack's gradient and parabolic shift, at the peaks only (the rest is never used); peaks are never on
+    # the block's first or last row, so every peak has both neighbours.
+    before, centre, after = block[row - 1, frame], block[row, frame], block[row + 1, frame]
+    shift = parabolic_shift(np.stack([before, centre, after]))[1]
+    avg = (after - before) / 2.0  # np.gradient inside the block
+    pitches = ((row + lo + shift) * float(sr) / N_FFT).astype(block.dtype)
+    mags = centre + 0.5 * avg * shift
+    keep = pitches > 0
+    return frame[keep], pitches[keep], mags[keep]
+
+
+def tuning_from_peaks(pitches: np.ndarray, mags: np.ndarray) -> float:
+    """estimate_tuning's last step: the histogram peak of the pitch deviations of the stronger half of the peaks."""
+    threshold = np.median(mags) if mags.size else 0.0
+    frequencies = pitches[mags >= threshold]
     frequencies = frequencies[frequencies > 0]
     if not frequencies.size:
         return 0.0
@@ -196,9 +222,9 @@ def normalize_max(S: np.ndarray) -> np.ndarray:
     return out
 
 
-def chroma_stft(power: np.ndarray, sr: int) -> np.ndarray:
-    """librosa.feature.chroma_stft(S=power, sr=sr, n_chroma=12)."""
-    tuning = estimate_tuning(power, sr)
+def chroma_stft(power: np.ndarray, sr: int, tuning: float | None = None) -> np.ndarray:
+    """librosa.feature.chroma_stft(S=power, sr=sr, n_chroma=12); ``tuning`` when already estimated."""
+    tuning = estimate_tuning(power, sr) if tuning is None else tuning
     raw = np.einsum("cf,...ft->...ct", chroma_basis(sr, tuning), power, optimize=True)
     return normalize_max(raw)
 
@@ -234,14 +260,14 @@ def tempo(onset_envelope: np.ndarray, sr: int) -> float:
     n = onset_envelope.shape[-1]
     half = win_length // 2
     padded = np.pad(onset_envelope, (half, half), mode="linear_ramp", end_values=(0, 0))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, win_length).T[:, :n]  # (win_length, n)
-    windowed = frames * hann_window(win_length)[:, np.newaxis]
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win_length)[:n]  # (n, win_length): one row a frame
+    windowed = frames * hann_window(win_length)
     n_pad = next_fast_len_real(2 * win_length - 1)
-    spectrum = np.fft.rfft(windowed, n=n_pad, axis=0)
-    autocorrelation = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n_pad, axis=0)[:win_length]
-    length = np.max(np.abs(autocorrelation), axis=0, keepdims=True)
+    spectrum = np.fft.rfft(windowed, n=n_pad, axis=-1)  # along contiguous rows: the same transforms, faster
+    autocorrelation = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n_pad, axis=-1)[:, :win_length]
+    length = np.max(np.abs(autocorrelation), axis=1, keepdims=True)
     length[length < np.finfo(autocorrelation.dtype).tiny] = 1.0
-    tempogram = autocorrelation / length
+    tempogram = (autocorrelation / length).T
     mean = np.mean(tempogram, axis=1)
     bpms = np.zeros(win_length)
     bpms[0] = np.inf
@@ -255,12 +281,16 @@ def tempo(onset_envelope: np.ndarray, sr: int) -> float:
 def zero_crossing_rate(y: np.ndarray) -> np.ndarray:
     """librosa.feature.zero_crossing_rate(y) with its defaults (centred frames, edge padding, |y| <= 1e-10
     counts as zero, zero counts as positive), from one pass over the signal instead of a framed copy."""
-    padded = np.pad(y, N_FFT // 2, mode="edge")
+    return _zcr_of_padded(np.pad(y, N_FFT // 2, mode="edge"))[np.newaxis, :]
+
+
+def _zcr_of_padded(padded: np.ndarray) -> np.ndarray:
+    """Zero-crossing rate of frames ``padded[i*hop : i*hop + n_fft]`` (the signal already padded), 1-D."""
     negative = np.signbit(np.where(np.abs(padded) <= 1e-10, 0.0, padded))
     crossings = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])
     starts = np.arange(0, padded.size - N_FFT + 1, HOP_LENGTH)
     # crossings inside frame [s, s + N_FFT): between samples s..s+N_FFT-1
-    return ((crossings[starts + N_FFT - 1] - crossings[starts]) / N_FFT)[np.newaxis, :]
+    return (crossings[starts + N_FFT - 1] - crossings[starts]) / N_FFT
 
 
 def spectral_centroid_and_rolloff(magnitude: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -279,14 +309,98 @@ def _mean_std(frames: np.ndarray) -> list[np.ndarray]:
     return [np.mean(frames, axis=-1), np.std(frames, axis=-1)]
 
 
-def compute_features(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """The 91 features of FEATURE_COLUMNS for one clip, as librosa's defaults compute them.
+@dataclass
+class Frames:
+    """Frame-level features of consecutive STFT frames (librosa's centred frames, hop 512): everything the 91
+    statistics of a clip are taken from. ``frames[a:b]`` are frames a..b-1; ``Frames.join`` appends runs."""
 
-    The STFT is computed once; the mel spectrogram (MFCC, onset envelope for the tempo), the chroma and the
-    spectral rolloff and centroid all derive from it. Everything is NumPy (no librosa import: the classifier
-    starts in well under a second); tests/test_preprocess_features.py checks each part against librosa's own.
-    Raises AudioError for short, silent or degenerate audio.
+    power: np.ndarray  # (1 + n_fft/2, n) |STFT|^2, float32
+    log_mel: np.ndarray  # (n_mels, n) log_power of the mel spectrogram (power_to_db before its floor)
+    zcr: np.ndarray  # (n,)
+    centroid: np.ndarray  # (n,)
+    rolloff: np.ndarray  # (n,)
+    peak_frame: np.ndarray  # (k,) frame of each pitch peak (pitch_peaks), ascending
+    peak_pitch: np.ndarray  # (k,)
+    peak_mag: np.ndarray  # (k,)
+
+    def __len__(self) -> int:
+        return self.power.shape[1]
+
+    def __getitem__(self, part: slice) -> Frames:
+        start, stop, _ = part.indices(len(self))
+        lo, hi = np.searchsorted(self.peak_frame, [start, stop])
+        return Frames(self.power[:, start:stop], self.log_mel[:, start:stop], self.zcr[start:stop],
+                      self.centroid[start:stop], self.rolloff[start:stop], self.peak_frame[lo:hi] - start,
+                      self.peak_pitch[lo:hi], self.peak_mag[lo:hi])
+
+    @staticmethod
+    def join(first: Frames, second: Frames) -> Frames:
+        """The frames of ``first`` followed by those of ``second``."""
+        return Frames(np.hstack([first.power, second.power]), np.hstack([first.log_mel, second.log_mel]),
+                      *(np.concatenate([a, b]) for a, b in ((first.zcr, second.zcr),
+                                                            (first.centroid, second.centroid),
+                                                            (first.rolloff, second.rolloff))),
+                      np.concatenate([first.peak_frame, second.peak_frame + len(first)]),
+                      np.concatenate([first.peak_pitch, second.peak_pitch]),
+                      np.concatenate([first.peak_mag, second.peak_mag]))
+
+
+def frame_count(n_samples: int) -> int:
+    """Number of centred STFT frames of a signal of ``n_samples`` samples (librosa's count)."""
+    return 1 + n_samples // HOP_LENGTH
+
+
+def padded_frames_from(n_samples: int) -> int:
+    """The first frame of a signal of ``n_samples`` whose samples reach past its end (into the padding)."""
+    return max(0, -(-(n_samples - N_FFT // 2 + 1) // HOP_LENGTH))
+
+
+def _frame_span(y: np.ndarray, first: int, count: int, mode: str) -> np.ndarray:
+    """The samples under frames ``first .. first+count-1`` of ``y`` (frame j centred on sample j*hop), padded
+    beyond the ends of ``y`` as librosa pads the whole signal (``mode`` "constant" or "edge")."""
+    start, stop = first * HOP_LENGTH - N_FFT // 2, (first + count - 1) * HOP_LENGTH + N_FFT // 2
+    inside = y[max(start, 0):min(stop, y.size)]
+    before, after = max(0, -start), max(0, stop - y.size)
+    return np.pad(inside, (before, after), mode=mode) if before or after else inside
+
+
+def frame_features(y: np.ndarray, first: int = 0, count: int | None = None, sr: int = SAMPLE_RATE) -> Frames:
+    """Frame-level features of frames ``first .. first+count-1`` of the signal ``y`` (all frames by default).
+
+    Every value is a function of its own frame only (its 2048 samples), so the frames of a whole song can be
+    computed once and shared by all the 30-s windows that contain them.
     """
+    count = frame_count(y.size) - first if count is None else count
+    magnitude = _stft_magnitude_of_padded(_frame_span(y, first, count, "constant"))
+    power = magnitude**2
+    centroid, rolloff = spectral_centroid_and_rolloff(magnitude, sr)
+    peak_frame, peak_pitch, peak_mag = pitch_peaks(power, sr)
+    return Frames(power=power, log_mel=log_power(mel_basis(sr) @ power),
+                  zcr=_zcr_of_padded(_frame_span(y, first, count, "edge")), centroid=centroid[0], rolloff=rolloff[0],
+                  peak_frame=peak_frame, peak_pitch=peak_pitch, peak_mag=peak_mag)
+
+
+def features_from_frames(frames: Frames, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The 91 values of FEATURE_COLUMNS over ``frames``: means and standard deviations, tuning and chroma,
+    the 80-dB floor of the mel spectrogram, onset envelope and tempo, all taken over these frames alone."""
+    mel_db = db_floor(frames.log_mel)
+    tuning = tuning_from_peaks(frames.peak_pitch, frames.peak_mag)
+    values = np.concatenate([
+        *_mean_std(mfcc(mel_db)), *_mean_std(chroma_stft(frames.power, sr, tuning)),
+        [tempo(onset_strength(mel_db), sr)],
+        *_mean_std(frames.zcr[np.newaxis]), *_mean_std(frames.rolloff[np.newaxis]),
+        *_mean_std(frames.centroid[np.newaxis]),
+    ]).astype(np.float64)
+    if values.shape != (len(FEATURE_COLUMNS),):
+        raise AssertionError(f"feature vector has shape {values.shape}, expected ({len(FEATURE_COLUMNS)},)")
+    if not np.all(np.isfinite(values)):
+        bad = [name for name, value in zip(FEATURE_COLUMNS, values, strict=True) if not np.isfinite(value)]
+        raise AudioError(f"features not finite ({', '.join(bad[:3])})")
+    return values
+
+
+def check_clip(y: np.ndarray, sr: int = SAMPLE_RATE) -> None:
+    """Refuse audio that has no features: shorter than MIN_SECONDS, NaN or infinite samples, or silent."""
     seconds = y.size / sr
     if seconds < MIN_SECONDS:
         raise AudioError(f"too short ({seconds:.2f} s < {MIN_SECONDS:g} s)")
@@ -295,26 +409,18 @@ def compute_features(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     if float(np.max(np.abs(y))) < SILENCE_PEAK:
         raise AudioError("silent (no signal above -80 dBFS)")
 
-    magnitude = stft_magnitude(y)
-    power = magnitude**2
-    mel_db = power_to_db(mel_basis(sr) @ power)
 
-    mfcc_frames = mfcc(mel_db)
-    chroma_frames = chroma_stft(power, sr)
-    bpm = tempo(onset_strength(mel_db), sr)
-    zcr_frames = zero_crossing_rate(y)
-    centroid_frames, rolloff_frames = spectral_centroid_and_rolloff(magnitude, sr)
+def compute_features(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The 91 features of FEATURE_COLUMNS for one clip, as librosa's defaults compute them.
 
-    values = np.concatenate([
-        *_mean_std(mfcc_frames), *_mean_std(chroma_frames), [bpm],
-        *_mean_std(zcr_frames), *_mean_std(rolloff_frames), *_mean_std(centroid_frames),
-    ]).astype(np.float64)
-    if values.shape != (len(FEATURE_COLUMNS),):
-        raise AssertionError(f"feature vector has shape {values.shape}, expected ({len(FEATURE_COLUMNS)},)")
-    if not np.all(np.isfinite(values)):
-        bad = [name for name, value in zip(FEATURE_COLUMNS, values, strict=True) if not np.isfinite(value)]
-        raise AudioError(f"features not finite ({', '.join(bad[:3])})")
-    return values
+    The STFT is computed once; the mel spectrogram (MFCC, onset envelope for the tempo), the chroma and the
+    spectral rolloff and centroid all derive from it (``frame_features``, then ``features_from_frames``).
+    Everything is NumPy (no librosa import: the classifier starts in well under a second);
+    tests/test_features.py checks each part against librosa's own. Raises AudioError for short, silent or
+    degenerate audio.
+    """
+    check_clip(y, sr)
+    return features_from_frames(frame_features(y, sr=sr), sr)
 
 
 def extract_clip_features(path: str | Path, max_seconds: float | None = CLIP_SECONDS) -> np.ndarray:

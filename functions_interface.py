@@ -41,10 +41,12 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:
             continue
         path = Path(text)
         if path.is_dir():
-            found = [str(file) for file in functions_dataset.iter_audio_files(path)]
+            problems: list[functions_dataset.SkippedItem] = []
+            found = [str(file) for file in functions_dataset.iter_audio_files(path, problems)]
+            items.extend((str(path / problem.file.rstrip("/")), problem.error) for problem in problems)
             if found:
                 items.extend((f, None) for f in found)
-            else:
+            elif not problems:
                 items.append((text, "no audio files in this folder (looked for "
                                     + ", ".join(sorted(functions_audio.AUDIO_EXTENSIONS)) + ")"))
         elif path.exists():
@@ -152,7 +154,9 @@ class ClassificationJob:
         if self._analyser is not None:
             return self._analyser
         import functions_nn
+        from functions_parallel import single_blas_thread
 
+        single_blas_thread()
         folder = Path(self.model_dir) if self.model_dir is not None else functions_audio.PRETRAINED_MODEL_DIR
         try:
             classifier = functions_nn.load_classifier(folder)
@@ -221,11 +225,12 @@ class _StatusLine:
 
 
 def classify_items(job: ClassificationJob, items: list[tuple[str, str | None]], *, workers: int | None = None,
-                   show_progress: bool = False) -> Iterator[SongResult]:
+                   show_progress: bool = False, in_order: bool = True) -> Iterator[SongResult]:
     """Classify ``(item, error)`` pairs from ``expand_inputs``; yields one SongResult per item, in order.
 
     Several inputs run in ``workers`` processes (each loads the model once) with a tqdm progress bar; the
-    results are still yielded in input order as soon as they are available.
+    results are still yielded in input order as soon as they are available, or (``in_order=False``, library
+    scans) each as soon as it is finished.
     """
     import sys
 
@@ -235,7 +240,7 @@ def classify_items(job: ClassificationJob, items: list[tuple[str, str | None]], 
         yield from _classify_sequentially(job, items, show_progress and len(todo) > 0, sys.stderr)
         return
 
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm import tqdm
 
@@ -249,8 +254,12 @@ def classify_items(job: ClassificationJob, items: list[tuple[str, str | None]], 
         for future in futures:
             if future is not None:
                 future.add_done_callback(lambda _f: bar.update(1))
-        for (item, error), future in zip(items, futures, strict=True):
-            yield SongResult(input=item, error=error) if future is None else future.result()
+        if in_order:
+            for (item, error), future in zip(items, futures, strict=True):
+                yield SongResult(input=item, error=error) if future is None else future.result()
+        else:
+            yield from (SongResult(input=item, error=error) for item, error in items if error is not None)
+            yield from (future.result() for future in as_completed(f for f in futures if f is not None))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise

@@ -16,9 +16,15 @@ def limit_worker_threads() -> None:
     """Worker processes: one BLAS thread each (the cores are already shared out), and Ctrl-C is the parent's."""
     import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    single_blas_thread()
+
+
+def single_blas_thread() -> None:
+    """One BLAS thread in this process: the classifier's matrices are small, and several BLAS threads on them
+    cost more in waiting than they gain (2x slower songs on a busy 2-core machine)."""
     from threadpoolctl import threadpool_limits
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(1)
 
 

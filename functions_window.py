@@ -3,12 +3,15 @@
 What lives here, top-down:
 
 * ``ClassifierWindow``: the whole window; it wires the parts below together and holds the actions (classify,
-  open a file, cancel, close) and what happens when a result comes back;
+  open a file, cancel) and what happens when a result comes back;
 * ``InputRow``: the entry with its Classify, Open file… and Cancel buttons;
 * ``StatusPanel``: the progress bar and the status line (red for errors);
 * ``ResultPanel``: title, genre and timeline of the last result above its chart (a matplotlib figure in Tk);
-* ``JobRunner``: runs one classification at a time in a worker thread and polls its messages on the Tk thread;
-  closing the window (or Ctrl-C) cancels the job and waits for it to remove its files and end its processes;
+* ``LibraryPanel``: a scanned folder as a sortable table, with Export CSV…, Write tags… and Save playlists…;
+* ``ConfirmDialog``: the question asked before tags are written;
+* ``JobRunner``: runs one job at a time (a song, a folder scan, tags) in a worker thread and polls its messages
+  on the Tk thread; closing the window (or Ctrl-C) cancels the job and waits for it to remove its files and end
+  its processes;
 * ``target_for`` and ``audio_filetypes``: what the entry's text means, and the Open dialog's file types.
 
 matplotlib is imported when the window is built; the chart is drawn by ``functions_dataviz.draw_result``.
@@ -26,6 +29,7 @@ from typing import Any
 
 import functions_audio
 import functions_dataviz as viz
+import functions_library as fl
 from functions_analysis import SongResult
 from functions_fetch import (
     Cancelled,
@@ -36,7 +40,7 @@ from functions_fetch import (
     looks_like_url,
     search_target,
 )
-from functions_interface import ClassificationJob, ModelUnavailable, timeline_runs
+from functions_interface import ClassificationJob, ModelUnavailable, expand_inputs, timeline_runs
 
 POLL_MS = 50
 BG_ERROR = "#b00020"
@@ -60,14 +64,20 @@ class ClassifierWindow:
         root.report_callback_exception = self._report_callback_exception
         outer = ttk.Frame(root, padding=10)
         outer.pack(fill="both", expand=True)
-        self.inputs = InputRow(outer, on_classify=self.classify, on_open=self.open_file, on_cancel=self.cancel)
+        self.inputs = InputRow(outer, on_classify=self.classify, on_open=self.open_file, on_cancel=self.cancel,
+                               on_open_folder=self.open_folder)
         self.status = StatusPanel(outer)
+        self.library = LibraryPanel(outer, on_select=self._show_row, on_export=self.export_csv,
+                                    on_tags=self.write_tags, on_playlists=self.save_playlists)
         self.results = ResultPanel(outer)
+        self.confirm_dialog: ConfirmDialog | None = None
         self._name_the_widgets()
         self.entry.focus_set()
         self._load_model()
         self.runner = JobRunner(root, job, on_progress=self.status.show_progress, on_result=self._show_result,
                                 on_cancelled=self._show_cancelled)
+        self.runner.handlers.update({"row": self.library.add, "scan_done": self._scan_done,
+                                     "tag_plan": self._confirm_tags, "tags_done": self._tags_done})
         self.closed = False
         self.closed_by: int | None = None  # the signal that closed the window, if one did
         root.protocol("WM_DELETE_WINDOW", self.close)
@@ -77,7 +87,10 @@ class ClassifierWindow:
         inputs, status, results = self.inputs, self.status, self.results
         self.entry, self.entry_text = inputs.entry, inputs.entry_text
         self.classify_button, self.open_button = inputs.classify_button, inputs.open_button
-        self.cancel_button = inputs.cancel_button
+        self.cancel_button, self.open_folder_button = inputs.cancel_button, inputs.open_folder_button
+        self.table = self.library.tree
+        self.export_button, self.tags_button = self.library.export_button, self.library.tags_button
+        self.playlists_button = self.library.playlists_button
         self.progress, self.status_text, self.status_label = status.progress, status.text, status.label
         self.title_text, self.genre_text = results.title_text, results.genre_text
         self.timeline_text, self.figure, self.canvas = results.timeline_text, results.figure, results.canvas
@@ -102,6 +115,9 @@ class ClassifierWindow:
         text = target if target is not None else self.entry_text.get()
         if not text.strip():
             self.status.set("Paste a YouTube link or type some search words first.", error=True)
+            return
+        if not looks_like_url(text.strip()) and Path(text.strip()).expanduser().is_dir():
+            self.scan_folder(Path(text.strip()).expanduser())
             return
         try:
             item = target_for(text)
@@ -147,6 +163,102 @@ class ClassifierWindow:
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), on_signal)
 
+    # -- a folder: the library table ----------------------------------------------------------------------
+    def open_folder(self) -> None:
+        folder = filedialog.askdirectory(parent=self.root, title="Open a music folder", mustexist=True)
+        if folder:
+            self.entry_text.set(folder)
+            self.scan_folder(Path(folder))
+
+    def scan_folder(self, folder: Path) -> None:
+        """Classify every song below ``folder`` in the worker thread, one row of the table each."""
+        if self.busy or self.model_error:
+            return
+        self.library.clear(folder)
+        self._set_busy(True)
+        self.status.set(f"Scanning {folder}…")
+        job = self.job
+
+        def work(post: Callable[[str, Any], None], cancel: threading.Event) -> None:
+            plan = fl.plan_scan(expand_inputs([str(folder)]), {}, "")
+            for number, (item, error) in enumerate(plan.todo, 1):
+                if cancel.is_set():
+                    raise Cancelled("cancelled")
+                post("progress", Progress("analyse", (number - 1) / len(plan.todo),
+                                          f"classifying {number}/{len(plan.todo)}: {Path(item).name}"))
+                post("row", SongResult(input=item, error=error) if error else job.classify(item, cancel=cancel))
+            post("scan_done", len(plan.todo))
+
+        self.runner.submit(work)
+
+    def _scan_done(self, count: int) -> None:
+        self._set_busy(False)
+        failed = sum(not result.ok for result in self.library.results.values())
+        self.status.set(f"Done: {count - failed} songs classified, {failed} failed. Click a row to see it.")
+        self.status.complete()
+
+    def _show_row(self, result: SongResult) -> None:
+        self.last_result = result
+        self.results.show(result)
+
+    def export_csv(self) -> None:
+        path = filedialog.asksaveasfilename(parent=self.root, title="Export the table", defaultextension=".csv",
+                                            filetypes=[("CSV files", "*.csv")], initialfile="genres.csv")
+        if path:
+            self._library_action(lambda: fl.export_csv(self.library.entries(), path), f"Table saved to {path}.")
+
+    def save_playlists(self) -> None:
+        folder = filedialog.askdirectory(parent=self.root, title="Save the playlists in")
+        if folder:
+            genres = self.job.load().genres
+            self._library_action(lambda: fl.write_playlists(fl.plan_playlists(self.library.entries(), genres),
+                                                            folder), f"Playlists saved in {folder}.")
+
+    def _library_action(self, action: Callable[[], Any], done: str) -> None:
+        try:
+            action()
+        except (fl.LibraryError, OSError) as exc:
+            self.status.set(f"Error: {exc}", error=True)
+        else:
+            self.status.set(done)
+
+    def write_tags(self) -> None:
+        """Plan the tags in the worker thread, ask (``ConfirmDialog``), then write them there."""
+        if self.busy or not self.library.results:
+            return
+        import functions_tags as ft
+
+        entries = self.library.entries()
+        self._set_busy(True)
+        self.status.set("Reading the tags…")
+        self.runner.submit(lambda post, _cancel: post(
+            "tag_plan", ft.plan_tags(entries, fl.DEFAULT_MIN_CONFIDENCE, overwrite=False)))
+
+    def _confirm_tags(self, plan: Any) -> None:
+        self._set_busy(False)
+        if not plan.changes:
+            self.status.set("No tag to write: " + plan.line(dry_run=True) + ".")
+            return
+        count = len(plan.changes)
+        text = (f"{count} file{'s' if count != 1 else ''} will change: the genre is written into "
+                f"{'its' if count == 1 else 'their'} tags.\n\n{plan.line(dry_run=True)}.")
+        self.confirm_dialog = ConfirmDialog(self.root, "Write genre tags", text, "Write tags",
+                                            on_confirm=lambda: self._apply_tags(plan))
+
+    def _apply_tags(self, plan: Any) -> None:
+        import functions_tags as ft
+
+        self.confirm_dialog = None
+        self._set_busy(True)
+        self.status.set("Writing tags…")
+        self.runner.submit(lambda post, _cancel: (ft.apply_tags(plan), post("tags_done", plan)))
+
+    def _tags_done(self, plan: Any) -> None:
+        self._set_busy(False)
+        problems = "; ".join(f"{Path(path).name}: {reason}" for path, reason in plan.problems[:2])
+        self.status.set(plan.line(dry_run=False) + (f" ({problems})" if problems else "") + ".",
+                        error=bool(plan.problems))
+
     # -- what comes back from the worker (on the Tk thread) -----------------------------------------------
     def _show_result(self, result: SongResult) -> None:
         self._set_busy(False)
@@ -164,6 +276,7 @@ class ClassifierWindow:
 
     def _set_busy(self, busy: bool) -> None:
         self.inputs.set_busy(busy)
+        self.library.set_busy(busy)
         if not busy:
             self.status.reset()
 
@@ -177,34 +290,35 @@ class InputRow:
     """The question, the entry (Return classifies) and the Classify, Open file… and Cancel buttons."""
 
     def __init__(self, parent: tk.Misc, *, on_classify: Callable[[], None], on_open: Callable[[], None],
-                 on_cancel: Callable[[], None]) -> None:
+                 on_cancel: Callable[[], None], on_open_folder: Callable[[], None]) -> None:
         frame = ttk.Frame(parent)
         frame.pack(fill="x")
-        ttk.Label(frame, text="YouTube link, any media URL, or search words:").pack(anchor="w")
+        ttk.Label(frame, text="YouTube link, any media URL, search words, or a music folder:").pack(anchor="w")
         row = ttk.Frame(frame)
         row.pack(fill="x", pady=(2, 6))
         self.entry_text = tk.StringVar()
-        self.entry = ttk.Entry(row, textvariable=self.entry_text, width=60)
+        self.entry = ttk.Entry(row, textvariable=self.entry_text, width=40)
         self.entry.pack(side="left", fill="x", expand=True)
         self.entry.bind("<Return>", lambda _event: on_classify())
         self.classify_button = ttk.Button(row, text="Classify", command=on_classify)
         self.classify_button.pack(side="left", padx=(6, 0))
         self.open_button = ttk.Button(row, text="Open file…", command=on_open)
         self.open_button.pack(side="left", padx=(6, 0))
+        self.open_folder_button = ttk.Button(row, text="Open folder…", command=on_open_folder)
+        self.open_folder_button.pack(side="left", padx=(6, 0))
         self.cancel_button = ttk.Button(row, text="Cancel", command=on_cancel, state="disabled")
         self.cancel_button.pack(side="left", padx=(6, 0))
 
     def set_busy(self, busy: bool) -> None:
         """While a job runs only Cancel can be pressed; otherwise everything but Cancel."""
-        state = "disabled" if busy else "normal"
-        self.classify_button.configure(state=state)
-        self.open_button.configure(state=state)
+        for button in (self.classify_button, self.open_button, self.open_folder_button):
+            button.configure(state="disabled" if busy else "normal")
         self.cancel_button.configure(state="normal" if busy else "disabled")
 
     def disable(self) -> None:
         """No model: nothing can be classified."""
-        self.classify_button.configure(state="disabled")
-        self.open_button.configure(state="disabled")
+        for button in (self.classify_button, self.open_button, self.open_folder_button):
+            button.configure(state="disabled")
 
 
 class StatusPanel:
@@ -287,14 +401,126 @@ class ResultPanel:
         self.canvas.draw_idle()
 
 
-class JobRunner:
-    """Runs one classification at a time in a worker thread; the Tk thread polls its messages every POLL_MS.
+class LibraryPanel:
+    """A scanned folder: a table of its songs (click a heading to sort, a row to show its chart) and the buttons
+    Export CSV…, Write tags… and Save playlists…. Results are kept by path; ``entries`` gives them to
+    functions_library and functions_tags, which apply the same rules as the command line."""
 
-    The worker makes no Tk calls: it puts ``(job number, "progress" | "result" | "cancelled", payload)`` on a
-    queue, and ``_poll`` (on the Tk thread) hands each message of the current job to ``on_progress``,
-    ``on_result`` or ``on_cancelled``. A job is busy from ``start`` until its last message has been handed over,
-    so a new job can never start between the worker's end and the window showing its result.
+    COLUMNS = (("file", "File", 250, "w"), ("title", "Title", 190, "w"), ("genre", "Genre", 90, "w"),
+               ("confidence", "Confidence", 90, "e"), ("uncertain", "Uncertain", 80, "center"))
+
+    def __init__(self, parent: tk.Misc, *, on_select: Callable[[SongResult], None], on_export: Callable[[], None],
+                 on_tags: Callable[[], None], on_playlists: Callable[[], None]) -> None:
+        frame = ttk.Frame(parent)
+        frame.pack(fill="x", pady=(6, 0))
+        table = ttk.Frame(frame)
+        table.pack(fill="x")
+        self.tree = ttk.Treeview(table, columns=[c[0] for c in self.COLUMNS], show="headings", height=6,
+                                 selectmode="browse")
+        for key, text, width, anchor in self.COLUMNS:
+            self.tree.heading(key, text=text, command=lambda key=key: self.sort_by(key))
+            self.tree.column(key, width=width, anchor=anchor, stretch=key in ("file", "title"))
+        scrollbar = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scrollbar.set)
+        self.tree.pack(side="left", fill="x", expand=True)
+        scrollbar.pack(side="left", fill="y")
+        self.tree.bind("<<TreeviewSelect>>", lambda _event: self._selected(on_select))
+        buttons = ttk.Frame(frame)
+        buttons.pack(fill="x", pady=(4, 0))
+        self.export_button = ttk.Button(buttons, text="Export CSV…", command=on_export)
+        self.tags_button = ttk.Button(buttons, text="Write tags…", command=on_tags)
+        self.playlists_button = ttk.Button(buttons, text="Save playlists…", command=on_playlists)
+        for button in (self.export_button, self.tags_button, self.playlists_button):
+            button.pack(side="left", padx=(0, 6))
+        self.results: dict[str, SongResult] = {}
+        self.folder: Path | None = None
+        self.sorted_by: tuple[str, bool] | None = None
+        self.set_busy(False)
+
+    def clear(self, folder: Path) -> None:
+        self.tree.delete(*self.tree.get_children())
+        self.results.clear()
+        self.folder = folder
+        self.sorted_by = None
+
+    def add(self, result: SongResult) -> None:
+        """One row for ``result`` (its path is the row's id)."""
+        path = Path(result.input)
+        name = path.relative_to(self.folder).as_posix() if self.folder and path.is_relative_to(self.folder) \
+            else path.name
+        if result.ok:
+            assert result.probabilities is not None and result.genre is not None
+            values = (name, result.title or "", result.genre, f"{result.probabilities[result.genre] * 100:.1f} %",
+                      "yes" if result.uncertain else "no")
+        else:
+            values = (name, result.error or "", "error", "", "")
+        self.results[result.input] = result
+        self.tree.insert("", "end", iid=result.input, values=values)
+        self.set_busy(False)
+
+    def sort_by(self, key: str) -> None:
+        """Sort the rows by a column; the same heading again reverses the order."""
+        reverse = self.sorted_by == (key, False)
+        column = [c[0] for c in self.COLUMNS].index(key)
+
+        def value(iid: str) -> Any:
+            text = self.tree.item(iid, "values")[column]
+            return float(text.split()[0]) if key == "confidence" and text else (-1.0 if key == "confidence"
+                                                                                 else str(text).casefold())
+
+        for index, iid in enumerate(sorted(self.tree.get_children(), key=value, reverse=reverse)):
+            self.tree.move(iid, "", index)
+        self.sorted_by = (key, reverse)
+        for other, text, _, _ in self.COLUMNS:
+            self.tree.heading(other, text=text + ((" ▼" if reverse else " ▲") if other == key else ""))
+
+    def entries(self) -> list[fl.LibraryEntry]:
+        return [fl.LibraryEntry.from_record(fl.record_for(result, None, "")) for result in self.results.values()]
+
+    def set_busy(self, busy: bool) -> None:
+        state = "disabled" if busy or not self.results else "normal"
+        for button in (self.export_button, self.tags_button, self.playlists_button):
+            button.configure(state=state)
+
+    def _selected(self, on_select: Callable[[SongResult], None]) -> None:
+        chosen = self.tree.selection()
+        if chosen:
+            on_select(self.results[chosen[0]])
+
+
+class ConfirmDialog:
+    """A small modal question with a confirm button and Cancel; ``on_confirm`` runs only on confirmation."""
+
+    def __init__(self, root: tk.Misc, title: str, text: str, confirm: str, on_confirm: Callable[[], None]) -> None:
+        self.top = tk.Toplevel(root)
+        self.top.title(title)
+        self.top.transient(root)
+        self.text = text
+        ttk.Label(self.top, text=text, wraplength=420, padding=12).pack()
+        row = ttk.Frame(self.top, padding=(12, 0, 12, 12))
+        row.pack(fill="x")
+        self.cancel_button = ttk.Button(row, text="Cancel", command=self.top.destroy)
+        self.cancel_button.pack(side="right")
+        self.confirm_button = ttk.Button(row, text=confirm, command=lambda: (self.top.destroy(), on_confirm()))
+        self.confirm_button.pack(side="right", padx=(0, 6))
+        self.top.bind("<Escape>", lambda _event: self.top.destroy())
+        self.top.wait_visibility()
+        self.top.grab_set()
+        self.confirm_button.focus_set()
+
+
+class JobRunner:
+    """Runs one job at a time (a song, a folder scan, tags) in a worker thread; the Tk thread polls its messages
+    every POLL_MS.
+
+    The worker makes no Tk calls: it puts ``(job number, kind, payload)`` messages on a queue, and ``_poll`` (on
+    the Tk thread) hands each message of the current job to the handler of its kind (``handlers``: "progress",
+    "result", "cancelled", and any a window adds). ``start`` classifies one input; ``submit`` runs any
+    ``work(post, cancel)``. A job is busy from ``submit`` until its worker has ended and its messages have been
+    handed over, so a new job can never start between the worker's end and the window showing its result.
     """
+
+    PARTIAL_KINDS = frozenset({"progress", "row"})  # messages that do not end a job
 
     def __init__(self, root: tk.Misc, job: ClassificationJob, *, on_progress: Callable[[Progress], None],
                  on_result: Callable[[SongResult], None], on_cancelled: Callable[[], None]) -> None:
@@ -308,6 +534,7 @@ class JobRunner:
         self.job_number = 0
         self.item = ""
         self.running = False
+        self.ended = False  # the current job has sent a message that ends it
         self._next_poll = root.after(POLL_MS, self._poll)
 
     @property
@@ -316,12 +543,19 @@ class JobRunner:
 
     def start(self, item: str) -> None:
         """Classify ``item`` (a file, URL or search target) in a new worker thread with a fresh cancel flag."""
+
+        def work(post: Callable[[str, Any], None], cancel: threading.Event) -> None:
+            post("result", self.job.classify(item, progress=lambda report: post("progress", report), cancel=cancel))
+
+        self.submit(work, item)
+
+    def submit(self, work: Callable[[Callable[[str, Any], None], threading.Event], Any], item: str = "") -> None:
+        """Run ``work(post, cancel)`` in a new worker thread; ``post(kind, payload)`` sends a message."""
         self.job_number += 1
-        self.item = item
-        self.running = True
+        self.item, self.running, self.ended = item, True, False
         self.cancel_event = threading.Event()
-        self.worker = threading.Thread(target=self._work, args=(self.job_number, item, self.cancel_event),
-                                       daemon=True, name="classify")
+        self.worker = threading.Thread(target=self._work, args=(self.job_number, work, self.cancel_event),
+                                       daemon=True, name="job")
         self.worker.start()
 
     def cancel(self) -> None:
@@ -334,16 +568,17 @@ class JobRunner:
         if self.worker is not None:
             self.worker.join(timeout_s)
 
-    def _work(self, number: int, item: str, cancel: threading.Event) -> None:
-        """The worker thread: no Tk calls here, only queue messages."""
+    def _work(self, number: int, work: Callable[[Callable[[str, Any], None], threading.Event], Any],
+              cancel: threading.Event) -> None:
+        """The worker thread: no Tk calls here, only queue messages; the last one is always "done"."""
         try:
-            result = self.job.classify(item, progress=lambda report: self.events.put((number, "progress", report)),
-                                       cancel=cancel)
-            self.events.put((number, "result", result))
+            work(lambda kind, payload: self.events.put((number, kind, payload)), cancel)
         except Cancelled:
             self.events.put((number, "cancelled", None))
         except Exception as exc:  # never a traceback in the terminal: the window shows it
-            self.events.put((number, "result", SongResult(input=item, error=f"{type(exc).__name__}: {exc}")))
+            self.events.put((number, "result", SongResult(input=self.item, error=f"{type(exc).__name__}: {exc}")))
+        finally:
+            self.events.put((number, "done", None))
 
     def _poll(self) -> None:
         try:
@@ -351,22 +586,27 @@ class JobRunner:
                 number, kind, payload = self.events.get_nowait()
                 if number != self.job_number:
                     continue  # from a job that is over
-                if kind != "progress":
-                    self.running = False
+                if kind == "done":
+                    self._job_over()
+                    continue
+                self.ended = self.ended or kind not in self.PARTIAL_KINDS
                 self.handlers[kind](payload)
         except queue.Empty:
             pass
-        worker = self.worker
-        if self.running and worker is not None and not worker.is_alive() and self.events.empty():
-            self.running = False  # the worker ended without a last message
-            self.handlers["result"](SongResult(input=self.item, error="the job stopped unexpectedly"))
         self._next_poll = self.root.after(POLL_MS, self._poll)
+
+    def _job_over(self) -> None:
+        """The worker has ended: the job is no longer busy; one that never said how it ended is an error."""
+        self.running = False
+        if not self.ended:
+            self.handlers["result"](SongResult(input=self.item, error="the job stopped unexpectedly"))
 
 
 def target_for(text: str) -> str:
     """What the entry means: a URL as it is, an existing local file, or else words for a YouTube search.
 
-    Text that is written like a path but names no file is "no such file", never a search.
+    Text that is written like a path but names no file is "no such file", never a search (a folder is scanned
+    by ``ClassifierWindow.classify`` before this is asked).
     """
     text = text.strip()
     if looks_like_url(text):
@@ -374,8 +614,6 @@ def target_for(text: str) -> str:
     path = Path(text).expanduser()
     if path.is_file():
         return str(path)
-    if path.is_dir():
-        raise FetchError(f"{text} is a folder: pick one song (the command line classifies whole folders)")
     if looks_like_path(text):
         raise FetchError(f"No such file: {text}")
     return search_target(text)

@@ -2,11 +2,14 @@
 
     python docs/make_screenshot.py [--model DIR] [-o docs/screenshot.png]
     python docs/make_screenshot.py --long-song [-o docs/screenshot_long_song.png]
+    python docs/make_screenshot.py --library [-o docs/screenshot_library.png]
 
 A 90-s medley of three GTZAN clips (classical, jazz, metal) from ../shared/data is encoded to MP3 and served
 from a loopback HTTP server; the window is driven as in tests/test_gui_window.py (real key and mouse events)
 and captured. ``--long-song`` makes a 4-minute medley of eight 30-s clips instead, analysed in 15 windows, to
-show the timeline of a whole song. Needs Xvfb (and xdotool for real input events); the medley is synthetic
+show the timeline of a whole song. ``--library`` opens a folder of twelve GTZAN clips (linked from the shared
+data) with Open folder…, sorts the table by confidence and shows one row.
+Needs Xvfb (and xdotool for real input events); the medley is synthetic
 where the shared data is absent. The audio only lives in a temporary folder.
 """
 
@@ -48,15 +51,42 @@ def medley(folder: Path, genres: tuple[str, ...], name: str, clip_seconds: float
     return encode(wav, folder / f"{name}.mp3", "-b:a", "160k")
 
 
+def library_view(driver, work: Path) -> Path:
+    """Open a folder of twelve GTZAN clips (links into the shared data) in the window, sort by confidence, show
+    the first row, and capture the window."""
+    from test_gui_window import click_heading, click_row
+
+    import functions_window
+
+    folder = work / "Music"
+    folder.mkdir()
+    shared = audio.shared_data_dir()
+    for genre in ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock",
+                  "jazz", "metal")[:12]:
+        clips = sorted((shared / "gtzan_mini" / genre).glob("*.wav"))
+        taken = len(list(folder.glob(f"{genre}.*")))
+        (folder / clips[taken].name).symlink_to(clips[taken])
+    functions_window.filedialog.askdirectory = lambda **kw: str(folder)
+    driver.click(driver.window.open_folder_button)
+    driver.pump(until=lambda: not driver.window.busy, timeout=300)
+    click_heading(driver, "confidence")
+    click_heading(driver, "confidence")
+    click_row(driver, driver.window.table.get_children()[0])
+    return driver.screenshot(work / "window.png")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(audio.PRETRAINED_MODEL_DIR), help="model folder (default: shipped)")
     parser.add_argument("--long-song", action="store_true",
                         help="a 4-minute song in 15 windows (default output docs/screenshot_long_song.png)")
+    parser.add_argument("--library", action="store_true", help="the folder view (docs/screenshot_library.png)")
     parser.add_argument("-o", "--output", default=None, help="PNG to write (default docs/screenshot.png)")
     args = parser.parse_args()
     if args.output is None:
-        args.output = str(PROJECT_DIR / "docs" / ("screenshot_long_song.png" if args.long_song else "screenshot.png"))
+        name = "screenshot_long_song.png" if args.long_song else "screenshot_library.png" if args.library \
+            else "screenshot.png"
+        args.output = str(PROJECT_DIR / "docs" / name)
     if shutil.which("Xvfb") is None:
         print("make_screenshot: Xvfb is not installed (apt-get install xvfb)", file=sys.stderr)
         return 1
@@ -71,6 +101,15 @@ def main() -> int:
     try:
         time.sleep(1.0)
         with tempfile.TemporaryDirectory() as tmp:
+            if args.library:
+                driver = Driver(display, Path(args.model))
+                driver.root.geometry("900x760+0+0")
+                shot = library_view(driver, Path(tmp))
+                driver.close()
+                Image.open(shot).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT,
+                                                         dither=Image.Dither.NONE).save(args.output, optimize=True)
+                print(f"{args.output}: the folder view")
+                return 0
             if args.long_song:
                 song = medley(Path(tmp), LONG_MEDLEY, "gtzan-4-minutes", clip_seconds=30.0)
             else:

@@ -205,9 +205,10 @@ def test_typed_url_is_classified_as_by_the_cli_and_the_window_is_captured(driver
 
 
 def test_errors_show_in_the_window_and_the_next_try_works(driver, server, tmp_path, capfd):
-    driver.window.entry_text.set(str(tmp_path))
+    driver.window.entry_text.set(str(tmp_path))  # a folder without audio: scanned, one failed row
     driver.click(driver.window.classify_button)
-    assert "is a folder" in driver.window.status_text.get() and not driver.window.busy
+    driver.pump(until=lambda: not driver.window.busy, timeout=60)
+    assert driver.window.status_text.get().startswith("Done: 0 songs classified, 1 failed")
     driver.window.entry_text.set("   ")
     driver.click(driver.window.classify_button)
     assert driver.window.status_text.get().startswith("Paste a YouTube link")
@@ -378,3 +379,106 @@ def test_closing_the_window_mid_download_stops_the_job_and_removes_its_files(dis
     assert seconds_to_exit < 5.0
     assert process.returncode == (0 if how == "close button" else 130), err
     assert "Traceback" not in err
+
+
+# --- a folder: the library table -----------------------------------------------------------------------------
+def table_rows(window) -> list[tuple[str, ...]]:
+    return [tuple(window.table.item(iid, "values")) for iid in window.table.get_children()]
+
+
+def click_heading(driver: Driver, key: str) -> None:
+    tree = driver.window.table
+    columns = [c[0] for c in fw.LibraryPanel.COLUMNS]
+    left = sum(int(tree.column(c, "width")) for c in columns[:columns.index(key)])
+    x = tree.winfo_rootx() + left + int(tree.column(key, "width")) // 2
+    driver._run_xdotool("mousemove", "--sync", str(x), str(tree.winfo_rooty() + 10), "click", "1") \
+        if driver.xdotool else tree.heading(key)["command"]()
+    driver.pump(0.2)
+
+
+def click_row(driver: Driver, iid: str) -> None:
+    tree = driver.window.table
+    tree.see(iid)
+    driver.pump(0.2)
+    x, y, _, height = tree.bbox(iid)
+    driver._run_xdotool("mousemove", "--sync", str(tree.winfo_rootx() + x + 30), str(tree.winfo_rooty() + y +
+                                                                                      height // 2), "click", "1")
+    driver.pump(0.3)
+
+
+@pytest.fixture()
+def music_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "My Music"
+    for i, (name, genre) in enumerate([("a song.wav", "metal"), ("Ünïcode ballad.wav", "classical"),
+                                       ("sub/c.wav", "reggae"), ("d.wav", "blues"), ("e.wav", "metal")]):
+        write_wav(folder / name, synthetic_song([(genre, 8.0)], seed=i))
+    (folder / "broken.mp3").write_bytes(b"not audio")
+    return folder
+
+
+@pytest.mark.slow
+def test_open_folder_fills_a_sortable_table_whose_buttons_act_on_it(driver, music_folder, tmp_path, monkeypatch):
+    import functions_tags as ft
+
+    window = driver.window
+    monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(music_folder))
+    driver.click(window.open_folder_button)
+    assert window.busy and str(window.cancel_button.cget("state")) == "normal"
+    driver.pump(until=lambda: not window.busy, timeout=120)
+    assert window.status_text.get() == "Done: 5 songs classified, 1 failed. Click a row to see it."
+    assert driver.max_gap_s < 2.0, f"the window stalled for {driver.max_gap_s:.2f} s"
+    rows = table_rows(window)
+    assert {r[0] for r in rows} == {"a song.wav", "broken.mp3", "d.wav", "e.wav", "sub/c.wav", "Ünïcode ballad.wav"}
+    assert next(r for r in rows if r[0] == "broken.mp3")[2] == "error"
+
+    click_heading(driver, "confidence")
+    shown = [float(r[3].split()[0]) if r[3] else -1.0 for r in table_rows(window)]
+    assert shown == sorted(shown) and window.table.heading("confidence")["text"].endswith("▲")
+    click_heading(driver, "confidence")
+    shown = [float(r[3].split()[0]) if r[3] else -1.0 for r in table_rows(window)]
+    assert shown == sorted(shown, reverse=True)
+
+    chosen = str(music_folder / "Ünïcode ballad.wav")
+    click_row(driver, chosen)
+    result = window.library.results[chosen]
+    assert window.last_result is result and window.title_text.get().startswith("Ünïcode ballad")
+    assert window.genre_text.get().split()[0] == result.genre
+
+    monkeypatch.setattr(fw.filedialog, "asksaveasfilename", lambda **kw: str(tmp_path / "genres.csv"))
+    driver.click(window.export_button)
+    lines = (tmp_path / "genres.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("path,title,genre,confidence") and len(lines) == 7
+    monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(tmp_path / "playlists"))
+    driver.click(window.playlists_button)
+    assert (tmp_path / "playlists" / "uncertain.m3u8").is_file()
+    assert window.status_text.get() == f"Playlists saved in {tmp_path / 'playlists'}."
+
+    expected = ft.plan_tags(window.library.entries(), 0.5, overwrite=False)
+    assert expected.changes, "the test model is sure of none of the songs"
+    if os.environ.get("GENRE_SCREENSHOT_LIBRARY"):
+        driver.screenshot(Path(os.environ["GENRE_SCREENSHOT_LIBRARY"]))
+    driver.click(window.tags_button)
+    driver.pump(until=lambda: window.confirm_dialog is not None, timeout=60)
+    dialog = window.confirm_dialog
+    assert dialog.text.startswith(f"{len(expected.changes)} file{'s' if len(expected.changes) > 1 else ''} will "
+                                  "change")
+    assert all(ft.read_genre(change.path) is None for change in expected.changes)  # nothing before the answer
+    driver.click(dialog.confirm_button)
+    driver.pump(until=lambda: not window.busy and window.status_text.get().startswith("tags:"), timeout=60)
+    assert window.status_text.get().startswith(f"tags: {len(expected.changes)} written")
+    assert [ft.read_genre(change.path) for change in expected.changes] == [change.new for change in expected.changes]
+
+
+@pytest.mark.slow
+def test_cancel_stops_a_folder_scan_and_keeps_the_rows_so_far(driver, tmp_path):
+    folder = tmp_path / "many"
+    for i in range(8):
+        write_wav(folder / f"song {i}.wav", synthetic_song([("metal", 20.0)], seed=i))
+    driver.type_into_entry(str(folder))
+    driver.click(driver.window.classify_button)
+    driver.pump(until=lambda: len(table_rows(driver.window)) >= 1, timeout=120)
+    driver.click(driver.window.cancel_button)
+    driver.pump(until=lambda: not driver.window.busy, timeout=60)
+    assert driver.window.status_text.get() == "Cancelled."
+    assert 1 <= len(table_rows(driver.window)) < 8
+    assert str(driver.window.open_folder_button.cget("state")) == "normal"

@@ -1,0 +1,407 @@
+"""Your music library: resumable scans kept in a results file, and the playlists made from them.
+
+What lives here, top-down:
+
+* ``LibraryEntry``: what tags and playlists need of one song (its file, genre, confidence, uncertain flag);
+* ``ResultsFile``: the results file of ``03 FOLDER --results FILE.jsonl``, JSON lines, one record per song as
+  ``03 --json`` prints it plus ``path`` (absolute), ``size``, ``mtime_ns`` and ``model`` (which model and
+  settings made it). Records are appended as songs finish and flushed, the last record of a path wins, a line
+  torn by a kill is ignored, and records of files that no longer exist are dropped;
+* ``plan_scan``: which files are new or changed (to classify), unchanged (skipped), or the same file reached
+  through a second path (classified once);
+* ``scan_library``: runs a plan on local processes or a Dask cluster, appending each record as it finishes,
+  and ``ScanSummary``, the line printed at the end;
+* ``plan_playlists`` and ``write_playlists``: one ``<genre>.m3u8`` per genre, most confident first, plus
+  ``uncertain.m3u8``; ``export_csv``: the songs as a table (the window's Export CSV…).
+
+Genre tags are written by functions_tags. Only the standard library is imported at module level (03 starts
+fast); the classification itself is functions_interface's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from functions_analysis import SongResult
+from functions_fetch import looks_like_url
+from functions_interface import ClassificationJob, classify_items
+
+DEFAULT_MIN_CONFIDENCE = 0.5  # tags and genre playlists: only songs whose top genre has at least this probability
+UNCERTAIN_PLAYLIST = "uncertain"
+
+
+class LibraryError(Exception):
+    """The library run cannot go on (unusable results file, unwritable playlist folder); one line."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One song of the library
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LibraryEntry:
+    """What the library keeps of one song: its file as classified (path, size, mtime) and the short result."""
+
+    path: str  # absolute path (symbolic links not resolved): the key of the results file
+    title: str | None = None
+    duration_s: float | None = None
+    genre: str | None = None
+    confidence: float = 0.0
+    uncertain: bool = False
+    error: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    model: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.genre is not None
+
+    def is_sure(self, min_confidence: float) -> bool:
+        """Sure enough to act on (tags, genre playlists): classified, not uncertain, confident enough."""
+        return self.ok and not self.uncertain and self.confidence >= min_confidence
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> LibraryEntry:
+        probabilities = record.get("probabilities") or {}
+        genre = record.get("genre")
+        return cls(path=record["path"], title=record.get("title"), duration_s=record.get("duration_s"),
+                   genre=genre, confidence=float(probabilities.get(genre, 0.0)) if genre else 0.0,
+                   uncertain=bool(record.get("uncertain", False)), error=record.get("error"),
+                   size=record.get("size"), mtime_ns=record.get("mtime_ns"), model=record.get("model"))
+
+
+def library_path(item: str) -> str:
+    """The key of a local file in the results file: its absolute path (URLs as they are)."""
+    return item if looks_like_url(item) else os.path.abspath(item)
+
+
+def file_state(path: str) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of a file (through symbolic links); raises OSError."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
+
+
+def model_key(job: ClassificationJob) -> str:
+    """A short fingerprint of the model files and the analysis settings: results made otherwise are redone."""
+    import functions_audio
+
+    folder = Path(job.model_dir) if job.model_dir is not None else functions_audio.PRETRAINED_MODEL_DIR
+    digest = hashlib.sha256(repr(job.settings).encode())
+    for name in ("model.json", "weights.npz"):
+        try:
+            digest.update((folder / name).read_bytes())
+        except OSError:
+            digest.update(name.encode())
+    return digest.hexdigest()[:12]
+
+
+def record_for(result: SongResult, state: tuple[int, int] | None, model: str) -> dict[str, Any]:
+    """The results-file record of one song: ``03 --json``'s fields plus path, size, mtime_ns and model."""
+    size, mtime_ns = state if state is not None else (None, None)
+    return {**result.to_json_dict(), "path": library_path(result.input), "size": size, "mtime_ns": mtime_ns,
+            "model": model}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The results file
+# ---------------------------------------------------------------------------------------------------------
+class ResultsFile:
+    """The JSON-lines results file of library scans, read, compacted and then appended to (see module doc).
+
+    Use as a context manager: ``with ResultsFile(path) as results: results.append(record)``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.lines: dict[str, bytes] = {}  # path -> its latest record, as the line written
+        self.entries: dict[str, LibraryEntry] = {}
+        self.dropped_lines = 0  # torn or unreadable lines
+        self.vanished: list[str] = []  # records of files that no longer exist (dropped)
+        self._out: Any = None
+
+    def __enter__(self) -> ResultsFile:
+        self._read()
+        self._compact()
+        try:
+            self._out = open(self.path, "ab")
+        except OSError as exc:
+            raise LibraryError(f"cannot write the results file {self.path}: {exc.strerror or exc}") from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the file; one record per path again (a song redone this run was appended a second time)."""
+        if self._out is not None:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            self._out = None
+            self._compact()
+
+    def _read(self) -> None:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise LibraryError(f"cannot read the results file {self.path}: {exc.strerror or exc}") from None
+        lines = data.split(b"\n")
+        self.dropped_lines = int(lines[-1] != b"")  # a last line without its newline was torn by a kill
+        for line in lines[:-1]:
+            try:
+                record = json.loads(line)
+                self.entries[record["path"]] = LibraryEntry.from_record(record)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.dropped_lines += 1
+                continue
+            self.lines[record["path"]] = line + b"\n"
+        if data.strip() and not self.entries:
+            raise LibraryError(f"{self.path} is not a results file of this program (no song record in it); "
+                               "choose another --results file")
+
+    def _compact(self) -> None:
+        """Drop vanished files, torn lines and superseded records: rewrite the file atomically if any."""
+        vanished = [path for path in self.entries if not looks_like_url(path) and not os.path.exists(path)]
+        self.vanished += vanished
+        for path in vanished:
+            del self.entries[path], self.lines[path]
+        written = sum(len(line) for line in self.lines.values())
+        if self.path.exists() and (vanished or written != self.path.stat().st_size):
+            write_atomically(self.path, b"".join(self.lines.values()))
+
+    def append(self, record: dict[str, Any]) -> LibraryEntry:
+        """Append one record and flush it: a kill after this loses nothing of it."""
+        line = (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
+        self._out.write(line)
+        self._out.flush()
+        entry = LibraryEntry.from_record(record)
+        self.lines[entry.path] = line
+        self.entries[entry.path] = entry
+        return entry
+
+    def record(self, path: str) -> dict[str, Any]:
+        """The latest full record of ``path``."""
+        return json.loads(self.lines[path])
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk and rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Planning and running a scan
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class ScanPlan:
+    """What a scan does with each input: classify it, skip it as unchanged, or skip it as a second path."""
+
+    todo: list[tuple[str, str | None]] = field(default_factory=list)  # (item, error), as expand_inputs gives
+    states: dict[str, tuple[int, int]] = field(default_factory=dict)  # library path -> (size, mtime_ns) planned
+    unchanged: list[LibraryEntry] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (item, the path it duplicates)
+
+
+def plan_scan(items: Iterable[tuple[str, str | None]], earlier: dict[str, LibraryEntry], model: str) -> ScanPlan:
+    """Sort ``(item, error)`` inputs into a plan. A file is unchanged when an earlier record of the same path
+    has the same size, modification time and model and was classified (failures are always tried again)."""
+    plan = ScanPlan()
+    seen: dict[tuple[int, int], str] = {}
+    for item, error in items:
+        if error is not None or looks_like_url(item):
+            plan.todo.append((item, error))
+            continue
+        path = library_path(item)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            plan.todo.append((item, f"cannot read: {exc.strerror or exc}"))
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            plan.duplicates.append((item, seen[info.st_dev, info.st_ino]))
+            continue
+        seen[info.st_dev, info.st_ino] = path
+        state = (info.st_size, info.st_mtime_ns)
+        before = earlier.get(path)
+        if before is not None and before.ok and (before.size, before.mtime_ns) == state and before.model == model:
+            plan.unchanged.append(before)
+        else:
+            plan.states[path] = state
+            plan.todo.append((item, None))
+    return plan
+
+
+@dataclass
+class ScanSummary:
+    """Counts of one library scan (vanished: records of files that no longer exist, dropped)."""
+
+    classified: int = 0
+    uncertain: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    vanished: int = 0
+    duplicates: int = 0
+
+    def line(self) -> str:
+        text = (f"{self.classified} classified, {self.uncertain} uncertain, {self.failed} failed, "
+                f"{self.unchanged} skipped as unchanged")
+        if self.vanished:
+            text += f", {self.vanished} vanished (dropped from the results)"
+        if self.duplicates:
+            text += f", {self.duplicates} reached twice (classified once)"
+        return text
+
+
+@dataclass
+class ScanReport:
+    """What ``scan_library`` did: the summary and every song of the scan (unchanged ones included)."""
+
+    summary: ScanSummary
+    entries: list[LibraryEntry]
+
+
+def scan_library(job: ClassificationJob, items: list[tuple[str, str | None]], results: ResultsFile | None, *,
+                 workers: int | None = None, scheduler: str | None = None, show_progress: bool = False,
+                 on_result: Callable[[SongResult], None] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> ScanReport:
+    """Classify the new and changed songs of ``items`` and append each record to ``results`` as it finishes.
+
+    Unchanged songs (see ``plan_scan``) are not classified again; ``on_result`` gets each new SongResult,
+    ``on_note`` one line per input that was skipped as a second path to a file already in the scan.
+    """
+    earlier = results.entries if results is not None else {}
+    model = model_key(job)
+    plan = plan_scan(items, earlier, model)
+    summary = ScanSummary(unchanged=len(plan.unchanged), duplicates=len(plan.duplicates),
+                          vanished=len(results.vanished) if results is not None else 0)
+    for item, first in plan.duplicates:
+        if on_note is not None:
+            on_note(f"{item}: same file as {first}, classified once")
+    entries = list(plan.unchanged)
+    finished = (_results_dask(job, plan.todo, scheduler) if scheduler else
+                classify_items(job, plan.todo, workers=workers, show_progress=show_progress, in_order=False))
+    for result in finished:
+        record = record_for(result, plan.states.get(library_path(result.input)), model)
+        entry = results.append(record) if results is not None else LibraryEntry.from_record(record)
+        entries.append(entry)
+        summary.classified += entry.ok
+        summary.uncertain += entry.ok and entry.uncertain
+        summary.failed += not entry.ok
+        if on_result is not None:
+            on_result(result)
+    return ScanReport(summary, entries)
+
+
+_DASK_JOBS: dict[str, ClassificationJob] = {}
+
+
+def classify_on_worker(job: ClassificationJob, item: str) -> SongResult:
+    """One song on a Dask worker; each worker process loads the model once and keeps it for the next songs."""
+    kept = _DASK_JOBS.setdefault(repr(job), job)
+    try:
+        return kept.classify(item)
+    except Exception as exc:  # one bad file must never stop the others
+        return SongResult(input=item, error=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], scheduler: str
+                  ) -> Iterator[SongResult]:
+    """Classify on the Dask cluster at ``scheduler`` (its workers must see the files at the same paths)."""
+    from distributed import as_completed
+
+    import functions_analysis
+    import functions_audio
+    import functions_dataset
+    import functions_features
+    import functions_fetch
+    import functions_interface
+    import functions_nn
+    from functions_parallel import connect_dask
+
+    yield from (SongResult(input=item, error=error) for item, error in items if error is not None)
+    todo = [item for item, error in items if error is None]
+    if not todo:
+        return
+    job.load()  # a model that cannot be used fails here, in one line, not on every worker
+    # Workers import the modules a task needs, in dependency order, whatever their working folder.
+    modules = [functions_audio, functions_features, functions_fetch, functions_dataset, functions_nn,
+               functions_analysis, functions_interface, sys.modules[__name__]]
+    with connect_dask(scheduler, modules, LibraryError) as client:
+        futures = client.map(classify_on_worker, [job] * len(todo), todo, pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.cancel(futures)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Playlists
+# ---------------------------------------------------------------------------------------------------------
+def plan_playlists(entries: Iterable[LibraryEntry], genres: Iterable[str],
+                   min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict[str, list[LibraryEntry]]:
+    """The songs of each playlist: every genre of the model gets its sure songs (see ``LibraryEntry.is_sure``),
+    most confident first; ``uncertain`` gets the classified songs that are not sure enough. Local files only."""
+    lists: dict[str, list[LibraryEntry]] = {genre: [] for genre in genres}
+    lists[UNCERTAIN_PLAYLIST] = []
+    for entry in entries:
+        if entry.ok and not looks_like_url(entry.path):
+            sure = entry.is_sure(min_confidence) and entry.genre in lists
+            lists[entry.genre if sure else UNCERTAIN_PLAYLIST].append(entry)
+    for songs in lists.values():
+        songs.sort(key=lambda e: (-e.confidence, e.path))
+    return lists
+
+
+def write_playlists(lists: dict[str, list[LibraryEntry]], folder: str | os.PathLike[str]) -> list[Path]:
+    """Write ``<name>.m3u8`` in ``folder`` for each playlist of ``plan_playlists`` (atomically, UTF-8)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LibraryError(f"cannot create the playlist folder {folder}: {exc.strerror or exc}") from None
+    written = []
+    for name, songs in lists.items():
+        written.append(folder / f"{name}.m3u8")
+        write_atomically(written[-1], playlist_text(songs, folder).encode("utf-8"))
+    return written
+
+
+def export_csv(entries: Iterable[LibraryEntry], path: str | os.PathLike[str]) -> Path:
+    """The songs as a CSV table (path, title, genre, confidence, uncertain, duration, error), UTF-8."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "title", "genre", "confidence", "uncertain", "duration_s", "error"])
+    for e in entries:
+        writer.writerow([e.path, e.title or "", e.genre or "", f"{e.confidence:.4f}" if e.ok else "", e.uncertain,
+                         "" if e.duration_s is None else e.duration_s, e.error or ""])
+    write_atomically(Path(path), buffer.getvalue().encode("utf-8"))
+    return Path(path)
+
+
+def playlist_text(songs: Iterable[LibraryEntry], folder: Path) -> str:
+    """An extended M3U playlist of ``songs`` with paths relative to ``folder`` (forward slashes)."""
+    lines = ["#EXTM3U"]
+    for song in songs:
+        seconds = -1 if song.duration_s is None else int(round(song.duration_s))
+        title = " ".join((song.title or Path(song.path).stem).split())  # one line, whatever the name holds
+        lines += [f"#EXTINF:{seconds},{title}", Path(os.path.relpath(song.path, folder)).as_posix()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,277 @@
+"""Genre tags in the music files, through mutagen: read, planned by the library's rules, written crash-safely.
+
+What lives here, top-down: reading and writing one file's genre (``read_genre``, ``write_genre``, ``TagError``),
+then the rules over a library (``plan_tags``: only sure songs, existing genres kept unless asked, each file
+once) and carrying a plan out (``apply_tags``).
+
+Where the genre goes: ID3v2 ``TCON`` (MP3, and the ID3 chunk of WAV and AIFF), Vorbis comments ``GENRE`` (FLAC,
+Ogg Vorbis, Opus), MP4 ``©gen`` (M4A/MP4), ASF ``WM/Genre`` (WMA); any other format is skipped with one line.
+A write never touches the audio: mutagen tags a copy in the same folder, the copy is flushed to disk, given the
+file's permissions and renamed over it in one step, so a crash leaves the old file or the new one, never half
+of one. mutagen is imported only here, and only when tags are read or written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from functions_fetch import looks_like_url
+from functions_library import LibraryEntry
+
+TAG_NAMES = {"hiphop": "Hip-Hop"}  # the usual spelling in music players; other genres are capitalised
+TEMP_MARK = ".genre-tagging"  # '.<stem>.genre-tagging<suffix>' beside the file while it is being tagged
+
+
+class TagError(Exception):
+    """A file whose genre cannot be read or written; the message is one line."""
+
+
+def tag_value(genre: str) -> str:
+    """The text written for a model genre: "rock" -> "Rock", "hiphop" -> "Hip-Hop"."""
+    return TAG_NAMES.get(genre, genre.capitalize())
+
+
+def same_genre(a: str, b: str) -> bool:
+    """Genres equal up to case, spaces and punctuation ("Hip-Hop" == "hiphop")."""
+    return re.sub(r"[\W_]+", "", a).casefold() == re.sub(r"[\W_]+", "", b).casefold()
+
+
+def temp_path(path: str | os.PathLike[str]) -> Path:
+    """The hidden copy beside ``path`` that is tagged and renamed over it (same suffix: mutagen reads it alike)."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}{TEMP_MARK}{path.suffix}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One file
+# ---------------------------------------------------------------------------------------------------------
+def _open(path: str | os.PathLike[str]) -> Any:
+    import mutagen
+
+    try:
+        audio = mutagen.File(path)
+    except mutagen.MutagenError as exc:
+        raise TagError(f"cannot read its tags ({_reason(exc)})") from None
+    if audio is None:
+        raise TagError(f"cannot tag {Path(path).suffix or 'these'} files (not a format mutagen writes)")
+    return audio
+
+
+def _reason(exc: BaseException) -> str:
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    text = getattr(inner, "strerror", None) or " ".join(str(inner).split())
+    return text or type(inner).__name__
+
+
+def _genre_key(tags: Any) -> str:
+    """The tag key of the genre for this kind of tags; TagError for kinds without one."""
+    from mutagen._vorbis import VCommentDict
+    from mutagen.asf import ASFTags
+    from mutagen.id3 import ID3
+    from mutagen.mp4 import MP4Tags
+
+    for kind, key in ((ID3, "TCON"), (VCommentDict, "genre"), (MP4Tags, "\xa9gen"), (ASFTags, "WM/Genre")):
+        if isinstance(tags, kind):
+            return key
+    raise TagError(f"cannot tag {type(tags).__name__} tags")
+
+
+def read_genre(path: str | os.PathLike[str]) -> str | None:
+    """The file's genre tag (several values joined by "; "), or None; raises TagError."""
+    audio = _open(path)
+    if audio.tags is None:
+        return None
+    key = _genre_key(audio.tags)
+    values = audio.tags.get(key)
+    if not values:
+        return None
+    texts = values.text if key == "TCON" else values  # ID3 gives a frame, the others a list
+    joined = "; ".join(str(text) for text in texts if str(text).strip())
+    return joined or None
+
+
+def _set_genre(audio: Any, value: str) -> None:
+    if audio.tags is None:
+        try:
+            audio.add_tags()
+        except Exception as exc:  # mutagen's formats without tags raise their own error types
+            raise TagError(f"cannot add tags to this file ({_reason(exc)})") from None
+    key = _genre_key(audio.tags)
+    if key == "TCON":
+        from mutagen.id3 import TCON
+
+        audio.tags.setall("TCON", [TCON(encoding=3, text=[value])])
+    else:
+        audio.tags[key] = [value]
+
+
+def write_genre(path: str | os.PathLike[str], value: str) -> tuple[int, int]:
+    """Write ``value`` as the genre of ``path`` crash-safely; returns the new ``(size, mtime_ns)``.
+
+    A symbolic link is followed (the file it points to is tagged). Read-only files, files with several hard
+    links (a copy would split them), files changed meanwhile and formats without a genre tag raise TagError;
+    the file is then untouched and no temporary file is left.
+    """
+    real = Path(os.path.realpath(path))
+    before = check_writable(real)
+    _set_genre(_open(real), value)  # only checks that it can be done: nothing is saved to the file itself
+    tmp = temp_path(real)
+    try:
+        shutil.copyfile(real, tmp)
+        audio = _open(tmp)
+        _set_genre(audio, value)
+        audio.save()
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, stat.S_IMODE(before.st_mode))
+        if hasattr(os, "chown") and os.geteuid() == 0:
+            os.chown(tmp, before.st_uid, before.st_gid)
+        now = os.stat(real)
+        if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise TagError("changed while being tagged, not tagged")
+        os.replace(tmp, real)
+    except OSError as exc:
+        raise TagError(f"cannot write ({exc.strerror or exc})") from None
+    except Exception as exc:
+        if isinstance(exc, TagError):
+            raise
+        import mutagen
+
+        if isinstance(exc, mutagen.MutagenError):
+            raise TagError(f"cannot write its tags ({_reason(exc)})") from None
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_folder(real.parent)
+    after = os.stat(real)
+    return after.st_size, after.st_mtime_ns
+
+
+def check_writable(path: str | os.PathLike[str]) -> os.stat_result:
+    """The file's status if it may be tagged; TagError for vanished, read-only and hard-linked files."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise TagError("no such file (vanished)") from None
+    except OSError as exc:
+        raise TagError(f"cannot read ({exc.strerror or exc})") from None
+    if not info.st_mode & stat.S_IWUSR or not os.access(path, os.W_OK):  # root may write anything: ask the mode
+        raise TagError("read-only file, not tagged")
+    if info.st_nlink > 1:
+        raise TagError(f"has {info.st_nlink} hard links (tagging a copy would split them), not tagged")
+    return info
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the system allows opening folders)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A library's tags
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TagChange:
+    """One planned write: the file, its genre tag now (None: none), the value to write, the confidence."""
+
+    path: str
+    old: str | None
+    new: str
+    confidence: float
+
+    def describe(self) -> str:
+        return f"{self.path}: genre {self.old!r} -> {self.new!r} ({self.confidence * 100:.0f} %)" if self.old \
+            else f"{self.path}: genre -> {self.new!r} ({self.confidence * 100:.0f} %)"
+
+
+@dataclass
+class TagPlan:
+    """What ``plan_tags`` decided for every song: changes, and counts of the songs left as they are."""
+
+    changes: list[TagChange] = field(default_factory=list)
+    already: int = 0  # the tag already says this genre
+    kept: int = 0  # another genre is tagged and --overwrite-tags was not given
+    not_sure: int = 0  # uncertain, below --min-confidence, or not classified
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+
+    def line(self, dry_run: bool) -> str:
+        verb = "to write" if dry_run else "written"
+        return (f"tags: {len(self.changes)} {verb}, {self.already} already right, {self.kept} kept (another genre "
+                f"is tagged; --overwrite-tags replaces it), {self.not_sure} not sure enough, "
+                f"{len(self.problems)} cannot be tagged")
+
+
+def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite: bool) -> TagPlan:
+    """The tag changes for ``entries``: sure songs only (not uncertain, confidence >= ``min_confidence``),
+    an existing genre kept unless ``overwrite``, each file once however many paths reach it. Temporary files
+    left by a killed earlier run are removed on the way."""
+    plan = TagPlan()
+    seen: set[tuple[int, int]] = set()
+    for entry in entries:
+        if not entry.ok or looks_like_url(entry.path):
+            continue
+        try:
+            info = os.stat(entry.path)
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            temp_path(os.path.realpath(entry.path)).unlink(missing_ok=True)
+            if not entry.is_sure(min_confidence):
+                plan.not_sure += 1
+                continue
+            assert entry.genre is not None
+            check_writable(entry.path)
+            old = read_genre(entry.path)
+        except OSError as exc:
+            plan.problems.append((entry.path, "no such file (vanished)" if isinstance(exc, FileNotFoundError)
+                                  else f"cannot read ({exc.strerror or exc})"))
+            continue
+        except TagError as exc:
+            plan.problems.append((entry.path, str(exc)))
+            continue
+        if old is not None and same_genre(old, entry.genre):
+            plan.already += 1
+        elif old is not None and not overwrite:
+            plan.kept += 1
+        else:
+            plan.changes.append(TagChange(entry.path, old, tag_value(entry.genre), entry.confidence))
+    return plan
+
+
+def apply_tags(plan: TagPlan, on_written: Callable[[TagChange, tuple[int, int]], None] | None = None,
+               on_problem: Callable[[str, str], None] | None = None) -> int:
+    """Write every change of ``plan``; a file that fails is reported through ``on_problem`` (and added to the
+    plan's problems), the others go on. ``on_written`` gets each written change and the file's new
+    ``(size, mtime_ns)``. Returns the number of files written."""
+    written: list[TagChange] = []
+    try:
+        for change in plan.changes:
+            try:
+                state = write_genre(change.path, change.new)
+            except TagError as exc:
+                plan.problems.append((change.path, str(exc)))
+                if on_problem is not None:
+                    on_problem(change.path, str(exc))
+                continue
+            written.append(change)
+            if on_written is not None:
+                on_written(change, state)
+    finally:
+        plan.changes = written
+    return len(written)

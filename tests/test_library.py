@@ -1,0 +1,332 @@
+"""Library scans (03 FOLDER --results FILE.jsonl): resume, changes, vanished files, bad input, kill -9.
+
+Real files, the real 03 script and a real model (the tiny synthetic one of conftest); a process that must not
+read a file runs as the unprivileged user ``nobody`` where the tests run as root (root reads everything).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers_classify import PROJECT_DIR, run_classifier, script_env, synthetic_song, write_wav
+
+import functions_interface as fi
+import functions_library as fl
+
+
+def records_of(results: Path) -> list[dict]:
+    return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+
+
+def summary_of(run: subprocess.CompletedProcess) -> str:
+    lines = [line for line in run.stderr.splitlines() if line.startswith("library: ")]
+    assert lines, run.stderr
+    return lines[-1]
+
+
+def make_library(folder: Path, count: int, seconds: float = 6.0, prefix: str = "song") -> list[Path]:
+    genres = ["metal", "blues", "classical", "reggae"]
+    return [write_wav(folder / f"{prefix} {i:02d}.wav", synthetic_song([(genres[i % 4], seconds)], seed=i))
+            for i in range(count)]
+
+
+@pytest.fixture()
+def library(tmp_path: Path) -> Path:
+    folder = tmp_path / "Music"
+    make_library(folder / "Rock ünd Roll", 3)
+    make_library(folder, 2, prefix="top")
+    return folder
+
+
+def test_rerun_skips_unchanged_songs_redoes_changed_ones_and_drops_vanished_ones(library, model_dir, tmp_path):
+    results = tmp_path / "library.jsonl"
+    first = run_classifier(library, "--model", model_dir, "--results", results, "--json", "--workers", "2")
+    assert first.returncode == 0, first.stderr
+    assert summary_of(first) == "library: 5 classified, 0 uncertain, 0 failed, 0 skipped as unchanged"
+    records = records_of(results)
+    assert len(records) == 5 and len(first.stdout.splitlines()) == 5
+    song = library / "Rock ünd Roll" / "song 01.wav"
+    record = next(r for r in records if r["path"] == str(song))
+    assert record["size"] == song.stat().st_size and record["mtime_ns"] == song.stat().st_mtime_ns
+    printed = {json.loads(line)["input"]: json.loads(line) for line in first.stdout.splitlines()}
+    assert {k: v for k, v in record.items() if k not in ("path", "size", "mtime_ns", "model")} == printed[str(song)]
+
+    again = run_classifier(library, "--model", model_dir, "--results", results, "--json")
+    assert again.returncode == 0, again.stderr
+    assert summary_of(again) == "library: 0 classified, 0 uncertain, 0 failed, 5 skipped as unchanged"
+    assert again.stdout == ""
+
+    write_wav(song, synthetic_song([("metal", 7.0)], seed=40))  # changed: other size and time
+    (library / "top 00.wav").unlink()  # vanished
+    third = run_classifier(library, "--model", model_dir, "--results", results)
+    assert summary_of(third) == ("library: 1 classified, 0 uncertain, 0 failed, 3 skipped as unchanged, "
+                                 "1 vanished (dropped from the results)")
+    records = records_of(results)
+    assert sorted(r["path"] for r in records) == sorted(str(p) for p in library.rglob("*.wav"))
+    assert next(r for r in records if r["path"] == str(song))["duration_s"] == pytest.approx(7.0, abs=0.01)
+
+
+def test_another_model_redoes_everything_and_failures_are_tried_again(library, model_dir, tmp_path):
+    results = tmp_path / "r.jsonl"
+    (library / "broken.mp3").write_bytes(b"ID3 but no audio at all")
+    run = run_classifier(library, "--model", model_dir, "--results", results)
+    assert summary_of(run) == "library: 5 classified, 0 uncertain, 1 failed, 0 skipped as unchanged"
+    other = run_classifier(library, "--model", model_dir, "--results", results, "--hop", "10")
+    assert summary_of(other) == "library: 5 classified, 0 uncertain, 1 failed, 0 skipped as unchanged"
+    assert len(records_of(results)) == 6
+
+
+def test_a_torn_last_line_is_ignored_and_a_foreign_file_is_refused(library, model_dir, tmp_path):
+    results = tmp_path / "r.jsonl"
+    assert run_classifier(library, "--model", model_dir, "--results", results).returncode == 0
+    whole = results.read_bytes()
+    results.write_bytes(whole + whole.splitlines(keepends=True)[0][:40])  # a record cut short by a kill
+    run = run_classifier(library, "--model", model_dir, "--results", results)
+    assert run.returncode == 0, run.stderr
+    assert "1 torn or unreadable line(s) ignored" in run.stderr
+    assert summary_of(run).endswith("5 skipped as unchanged")
+    assert results.read_bytes() == whole  # compacted: the torn tail is gone
+
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("my notes, not results\n")
+    run = run_classifier(library, "--model", model_dir, "--results", foreign)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [f"error: {foreign} is not a results file of this program "
+                                               "(no song record in it); choose another --results file"]
+    assert foreign.read_text() == "my notes, not results\n"
+
+
+def test_bad_files_each_get_one_line_and_the_rest_is_kept(library, model_dir, tmp_path):
+    (library / "zero.wav").write_bytes(b"")
+    (library / "text.flac").write_text("not audio at all")
+    good = (library / "top 01.wav").read_bytes()
+    (library / "corrupt.wav").write_bytes(b"RIFF\xff\xff\xff\xffWAVEfmt " + bytes(range(256)) * 40)
+    (library / "truncated.wav").write_bytes(good[:30])
+    (library / "loop").symlink_to(library)  # a symbolic link loop
+    (library / "again.wav").symlink_to(library / "top 01.wav")  # the same song through a second path
+    results = tmp_path / "r.jsonl"
+    run = run_classifier(library, "--model", model_dir, "--results", results, "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stdout.splitlines() if ": ERROR: " in line]
+    assert sorted(line.split(": ERROR: ")[0].rsplit("/", 1)[1] for line in errors) == [
+        "corrupt.wav", "text.flac", "truncated.wav", "zero.wav"]
+    assert f"{library / 'top 01.wav'}: same file as {library / 'again.wav'}, classified once" in run.stderr \
+        or f"{library / 'again.wav'}: same file as {library / 'top 01.wav'}, classified once" in run.stderr
+    assert summary_of(run).startswith("library: 5 classified, 0 uncertain, 4 failed, 0 skipped as unchanged")
+    assert summary_of(run).endswith("1 reached twice (classified once)")
+    assert "loop" not in run.stdout  # the loop's folder is not walked again
+    ok = [r for r in records_of(results) if r["error"] is None]
+    assert len(ok) == 5
+
+
+def test_a_file_deleted_during_the_scan_is_one_failure_and_the_rest_is_kept(library, model_dir, tmp_path):
+    job = fi.ClassificationJob(model_dir=str(model_dir))
+    items = fi.expand_inputs([str(library)])
+    victim = Path(items[-1][0])
+    seen: list[str] = []
+
+    def delete_the_last(result) -> None:
+        seen.append(result.input)
+        victim.unlink(missing_ok=True)
+
+    with fl.ResultsFile(tmp_path / "r.jsonl") as results:
+        report = fl.scan_library(job, items, results, workers=1, on_result=delete_the_last)
+    assert (report.summary.classified, report.summary.failed) == (4, 1)
+    failure = next(e for e in report.entries if not e.ok)
+    assert failure.path == str(victim) and failure.error == "no such file"
+    assert str(victim) in results.vanished  # its record is dropped when the file closes: the song is gone
+    assert sorted(r["path"] for r in records_of(tmp_path / "r.jsonl")) == sorted(e.path for e in report.entries
+                                                                                if e.ok)
+
+
+@pytest.fixture()
+def public_folder() -> Iterator[Path]:
+    """A folder that the user ``nobody`` can read (pytest's own temporary folders are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="genre-library-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_as_nobody(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """03 as the unprivileged user ``nobody`` when the tests run as root (so that file modes apply)."""
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    if prefix and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a file unreadable")
+    return subprocess.run([*prefix, sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), *map(str, args)],
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=180, env=script_env())
+
+
+def test_unreadable_files_and_folders_are_reported_and_the_rest_is_kept(model_dir, public_folder):
+    model = public_folder / "model"
+    shutil.copytree(model_dir, model)
+    music = public_folder / "music"
+    make_library(music, 3)
+    make_library(music / "private", 1)
+    (music / "song 01.wav").chmod(0)
+    (music / "private").chmod(0)
+    results = public_folder / "r.jsonl"
+    for path in [public_folder, model, *model.iterdir(), music, *music.glob("*.wav")]:
+        if path.name != "song 01.wav":
+            path.chmod(path.stat().st_mode | stat.S_IROTH | stat.S_IWOTH | (stat.S_IXOTH if path.is_dir() else 0))
+    run = run_as_nobody(music, "--model", model, "--results", results)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    errors = sorted(line for line in run.stdout.splitlines() if ": ERROR: " in line)
+    assert len(errors) == 2
+    assert errors[0] == f"{music / 'private'}: ERROR: unreadable folder (Permission denied)"
+    assert errors[1].startswith(f"{music / 'song 01.wav'}: ERROR: ") and errors[1].endswith("Permission denied)")
+    assert summary_of(run) == "library: 2 classified, 0 uncertain, 2 failed, 0 skipped as unchanged"
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_scan_loses_at_most_the_songs_in_flight(model_dir, tmp_path):
+    music = tmp_path / "music"
+    songs = make_library(music, 12, seconds=8.0)
+    results = tmp_path / "r.jsonl"
+    command = [sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), str(music), "--model", str(model_dir),
+               "--results", str(results), "--workers", "2", "--json"]
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=script_env(), start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not results.exists() or results.read_bytes().count(b"\n") < 3):
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)  # the scan and its worker processes, at once
+    process.wait()
+    done_before = {r["path"] for r in records_of(results)} if results.read_bytes().endswith(b"\n") else None
+    assert done_before is None or 3 <= len(done_before) < 12
+
+    rerun = run_classifier(music, "--model", model_dir, "--results", results, "--workers", "2")
+    assert rerun.returncode == 0, rerun.stderr
+    skipped = int(summary_of(rerun).split(" skipped")[0].rsplit(" ", 1)[1])
+    classified = int(summary_of(rerun).split()[1])
+    assert skipped >= 3 and skipped + classified == 12
+    records = records_of(results)
+    assert sorted(r["path"] for r in records) == sorted(map(str, songs))
+    assert all(r["error"] is None for r in records)
+
+
+def test_the_walk_follows_outside_links_once_and_reaches_inside_links_by_their_real_path(tmp_path):
+    import functions_dataset
+
+    music, elsewhere = tmp_path / "music", tmp_path / "elsewhere"
+    make_library(music / "rock", 1, seconds=1.0)
+    make_library(elsewhere, 1, seconds=1.0, prefix="far")
+    (music / "favourites").symlink_to(music / "rock")  # inside: reached as rock/...
+    (music / "drive").symlink_to(elsewhere)  # outside: followed
+    (elsewhere / "back").symlink_to(elsewhere)  # a loop outside the tree: walked once
+    found = [p.relative_to(music).as_posix() for p in functions_dataset.iter_audio_files(music)]
+    assert found == ["drive/far 00.wav", "rock/song 00.wav"]
+
+
+def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertain(library, model_dir, tmp_path):
+    results, lists = tmp_path / "r.jsonl", tmp_path / "playlists ä"
+    dry = run_classifier(library, "--model", model_dir, "--results", results, "--playlists", lists, "--dry-run",
+                         "--min-confidence", "0.6")
+    assert dry.returncode == 0, dry.stderr
+    assert "would write playlists: " in dry.stderr and not lists.exists()
+    run = run_classifier(library, "--model", model_dir, "--results", results, "--playlists", lists,
+                         "--min-confidence", "0.6")
+    assert run.returncode == 0, run.stderr
+    records = records_of(results)
+    genres = json.loads((model_dir / "model.json").read_text())["genres"]
+    assert sorted(p.name for p in lists.iterdir()) == sorted([f"{g}.m3u8" for g in genres] + ["uncertain.m3u8"])
+    listed: dict[str, list[dict]] = {}
+    for playlist in lists.iterdir():
+        lines = playlist.read_bytes().decode("utf-8").splitlines()
+        assert lines[0] == "#EXTM3U" and len(lines) % 2 == 1
+        for info, relative in zip(lines[1::2], lines[2::2], strict=True):
+            song = (lists / relative).resolve()
+            record = next(r for r in records if r["path"] == str(song))
+            assert info == f"#EXTINF:{round(record['duration_s'])},{record['title']}"
+            listed.setdefault(playlist.stem, []).append(record)
+    assert sum(map(len, listed.values())) == 5  # every song once
+    for name, songs in listed.items():
+        confidences = [r["probabilities"][r["genre"]] for r in songs]
+        assert confidences == sorted(confidences, reverse=True)
+        if name == "uncertain":
+            assert all(c < 0.6 or r["uncertain"] for c, r in zip(confidences, songs, strict=True))
+        else:
+            assert all(r["genre"] == name and c >= 0.6 for c, r in zip(confidences, songs, strict=True))
+    assert any("Rock ünd Roll/song" in line for p in lists.iterdir() for line in p.read_text("utf-8").splitlines())
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_scan_writes_the_same_results_file(library, model_dir, tmp_path):
+    from distributed import LocalCluster
+
+    local, remote = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
+    assert run_classifier(library, "--model", model_dir, "--results", local, "--workers", "2").returncode == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True, local_directory=str(tmp_path / "dask")) as cluster:
+        run = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler",
+                             cluster.scheduler_address)
+        again = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler",
+                               cluster.scheduler_address)
+    assert run.returncode == 0, run.stderr
+    assert summary_of(run) == "library: 5 classified, 0 uncertain, 0 failed, 0 skipped as unchanged"
+    assert summary_of(again) == "library: 0 classified, 0 uncertain, 0 failed, 5 skipped as unchanged"
+    by_path = {r["path"]: r for r in records_of(local)}
+    for record in records_of(remote):
+        assert record["genre"] == by_path[record["path"]]["genre"]
+        for genre, p in record["probabilities"].items():
+            assert p == pytest.approx(by_path[record["path"]]["probabilities"][genre], abs=1e-6)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_1(library, model_dir, tmp_path):
+    from helpers_classify import free_port_refusing_connections
+
+    port = free_port_refusing_connections()
+    run = run_classifier(library, "--model", model_dir, "--results", tmp_path / "r.jsonl", "--scheduler",
+                         f"tcp://127.0.0.1:{port}", timeout=120)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+
+
+def scan_measured(folder: Path, model_dir: Path, results: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB (the scan and its workers, from wait4) and stderr of a library scan."""
+    command = [sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), str(folder), "--model", str(model_dir),
+               "--results", str(results), "--workers", "2"]
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=err, env=script_env())
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        err.seek(0)
+        text = err.read()
+    assert os.waitstatus_to_exitcode(status) in (0, 1), text
+    return seconds, usage.ru_maxrss / 1024, text
+
+
+@pytest.mark.slow
+def test_a_folder_of_2000_tiny_files_scans_in_linear_time_and_bounded_memory(model_dir, tmp_path):
+    import numpy as np
+    import soundfile
+
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, 2205).astype(np.float32)  # 0.1 s: each is "too short"
+    for count in (200, 2000):
+        folder = tmp_path / f"many{count}"
+        for i in range(count):
+            soundfile.write(str(folder / f"{i // 100:02d}" / f"clip {i:04d}.wav") if (folder / f"{i // 100:02d}")
+                            .mkdir(parents=True, exist_ok=True) is None else "", noise, 22050)
+    small, _, _ = scan_measured(tmp_path / "many200", model_dir, tmp_path / "small.jsonl")
+    seconds, peak_mb, text = scan_measured(tmp_path / "many2000", model_dir, tmp_path / "big.jsonl")
+    assert "library: 0 classified, 0 uncertain, 2000 failed, 0 skipped as unchanged" in text
+    assert len(records_of(tmp_path / "big.jsonl")) == 2000
+    assert seconds < 25 * small, (seconds, small)  # linear: about 10x the work of 200 files, plus start-up
+    assert peak_mb < 400, peak_mb
