@@ -191,9 +191,22 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+# What extract_row_fields imports on a Dask worker, checked there before it runs (without soundfile every clip
+# would quietly go to ffmpeg, whose resampler is not soxr's).
+DASK_PACKAGES = ("numpy", "soundfile", "soxr", "imageio_ffmpeg")
+
+
+def extract_row_fields_on_worker(path: str, max_seconds: float | None) -> tuple[list[str] | None, str | None]:
+    """extract_row_fields on a Dask worker; a clip the worker cannot open says that it is the worker's view."""
+    values, error = extract_row_fields(path, max_seconds)
+    if values is None and not os.access(path, os.R_OK):
+        error = f"{error} on the Dask worker (workers must read the audio files at the same paths)"
+    return values, error
+
+
 def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
                   ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
-    from distributed import as_completed
+    from distributed import KilledWorker
 
     import functions_audio
     import functions_features
@@ -201,15 +214,15 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
 
     # Workers import the modules a task needs, in dependency order, whatever their working folder.
     modules = [functions_audio, functions_features, sys.modules[__name__]]
-    with connect_dask(scheduler, modules, DatasetError) as client:
-        paths = [str(clip.path) for clip in clips]
-        futures = client.map(extract_row_fields, paths, max_seconds=max_seconds, pure=False)
-        by_key = {future.key: clip for future, clip in zip(futures, clips, strict=True)}
-        try:
-            for future in as_completed(futures):
-                yield by_key[future.key], future.result()
-        finally:
-            client.cancel(futures)
+    with connect_dask(scheduler, modules, DatasetError, DASK_PACKAGES) as cluster:
+        futures = {cluster.submit(extract_row_fields_on_worker, str(clip.path), max_seconds): clip
+                   for clip in clips}
+        for clip, future in cluster.finished(futures):
+            try:
+                result = future.result()
+            except KilledWorker as exc:  # a worker died under this clip, again and again: skip it, go on
+                result = None, f"the Dask workers reading it died {exc.allowed_failures + 1} times"
+            yield clip, result
 
 
 def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: int | None = None,
