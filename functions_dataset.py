@@ -221,7 +221,8 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
             try:
                 result = future.result()
             except KilledWorker as exc:  # a worker died under this clip, again and again: skip it, go on
-                result = None, f"the Dask workers reading it died {exc.allowed_failures + 1} times"
+                result = None, (f"killed the Dask worker reading it ({exc.allowed_failures + 1}x in a row: out of "
+                                f"memory, or a crashing decoder?)")
             yield clip, result
 
 

@@ -31,11 +31,14 @@ def free_port() -> int:
 class CliCluster:
     """`dask scheduler` plus one `dask worker --nworkers N --nthreads 1` on 127.0.0.1, from `folder`."""
 
-    def __init__(self, folder: Path, workers: int = 2, pythonpath: Path | None = None) -> None:
+    def __init__(self, folder: Path, workers: int = 2, pythonpath: Path | None = None,
+                 allowed_failures: int | None = None) -> None:
         self.folder = folder
         self.workers = workers
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if allowed_failures is not None:  # worker deaths a task survives (Dask's default: 3)
+            self.env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = str(allowed_failures)
         if pythonpath is not None:  # e.g. a folder shadowing a package, for a worker missing it
             self.env["PYTHONPATH"] = str(pythonpath)
         self.scheduler: subprocess.Popen | None = None

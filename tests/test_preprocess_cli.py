@@ -259,6 +259,32 @@ def test_a_worker_killed_with_9_mid_run_loses_nothing(cli_cluster, resumable_dat
 
 
 @pytest.mark.slow
+def test_a_clip_that_keeps_killing_workers_is_one_line_in_the_errors_file(resumable_dataset, resumable_local_csv,
+                                                                          tmp_path):
+    from helpers_cluster import CliCluster
+
+    cluster = CliCluster(tmp_path / "cluster", workers=1, allowed_failures=0)  # the first death is one too many
+    try:
+        cluster.start()
+        out = tmp_path / "f.csv"
+        process = start_00(resumable_dataset, out, cluster.address)
+        wait_for_rows(out, 3, process)
+        os.kill(cluster.worker_pids()[0], signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        assert not cluster.stop(), "Dask processes were left behind"
+    assert process.returncode == 0, stderr
+    errors = pd.read_csv(tmp_path / "f.errors.csv")
+    assert 1 <= len(errors) <= 2, errors  # the clip it was reading (and one it may have been handed next)
+    assert errors["error"].str.contains("killed the Dask worker reading it").all()
+    assert "Traceback" not in stderr
+    local = {line.split(",", 1)[0]: line for line in resumable_local_csv.read_text().splitlines()}
+    rows = out.read_text().splitlines()
+    assert all(local[line.split(",", 1)[0]] == line for line in rows)  # every other clip, the same row
+    assert len(rows) - 1 + len(errors) == 36
+
+
+@pytest.mark.slow
 def test_a_killed_scheduler_ends_the_run_with_one_line_and_the_same_command_resumes(
         cli_cluster, resumable_dataset, resumable_local_csv, tmp_path):
     out = tmp_path / "f.csv"
