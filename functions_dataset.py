@@ -165,8 +165,12 @@ def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] 
     except MemoryError:
         return None, "out of memory while decoding (lower --max-seconds)"
     except Exception as error:  # a decoder's own exception: report it in one line and go on
-        message = " ".join(str(error).split()) or type(error).__name__
-        return None, f"cannot process ({type(error).__name__}: {message[:200]})"
+        return None, f"cannot process ({type(error).__name__}: {one_line(error)})"
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters."""
+    return (" ".join(str(error).split()) or type(error).__name__)[:200]
 
 
 def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: int
@@ -217,12 +221,12 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
     with connect_dask(scheduler, modules, DatasetError, DASK_PACKAGES) as cluster:
         futures = {cluster.submit(extract_row_fields_on_worker, str(clip.path), max_seconds): clip
                    for clip in clips}
-        for clip, future in cluster.finished(futures):
-            try:
-                result = future.result()
-            except KilledWorker as exc:  # a worker died under this clip, again and again: skip it, go on
-                result = None, (f"killed the Dask worker reading it ({exc.allowed_failures + 1}x in a row: out of "
-                                f"memory, or a crashing decoder?)")
+        for clip, result, failure in cluster.finished(futures):
+            if isinstance(failure, KilledWorker):  # a worker died under this clip, again and again: skip it
+                result = None, (f"killed the Dask worker reading it ({failure.allowed_failures + 1}x in a row: "
+                                f"out of memory, or a crashing decoder?)")
+            elif failure is not None:
+                result = None, f"failed on the Dask worker ({type(failure).__name__}: {one_line(failure)})"
             yield clip, result
 
 

@@ -389,11 +389,9 @@ def run_dask(pending: Sequence[GridJob], scheduler: str, finished: Finished, adv
     failures = []
     with connect_dask(scheduler, dask_worker_modules(), GridError, DASK_PACKAGES) as cluster:
         futures = {cluster.submit(run_grid_job, job): job for job in pending}
-        for job, future in cluster.finished(futures):
-            try:
-                rows = future.result()
-            except Exception as exc:
-                failures.append(_failure(job, exc))
+        for job, rows, failure in cluster.finished(futures):
+            if failure is not None:
+                failures.append(_failure(job, failure))
                 continue
             finished(job, rows)
             advance(job.fold_cells)

@@ -83,18 +83,23 @@ class DaskCluster:
         payload = pickle.dumps(_WorkerCall(self.packages, call), protocol=pickle.HIGHEST_PROTOCOL)
         return self.client.submit(pickle.loads, payload, pure=False, key=f"{function.__name__}-{uuid.uuid4().hex}")
 
-    def finished(self, futures: Mapping[Future, T]) -> Iterator[tuple[T, Future]]:
-        """(item, future) as each future finishes; `error` (one line) when the scheduler is lost or a worker
-        lacks a package. A task's own exception is left in its future for the caller."""
+    def finished(self, futures: Mapping[Future, T]) -> Iterator[tuple[T, Any, BaseException | None]]:
+        """(item, result, None) or (item, None, the task's own exception) as each future finishes; `error` (one
+        line) when the scheduler is lost or a worker lacks a package."""
+        from concurrent.futures import CancelledError
+
         from distributed import as_completed
 
         for future in as_completed(futures):
-            if future.status == "cancelled" and self.client.status != "running":
+            try:
+                failure = future.exception() if future.status == "error" else None
+                result = future.result() if failure is None else None
+            except (CancelledError, OSError):  # cancelled by the client, or a closed connection, mid-fetch
                 raise self.error(f"lost the Dask scheduler at {self.scheduler}: restart it and its workers, then "
-                                 f"run the same command again to resume (finished work is kept)")
-            if future.status == "error" and isinstance(future.exception(), MissingPackageError):
-                raise self.error(str(future.exception()))
-            yield futures[future], future
+                                 f"run the same command again to resume (finished work is kept)") from None
+            if isinstance(failure, MissingPackageError):
+                raise self.error(str(failure))
+            yield futures[future], result, failure
 
     def close(self) -> None:
         """Cancel what is left and disconnect; quietly and at once if the scheduler is gone."""

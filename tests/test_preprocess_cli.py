@@ -358,6 +358,7 @@ def test_a_local_cluster_in_the_callers_process_leaves_its_modules_alone(synthet
 
     before = project_objects()
     with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server, on a free port
                       processes=True, local_directory=str(tmp_path / "dask")) as cluster:
         report = functions_dataset.extract_dataset(synthetic_dataset, tmp_path / "f.csv", progress=False,
                                                    scheduler=cluster.scheduler_address)
