@@ -95,11 +95,15 @@ class DaskCluster:
                 failure = future.exception() if future.status == "error" else None
                 result = future.result() if failure is None else None
             except (CancelledError, OSError):  # cancelled by the client, or a closed connection, mid-fetch
-                raise self.error(f"lost the Dask scheduler at {self.scheduler}: restart it and its workers, then "
-                                 f"run the same command again to resume (finished work is kept)") from None
+                raise self.lost() from None
             if isinstance(failure, MissingPackageError):
                 raise self.error(str(failure))
             yield futures[future], result, failure
+
+    def lost(self) -> Exception:
+        """The one-line `error` for a scheduler that went away."""
+        return self.error(f"lost the Dask scheduler at {self.scheduler}: restart it and its workers, then run the "
+                          f"same command again to resume (finished work is kept)")
 
     def close(self) -> None:
         """Cancel what is left and disconnect; quietly and at once if the scheduler is gone."""
@@ -145,6 +149,9 @@ def connect_dask(scheduler: str, modules: Sequence[ModuleType], error: type[Exce
     try:
         _upload_modules(cluster, [_this_module(), *modules])
         _wait_for_a_worker(cluster)
+    except OSError:  # the scheduler went away while we set up
+        cluster.close()
+        raise cluster.lost() from None
     except BaseException:
         cluster.close()
         raise
