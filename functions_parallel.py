@@ -201,16 +201,17 @@ class _WorkerCall:
 
 
 _IMPORTED_PACKAGES: set[str] = set()
-_WORKER_STATE = {"malloc": False}
+_MALLOC_RESTORED = False
 
 
 def _run_on_worker(packages: tuple[str, ...], call: bytes) -> Any:
     """On a Dask worker: check `packages`, then run the pickled call; an import failure is one line."""
     import importlib
 
-    if not _WORKER_STATE["malloc"]:  # the first call in this worker process
+    global _MALLOC_RESTORED
+    if not _MALLOC_RESTORED:  # the first call in this worker process
         restore_malloc_thresholds()
-        _WORKER_STATE["malloc"] = True
+        _MALLOC_RESTORED = True
     for name in packages:
         if name not in _IMPORTED_PACKAGES:
             try:
