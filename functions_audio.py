@@ -191,6 +191,10 @@ def load_audio(path: str | Path, max_seconds: float | None = CLIP_SECONDS, offse
         raise AudioError("no such file")
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes)")
+    try:
+        path.open("rb").close()
+    except OSError as error:  # not a decoding problem: say so rather than let both decoders fail
+        raise AudioError(f"cannot read it ({error.strerror or error})") from None
     read_seconds = None if max_seconds is None else max_seconds * (1 + LIMIT_TOLERANCE)
     try:
         y, native_sr = _load_with_soundfile(path, read_seconds, offset_s)

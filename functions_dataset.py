@@ -186,8 +186,12 @@ def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] 
     except MemoryError:
         return None, "out of memory while decoding (lower --max-seconds)"
     except Exception as error:  # a decoder's own exception: report it in one line and go on
-        message = " ".join(str(error).split()) or type(error).__name__
-        return None, f"cannot process ({type(error).__name__}: {message[:200]})"
+        return None, f"cannot process ({type(error).__name__}: {one_line(error)})"
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters."""
+    return (" ".join(str(error).split()) or type(error).__name__)[:200]
 
 
 def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: int
@@ -212,9 +216,22 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+# What extract_row_fields imports on a Dask worker, checked there before it runs (without soundfile every clip
+# would quietly go to ffmpeg, whose resampler is not soxr's).
+DASK_PACKAGES = ("numpy", "soundfile", "soxr", "imageio_ffmpeg")
+
+
+def extract_row_fields_on_worker(path: str, max_seconds: float | None) -> tuple[list[str] | None, str | None]:
+    """extract_row_fields on a Dask worker; a clip the worker cannot open says that it is the worker's view."""
+    values, error = extract_row_fields(path, max_seconds)
+    if values is None and not os.access(path, os.R_OK):
+        error = f"{error} on the Dask worker (workers must read the audio files at the same paths)"
+    return values, error
+
+
 def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
                   ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
-    from distributed import as_completed
+    from distributed import KilledWorker
 
     import functions_audio
     import functions_features
@@ -222,15 +239,16 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
 
     # Workers import the modules a task needs, in dependency order, whatever their working folder.
     modules = [functions_audio, functions_features, sys.modules[__name__]]
-    with connect_dask(scheduler, modules, DatasetError) as client:
-        paths = [str(clip.path) for clip in clips]
-        futures = client.map(extract_row_fields, paths, max_seconds=max_seconds, pure=False)
-        by_key = {future.key: clip for future, clip in zip(futures, clips, strict=True)}
-        try:
-            for future in as_completed(futures):
-                yield by_key[future.key], future.result()
-        finally:
-            client.cancel(futures)
+    with connect_dask(scheduler, modules, DatasetError, DASK_PACKAGES) as cluster:
+        futures = {cluster.submit(extract_row_fields_on_worker, str(clip.path), max_seconds): clip
+                   for clip in clips}
+        for clip, result, failure in cluster.finished(futures):
+            if isinstance(failure, KilledWorker):  # a worker died under this clip, again and again: skip it
+                result = None, (f"killed the Dask worker reading it ({failure.allowed_failures + 1}x in a row: "
+                                f"out of memory, or a crashing decoder?)")
+            elif failure is not None:
+                result = None, f"failed on the Dask worker ({type(failure).__name__}: {one_line(failure)})"
+            yield clip, result
 
 
 def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: int | None = None,

@@ -383,28 +383,23 @@ def _pool_run_grid_job(job: GridJob) -> list[dict]:
 
 
 def run_dask(pending: Sequence[GridJob], scheduler: str, finished: Finished, advance: Advance) -> list[str]:
-    """Run the jobs on the Dask cluster at ``scheduler``; GridError (one line) if it cannot be reached."""
-    from distributed import as_completed
-
+    """Run the jobs on the Dask cluster at ``scheduler``; GridError (one line) if it cannot be reached or is lost."""
     from functions_parallel import connect_dask
 
-    client = connect_dask(scheduler, dask_worker_modules(), GridError)
     failures = []
-    try:
-        futures = {client.submit(run_grid_job, job, pure=False, key=f"grid-{job.key}-{id(job)}"): job
-                   for job in pending}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                rows = future.result()
-            except Exception as exc:
-                failures.append(_failure(job, exc))
+    with connect_dask(scheduler, dask_worker_modules(), GridError, DASK_PACKAGES) as cluster:
+        futures = {cluster.submit(run_grid_job, job): job for job in pending}
+        for job, rows, failure in cluster.finished(futures):
+            if failure is not None:
+                failures.append(_failure(job, failure))
                 continue
             finished(job, rows)
             advance(job.fold_cells)
-    finally:
-        client.close()
     return failures
+
+
+# What a grid job imports on a Dask worker, checked there before it runs.
+DASK_PACKAGES = ("numpy", "sklearn", "tensorflow", "keras")
 
 
 def dask_worker_modules() -> list[ModuleType]:

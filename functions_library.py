@@ -321,8 +321,9 @@ def classify_on_worker(job: ClassificationJob, item: str) -> SongResult:
 
 def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], scheduler: str
                   ) -> Iterator[SongResult]:
-    """Classify on the Dask cluster at ``scheduler`` (its workers must see the files at the same paths)."""
-    from distributed import as_completed
+    """Classify on the Dask cluster at ``scheduler`` (its workers must see the files and the model at the same
+    paths); a song whose worker died, or whose call failed there, is one error record, and the rest go on."""
+    from distributed import KilledWorker
 
     import functions_analysis
     import functions_audio
@@ -338,16 +339,19 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     if not todo:
         return
     job.load()  # a model that cannot be used fails here, in one line, not on every worker
-    # Workers import the modules a task needs, in dependency order, whatever their working folder.
+    # Workers import the modules a task needs, each after the project modules it imports.
     modules = [functions_audio, functions_features, functions_fetch, functions_dataset, functions_nn,
                functions_analysis, functions_interface, sys.modules[__name__]]
-    with connect_dask(scheduler, modules, LibraryError) as client:
-        futures = client.map(classify_on_worker, [job] * len(todo), todo, pure=False)
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            client.cancel(futures)
+    with connect_dask(scheduler, modules, LibraryError, functions_dataset.DASK_PACKAGES) as cluster:
+        futures = {cluster.submit(classify_on_worker, job, item): item for item in todo}
+        for item, result, failure in cluster.finished(futures):
+            if isinstance(failure, KilledWorker):
+                result = SongResult(input=item, error=f"killed the Dask worker classifying it "
+                                                      f"({failure.allowed_failures + 1}x in a row)")
+            elif failure is not None:
+                result = SongResult(input=item, error=f"failed on the Dask worker ({type(failure).__name__}: "
+                                                      f"{functions_dataset.one_line(failure)})")
+            yield result
 
 
 # ---------------------------------------------------------------------------------------------------------

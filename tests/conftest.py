@@ -46,3 +46,15 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path)
     from helpers_classify import tiny_model
 
     return tiny_model(tmp_path_factory, synthetic_dataset)
+
+
+@pytest.fixture(scope="module")
+def cli_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A loopback Dask cluster started with the `dask` command-line tools (2 workers), one per test module."""
+    from helpers_cluster import CliCluster
+
+    cluster = CliCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster.start()
+    finally:
+        assert not cluster.stop(), "Dask processes were left behind"

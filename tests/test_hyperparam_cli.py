@@ -1,4 +1,5 @@
-"""01_nn_hyperparam.py: quick grid, results/plots on disk, resume after an interruption, Dask cluster."""
+"""01_nn_hyperparam.py: quick grid, results/plots on disk, resume after an interruption, a Dask cluster started
+with the dask command-line tools."""
 
 from __future__ import annotations
 
@@ -114,20 +115,13 @@ def test_interrupted_search_resumes(small_csv: Path, tmp_path: Path) -> None:
     assert again.returncode == 0 and len(pd.read_csv(results)) == 7
 
 
-def test_dask_cluster_gives_the_same_results(quick_run: tuple[Path, subprocess.CompletedProcess],
-                                             small_csv: Path, tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
+def test_a_cli_started_dask_cluster_gives_the_same_results(quick_run: tuple[Path, subprocess.CompletedProcess],
+                                                           small_csv: Path, tmp_path: Path, cli_cluster) -> None:
     local_out, _ = quick_run
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, worker_dashboard_address=None) as cluster:
-        out = tmp_path / "hp_dask"
-        result = run_script("01_nn_hyperparam.py", small_csv, "-o", out, *SMALL, "--no-plots",
-                            "--scheduler", cluster.scheduler_address)
-        assert result.returncode == 0, result.stdout + result.stderr
-    # the modules went to the workers only, not into this process (where LocalCluster's scheduler runs)
-    for module in ("functions_nn", "functions_audio"):
-        assert Path(sys.modules[module].__file__).parent == PROJECT_DIR
+    out = tmp_path / "hp_dask"
+    result = run_script("01_nn_hyperparam.py", small_csv, "-o", out, *SMALL, "--no-plots",
+                        "--scheduler", cli_cluster.address)
+    assert result.returncode == 0, result.stdout + result.stderr
     key = ["candidate", "epochs", "batch_size"]
     local = pd.read_csv(local_out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)
     remote = pd.read_csv(out / "folds.csv").sort_values([*key, "fold"]).reset_index(drop=True)

@@ -266,18 +266,14 @@ def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertai
 
 
 @pytest.mark.slow
-def test_a_dask_cluster_scan_writes_the_same_results_file(library, model_dir, tmp_path):
-    from distributed import LocalCluster
-
+def test_a_cli_started_dask_cluster_scan_writes_the_same_results_file(library, model_dir, tmp_path, cli_cluster):
+    """Scheduler and workers started with the dask command-line tools, where the project is not importable."""
     local, remote = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
     assert run_classifier(library, "--model", model_dir, "--results", local, "--workers", "2").returncode == 0
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                      processes=True, local_directory=str(tmp_path / "dask")) as cluster:
-        run = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler",
-                             cluster.scheduler_address)
-        again = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler",
-                               cluster.scheduler_address)
+    run = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler", cli_cluster.address)
+    again = run_classifier(library, "--model", model_dir, "--results", remote, "--scheduler", cli_cluster.address)
     assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
     assert summary_of(run) == "library: 5 classified, 0 uncertain, 0 failed, 0 skipped as unchanged"
     assert summary_of(again) == "library: 0 classified, 0 uncertain, 0 failed, 5 skipped as unchanged"
     by_path = {r["path"]: r for r in records_of(local)}

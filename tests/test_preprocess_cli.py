@@ -207,23 +207,164 @@ def test_a_finished_csv_is_left_as_it_is_on_a_rerun(synthetic_dataset, tmp_path)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# A real Dask cluster on 127.0.0.1
+# A Dask cluster started with the `dask` command-line tools on 127.0.0.1 (tests/helpers_cluster.py)
 # --------------------------------------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_a_dask_cluster_gives_the_same_csv_as_local_processes(synthetic_dataset, tmp_path):
-    from distributed import LocalCluster
+@pytest.fixture(scope="module")
+def resumable_local_csv(resumable_dataset, tmp_path_factory) -> Path:
+    """The CSV of an uninterrupted local run over `resumable_dataset`."""
+    out = tmp_path_factory.mktemp("local") / "local.csv"
+    assert run_script("00_preprocess_music.py", resumable_dataset, "-o", out, "--workers", "2").returncode == 0
+    return out
 
+
+def start_00(dataset: Path, out: Path, scheduler: str) -> subprocess.Popen:
+    """00 on the cluster in the background, as a user's terminal runs it."""
+    command = [sys.executable, str(PROJECT_DIR / "00_preprocess_music.py"), str(dataset), "-o", str(out),
+               "--scheduler", scheduler, "--no-progress"]
+    return subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def wait_for_rows(out: Path, rows: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while _rows_on_disk(out) < rows and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert process.poll() is None and _rows_on_disk(out) >= rows, "the run should be in the middle"
+
+
+@pytest.mark.slow
+def test_a_cli_started_cluster_gives_the_same_csv_as_local_processes(cli_cluster, synthetic_dataset, tmp_path):
     local = tmp_path / "local.csv"
     assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", local, "--workers", "2").returncode == 0
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                      processes=True, local_directory=str(tmp_path / "dask")) as cluster:
-        result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", tmp_path / "dask.csv",
-                            "--scheduler", cluster.scheduler_address)
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", tmp_path / "dask.csv",
+                        "--scheduler", cli_cluster.address)
     assert result.returncode == 0, result.stderr
-    assert "Dask cluster" in result.stdout
+    assert "Dask cluster" in result.stdout and "Traceback" not in result.stderr
     assert (tmp_path / "dask.csv").read_text() == local.read_text()
-    # the module went to the workers only, not into this process (where LocalCluster's scheduler runs)
-    assert Path(sys.modules["functions_audio"].__file__).parent == PROJECT_DIR
+
+
+@pytest.mark.slow
+def test_a_worker_killed_with_9_mid_run_loses_nothing(cli_cluster, resumable_dataset, resumable_local_csv,
+                                                       tmp_path):
+    out = tmp_path / "f.csv"
+    process = start_00(resumable_dataset, out, cli_cluster.address)
+    wait_for_rows(out, 3, process)
+    os.kill(cli_cluster.worker_pids()[0], signal.SIGKILL)  # its task runs elsewhere; its nanny starts a new one
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "36 extracted now" in stdout
+    assert out.read_text() == resumable_local_csv.read_text()
+    assert not (tmp_path / "f.errors.csv").read_text().strip().count("\n")  # the header alone
+    cli_cluster.wait_for_workers(2)  # the restarted worker rejoined, with the project's modules
+
+
+@pytest.mark.slow
+def test_a_clip_that_keeps_killing_workers_is_one_line_in_the_errors_file(resumable_dataset, resumable_local_csv,
+                                                                          tmp_path):
+    from helpers_cluster import CliCluster
+
+    cluster = CliCluster(tmp_path / "cluster", workers=1, allowed_failures=0)  # the first death is one too many
+    try:
+        cluster.start()
+        out = tmp_path / "f.csv"
+        process = start_00(resumable_dataset, out, cluster.address)
+        wait_for_rows(out, 3, process)
+        os.kill(cluster.worker_pids()[0], signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        assert not cluster.stop(), "Dask processes were left behind"
+    assert process.returncode == 0, stderr
+    errors = pd.read_csv(tmp_path / "f.errors.csv")
+    assert 1 <= len(errors) <= 2, errors  # the clip it was reading (and one it may have been handed next)
+    assert errors["error"].str.contains("killed the Dask worker reading it").all()
+    assert "Traceback" not in stderr
+    local = {line.split(",", 1)[0]: line for line in resumable_local_csv.read_text().splitlines()}
+    rows = out.read_text().splitlines()
+    assert all(local[line.split(",", 1)[0]] == line for line in rows)  # every other clip, the same row
+    assert len(rows) - 1 + len(errors) == 36
+
+
+@pytest.mark.slow
+def test_a_killed_scheduler_ends_the_run_with_one_line_and_the_same_command_resumes(
+        cli_cluster, resumable_dataset, resumable_local_csv, tmp_path):
+    out = tmp_path / "f.csv"
+    process = start_00(resumable_dataset, out, cli_cluster.address)
+    wait_for_rows(out, 3, process)
+    cli_cluster.kill_scheduler()
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert stderr.strip().count("\n") == 0, stderr  # one line, no traceback, no log lines of distributed
+    assert "lost the Dask scheduler" in stderr and "run the same command again" in stderr
+    partial = pd.read_csv(out)  # every finished row is on disk, whole
+    assert 3 <= len(partial) < 36 and partial["file"].is_unique
+    assert np.all(np.isfinite(partial[list(audio.FEATURE_COLUMNS)].to_numpy()))
+
+    cli_cluster.restart()  # what the user does: the scheduler again, and its workers (they left with it)
+    result = run_script("00_preprocess_music.py", resumable_dataset, "-o", out, "--scheduler", cli_cluster.address)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(partial)} kept from an earlier run" in result.stdout
+    assert out.read_text() == resumable_local_csv.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None,
+                    reason="running as root without util-linux's setpriv: workers would read anything")
+def test_clips_the_workers_cannot_read_are_one_line_each_in_the_errors_file(cli_cluster, tmp_path):
+    root = tmp_path / "dataset"
+    for genre in ("rock", "jazz"):
+        (root / genre).mkdir(parents=True)
+        for index in range(2):
+            soundfile.write(root / genre / f"{index}.wav", functions_synthetic.synthesize_clip(genre, index, 2.0), SR)
+    unreadable = [root / "rock/1.wav", root / "jazz/0.wav"]
+    for path in unreadable:
+        path.chmod(0)  # this process (the client) lists them; the workers cannot open them
+    result = run_script("00_preprocess_music.py", root, "-o", tmp_path / "f.csv", "--scheduler", cli_cluster.address)
+    assert result.returncode == 0, result.stderr
+    assert sorted(pd.read_csv(tmp_path / "f.csv")["file"]) == ["jazz/1.wav", "rock/0.wav"]
+    errors = pd.read_csv(tmp_path / "f.errors.csv")
+    assert sorted(errors["file"]) == ["jazz/0.wav", "rock/1.wav"]
+    for error in errors["error"]:
+        assert "on the Dask worker" in error and "same paths" in error, error
+    assert "Traceback" not in result.stderr
+
+
+def test_a_worker_missing_a_package_ends_the_run_with_one_line_naming_it(synthetic_dataset, tmp_path):
+    from helpers_cluster import CliCluster
+
+    shadow = tmp_path / "shadow"  # a worker where `import soundfile` fails, as where it was never installed
+    shadow.mkdir()
+    (shadow / "soundfile.py").write_text("raise ImportError('No module named soundfile')\n")
+    cluster = CliCluster(tmp_path / "cluster", workers=1, pythonpath=shadow)
+    try:
+        cluster.start()
+        result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", tmp_path / "f.csv",
+                            "--scheduler", cluster.address, "--no-progress")
+    finally:
+        assert not cluster.stop(), "Dask processes were left behind"
+    assert_clean_failure(result, 1, "Dask worker", "cannot import soundfile", "requirements.txt")
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_a_local_cluster_in_the_callers_process_leaves_its_modules_alone(synthetic_dataset, tmp_path):
+    """A notebook's LocalCluster: the scheduler lives in the caller's own interpreter, which the CLI-started
+    cluster cannot check; no copy of the project may be loaded there (its classes stay the same objects)."""
+    from distributed import LocalCluster
+
+    import functions_dataset
+
+    def project_objects() -> dict[str, object]:
+        return {f"{name}.{attr}": value for name, module in list(sys.modules.items()) if name.startswith("functions_")
+                for attr, value in vars(module).items() if isinstance(value, type | type(project_objects))}
+
+    before = project_objects()
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server, on a free port
+                      processes=True, local_directory=str(tmp_path / "dask")) as cluster:
+        report = functions_dataset.extract_dataset(synthetic_dataset, tmp_path / "f.csv", progress=False,
+                                                   scheduler=cluster.scheduler_address)
+    assert report.rows_extracted == 12
+    after = project_objects()
+    assert all(after[name] is value for name, value in before.items())
 
 
 def test_an_unreachable_scheduler_fails_with_one_clear_line(synthetic_dataset, tmp_path):
