@@ -19,6 +19,7 @@ import functions_audio as audio
 import functions_dataset as dataset
 import functions_gtzan as gtzan
 import functions_synthetic as synthetic
+from functions_parallel import WORKER_DIED
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -146,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Dropped {report.stale_rows_dropped} rows of files no longer in {dataset_dir}.")
     if report.skipped:
         print(f"Skipped {len(report.skipped)} files or folders; reasons in {report.errors_csv}.")
+    lost = sum(item.error.startswith(WORKER_DIED) for item in report.skipped)
+    if lost:
+        print(f"{lost} clip{'s' * (lost > 1)} lost {'their' if lost > 1 else 'its'} worker process (killed, or out "
+              f"of memory): run the same command again to extract {'them' if lost > 1 else 'it'}.")
     if rows == 0:
         print("error: no clip could be used", file=sys.stderr)
         return EXIT_FAILED

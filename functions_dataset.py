@@ -175,20 +175,14 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
         for clip in clips:
             yield clip, extract_row_fields(str(clip.path), max_seconds)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from functools import partial
 
-    from functions_parallel import limit_worker_threads
+    from functions_parallel import TaskFailed, limit_worker_threads, run_in_workers
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                             initializer=limit_worker_threads) as pool:
-        futures = {pool.submit(extract_row_fields, str(clip.path), max_seconds): clip for clip in clips}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+    extract = partial(extract_row_fields, max_seconds=max_seconds)
+    paths = [str(clip.path) for clip in clips]
+    for index, outcome in run_in_workers(extract, paths, workers, initializer=limit_worker_threads):
+        yield clips[index], (None, outcome.error) if isinstance(outcome, TaskFailed) else outcome
 
 
 def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
@@ -224,6 +218,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
     """
     import time
+    from contextlib import closing
 
     from tqdm import tqdm
 
@@ -255,7 +250,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     workers = workers or os.cpu_count() or 1
     results = (_results_dask(todo, max_seconds, scheduler) if scheduler
                else _results_local(todo, max_seconds, min(workers, max(1, len(todo)))))
-    with open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
+    with closing(results), open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
             open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
             tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
                  disable=not progress, dynamic_ncols=True) as bar:

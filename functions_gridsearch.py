@@ -317,69 +317,36 @@ Advance = Callable[[int], None]
 
 
 def run_local(pending: Sequence[GridJob], workers: int, finished: Finished, advance: Advance) -> list[str]:
-    """Run the jobs in ``workers`` fresh (spawned) processes; Ctrl-C or an error stops them at once."""
-    import multiprocessing
+    """Run the jobs in ``workers`` fresh (spawned) processes. A job whose worker process dies (killed, out of
+    memory) is run once more, then reported as failed; Ctrl-C or an error stops every worker at once."""
+    from functions_parallel import TaskFailed, run_in_workers
 
-    workers = min(workers, len(pending))
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no TensorFlow state is forked
-    updates = context.Queue()
-    pool = context.Pool(workers, initializer=_pool_worker_init, initargs=(updates, os.getpid()))
-    try:
-        failures = _collect_pool_jobs(pool, updates, pending, finished, advance)
-        pool.close()
-    finally:
-        pool.terminate()  # on Ctrl-C or an error: stop the workers now, finished rows are on disk
-        pool.join()
-    return failures
-
-
-def _collect_pool_jobs(pool, updates, pending: Sequence[GridJob], finished: Finished, advance: Advance) -> list[str]:
-    """Submit the jobs to ``pool`` and wait for them, passing on the workers' progress from ``updates``."""
-    import queue as queue_module
-    import time
-
-    running = {job.key: (job, pool.apply_async(_pool_run_grid_job, (job,))) for job in pending}
     shown: dict[str, int] = {}  # fold-cells already advanced per job
+
+    def progress(update: tuple[str, int]) -> None:
+        key, units = update
+        shown[key] = shown.get(key, 0) + units
+        advance(units)
+
     failures = []
-    while running:
-        time.sleep(0.2)
-        while True:
-            try:
-                key, units = updates.get_nowait()
-            except queue_module.Empty:
-                break
-            shown[key] = shown.get(key, 0) + units
-            advance(units)
-        for key in [k for k, (_, result) in running.items() if result.ready()]:
-            job, result = running.pop(key)
-            try:
-                rows = result.get()
-            except Exception as exc:  # one failed job must not lose the others
-                failures.append(_failure(job, exc))
-                continue
-            finished(job, rows)
-            advance(job.fold_cells - shown.get(job.key, 0))
-            shown[job.key] = job.fold_cells
+    # spawn: fresh interpreters, no TensorFlow state is forked
+    outcomes = run_in_workers(_pool_run_grid_job, pending, min(workers, len(pending)), start_method="spawn",
+                              retries=1, on_progress=progress)
+    for index, outcome in outcomes:
+        job = pending[index]
+        if isinstance(outcome, TaskFailed):  # one failed job must not lose the others
+            failures.append(f"{job.key}: {outcome.error}")
+            continue
+        finished(job, outcome)
+        advance(job.fold_cells - shown.get(job.key, 0))
+        shown[job.key] = job.fold_cells
     return failures
-
-
-_POOL_UPDATES = None
-
-
-def _pool_worker_init(updates, parent_pid: int) -> None:
-    """Local worker set-up: progress queue, Ctrl-C left to the parent, exit if the parent process dies."""
-    import signal
-
-    from functions_parallel import exit_with_parent
-
-    global _POOL_UPDATES
-    _POOL_UPDATES = updates
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    exit_with_parent(parent_pid)
 
 
 def _pool_run_grid_job(job: GridJob) -> list[dict]:
-    return run_grid_job(job, _POOL_UPDATES)
+    from functions_parallel import worker_progress
+
+    return run_grid_job(job, worker_progress())
 
 
 def run_dask(pending: Sequence[GridJob], scheduler: str, finished: Finished, advance: Advance) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT_DIR, run_script
+from conftest import PROJECT_DIR, child_processes, process_alive, run_script
 from test_nn_export import make_features_csv
 
 import functions_evaluation as evaluation
@@ -24,19 +24,16 @@ GENRES4 = ("blues", "classical", "metal", "pop")
 SMALL = ["--candidates", "30col,85col+reg,svm-rbf91", "--epochs", "2,4", "--batches", "8,16", "--folds", "2"]
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+def _small_grid(small_csv: Path, out: Path, candidates: str) -> list[str]:
+    """01 on quick jobs in one worker process, no plots: a run to interrupt."""
+    return [sys.executable, str(PROJECT_DIR / "01_nn_hyperparam.py"), str(small_csv), "-o", str(out), "--candidates",
+            candidates, "--epochs", "2,30", "--batches", "4", "--folds", "2", "--workers", "1", "--no-plots"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State")]
-    except OSError:
-        return False
-    return bool(state) and "Z" not in state[0].split()[1]
+def _wait_for_a_finished_job(results: Path) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 2):
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -82,23 +79,19 @@ def test_results_table_and_plots(quick_run: tuple[Path, subprocess.CompletedProc
 
 def test_interrupted_search_resumes(small_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "hp"
-    args = [sys.executable, str(PROJECT_DIR / "01_nn_hyperparam.py"), str(small_csv), "-o", str(out),
-            "--candidates", "svm-rbf91,30col,42col,60col", "--epochs", "2,30", "--batches", "4", "--folds", "2",
-            "--workers", "1", "--no-plots"]
+    args = _small_grid(small_csv, out, "svm-rbf91,30col,42col,60col")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
     results = out / "results.csv"
-    while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 2):
-        time.sleep(0.2)
-    children = _children(proc.pid)
+    _wait_for_a_finished_job(results)
+    children = child_processes(proc.pid)
     assert children, "the grid runs in worker processes"
     proc.send_signal(signal.SIGKILL)  # as hard as it gets: no clean-up code runs
     proc.wait(timeout=30)
     deadline = time.time() + 15
-    while time.time() < deadline and any(_alive(pid) for pid in children):
+    while time.time() < deadline and any(process_alive(pid) for pid in children):
         time.sleep(0.2)
-    assert not [pid for pid in children if _alive(pid)], "worker processes outlived the killed run"
+    assert not [pid for pid in children if process_alive(pid)], "worker processes outlived the killed run"
     done_before = pd.read_csv(results)
     assert 1 <= len(done_before) < 7
     resumed = subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
@@ -197,3 +190,23 @@ def test_results_writer_and_resume(tmp_path: Path) -> None:
     assert gridsearch.finished_keys(tmp_path, {**settings, "epochs": [2]}) == set()
     assert not results.exists() and (tmp_path / "results.previous.csv").is_file()
     assert (tmp_path / "folds.previous.csv").is_file()
+
+
+def test_a_job_whose_worker_is_killed_runs_again(small_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hp"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(_small_grid(small_csv, out, "svm-rbf91,30col,42col"), cwd=PROJECT_DIR, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        results = out / "results.csv"
+        _wait_for_a_finished_job(results)
+        workers = child_processes(proc.pid)
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)  # the worker, busy with the next job: the out-of-memory killer's way
+        output, _ = proc.communicate(timeout=240)  # it used to wait forever for that job
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+    after = pd.read_csv(results)
+    assert len(after) == 5 and not after.duplicated(["candidate", "epochs", "batch_size"]).any()

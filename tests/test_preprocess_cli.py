@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile
-from conftest import PROJECT_DIR, run_script
+from conftest import PROJECT_DIR, child_processes, run_script
 
 import functions_audio as audio
 import functions_synthetic
@@ -204,6 +204,29 @@ def test_a_finished_csv_is_left_as_it_is_on_a_rerun(synthetic_dataset, tmp_path)
     assert result.returncode == 0
     assert "0 extracted now, 12 kept" in result.stdout
     assert out.read_text() == before
+
+
+@pytest.mark.slow
+def test_a_killed_worker_costs_only_its_clip_and_a_rerun_extracts_it(resumable_dataset, tmp_path):
+    out = tmp_path / "f.csv"
+    command = [sys.executable, str(PROJECT_DIR / "00_preprocess_music.py"), str(resumable_dataset), "-o", str(out),
+               "--workers", "2", "--no-progress"]
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _rows_on_disk(out) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(child_processes(process.pid)[0], signal.SIGKILL)  # what the out-of-memory killer does to one worker
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    rows, errors = pd.read_csv(out), pd.read_csv(tmp_path / "f.errors.csv")
+    assert errors["error"].str.startswith("worker process died (killed by SIGKILL").all()
+    assert len(errors) <= 1 and len(rows) + len(errors) == 36  # only the clip it held, if any, is missing
+    for file in errors["file"]:
+        assert f"skipped {file}: worker process died" in stderr and "run the same command again" in stdout
+    rerun = run_script("00_preprocess_music.py", resumable_dataset, "-o", out, "--workers", "2")
+    assert rerun.returncode == 0 and f"{len(errors)} extracted now, {len(rows)} kept" in rerun.stdout
+    assert len(pd.read_csv(out)) == 36 and len(pd.read_csv(tmp_path / "f.errors.csv")) == 0
 
 
 # --------------------------------------------------------------------------------------------------------------
