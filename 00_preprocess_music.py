@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.rows_from_earlier_run + report.rows_extracted
     print(f"Wrote {rows} rows to {report.output_csv} in {report.seconds:.1f} s "
           f"({report.rows_extracted} extracted now, {report.rows_from_earlier_run} kept from an earlier run).")
+    if report.rows_set_aside:
+        print(f"Set aside {report.rows_set_aside} rows made with other settings ({report.settings_change}) "
+              f"as {report.set_aside_csv}; their clips were extracted again.")
     if report.stale_rows_dropped:
         print(f"Dropped {report.stale_rows_dropped} rows of files no longer in {dataset_dir}.")
     if report.skipped:

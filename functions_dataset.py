@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, AudioError
-from functions_features import extract_clip_features, format_feature
+from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, EXTRACTION_SETTINGS, AudioError
+from functions_features import EXTRACTOR_VERSION, extract_clip_features, format_feature
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -109,6 +109,9 @@ class ExtractionReport:
     rows_from_earlier_run: int = 0
     rows_extracted: int = 0
     stale_rows_dropped: int = 0
+    rows_set_aside: int = 0  # rows an earlier run made with other settings, moved to `set_aside_csv`
+    settings_change: str = ""  # how those settings differ, e.g. "max_seconds 3.0 -> 30.0"
+    set_aside_csv: Path | None = None
     skipped: list[SkippedItem] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -116,6 +119,50 @@ class ExtractionReport:
 def errors_csv_for(output_csv: Path) -> Path:
     """FEATURES.csv -> FEATURES.errors.csv, beside it."""
     return output_csv.with_name(output_csv.stem + ".errors.csv")
+
+
+def settings_json_for(output_csv: Path) -> Path:
+    """FEATURES.csv -> FEATURES.settings.json, beside it: what its rows were made with."""
+    return output_csv.with_name(output_csv.stem + ".settings.json")
+
+
+def extraction_record(max_seconds: float | None) -> dict:
+    """What a features row depends on besides the audio: the extractor's version, its settings, --max-seconds."""
+    import json
+
+    record = {"extractor_version": EXTRACTOR_VERSION, "extraction_settings": EXTRACTION_SETTINGS,
+              "max_seconds": max_seconds}
+    return json.loads(json.dumps(record))  # as it reads back from the file
+
+
+def settings_change(output_csv: Path, record: dict) -> str | None:
+    """None when the rows of `output_csv` were made with `record`, else how they were made otherwise."""
+    import json
+
+    try:
+        earlier = json.loads(settings_json_for(output_csv).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        earlier = None
+    if not isinstance(earlier, dict):
+        return f"no {settings_json_for(output_csv).name} beside it: rows of an older extractor"
+
+    def flat(settings: dict) -> dict:
+        return {k: v for key, value in settings.items()
+                for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
+
+    before, now = flat(earlier), flat(record)
+    changes = [f"{key} {before.get(key)} -> {now.get(key)}" for key in {**before, **now}
+               if before.get(key) != now.get(key)]
+    return ", ".join(changes) or None
+
+
+def _set_aside(output_csv: Path) -> Path:
+    """Move a features CSV (and its settings record) to FEATURES.previous.csv; returns the new path."""
+    previous = output_csv.with_name(output_csv.stem + ".previous.csv")
+    os.replace(output_csv, previous)
+    if settings_json_for(output_csv).exists():
+        os.replace(settings_json_for(output_csv), settings_json_for(previous))
+    return previous
 
 
 def _csv_line(fields: Sequence[str]) -> str:
@@ -213,10 +260,13 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     """Write the features of every clip of `dataset_dir` to `output_csv` (schema CSV_COLUMNS).
 
     Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
-    extracted again. At the end the file is rewritten sorted by `file`, so the result does not depend on the
-    order in which workers finished. Files that cannot be used are reported through `on_skip` and listed in
+    extracted again, provided they were made with the same extractor version and settings (recorded in
+    `settings_json_for(output_csv)`); rows made otherwise are set aside as FEATURES.previous.csv and extracted
+    again. At the end the file is rewritten sorted by `file`, so the result does not depend on the order in
+    which workers finished. Files that cannot be used are reported through `on_skip` and listed in
     `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
     """
+    import json
     import time
     from contextlib import closing
 
@@ -226,15 +276,21 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     output_csv = Path(output_csv)
     errors_csv = errors_csv_for(output_csv)
     clips, skipped = scan_dataset(dataset_dir)
+    record = extraction_record(max_seconds)
     finished = {} if overwrite else _read_finished_rows(output_csv)
-    wanted = {clip.file for clip in clips}
     report = ExtractionReport(output_csv, errors_csv, len(clips))
-    report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
-    finished = {file: line for file, line in finished.items() if file in wanted}
-    report.rows_from_earlier_run = len(finished)
+    change = settings_change(output_csv, record) if finished else None
     try:
+        if change:
+            report.rows_set_aside, report.settings_change = len(finished), change
+            report.set_aside_csv, finished = _set_aside(output_csv), {}
+        wanted = {clip.file for clip in clips}
+        report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
+        finished = {file: line for file, line in finished.items() if file in wanted}
+        report.rows_from_earlier_run = len(finished)
         output_csv.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished.values()))
+        _write_atomically(settings_json_for(output_csv), json.dumps(record, indent=2) + "\n")  # after the rows
         _write_atomically(errors_csv, _csv_line(["file", "error"]))
     except OSError as error:
         raise DatasetError(f"cannot write {output_csv}: {error.strerror or error}") from error

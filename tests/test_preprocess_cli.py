@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
 import os
 import shutil
 import signal
@@ -22,7 +23,9 @@ import soundfile
 from conftest import PROJECT_DIR, child_processes, run_script
 
 import functions_audio as audio
+import functions_dataset as dataset
 import functions_synthetic
+from functions_features import EXTRACTOR_VERSION
 
 SR = audio.SAMPLE_RATE
 
@@ -227,6 +230,32 @@ def test_a_killed_worker_costs_only_its_clip_and_a_rerun_extracts_it(resumable_d
     rerun = run_script("00_preprocess_music.py", resumable_dataset, "-o", out, "--workers", "2")
     assert rerun.returncode == 0 and f"{len(errors)} extracted now, {len(rows)} kept" in rerun.stdout
     assert len(pd.read_csv(out)) == 36 and len(pd.read_csv(tmp_path / "f.errors.csv")) == 0
+
+
+def test_rows_made_with_other_settings_or_by_an_older_extractor_are_extracted_again(synthetic_dataset, tmp_path):
+    clean, out = tmp_path / "clean.csv", tmp_path / "f.csv"
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", clean).returncode == 0
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--max-seconds", "3").returncode == 0
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "12 extracted now, 0 kept" in result.stdout
+    assert "Set aside 12 rows made with other settings (max_seconds 3.0 -> 30.0)" in result.stdout
+    assert out.read_text() == clean.read_text()
+    assert len(pd.read_csv(tmp_path / "f.previous.csv")) == 12  # set aside, not lost
+    # rows of an older extractor: a CSV from before settings were recorded, or from another extractor version
+    settings = tmp_path / "f.settings.json"
+    record = json.loads(settings.read_text())
+    settings.unlink()
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False)
+    assert (report.rows_set_aside, report.rows_extracted) == (12, 12) and "older extractor" in report.settings_change
+    settings.write_text(json.dumps({**record, "extractor_version": record["extractor_version"] - 1}))
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False)
+    assert report.rows_set_aside == 12
+    assert report.settings_change == f"extractor_version {EXTRACTOR_VERSION - 1} -> {EXTRACTOR_VERSION}"
+    # in this process BLAS may use several threads, where workers use one: the last digits may differ
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(clean), rtol=1e-5)
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False)  # the same settings
+    assert (report.rows_from_earlier_run, report.rows_set_aside) == (12, 0)
 
 
 # --------------------------------------------------------------------------------------------------------------
