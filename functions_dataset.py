@@ -46,11 +46,19 @@ def is_audio_file(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
 
 
-def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None
-                     ) -> Iterator[Path]:
-    """Audio files below `folder`, recursively, sorted; hidden sub-folders (".Trash", ".git", ...) are not
-    searched, and unreadable ones go to `problems`."""
+def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None,
+                     seen: set[tuple[int, int]] | None = None) -> Iterator[Path]:
+    """Audio files below `folder`, recursively, sorted (a folder's files, then its sub-folders).
+
+    Links are followed, without loops or duplicates: a link that leads back inside `root` (default `folder`) is
+    skipped, since the walk reaches its target by its real path (a link to `..` makes no loop, a linked clip is
+    not counted twice); a link that leads outside is followed, and a file or folder reached twice (hard links,
+    two links to one place) is given once, also across calls sharing `seen` (device and inode numbers). Hidden
+    sub-folders (".Trash", ".git", ...) are not searched, and unreadable ones go to `problems`.
+    """
     root = root or folder
+    real_root = os.path.realpath(root)
+    seen = set() if seen is None else seen
 
     def report(error: OSError) -> None:
         if problems is not None:
@@ -58,19 +66,51 @@ def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, ro
             where = name.relative_to(root).as_posix() if name.is_relative_to(root) else str(name)
             problems.append(SkippedItem(where + "/", f"unreadable folder ({error.strerror or error})"))
 
-    for directory, subdirs, files in os.walk(folder, onerror=report, followlinks=True):
-        subdirs[:] = sorted(name for name in subdirs if not name.startswith("."))
-        for name in sorted(files):
-            path = Path(directory) / name
-            if is_audio_file(path):
-                yield path
+    def first_time(path: str | Path) -> bool:
+        try:
+            status = os.stat(path)
+        except OSError:  # a broken link: the reader reports it
+            return True
+        key = (status.st_dev, status.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    def leads_inside(entry: os.DirEntry) -> bool:
+        return entry.is_symlink() and os.path.commonpath([os.path.realpath(entry.path), real_root]) == real_root
+
+    def walk(directory: str | Path) -> Iterator[Path]:
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            report(error)
+            return
+        folders = []
+        for entry in entries:
+            if leads_inside(entry):
+                continue
+            if entry.is_dir():
+                if not entry.name.startswith("."):
+                    folders.append(entry.path)
+            elif is_audio_file(Path(entry.path)) and first_time(entry.path):
+                yield Path(entry.path)
+        for path in folders:
+            if first_time(path):
+                yield from walk(path)
+
+    if first_time(folder):
+        yield from walk(folder)
 
 
 def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]]:
     """Every audio file below `dataset_dir`, labelled by its top-level sub-folder (the genre).
 
     Raises DatasetError when the folder is missing or holds no audio at all; unreadable folders and genre
-    folders without audio are returned as skipped items, so that the rest of the collection still runs.
+    folders without audio are returned as skipped items, so that the rest of the collection still runs. Links
+    are followed without loops, and a file reached twice is one clip (`iter_audio_files`); a top-level link to
+    a folder of the dataset is not a genre of its own (skipped: its clips keep the genre of their real folder).
     """
     root = Path(dataset_dir).resolve()
     if not root.exists():
@@ -83,9 +123,14 @@ def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]
         raise DatasetError(f"cannot read dataset folder {dataset_dir}: {error.strerror or error}") from error
     clips: list[Clip] = []
     skipped: list[SkippedItem] = []
+    for link in [d for d in genre_dirs if d.is_symlink() and d.resolve().is_relative_to(root)]:
+        genre_dirs.remove(link)  # another name for a folder of the dataset: its clips keep their real genre
+        target = link.resolve().relative_to(root).as_posix()
+        skipped.append(SkippedItem(link.name + "/", f"link to {target}/ in the dataset: its clips count there once"))
+    seen: set[tuple[int, int]] = set()  # a file reached from two genre folders is one clip, of the first
     for genre_dir in genre_dirs:
         found = [Clip(path.relative_to(root).as_posix(), genre_dir.name, path)
-                 for path in iter_audio_files(genre_dir, skipped, root)]
+                 for path in iter_audio_files(genre_dir, skipped, root, seen)]
         if not found and not any(item.file.startswith(genre_dir.name + "/") for item in skipped):
             skipped.append(SkippedItem(genre_dir.name + "/", "genre folder holds no audio files"))
         clips.extend(found)

@@ -258,6 +258,32 @@ def test_rows_made_with_other_settings_or_by_an_older_extractor_are_extracted_ag
     assert (report.rows_from_earlier_run, report.rows_set_aside) == (12, 0)
 
 
+def test_links_are_followed_without_loops_or_duplicates(tmp_path):
+    root, outside = tmp_path / "dataset", tmp_path / "elsewhere"
+    for folder in ("blues", "metal"):
+        (root / folder).mkdir(parents=True)
+    (outside / "deeper").mkdir(parents=True)
+    clip = functions_synthetic.synthesize_clip("blues", 0, 1.5)
+    for path in ("blues/a.wav", "blues/b.wav", "metal/c.wav", "metal/d.wav"):
+        soundfile.write(root / path, clip, SR)
+    soundfile.write(outside / "e.wav", clip, SR)
+    soundfile.write(outside / "deeper/f.wav", clip, SR)
+    (root / "blues/all_genres").symlink_to("..")  # the loop users met: 164 clips from 4 files
+    (root / "blues/metal_too").symlink_to("../metal")  # another genre's folder: its clips stay metal
+    (root / "blues/again.wav").symlink_to("a.wav")  # one file, two names
+    os.link(root / "metal/c.wav", root / "metal/c_hard.wav")  # a hard link: one file too
+    (root / "metal/more").symlink_to(outside)  # a folder outside the dataset is followed...
+    (outside / "deeper/up").symlink_to("..")  # ...without looping there either
+    (root / "alias").symlink_to("metal")  # a second name for a genre folder is not a genre
+    clips, skipped = dataset.scan_dataset(root)
+    assert [(clip.file, clip.genre) for clip in clips] == [
+        ("blues/a.wav", "blues"), ("blues/b.wav", "blues"), ("metal/c.wav", "metal"), ("metal/d.wav", "metal"),
+        ("metal/more/e.wav", "metal"), ("metal/more/deeper/f.wav", "metal")]
+    assert [(item.file, "link to metal/" in item.error) for item in skipped] == [("alias/", True)]
+    assert [path.relative_to(root).as_posix() for path in dataset.iter_audio_files(root)] == [
+        "blues/a.wav", "blues/b.wav", "metal/c.wav", "metal/d.wav", "metal/more/e.wav", "metal/more/deeper/f.wav"]
+
+
 # --------------------------------------------------------------------------------------------------------------
 # A real Dask cluster on 127.0.0.1
 # --------------------------------------------------------------------------------------------------------------
