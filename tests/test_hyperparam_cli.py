@@ -210,3 +210,44 @@ def test_a_job_whose_worker_is_killed_runs_again(small_csv: Path, tmp_path: Path
     assert "Traceback" not in output
     after = pd.read_csv(results)
     assert len(after) == 5 and not after.duplicated(["candidate", "epochs", "batch_size"]).any()
+
+
+def test_a_rerun_after_a_kill_between_the_two_results_files_runs_the_job_again(small_csv: Path,
+                                                                               tmp_path: Path) -> None:
+    out = tmp_path / "hp"
+    args = [small_csv, "-o", out, "--candidates", "svm-rbf91", "--folds", "2"]
+    assert run_script("01_nn_hyperparam.py", *args, "--no-plots").returncode == 0
+    (out / "folds.csv").unlink()  # killed after results.csv was written, before folds.csv (the old order)
+    result = run_script("01_nn_hyperparam.py", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "resuming" not in result.stdout  # the job was not taken as done
+    assert len(pd.read_csv(out / "results.csv")) == 1 and len(pd.read_csv(out / "folds.csv")) == 2
+    assert (out / "all_models.png").is_file()
+
+
+def test_a_job_is_recorded_whole_or_not_at_all(tmp_path: Path) -> None:
+    """folds.csv is written first, results.csv last (the job's commit record); on resume, a job whose rows are
+    not all there (a kill between or inside the writes) is rerun, and its leftover rows are removed first."""
+    settings = {"features_sha256": "abc", "epochs": [2, 4]}
+    (tmp_path / gridsearch.RUN_FILE).write_text(json.dumps(settings))
+    results, folds_csv = tmp_path / gridsearch.RESULTS_FILE, tmp_path / gridsearch.FOLDS_FILE
+
+    def job(candidate: str, batch: int | None) -> list[dict]:
+        per_fold = [dict.fromkeys(gridsearch.METRICS, 0.5), dict.fromkeys(gridsearch.METRICS, 0.7)]
+        return [{"candidate": candidate, "epochs": epochs, "batch_size": batch, "folds": 2, "accuracy_mean": 0.6,
+                 "folds_detail": per_fold} for epochs in ([2, 4] if batch else [None])]
+
+    for candidate, batch in [("30col", 8), ("42col", 8), ("60col", 8), ("svm-rbf91", None)]:
+        gridsearch.append_results(results, folds_csv, job(candidate, batch))
+    lines = results.read_text().splitlines(keepends=True)
+    # 42col: killed after its folds, before its results; 60col: results without folds (written the other way
+    # round, as 01 did until now); svm-rbf91: its one results line cut short by the kill
+    results.write_text(lines[0] + lines[1] + lines[2] + lines[5] + lines[6] + lines[7][:12])
+    folds = pd.read_csv(folds_csv)
+    folds[folds["candidate"] != "60col"].to_csv(folds_csv, index=False, lineterminator="\r\n")
+    assert gridsearch.finished_keys(tmp_path, settings) == {"30col|8"}
+    assert set(pd.read_csv(results)["candidate"]) == set(pd.read_csv(folds_csv)["candidate"]) == {"30col"}
+    for candidate, batch in [("42col", 8), ("60col", 8), ("svm-rbf91", None)]:  # the rerun
+        gridsearch.append_results(results, folds_csv, job(candidate, batch))
+    assert gridsearch.finished_keys(tmp_path, settings) == {"30col|8", "42col|8", "60col|8", "svm-rbf91|None"}
+    assert len(pd.read_csv(results)) == 7 and len(pd.read_csv(folds_csv)) == 14  # nothing twice
