@@ -189,7 +189,13 @@ def _worker_main(conn: Any, parent_pid: int, function: Callable, initializer: Ca
         conn.send(("failed", _one_line(exc)))
         return
     conn.send(("ready",))
-    while (task := conn.recv()) is not None:
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone: end quietly
+            return
+        if task is None:
+            return
         index, item = task
         try:
             result = function(item)
