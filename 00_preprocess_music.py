@@ -19,6 +19,7 @@ import functions_audio as audio
 import functions_dataset as dataset
 import functions_gtzan as gtzan
 import functions_synthetic as synthetic
+from functions_parallel import WORKER_DIED
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -142,10 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.rows_from_earlier_run + report.rows_extracted
     print(f"Wrote {rows} rows to {report.output_csv} in {report.seconds:.1f} s "
           f"({report.rows_extracted} extracted now, {report.rows_from_earlier_run} kept from an earlier run).")
+    if report.rows_set_aside:
+        print(f"Set aside {report.rows_set_aside} rows made with other settings ({report.settings_change}) "
+              f"as {report.set_aside_csv}; their clips were extracted again.")
     if report.stale_rows_dropped:
         print(f"Dropped {report.stale_rows_dropped} rows of files no longer in {dataset_dir}.")
     if report.skipped:
         print(f"Skipped {len(report.skipped)} files or folders; reasons in {report.errors_csv}.")
+    lost = sum(item.error.startswith(WORKER_DIED) for item in report.skipped)
+    if lost:
+        print(f"{lost} clip{'s' * (lost > 1)} lost {'their' if lost > 1 else 'its'} worker process (killed, or out "
+              f"of memory): run the same command again to extract {'them' if lost > 1 else 'it'}.")
     if rows == 0:
         print("error: no clip could be used", file=sys.stderr)
         return EXIT_FAILED

@@ -158,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     # Export
     out = args.output_dir
     try:
-        nn.write_model_dir(out, model, metadata)
-        (out / "test_files.txt").write_text("\n".join(df["file"][test]) + "\n", encoding="utf-8")
+        nn.write_model_dir(out, model, metadata, extra_files={"test_files.txt": "\n".join(df["file"][test]) + "\n"})
     except OSError as exc:
         print(f"error: {out}: cannot write the model ({exc})", file=sys.stderr)
         return 1

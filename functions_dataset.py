@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, AudioError
-from functions_features import extract_clip_features, format_feature
+from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, EXTRACTION_SETTINGS, AudioError
+from functions_features import EXTRACTOR_VERSION, extract_clip_features, format_feature
+from functions_parallel import describe_error
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -46,28 +47,19 @@ def is_audio_file(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
 
 
-def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None
-                     ) -> Iterator[Path]:
-    """Audio files below `folder`, recursively, sorted; hidden sub-folders (".Trash", ".git", ...) are not
-    searched, and unreadable ones go to `problems`. Linked folders are followed, except links back inside
-    `folder` (their files are reached by their real path; a link loop ends there) and folders already seen."""
+def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None,
+                     seen: set[tuple[int, int]] | None = None) -> Iterator[Path]:
+    """Audio files below `folder`, recursively, sorted (a folder's files, then its sub-folders).
+
+    Links are followed, without loops or duplicates: a link that leads back inside `root` (default `folder`) is
+    skipped, since the walk reaches its target by its real path (a link to `..` makes no loop, a linked clip is
+    not counted twice); a link that leads outside is followed, and a file or folder reached twice (hard links,
+    two links to one place) is given once, also across calls sharing `seen` (device and inode numbers). Hidden
+    sub-folders (".Trash", ".git", ...) are not searched, and unreadable ones go to `problems`.
+    """
     root = root or folder
-    real_top = folder.resolve()
-    seen: set[tuple[int, int]] = set()
-
-    def new_folder(directory: str) -> bool:
-        try:
-            info = os.stat(directory)
-        except OSError:
-            return True
-        key = (info.st_dev, info.st_ino)
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
-
-    def links_inside(path: str) -> bool:
-        return os.path.islink(path) and Path(path).resolve().is_relative_to(real_top)
+    real_root = os.path.realpath(root)
+    seen = set() if seen is None else seen
 
     def report(error: OSError) -> None:
         if problems is not None:
@@ -75,23 +67,51 @@ def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, ro
             where = name.relative_to(root).as_posix() if name.is_relative_to(root) else str(name)
             problems.append(SkippedItem(where + "/", f"unreadable folder ({error.strerror or error})"))
 
-    for directory, subdirs, files in os.walk(folder, onerror=report, followlinks=True):
-        if not new_folder(directory):
-            subdirs[:] = []
-            continue
-        subdirs[:] = sorted(name for name in subdirs
-                            if not name.startswith(".") and not links_inside(os.path.join(directory, name)))
-        for name in sorted(files):
-            path = Path(directory) / name
-            if is_audio_file(path):
-                yield path
+    def first_time(path: str | Path) -> bool:
+        try:
+            status = os.stat(path)
+        except OSError:  # a broken link: the reader reports it
+            return True
+        key = (status.st_dev, status.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    def leads_inside(entry: os.DirEntry) -> bool:
+        return entry.is_symlink() and os.path.commonpath([os.path.realpath(entry.path), real_root]) == real_root
+
+    def walk(directory: str | Path) -> Iterator[Path]:
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            report(error)
+            return
+        folders = []
+        for entry in entries:
+            if leads_inside(entry):
+                continue
+            if entry.is_dir():
+                if not entry.name.startswith("."):
+                    folders.append(entry.path)
+            elif is_audio_file(Path(entry.path)) and first_time(entry.path):
+                yield Path(entry.path)
+        for path in folders:
+            if first_time(path):
+                yield from walk(path)
+
+    if first_time(folder):
+        yield from walk(folder)
 
 
 def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]]:
     """Every audio file below `dataset_dir`, labelled by its top-level sub-folder (the genre).
 
     Raises DatasetError when the folder is missing or holds no audio at all; unreadable folders and genre
-    folders without audio are returned as skipped items, so that the rest of the collection still runs.
+    folders without audio are returned as skipped items, so that the rest of the collection still runs. Links
+    are followed without loops, and a file reached twice is one clip (`iter_audio_files`); a top-level link to
+    a folder of the dataset is not a genre of its own (skipped: its clips keep the genre of their real folder).
     """
     root = Path(dataset_dir).resolve()
     if not root.exists():
@@ -104,9 +124,14 @@ def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]
         raise DatasetError(f"cannot read dataset folder {dataset_dir}: {error.strerror or error}") from error
     clips: list[Clip] = []
     skipped: list[SkippedItem] = []
+    for link in [d for d in genre_dirs if d.is_symlink() and d.resolve().is_relative_to(root)]:
+        genre_dirs.remove(link)  # another name for a folder of the dataset: its clips keep their real genre
+        target = link.resolve().relative_to(root).as_posix()
+        skipped.append(SkippedItem(link.name + "/", f"link to {target}/ in the dataset: its clips count there once"))
+    seen: set[tuple[int, int]] = set()  # a file reached from two genre folders is one clip, of the first
     for genre_dir in genre_dirs:
         found = [Clip(path.relative_to(root).as_posix(), genre_dir.name, path)
-                 for path in iter_audio_files(genre_dir, skipped, root)]
+                 for path in iter_audio_files(genre_dir, skipped, root, seen)]
         if not found and not any(item.file.startswith(genre_dir.name + "/") for item in skipped):
             skipped.append(SkippedItem(genre_dir.name + "/", "genre folder holds no audio files"))
         clips.extend(found)
@@ -130,6 +155,9 @@ class ExtractionReport:
     rows_from_earlier_run: int = 0
     rows_extracted: int = 0
     stale_rows_dropped: int = 0
+    rows_set_aside: int = 0  # rows an earlier run made with other settings, moved to `set_aside_csv`
+    settings_change: str = ""  # how those settings differ, e.g. "max_seconds 3.0 -> 30.0"
+    set_aside_csv: Path | None = None
     skipped: list[SkippedItem] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -137,6 +165,50 @@ class ExtractionReport:
 def errors_csv_for(output_csv: Path) -> Path:
     """FEATURES.csv -> FEATURES.errors.csv, beside it."""
     return output_csv.with_name(output_csv.stem + ".errors.csv")
+
+
+def settings_json_for(output_csv: Path) -> Path:
+    """FEATURES.csv -> FEATURES.settings.json, beside it: what its rows were made with."""
+    return output_csv.with_name(output_csv.stem + ".settings.json")
+
+
+def extraction_record(max_seconds: float | None) -> dict:
+    """What a features row depends on besides the audio: the extractor's version, its settings, --max-seconds."""
+    import json
+
+    record = {"extractor_version": EXTRACTOR_VERSION, "extraction_settings": EXTRACTION_SETTINGS,
+              "max_seconds": max_seconds}
+    return json.loads(json.dumps(record))  # as it reads back from the file
+
+
+def settings_change(output_csv: Path, record: dict) -> str | None:
+    """None when the rows of `output_csv` were made with `record`, else how they were made otherwise."""
+    import json
+
+    try:
+        earlier = json.loads(settings_json_for(output_csv).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        earlier = None
+    if not isinstance(earlier, dict):
+        return f"no {settings_json_for(output_csv).name} beside it: rows of an older extractor"
+
+    def flat(settings: dict) -> dict:
+        return {k: v for key, value in settings.items()
+                for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
+
+    before, now = flat(earlier), flat(record)
+    changes = [f"{key} {before.get(key)} -> {now.get(key)}" for key in {**before, **now}
+               if before.get(key) != now.get(key)]
+    return ", ".join(changes) or None
+
+
+def _set_aside(output_csv: Path) -> Path:
+    """Move a features CSV (and its settings record) to FEATURES.previous.csv; returns the new path."""
+    previous = output_csv.with_name(output_csv.stem + ".previous.csv")
+    os.replace(output_csv, previous)
+    if settings_json_for(output_csv).exists():
+        os.replace(settings_json_for(output_csv), settings_json_for(previous))
+    return previous
 
 
 def _csv_line(fields: Sequence[str]) -> str:
@@ -186,12 +258,7 @@ def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] 
     except MemoryError:
         return None, "out of memory while decoding (lower --max-seconds)"
     except Exception as error:  # a decoder's own exception: report it in one line and go on
-        return None, f"cannot process ({type(error).__name__}: {one_line(error)})"
-
-
-def one_line(error: BaseException) -> str:
-    """An exception's message on one line, at most 200 characters."""
-    return (" ".join(str(error).split()) or type(error).__name__)[:200]
+        return None, f"cannot process ({describe_error(error)})"
 
 
 def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: int
@@ -200,20 +267,14 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
         for clip in clips:
             yield clip, extract_row_fields(str(clip.path), max_seconds)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from functools import partial
 
-    from functions_parallel import limit_worker_threads
+    from functions_parallel import TaskFailed, limit_worker_threads, run_in_workers
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                             initializer=limit_worker_threads) as pool:
-        futures = {pool.submit(extract_row_fields, str(clip.path), max_seconds): clip for clip in clips}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+    extract = partial(extract_row_fields, max_seconds=max_seconds)
+    paths = [str(clip.path) for clip in clips]
+    for index, outcome in run_in_workers(extract, paths, workers, initializer=limit_worker_threads):
+        yield clips[index], (None, outcome.error) if isinstance(outcome, TaskFailed) else outcome
 
 
 # What extract_row_fields imports on a Dask worker, checked there before it runs (without soundfile every clip
@@ -247,7 +308,7 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
                 result = None, (f"killed the Dask worker reading it ({failure.allowed_failures + 1}x in a row: "
                                 f"out of memory, or a crashing decoder?)")
             elif failure is not None:
-                result = None, f"failed on the Dask worker ({type(failure).__name__}: {one_line(failure)})"
+                result = None, f"failed on the Dask worker ({describe_error(failure)})"
             yield clip, result
 
 
@@ -258,11 +319,15 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     """Write the features of every clip of `dataset_dir` to `output_csv` (schema CSV_COLUMNS).
 
     Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
-    extracted again. At the end the file is rewritten sorted by `file`, so the result does not depend on the
-    order in which workers finished. Files that cannot be used are reported through `on_skip` and listed in
+    extracted again, provided they were made with the same extractor version and settings (recorded in
+    `settings_json_for(output_csv)`); rows made otherwise are set aside as FEATURES.previous.csv and extracted
+    again. At the end the file is rewritten sorted by `file`, so the result does not depend on the order in
+    which workers finished. Files that cannot be used are reported through `on_skip` and listed in
     `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
     """
+    import json
     import time
+    from contextlib import closing
 
     from tqdm import tqdm
 
@@ -270,15 +335,21 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     output_csv = Path(output_csv)
     errors_csv = errors_csv_for(output_csv)
     clips, skipped = scan_dataset(dataset_dir)
+    record = extraction_record(max_seconds)
     finished = {} if overwrite else _read_finished_rows(output_csv)
-    wanted = {clip.file for clip in clips}
     report = ExtractionReport(output_csv, errors_csv, len(clips))
-    report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
-    finished = {file: line for file, line in finished.items() if file in wanted}
-    report.rows_from_earlier_run = len(finished)
+    change = settings_change(output_csv, record) if finished else None
     try:
+        if change:
+            report.rows_set_aside, report.settings_change = len(finished), change
+            report.set_aside_csv, finished = _set_aside(output_csv), {}
+        wanted = {clip.file for clip in clips}
+        report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
+        finished = {file: line for file, line in finished.items() if file in wanted}
+        report.rows_from_earlier_run = len(finished)
         output_csv.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished.values()))
+        _write_atomically(settings_json_for(output_csv), json.dumps(record, indent=2) + "\n")  # after the rows
         _write_atomically(errors_csv, _csv_line(["file", "error"]))
     except OSError as error:
         raise DatasetError(f"cannot write {output_csv}: {error.strerror or error}") from error
@@ -294,7 +365,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     workers = workers or os.cpu_count() or 1
     results = (_results_dask(todo, max_seconds, scheduler) if scheduler
                else _results_local(todo, max_seconds, min(workers, max(1, len(todo)))))
-    with open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
+    with closing(results), open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
             open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
             tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
                  disable=not progress, dynamic_ncols=True) as bar:

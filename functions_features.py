@@ -32,6 +32,10 @@ from functions_audio import (
     load_audio,
 )
 
+# The version of the extraction code: raise it whenever a change here (or in how audio is loaded) changes any
+# feature value, so that 00 extracts again the rows an earlier version wrote instead of mixing the two.
+EXTRACTOR_VERSION = 1
+
 
 def hann_window(length: int) -> np.ndarray:
     """Periodic Hann window (scipy.signal.get_window("hann", length, fftbins=True))."""

@@ -248,9 +248,9 @@ def make_jobs(df: pd.DataFrame, y: np.ndarray, masks: np.ndarray, candidates: Se
 
 
 def finished_keys(output_dir: Path, settings: dict) -> set[str]:
-    """Keys of jobs finished by an earlier run with the same settings; other runs' files are set aside."""
-    import csv
-
+    """Keys of jobs an earlier run with the same settings finished: every epoch count in results.csv, each with
+    its fold rows in folds.csv. The rows of unfinished jobs (cut short by a kill) are removed from both files, so
+    that rerunning them adds no duplicates; the files of a run with other settings are set aside."""
     results, folds, run = output_dir / RESULTS_FILE, output_dir / FOLDS_FILE, output_dir / RUN_FILE
     try:
         previous = json.loads(run.read_text(encoding="utf-8"))
@@ -262,15 +262,70 @@ def finished_keys(output_dir: Path, settings: dict) -> set[str]:
             if path.exists():
                 os.replace(path, path.with_suffix(".previous.csv"))
         return set()
+    result_columns, result_rows = _complete_rows(results)
+    fold_columns, fold_rows = _complete_rows(folds)
+    folds_on_disk: dict[tuple[str, str], set[str]] = {}
+    for row in fold_rows:
+        folds_on_disk.setdefault(_cell(row), set()).add(row.get("fold"))
     done: dict[str, set] = {}
-    try:
-        with open(results, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                done.setdefault(_cell_key(row["candidate"], row["batch_size"]), set()).add(row["epochs"])
-    except (OSError, KeyError):
-        return set()
+    for row in result_rows:  # a results row is written after its folds: it is the job's commit record
+        if len(folds_on_disk.get(_cell(row), ())) >= int(float(row.get("folds") or 1)):
+            done.setdefault(_cell_key(row["candidate"], row["batch_size"]), set()).add(_cell(row)[1])
     want = {str(e) for e in settings["epochs"]}
-    return {k for k, e in done.items() if k.endswith("|None") or want <= e}
+    keys = {k for k, e in done.items() if k.endswith("|None") or want <= e}
+    _keep_rows(results, result_columns, result_rows, keys)
+    _keep_rows(folds, fold_columns, fold_rows, keys)
+    return keys
+
+
+def _complete_rows(path: Path) -> tuple[list[str], list[dict]]:
+    """Header and rows of a results file; a last line cut short by a kill (no newline, fields missing) is left
+    out, and a file without the columns of a cell gives no rows."""
+    import csv
+    import io
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [], []
+    reader = csv.DictReader(io.StringIO(text[:text.rfind("\n") + 1]))
+    columns = list(reader.fieldnames or ())
+    if not {"candidate", "epochs", "batch_size"} <= set(columns):
+        return [], []
+    return columns, [row for row in reader if None not in row and None not in row.values()]
+
+
+def _keep_rows(path: Path, columns: list[str], rows: list[dict], keys: set[str]) -> None:
+    """Rewrite ``path`` (atomically, if anything changes) with the rows of the jobs in ``keys`` only, one per
+    cell (and fold)."""
+    import csv
+    import io
+
+    if not columns:  # no such file, or not one of ours: leave it alone
+        return
+    kept = {(*_cell(row), row.get("fold")): row for row in rows
+            if _cell_key(row["candidate"], row["batch_size"]) in keys}
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\r\n")  # the csv module's default
+    writer.writeheader()
+    writer.writerows(kept.values())
+    try:
+        if path.read_text(encoding="utf-8") == text.getvalue():
+            return
+    except (OSError, UnicodeDecodeError):
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        fh.write(text.getvalue())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _cell(row: dict) -> tuple[str, str]:
+    """(job key, epochs) of a results.csv or folds.csv row; epochs '' for a baseline."""
+    epochs = row["epochs"]
+    return _cell_key(row["candidate"], row["batch_size"]), str(int(float(epochs))) if epochs else ""
 
 
 def _cell_key(candidate: str, batch) -> str:
@@ -285,12 +340,16 @@ def _cell_key(candidate: str, batch) -> str:
 
 
 def append_results(results_csv: Path, folds_csv: Path, rows: list[dict]) -> None:
-    """Append a finished job's rows to results.csv (one per cell) and folds.csv (one per cell and fold)."""
+    """Append a finished job's rows to folds.csv (one per cell and fold), then to results.csv (one per cell).
+
+    The results rows go last: they record the job as finished (`finished_keys`), so a kill between the two
+    leaves a job that is rerun, never one that counts as done without its folds.
+    """
     result_columns = [k for k in rows[0] if k != "folds_detail"]
-    _append_csv(results_csv, result_columns, [{k: r[k] for k in result_columns} for r in rows])
     _append_csv(folds_csv, list(FOLD_COLUMNS),
                 [{"candidate": r["candidate"], "epochs": r["epochs"], "batch_size": r["batch_size"], "fold": k, **m}
                  for r in rows for k, m in enumerate(r["folds_detail"])])
+    _append_csv(results_csv, result_columns, [{k: r[k] for k in result_columns} for r in rows])
 
 
 def _append_csv(path: Path, columns: list[str], records: list[dict]) -> None:
@@ -317,69 +376,36 @@ Advance = Callable[[int], None]
 
 
 def run_local(pending: Sequence[GridJob], workers: int, finished: Finished, advance: Advance) -> list[str]:
-    """Run the jobs in ``workers`` fresh (spawned) processes; Ctrl-C or an error stops them at once."""
-    import multiprocessing
+    """Run the jobs in ``workers`` fresh (spawned) processes. A job whose worker process dies (killed, out of
+    memory) is run once more, then reported as failed; Ctrl-C or an error stops every worker at once."""
+    from functions_parallel import TaskFailed, run_in_workers
 
-    workers = min(workers, len(pending))
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no TensorFlow state is forked
-    updates = context.Queue()
-    pool = context.Pool(workers, initializer=_pool_worker_init, initargs=(updates, os.getpid()))
-    try:
-        failures = _collect_pool_jobs(pool, updates, pending, finished, advance)
-        pool.close()
-    finally:
-        pool.terminate()  # on Ctrl-C or an error: stop the workers now, finished rows are on disk
-        pool.join()
-    return failures
-
-
-def _collect_pool_jobs(pool, updates, pending: Sequence[GridJob], finished: Finished, advance: Advance) -> list[str]:
-    """Submit the jobs to ``pool`` and wait for them, passing on the workers' progress from ``updates``."""
-    import queue as queue_module
-    import time
-
-    running = {job.key: (job, pool.apply_async(_pool_run_grid_job, (job,))) for job in pending}
     shown: dict[str, int] = {}  # fold-cells already advanced per job
+
+    def progress(update: tuple[str, int]) -> None:
+        key, units = update
+        shown[key] = shown.get(key, 0) + units
+        advance(units)
+
     failures = []
-    while running:
-        time.sleep(0.2)
-        while True:
-            try:
-                key, units = updates.get_nowait()
-            except queue_module.Empty:
-                break
-            shown[key] = shown.get(key, 0) + units
-            advance(units)
-        for key in [k for k, (_, result) in running.items() if result.ready()]:
-            job, result = running.pop(key)
-            try:
-                rows = result.get()
-            except Exception as exc:  # one failed job must not lose the others
-                failures.append(_failure(job, exc))
-                continue
-            finished(job, rows)
-            advance(job.fold_cells - shown.get(job.key, 0))
-            shown[job.key] = job.fold_cells
+    # spawn: fresh interpreters, no TensorFlow state is forked
+    outcomes = run_in_workers(_pool_run_grid_job, pending, min(workers, len(pending)), start_method="spawn",
+                              retries=1, on_progress=progress)
+    for index, outcome in outcomes:
+        job = pending[index]
+        if isinstance(outcome, TaskFailed):  # one failed job must not lose the others
+            failures.append(f"{job.key}: {outcome.error}")
+            continue
+        finished(job, outcome)
+        advance(job.fold_cells - shown.get(job.key, 0))
+        shown[job.key] = job.fold_cells
     return failures
-
-
-_POOL_UPDATES = None
-
-
-def _pool_worker_init(updates, parent_pid: int) -> None:
-    """Local worker set-up: progress queue, Ctrl-C left to the parent, exit if the parent process dies."""
-    import signal
-
-    from functions_parallel import exit_with_parent
-
-    global _POOL_UPDATES
-    _POOL_UPDATES = updates
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    exit_with_parent(parent_pid)
 
 
 def _pool_run_grid_job(job: GridJob) -> list[dict]:
-    return run_grid_job(job, _POOL_UPDATES)
+    from functions_parallel import worker_progress
+
+    return run_grid_job(job, worker_progress())
 
 
 def run_dask(pending: Sequence[GridJob], scheduler: str, finished: Finished, advance: Advance) -> list[str]:

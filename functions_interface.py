@@ -230,9 +230,11 @@ def classify_items(job: ClassificationJob, items: list[tuple[str, str | None]], 
 
     Several inputs run in ``workers`` processes (each loads the model once) with a tqdm progress bar; the
     results are still yielded in input order as soon as they are available, or (``in_order=False``, library
-    scans) each as soon as it is finished.
+    scans) each as soon as it is finished. A worker process that dies (killed, out of memory) costs only the song
+    it was on (an error result); Ctrl-C stops every worker at once.
     """
     import sys
+    from contextlib import closing
 
     todo = [item for item, error in items if error is None]
     workers = default_workers(len(todo)) if workers is None else max(1, workers)
@@ -240,32 +242,33 @@ def classify_items(job: ClassificationJob, items: list[tuple[str, str | None]], 
         yield from _classify_sequentially(job, items, show_progress and len(todo) > 0, sys.stderr)
         return
 
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     from tqdm import tqdm
+
+    from functions_parallel import TaskFailed, run_in_workers
 
     job.load()  # fail early in the parent; forked workers inherit the loaded model
     global _WORKER_JOB
     _WORKER_JOB = job
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init, initargs=(job,))
-    bar = tqdm(total=len(todo), unit="song", disable=not show_progress, file=sys.stderr, dynamic_ncols=True)
-    try:
-        futures = [None if error is not None else pool.submit(_worker_classify, item) for item, error in items]
-        for future in futures:
-            if future is not None:
-                future.add_done_callback(lambda _f: bar.update(1))
-        if in_order:
-            for (item, error), future in zip(items, futures, strict=True):
-                yield SongResult(input=item, error=error) if future is None else future.result()
-        else:
-            yield from (SongResult(input=item, error=error) for item, error in items if error is not None)
-            yield from (future.result() for future in as_completed(f for f in futures if f is not None))
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        bar.close()
+    positions = [i for i, (_, error) in enumerate(items) if error is None]  # todo[k] is items[positions[k]]
+    done: dict[int, SongResult] = {i: SongResult(input=item, error=error)
+                                   for i, (item, error) in enumerate(items) if error is not None}
+    shown = 0
+    if not in_order:  # the inputs that failed before classification first, then each song as it finishes
+        yield from (done.pop(i) for i in sorted(done))
+    outcomes = run_in_workers(_worker_classify, todo, min(workers, len(todo)), initializer=_worker_init,
+                              initargs=(job,))
+    with closing(outcomes), tqdm(total=len(todo), unit="song", disable=not show_progress, file=sys.stderr,
+                                 dynamic_ncols=True) as bar:
+        for k, outcome in outcomes:
+            bar.update(1)
+            result = SongResult(input=todo[k], error=outcome.error) if isinstance(outcome, TaskFailed) else outcome
+            if not in_order:
+                yield result
+                continue
+            done[positions[k]] = result
+            while shown in done:
+                yield done.pop(shown)
+                shown += 1
 
 
 def _classify_sequentially(job: ClassificationJob, items: list[tuple[str, str | None]], show_progress: bool,

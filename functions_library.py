@@ -332,7 +332,7 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     import functions_fetch
     import functions_interface
     import functions_nn
-    from functions_parallel import connect_dask
+    from functions_parallel import connect_dask, describe_error
 
     yield from (SongResult(input=item, error=error) for item, error in items if error is not None)
     todo = [item for item, error in items if error is None]
@@ -349,8 +349,7 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
                 result = SongResult(input=item, error=f"killed the Dask worker classifying it "
                                                       f"({failure.allowed_failures + 1}x in a row)")
             elif failure is not None:
-                result = SongResult(input=item, error=f"failed on the Dask worker ({type(failure).__name__}: "
-                                                      f"{functions_dataset.one_line(failure)})")
+                result = SongResult(input=item, error=f"failed on the Dask worker ({describe_error(failure)})")
             yield result
 
 

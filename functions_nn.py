@@ -14,10 +14,13 @@ The model folder (written by ``02_train_model.py``)::
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import sys
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -398,23 +401,101 @@ def keras_model_arrays(model: keras.Model) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict) -> None:
-    """Write model.keras, weights.npz (no pickle) and model.json into ``model_dir`` (created if needed).
+def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict,
+                    extra_files: Mapping[str, str] | None = None) -> None:
+    """Write model.keras, weights.npz (no pickle), model.json and ``extra_files`` (name -> text) as the folder
+    ``model_dir``; other files of an earlier folder there are kept.
 
-    Files are written under temporary names and renamed, so a crash never leaves a half-written model.
+    Everything is written into a new sibling folder first, which then takes the place of ``model_dir`` in one
+    atomic step: a crash at any moment leaves either the old folder or the new one whole, never a mix.
     """
-    model_dir.mkdir(parents=True, exist_ok=True)
     arrays = keras_model_arrays(model)
-    tmp_keras = model_dir / "model.tmp.keras"
-    model.save(tmp_keras)
-    tmp_npz = model_dir / "weights.tmp.npz"
-    with open(tmp_npz, "wb") as fh:
-        np.savez(fh, **arrays)
-    tmp_json = model_dir / "model.tmp.json"
-    tmp_json.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_keras, model_dir / MODEL_FILE)
-    os.replace(tmp_npz, model_dir / WEIGHTS_FILE)
-    os.replace(tmp_json, model_dir / METADATA_FILE)
+    with _replacing_folder(Path(os.path.realpath(model_dir))) as folder:
+        model.save(folder / MODEL_FILE)
+        with open(folder / WEIGHTS_FILE, "wb") as fh:
+            np.savez(fh, **arrays)
+        (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+        for name, text in (extra_files or {}).items():
+            (folder / name).write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _replacing_folder(target: Path) -> Iterator[Path]:
+    """An empty sibling of ``target`` to fill; when the block ends well it replaces ``target`` atomically (with
+    the files of the old folder that were not written anew), otherwise it is removed and ``target`` is as it was.
+    """
+    import shutil
+
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}.new-"
+    for leftover in target.parent.glob(prefix + "*"):  # left by a writer that was killed
+        if not _process_alive(leftover.name[len(prefix):]):
+            shutil.rmtree(leftover, ignore_errors=True)
+    new = target.with_name(f"{prefix}{os.getpid()}")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir()
+    try:
+        yield new
+        for entry in target.iterdir() if target.is_dir() else ():
+            if not (new / entry.name).exists():  # a test list, a plot, notes: kept
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.copytree(entry, new / entry.name, symlinks=True)
+                else:
+                    shutil.copy2(entry, new / entry.name, follow_symlinks=False)
+        for path in [*new.iterdir(), new]:  # on disk before the swap, so that a power cut cannot mix them either
+            _fsync(path)
+        _swap_folders(new, target)
+        _fsync(target.parent)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)  # the new folder on failure, the old one after the swap
+
+
+def _swap_folders(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target`` in one step; the old ``target``, if any, ends up at ``new``."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if sys.platform.startswith("linux"):  # renameat2(RENAME_EXCHANGE): both names swap atomically
+        import ctypes
+
+        at_fdcwd, rename_exchange = -100, 2
+        libc = ctypes.CDLL(None, use_errno=True)
+        if hasattr(libc, "renameat2"):
+            if libc.renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(target), rename_exchange) == 0:
+                return
+            code = ctypes.get_errno()
+            if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise OSError(code, os.strerror(code), str(target))
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")  # elsewhere: two renames, as close as they get
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    os.rename(old, new)
+
+
+def _fsync(path: Path) -> None:
+    if path.is_symlink():
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _process_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def recipe_settings(recipe: Recipe) -> dict:

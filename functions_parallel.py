@@ -1,8 +1,9 @@
 """Running work in parallel: local worker processes and Dask clusters, shared by 00, 01 and 03.
 
-One home for what every parallel runner of the project needs: how a worker process is set up (one BLAS thread,
-Ctrl-C left to the parent, no orphan after the parent dies) and how a Dask cluster is reached, given the
-project's code and its faults turned into one-line errors. Only the standard library is imported at module
+One home for what every parallel runner of the project needs: the local worker pool (`run_in_workers`: a worker
+that dies costs only the item it held, Ctrl-C stops every worker at once, no worker outlives its parent), how a
+worker process is set up (one BLAS thread, Ctrl-C left to the parent), and how a Dask cluster is reached, given
+the project's code and its faults turned into one-line errors. Only the standard library is imported at module
 level: this module is uploaded to Dask workers too.
 """
 
@@ -55,6 +56,238 @@ def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0,
                 os._exit(1)
 
     threading.Thread(target=watch_parent, daemon=True, name="exit-with-parent").start()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The local worker pool of 00, 01 and 03
+# --------------------------------------------------------------------------------------------------------------
+WORKER_DIED = "worker process died"
+STOP_GRACE_SECONDS = 0.5  # stopping early: workers get this long to clean up (temporary folders), then SIGKILL
+MAX_START_FAILURES = 3  # workers dying before they are ready, in a row, before the pool gives up
+
+
+@dataclass(frozen=True)
+class TaskFailed:
+    """What `run_in_workers` gives for an item instead of its result: one line saying why."""
+
+    error: str
+    worker_died: bool = False  # the worker process died while it held the item (kill -9, out of memory)
+
+
+class PoolError(Exception):
+    """The worker processes cannot be started (their set-up fails); one line for the user."""
+
+
+def run_in_workers(function: Callable[[Any], Any], items: Sequence[Any], workers: int, *,
+                   initializer: Callable[..., None] | None = None, initargs: tuple = (),
+                   start_method: str | None = None, retries: int = 0,
+                   on_progress: Callable[[Any], None] | None = None) -> Iterator[tuple[int, Any]]:
+    """Run `function(item)` for every item in `workers` processes; yield `(index, result)` as each finishes.
+
+    Each worker holds one item at a time. An exception in `function` gives `TaskFailed(one line)`. A worker that
+    dies (kill -9, the out-of-memory killer) is replaced, and the item it held is tried `retries` more times,
+    then given as `TaskFailed(..., worker_died=True)`: the other items go on. When the caller stops early
+    (Ctrl-C, an error, closing this generator) every worker and its child processes are stopped at once, and
+    workers end by themselves when this process dies. Whatever `function` puts on `worker_progress()` reaches
+    `on_progress`. Workers are forked where possible (they inherit what is loaded), or `start_method`.
+    """
+    import multiprocessing
+    from collections import deque
+    from multiprocessing.connection import wait
+
+    method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    context = multiprocessing.get_context(method)
+    pending, attempts, left = deque(range(len(items))), [0] * len(items), len(items)
+    pool: list[_Worker] = []
+    start_failures = 0
+    stopped_early = True
+    try:
+        while left:
+            while len(pool) < min(max(1, workers), left):
+                pool.append(_Worker(context, function, initializer, initargs))
+            for worker in pool:
+                if worker.ready and worker.task is None and pending:
+                    worker.give(pending.popleft(), items)
+            outcomes = []
+            ready = set(wait([w.conn for w in pool] + [w.process.sentinel for w in pool]))
+            for worker in [w for w in pool if w.conn in ready or w.process.sentinel in ready]:
+                for message in worker.messages():
+                    if message[0] == "ready":
+                        worker.ready, start_failures = True, 0
+                    elif message[0] == "progress" and on_progress is not None:
+                        on_progress(message[1])
+                    elif message[0] == "done":
+                        outcomes.append(message[1:])
+                        worker.task, left = None, left - 1
+                    elif message[0] == "failed":
+                        raise PoolError(f"worker processes cannot start: {message[1]}")
+                if worker.process.is_alive():
+                    continue
+                pool.remove(worker)
+                worker.conn.close()
+                if not worker.ready:
+                    start_failures += 1
+                    if start_failures >= MAX_START_FAILURES:
+                        raise PoolError(f"worker processes cannot start ({_how_it_died(worker.process.exitcode)})")
+                if worker.task is not None:
+                    attempts[worker.task] += 1
+                    if attempts[worker.task] <= retries:
+                        pending.appendleft(worker.task)
+                    else:
+                        error = f"{WORKER_DIED} ({_how_it_died(worker.process.exitcode)})"
+                        outcomes.append((worker.task, TaskFailed(error, worker_died=True)))
+                        left -= 1
+            yield from outcomes
+        stopped_early = False
+    finally:
+        _stop_workers(pool, at_once=stopped_early)
+
+
+def worker_progress() -> _Progress | None:
+    """In a `run_in_workers` worker: where `function` puts progress messages (`put(message)`); None elsewhere."""
+    return _PROGRESS
+
+
+class _Progress:
+    """A worker's line to the parent's `on_progress`; `put` as on a queue."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def put(self, message: Any) -> None:
+        self.conn.send(("progress", message))
+
+
+_PROGRESS: _Progress | None = None
+
+
+class _Worker:
+    """One worker process of `run_in_workers`, its end of the pipe, and the index of the item it holds."""
+
+    def __init__(self, context: Any, function: Callable, initializer: Callable | None, initargs: tuple) -> None:
+        self.conn, child_conn = context.Pipe()
+        self.process = context.Process(target=_worker_main, daemon=True, name="worker",
+                                       args=(child_conn, os.getpid(), function, initializer, initargs))
+        self.process.start()
+        child_conn.close()
+        self.ready = False
+        self.task: int | None = None
+
+    def give(self, index: int, items: Sequence[Any]) -> None:
+        self.task = index
+        try:
+            self.conn.send((index, items[index]))
+        except OSError:  # it died just now: its death is noticed, and the item handled, like any other
+            pass
+
+    def messages(self) -> Iterator[tuple]:
+        """Everything the worker has sent so far (a message cut short by its death is dropped)."""
+        try:
+            while self.conn.poll():
+                yield self.conn.recv()
+        except (EOFError, OSError):
+            return
+
+
+def _worker_main(conn: Any, parent_pid: int, function: Callable, initializer: Callable | None,
+                 initargs: tuple) -> None:
+    """A worker's life: set up, then run the items it is given until told to stop (None) or orphaned."""
+    global _PROGRESS
+    _become_worker(parent_pid)
+    _PROGRESS = _Progress(conn)
+    try:
+        if initializer is not None:
+            initializer(*initargs)
+    except Exception as exc:
+        conn.send(("failed", describe_error(exc)))
+        return
+    conn.send(("ready",))
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone: end quietly
+            return
+        if task is None:
+            return
+        index, item = task
+        try:
+            result = function(item)
+        except Exception as exc:  # one item's failure is that item's result
+            result = TaskFailed(describe_error(exc))
+        try:
+            conn.send(("done", index, result))
+        except Exception as exc:  # a result that cannot be pickled
+            conn.send(("done", index, TaskFailed(f"result cannot be sent back ({describe_error(exc)})")))
+
+
+def _become_worker(parent_pid: int) -> None:
+    """A process group of its own (the terminal's Ctrl-C reaches the parent only, and stopping the group ends
+    the worker's own child processes too); SIGTERM ends it cleanly; it ends when the parent dies."""
+    import signal
+    import sys
+
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if sys.platform.startswith("linux"):  # the kernel signals at once when the parent dies (the thread below polls)
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+    exit_with_parent(parent_pid)
+
+
+def _stop_workers(pool: list[_Worker], at_once: bool) -> None:
+    """Finished: tell idle workers to stop. Early (Ctrl-C, an error): SIGTERM every worker's process group,
+    give them STOP_GRACE_SECONDS to clean up, then SIGKILL what is left."""
+    import signal
+    from multiprocessing.connection import wait
+
+    for worker in pool:
+        if at_once:
+            _signal_group(worker.process.pid, signal.SIGTERM)
+        else:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+    wait([w.process.sentinel for w in pool], timeout=STOP_GRACE_SECONDS if at_once else 5.0)
+    for worker in pool:
+        _signal_group(worker.process.pid, signal.SIGKILL)  # its children too; the worker is not reaped yet
+        worker.process.join()
+        worker.conn.close()
+
+
+def _signal_group(pid: int | None, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:  # not (yet) a group leader: signal the process alone
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+    except PermissionError:
+        pass
+
+
+def _how_it_died(exitcode: int | None) -> str:
+    import signal
+
+    if exitcode is None or exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    return f"killed by {name}" + (", e.g. out of memory or kill -9" if name == "SIGKILL" else "")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as one line for the user: `Type: message`, the message folded and cut at 200 characters."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message[:200]}" if message else type(exc).__name__
 
 
 # --------------------------------------------------------------------------------------------------------------

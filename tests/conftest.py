@@ -23,6 +23,31 @@ def run_script(script: str, *args: str | Path, timeout: float = 300, **kwargs) -
                           capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
 
 
+def child_processes(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux /proc), but multiprocessing's resource tracker (one per session that
+    spawns workers)."""
+    try:
+        children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return [child for child in children if b"resource_tracker" not in command_line(child)]
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def process_alive(pid: int) -> bool:
+    """`pid` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The team's real data (GTZAN clips, reference features); tests needing it skip where it is absent."""

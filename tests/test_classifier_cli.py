@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import child_processes, process_alive
 from helpers_classify import (
     PROJECT_DIR,
     SR,
@@ -328,3 +332,71 @@ def test_numpy_forward_pass_equals_keras_predict_on_real_clips(model_dir, shared
         assert a["genre"] == b["genre"]
         for genre, p in a["probabilities"].items():
             assert p == pytest.approx(b["probabilities"][genre], abs=1e-5)
+
+
+# --- worker processes: a killed worker, Ctrl-C, a killed 03 -------------------------------------------------
+def _start_classifier(*args: str | Path) -> subprocess.Popen:
+    """03 in a session of its own, as a terminal runs it (Ctrl-C goes to its whole process group)."""
+    return subprocess.Popen([sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), *map(str, args)],
+                            cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=script_env(), start_new_session=True)
+
+
+def _busy_workers(process: subprocess.Popen, count: int = 2) -> list[int]:
+    deadline = time.monotonic() + 60
+    while len(child_processes(process.pid)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # each has a song by now (they get one as soon as they are up)
+    workers = child_processes(process.pid)
+    assert len(workers) == count, workers
+    return workers
+
+
+@pytest.fixture(scope="module")
+def long_song(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 6-minute song (a 20-s synthetic clip, repeated): several seconds of work for a worker."""
+    clip = synthetic_song([("metal", 20)], seed=3)
+    return write_wav(tmp_path_factory.mktemp("long_song") / "long.wav", np.tile(clip, 18))
+
+
+def test_a_killed_worker_costs_only_its_song(model_dir, songs):
+    process = _start_classifier(*[songs["long"]] * 8, "--model", model_dir, "--json", "--workers", "2")
+    first = process.stdout.readline()  # one song is done: both workers are at work on the others
+    os.kill(child_processes(process.pid)[0], signal.SIGKILL)  # what the out-of-memory killer does
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    records = [json.loads(line) for line in [first, *out.splitlines()]]
+    assert len(records) == 8  # one result per input, in order
+    failed = [r["error"] for r in records if r["error"] is not None]
+    assert len(failed) <= 1 and all(e.startswith("worker process died (killed by SIGKILL") for e in failed)
+    assert not [pid for pid in child_processes(process.pid) if process_alive(pid)]
+
+
+def test_ctrl_c_stops_every_worker_within_a_second(model_dir, long_song):
+    process = _start_classifier(*[long_song] * 4, "--model", model_dir, "--workers", "2")
+    workers = _busy_workers(process)
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground process group
+    _, err = process.communicate(timeout=120)
+    seconds = time.monotonic() - started
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err
+    assert "Traceback" not in err
+    assert seconds < 2.0, f"{seconds:.1f} s from Ctrl-C to exit"
+    assert not [pid for pid in workers if process_alive(pid)]
+
+
+def test_workers_end_when_03_is_killed(model_dir, long_song):
+    process = _start_classifier(*[long_song] * 4, "--model", model_dir, "--workers", "2")
+    workers = _busy_workers(process)
+    process.kill()  # kill -9 of 03 alone: its workers must not live on as orphans
+    process.wait(timeout=30)
+    process.stdout.close()
+    process.stderr.close()
+    deadline = time.monotonic() + 5
+    while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphans = [pid for pid in workers if process_alive(pid)]
+    for pid in orphans:  # do not leave them to the rest of the test session
+        os.kill(pid, signal.SIGKILL)
+    assert not orphans, "workers outlived the killed 03"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT_DIR, run_script
+from conftest import PROJECT_DIR, child_processes, process_alive, run_script
 from test_nn_export import make_features_csv
 
 import functions_evaluation as evaluation
@@ -25,19 +25,16 @@ GENRES4 = ("blues", "classical", "metal", "pop")
 SMALL = ["--candidates", "30col,85col+reg,svm-rbf91", "--epochs", "2,4", "--batches", "8,16", "--folds", "2"]
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+def _small_grid(small_csv: Path, out: Path, candidates: str) -> list[str]:
+    """01 on quick jobs in one worker process, no plots: a run to interrupt."""
+    return [sys.executable, str(PROJECT_DIR / "01_nn_hyperparam.py"), str(small_csv), "-o", str(out), "--candidates",
+            candidates, "--epochs", "2,30", "--batches", "4", "--folds", "2", "--workers", "1", "--no-plots"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State")]
-    except OSError:
-        return False
-    return bool(state) and "Z" not in state[0].split()[1]
+def _wait_for_a_finished_job(results: Path) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 2):
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -83,23 +80,19 @@ def test_results_table_and_plots(quick_run: tuple[Path, subprocess.CompletedProc
 
 def test_interrupted_search_resumes(small_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "hp"
-    args = [sys.executable, str(PROJECT_DIR / "01_nn_hyperparam.py"), str(small_csv), "-o", str(out),
-            "--candidates", "svm-rbf91,30col,42col,60col", "--epochs", "2,30", "--batches", "4", "--folds", "2",
-            "--workers", "1", "--no-plots"]
+    args = _small_grid(small_csv, out, "svm-rbf91,30col,42col,60col")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
     results = out / "results.csv"
-    while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 2):
-        time.sleep(0.2)
-    children = _children(proc.pid)
+    _wait_for_a_finished_job(results)
+    children = child_processes(proc.pid)
     assert children, "the grid runs in worker processes"
     proc.send_signal(signal.SIGKILL)  # as hard as it gets: no clean-up code runs
     proc.wait(timeout=30)
     deadline = time.time() + 15
-    while time.time() < deadline and any(_alive(pid) for pid in children):
+    while time.time() < deadline and any(process_alive(pid) for pid in children):
         time.sleep(0.2)
-    assert not [pid for pid in children if _alive(pid)], "worker processes outlived the killed run"
+    assert not [pid for pid in children if process_alive(pid)], "worker processes outlived the killed run"
     done_before = pd.read_csv(results)
     assert 1 <= len(done_before) < 7
     resumed = subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
@@ -191,3 +184,64 @@ def test_results_writer_and_resume(tmp_path: Path) -> None:
     assert gridsearch.finished_keys(tmp_path, {**settings, "epochs": [2]}) == set()
     assert not results.exists() and (tmp_path / "results.previous.csv").is_file()
     assert (tmp_path / "folds.previous.csv").is_file()
+
+
+def test_a_job_whose_worker_is_killed_runs_again(small_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hp"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(_small_grid(small_csv, out, "svm-rbf91,30col,42col"), cwd=PROJECT_DIR, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        results = out / "results.csv"
+        _wait_for_a_finished_job(results)
+        workers = child_processes(proc.pid)
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)  # the worker, busy with the next job: the out-of-memory killer's way
+        output, _ = proc.communicate(timeout=240)  # it used to wait forever for that job
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+    after = pd.read_csv(results)
+    assert len(after) == 5 and not after.duplicated(["candidate", "epochs", "batch_size"]).any()
+
+
+def test_a_rerun_after_a_kill_between_the_two_results_files_runs_the_job_again(small_csv: Path,
+                                                                               tmp_path: Path) -> None:
+    out = tmp_path / "hp"
+    args = [small_csv, "-o", out, "--candidates", "svm-rbf91", "--folds", "2"]
+    assert run_script("01_nn_hyperparam.py", *args, "--no-plots").returncode == 0
+    (out / "folds.csv").unlink()  # killed after results.csv was written, before folds.csv (the old order)
+    result = run_script("01_nn_hyperparam.py", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "resuming" not in result.stdout  # the job was not taken as done
+    assert len(pd.read_csv(out / "results.csv")) == 1 and len(pd.read_csv(out / "folds.csv")) == 2
+    assert (out / "all_models.png").is_file()
+
+
+def test_a_job_is_recorded_whole_or_not_at_all(tmp_path: Path) -> None:
+    """folds.csv is written first, results.csv last (the job's commit record); on resume, a job whose rows are
+    not all there (a kill between or inside the writes) is rerun, and its leftover rows are removed first."""
+    settings = {"features_sha256": "abc", "epochs": [2, 4]}
+    (tmp_path / gridsearch.RUN_FILE).write_text(json.dumps(settings))
+    results, folds_csv = tmp_path / gridsearch.RESULTS_FILE, tmp_path / gridsearch.FOLDS_FILE
+
+    def job(candidate: str, batch: int | None) -> list[dict]:
+        per_fold = [dict.fromkeys(gridsearch.METRICS, 0.5), dict.fromkeys(gridsearch.METRICS, 0.7)]
+        return [{"candidate": candidate, "epochs": epochs, "batch_size": batch, "folds": 2, "accuracy_mean": 0.6,
+                 "folds_detail": per_fold} for epochs in ([2, 4] if batch else [None])]
+
+    for candidate, batch in [("30col", 8), ("42col", 8), ("60col", 8), ("svm-rbf91", None)]:
+        gridsearch.append_results(results, folds_csv, job(candidate, batch))
+    lines = results.read_text().splitlines(keepends=True)
+    # 42col: killed after its folds, before its results; 60col: results without folds (written the other way
+    # round, as 01 did until now); svm-rbf91: its one results line cut short by the kill
+    results.write_text(lines[0] + lines[1] + lines[2] + lines[5] + lines[6] + lines[7][:12])
+    folds = pd.read_csv(folds_csv)
+    folds[folds["candidate"] != "60col"].to_csv(folds_csv, index=False, lineterminator="\r\n")
+    assert gridsearch.finished_keys(tmp_path, settings) == {"30col|8"}
+    assert set(pd.read_csv(results)["candidate"]) == set(pd.read_csv(folds_csv)["candidate"]) == {"30col"}
+    for candidate, batch in [("42col", 8), ("60col", 8), ("svm-rbf91", None)]:  # the rerun
+        gridsearch.append_results(results, folds_csv, job(candidate, batch))
+    assert gridsearch.finished_keys(tmp_path, settings) == {"30col|8", "42col|8", "60col|8", "svm-rbf91|None"}
+    assert len(pd.read_csv(results)) == 7 and len(pd.read_csv(folds_csv)) == 14  # nothing twice

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
 import os
 import shutil
 import signal
@@ -19,10 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile
-from conftest import PROJECT_DIR, run_script
+from conftest import PROJECT_DIR, child_processes, run_script
 
 import functions_audio as audio
+import functions_dataset as dataset
 import functions_synthetic
+from functions_features import EXTRACTOR_VERSION
 
 SR = audio.SAMPLE_RATE
 
@@ -204,6 +207,81 @@ def test_a_finished_csv_is_left_as_it_is_on_a_rerun(synthetic_dataset, tmp_path)
     assert result.returncode == 0
     assert "0 extracted now, 12 kept" in result.stdout
     assert out.read_text() == before
+
+
+@pytest.mark.slow
+def test_a_killed_worker_costs_only_its_clip_and_a_rerun_extracts_it(resumable_dataset, tmp_path):
+    out = tmp_path / "f.csv"
+    command = [sys.executable, str(PROJECT_DIR / "00_preprocess_music.py"), str(resumable_dataset), "-o", str(out),
+               "--workers", "2", "--no-progress"]
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _rows_on_disk(out) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(child_processes(process.pid)[0], signal.SIGKILL)  # what the out-of-memory killer does to one worker
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    rows, errors = pd.read_csv(out), pd.read_csv(tmp_path / "f.errors.csv")
+    assert errors["error"].str.startswith("worker process died (killed by SIGKILL").all()
+    assert len(errors) <= 1 and len(rows) + len(errors) == 36  # only the clip it held, if any, is missing
+    for file in errors["file"]:
+        assert f"skipped {file}: worker process died" in stderr and "run the same command again" in stdout
+    rerun = run_script("00_preprocess_music.py", resumable_dataset, "-o", out, "--workers", "2")
+    assert rerun.returncode == 0 and f"{len(errors)} extracted now, {len(rows)} kept" in rerun.stdout
+    assert len(pd.read_csv(out)) == 36 and len(pd.read_csv(tmp_path / "f.errors.csv")) == 0
+
+
+def test_rows_made_with_other_settings_or_by_an_older_extractor_are_extracted_again(synthetic_dataset, tmp_path):
+    clean, out = tmp_path / "clean.csv", tmp_path / "f.csv"
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", clean).returncode == 0
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--max-seconds", "3").returncode == 0
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "12 extracted now, 0 kept" in result.stdout
+    assert "Set aside 12 rows made with other settings (max_seconds 3.0 -> 30.0)" in result.stdout
+    assert out.read_text() == clean.read_text()
+    assert len(pd.read_csv(tmp_path / "f.previous.csv")) == 12  # set aside, not lost
+    # rows of an older extractor: a CSV from before settings were recorded, or from another extractor version
+    settings = tmp_path / "f.settings.json"
+    record = json.loads(settings.read_text())
+    settings.unlink()
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False)
+    assert (report.rows_set_aside, report.rows_extracted) == (12, 12) and "older extractor" in report.settings_change
+    settings.write_text(json.dumps({**record, "extractor_version": record["extractor_version"] - 1}))
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False)
+    assert report.rows_set_aside == 12
+    assert report.settings_change == f"extractor_version {EXTRACTOR_VERSION - 1} -> {EXTRACTOR_VERSION}"
+    # in this process BLAS may use several threads, where workers use one: the last digits may differ
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(clean), rtol=1e-5)
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False)  # the same settings
+    assert (report.rows_from_earlier_run, report.rows_set_aside) == (12, 0)
+
+
+def test_links_are_followed_without_loops_or_duplicates(tmp_path):
+    root, outside = tmp_path / "dataset", tmp_path / "elsewhere"
+    for folder in ("blues", "metal"):
+        (root / folder).mkdir(parents=True)
+    (outside / "deeper").mkdir(parents=True)
+    clip = functions_synthetic.synthesize_clip("blues", 0, 1.5)
+    for path in ("blues/a.wav", "blues/b.wav", "metal/c.wav", "metal/d.wav"):
+        soundfile.write(root / path, clip, SR)
+    soundfile.write(outside / "e.wav", clip, SR)
+    soundfile.write(outside / "deeper/f.wav", clip, SR)
+    (root / "blues/all_genres").symlink_to("..")  # the loop users met: 164 clips from 4 files
+    (root / "blues/metal_too").symlink_to("../metal")  # another genre's folder: its clips stay metal
+    (root / "blues/again.wav").symlink_to("a.wav")  # one file, two names
+    os.link(root / "metal/c.wav", root / "metal/c_hard.wav")  # a hard link: one file too
+    (root / "metal/more").symlink_to(outside)  # a folder outside the dataset is followed...
+    (outside / "deeper/up").symlink_to("..")  # ...without looping there either
+    (root / "alias").symlink_to("metal")  # a second name for a genre folder is not a genre
+    clips, skipped = dataset.scan_dataset(root)
+    assert [(clip.file, clip.genre) for clip in clips] == [
+        ("blues/a.wav", "blues"), ("blues/b.wav", "blues"), ("metal/c.wav", "metal"), ("metal/d.wav", "metal"),
+        ("metal/more/e.wav", "metal"), ("metal/more/deeper/f.wav", "metal")]
+    assert [(item.file, "link to metal/" in item.error) for item in skipped] == [("alias/", True)]
+    assert [path.relative_to(root).as_posix() for path in dataset.iter_audio_files(root)] == [
+        "blues/a.wav", "blues/b.wav", "metal/c.wav", "metal/d.wav", "metal/more/e.wav", "metal/more/deeper/f.wav"]
 
 
 # --------------------------------------------------------------------------------------------------------------
