@@ -48,14 +48,16 @@ def is_audio_file(path: Path) -> bool:
 
 
 def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, root: Path | None = None,
-                     seen: set[tuple[int, int]] | None = None) -> Iterator[Path]:
+                     seen: set[tuple[int, int]] | None = None, files_once: bool = True) -> Iterator[Path]:
     """Audio files below `folder`, recursively, sorted (a folder's files, then its sub-folders).
 
     Links are followed, without loops or duplicates: a link that leads back inside `root` (default `folder`) is
     skipped, since the walk reaches its target by its real path (a link to `..` makes no loop, a linked clip is
     not counted twice); a link that leads outside is followed, and a file or folder reached twice (hard links,
     two links to one place) is given once, also across calls sharing `seen` (device and inode numbers). Hidden
-    sub-folders (".Trash", ".git", ...) are not searched, and unreadable ones go to `problems`.
+    sub-folders (".Trash", ".git", ...) are not searched, and unreadable ones go to `problems`. With
+    `files_once=False` only folders are kept to one visit: every path of a file is given (03's library scan
+    classifies such a file once and says which paths it reached it by).
     """
     root = root or folder
     real_root = os.path.realpath(root)
@@ -90,12 +92,11 @@ def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, ro
             return
         folders = []
         for entry in entries:
-            if leads_inside(entry):
-                continue
             if entry.is_dir():
-                if not entry.name.startswith("."):
+                if not entry.name.startswith(".") and not leads_inside(entry):
                     folders.append(entry.path)
-            elif is_audio_file(Path(entry.path)) and first_time(entry.path):
+            elif is_audio_file(Path(entry.path)) and (
+                    not files_once or (not leads_inside(entry) and first_time(entry.path))):
                 yield Path(entry.path)
         for path in folders:
             if first_time(path):

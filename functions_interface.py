@@ -42,7 +42,8 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:
         path = Path(text)
         if path.is_dir():
             problems: list[functions_dataset.SkippedItem] = []
-            found = [str(file) for file in functions_dataset.iter_audio_files(path, problems)]
+            # every path of a file: a library scan classifies it once and says so (functions_library.plan_scan)
+            found = [str(file) for file in functions_dataset.iter_audio_files(path, problems, files_once=False)]
             items.extend((str(path / problem.file.rstrip("/")), problem.error) for problem in problems)
             if found:
                 items.extend((f, None) for f in found)
