@@ -1,13 +1,19 @@
-"""Model selection: every candidate network over the epochs x batch-size grid, with stratified K-fold CV.
+"""Model selection: every candidate network over the epochs x batch-size grid, with stratified K-fold CV or on
+an artist-filtered split.
 
     python 01_nn_hyperparam.py FEATURES.csv [-o DIR] [--folds K] [--quick] [--scheduler ADDRESS]
         [--groups COLUMN] [--candidates 85col,85col+reg,...] [--workers N] [--seed S] [--no-plots]
+    python 01_nn_hyperparam.py FEATURES.csv --split SPLIT_DIR [--repeats R] ...
 
 Each cell (candidate x epochs x batch size) is a freshly initialised model per fold, with the scaler fitted on
-that fold's training rows only. The folds of a (candidate, batch size) pair are trained side by side in one
-TensorFlow graph and the epoch counts are read as checkpoints of one run (the learning rate never depends on
-the planned total, so the model after 100 epochs is the one a 100-epoch run gives). Independent jobs run in
-parallel processes, or on a Dask cluster with --scheduler tcp://HOST:PORT.
+that fold's training rows only. With --split (a folder of train.txt, valid.txt, test.txt) every cell is trained
+R times (different initialisations) on the train clips and scored on the valid clips; the test clips are
+dropped when the CSV is read and never reach a job (test is for 02's final report only).
+
+The folds (or repeats) of a (candidate, batch size) pair are trained side by side in one TensorFlow graph and
+the epoch counts are read as checkpoints of one run (the learning rate never depends on the planned total, so
+the model after 100 epochs is the one a 100-epoch run gives). Independent jobs run in parallel processes, or on
+a Dask cluster with --scheduler tcp://HOST:PORT.
 
 Writes DIR/results.csv (one row per cell, appended as jobs finish; a rerun resumes), DIR/folds.csv (per-fold
 figures), DIR/run.json (settings and the features CSV's SHA-256) and PNG plots.
@@ -30,8 +36,8 @@ nn.quiet_tensorflow()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("features_csv", type=Path, help="features CSV (file, genre, features)")
-    parser.add_argument("-o", "--output-dir", type=Path, default=OUTPUTS_DIR / "hyperparam",
-                        help="results folder (default: outputs/hyperparam)")
+    parser.add_argument("-o", "--output-dir", type=Path,
+                        help="results folder (default: outputs/hyperparam, with --split outputs/hyperparam_split)")
     parser.add_argument("--folds", type=int, help="cross-validation folds (default 10; 2 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny grid for demos/tests: epochs {gridsearch.QUICK_EPOCHS}, "
@@ -41,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--candidates", help="comma-separated candidate names (default: all); "
                                              f"known: {', '.join(nn.CANDIDATES)}")
     parser.add_argument("--groups", help="column whose equal values stay in one fold (e.g. an artist column)")
+    parser.add_argument("--split", type=Path, metavar="DIR",
+                        help="split folder (train.txt, valid.txt, test.txt): train on train, score on valid")
+    parser.add_argument("--repeats", type=int, default=gridsearch.SPLIT_REPEATS,
+                        help=f"with --split: trainings per cell (default {gridsearch.SPLIT_REPEATS})")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="with --split: leave out listed clips the CSV lacks instead of stopping")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:port)")
     parser.add_argument("--workers", type=int, help="local worker processes (default: number of CPUs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds, initialisation and shuffling")
@@ -54,9 +66,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             gridsearch.QUICK_BATCHES if args.quick else gridsearch.GRID_BATCHES)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.split is not None:
+        if args.folds or args.groups:
+            parser.error("--split replaces cross-validation: drop --folds/--groups")
+        if args.repeats < 1:
+            parser.error("--repeats must be at least 1")
+        args.folds = args.repeats
     args.folds = args.folds or (2 if args.quick else 10)
-    if args.folds < 2:
+    if args.folds < 2 and args.split is None:
         parser.error("--folds must be at least 2")
+    args.output_dir = args.output_dir or OUTPUTS_DIR / ("hyperparam_split" if args.split else "hyperparam")
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
     names = [c.strip() for c in args.candidates.split(",")] if args.candidates else list(nn.CANDIDATES)
@@ -72,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         search = gridsearch.GridSearch.prepare(
             args.features_csv, args.output_dir, candidates=args.candidates, epochs=args.epochs,
-            batches=args.batches, n_folds=args.folds, seed=args.seed, groups_column=args.groups)
+            batches=args.batches, n_folds=args.folds, seed=args.seed, groups_column=args.groups,
+            split_dir=args.split, allow_missing=args.allow_missing)
     except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,23 +1,35 @@
-"""Train one candidate network on a features CSV, report held-out figures and export the model folder.
+"""Train one candidate network (or an ensemble of it) on a features CSV, report held-out figures and export the
+model folder.
 
-    python 02_train_model.py FEATURES.csv -o MODEL_DIR [--architecture 85col] [--recipe RECIPE]
-        [--epochs E] [--batch B] [--test-files LIST | --test-size 0.2] [--seed 0]
+    python 02_train_model.py FEATURES.csv -o MODEL_DIR [--architecture 85col] [--recipe RECIPE] [--members M]
+        [--epochs E] [--batch B] [--split DIR [--train-on train+valid] | --test-files LIST | --test-size 0.2]
+
+With --split (a folder of train.txt, valid.txt, test.txt, e.g. the artist-filtered GTZAN partition) the model
+is trained on the train clips, its temperature and "uncertain" threshold are fitted on the valid clips (which
+it never saw), and the test clips are used for the final report only: accuracy, macro F1, per-genre figures,
+confusion matrix, ECE before/after calibration, a reliability diagram, the uncertain share and the accuracy of
+the confident answers. --train-on train+valid then trains the exported model afresh on train and valid together
+(same recipe and seed), keeping the temperature and threshold fitted with the train-only model.
 
 Epochs and batch size default to the best cell of the latest 01_nn_hyperparam.py run made from the same CSV
-(same SHA-256; looked for in --hyperparam DIR, <CSV folder>/hyperparam and outputs/hyperparam), else to
-functions_nn.DEFAULT_EPOCHS / DEFAULT_BATCH. MODEL_DIR receives model.keras (standardisation inside: raw
-feature rows in, genre probabilities out), weights.npz, model.json and confusion_matrix.png.
+(same SHA-256; with --split a 01 --split run, else a k-fold one; looked for in --hyperparam DIR,
+<CSV folder>/hyperparam[_split] and outputs/hyperparam[_split]), else to functions_nn.DEFAULT_EPOCHS /
+DEFAULT_BATCH. MODEL_DIR receives model.keras (standardisation inside: raw feature rows in, calibrated genre
+probabilities out), weights.npz, model.json, test_files.txt, confusion_matrix.png and reliability.png.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import functions_audio as audio
+import functions_calibration as calibration
 import functions_dataviz
 import functions_evaluation as evaluation
 import functions_gridsearch as gridsearch
@@ -36,11 +48,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="layer table row (default: %(default)s)")
     parser.add_argument("--recipe", choices=sorted(nn.RECIPES),
                         help="training recipe (default: regularised; regularised-wide for wide91)")
+    parser.add_argument("--members", type=int, default=1,
+                        help="networks in the ensemble (their mean probability is the answer; default 1)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: best cell of the 01 run)")
     parser.add_argument("--batch", type=int, help="batch size (default: best cell of the 01 run)")
     held_out = parser.add_mutually_exclusive_group()
+    held_out.add_argument("--split", type=Path, metavar="DIR",
+                          help="split folder (train.txt, valid.txt, test.txt): train, calibrate on valid, report "
+                               "on test")
     held_out.add_argument("--test-files", type=Path, help="text file listing the held-out clips, one per line")
-    held_out.add_argument("--test-size", type=float, default=0.2, help="stratified held-out share (default 0.2)")
+    held_out.add_argument("--test-size", type=float, help="stratified held-out share (default 0.2)")
+    parser.add_argument("--train-on", choices=("train", "train+valid"), default="train",
+                        help="with --split: the clips the exported model is trained on (default: train)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="with --split: leave out listed clips the CSV lacks instead of stopping")
     parser.add_argument("--hyperparam", type=Path, action="append", default=[],
                         help="01 output folder to take the best cell from (default: looked for)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
@@ -51,62 +72,128 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("give the features CSV once (positional or --features)")
     args.features_csv = args.features_csv or args.features_opt
     args.recipe = args.recipe or nn.default_recipe(args.architecture)
-    if not 0.0 < args.test_size < 1.0:
+    if args.test_size is None:
+        args.test_size = 0.2
+    elif not 0.0 < args.test_size < 1.0:
         parser.error("--test-size must be between 0 and 1")
-    for name in ("epochs", "batch"):
+    for name in ("epochs", "batch", "members"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name} must be a positive integer")
+    if args.split is None and (args.train_on != "train" or args.allow_missing):
+        parser.error("--train-on and --allow-missing go with --split")
     return args
 
 
 def choose_cell(args: argparse.Namespace, sha: str) -> tuple[int, int, str]:
-    """Epochs, batch size and where they came from."""
-    name = nn.candidate_name(args.architecture, args.recipe)
+    """Epochs, batch size and where they came from (with --split: a 01 --split run, scored on valid)."""
+    name = nn.candidate_name(args.architecture, args.recipe, args.members)
     epochs, batch, source = args.epochs, args.batch, "command line"
     if epochs is None or batch is None:
-        run_dir = gridsearch.find_hyperparam_run(args.features_csv, sha, args.hyperparam)
+        protocol = "split" if args.split else "kfold"
+        run_dir = gridsearch.find_hyperparam_run(args.features_csv, sha, args.hyperparam, protocol)
         row = gridsearch.best_cell(run_dir / gridsearch.RESULTS_FILE, name) if run_dir else None
         if row is not None:
+            score = "valid accuracy" if args.split else "CV accuracy"
             source = (f"best cell of {run_dir / gridsearch.RESULTS_FILE} for {name} "
-                      f"(CV accuracy {float(row['accuracy_mean']):.3f})")
+                      f"({score} {float(row['accuracy_mean']):.3f})")
             epochs = epochs or int(float(row["epochs"]))
             batch = batch or int(float(row["batch_size"]))
         else:
-            source = "documented defaults (no 01 run for this CSV)"
+            source = f"documented defaults (no 01 {protocol} run of {name} for this CSV)"
             epochs = epochs or nn.DEFAULT_EPOCHS
             batch = batch or nn.DEFAULT_BATCH
     return epochs, batch, source
 
 
-def held_out_rows(args: argparse.Namespace, df) -> tuple[np.ndarray, dict]:
-    """The held-out mask (from --test-files, else a stratified --test-size share) and how it was chosen."""
+@dataclass
+class HeldOut:
+    """Which rows train the exported model, which calibrate it (valid; --split only) and which report on it."""
+
+    fit: np.ndarray
+    test: np.ndarray
+    valid: np.ndarray | None
+    record: dict  # how the rows were chosen, for model.json
+    note: str = ""  # one line for the user (e.g. rows left out)
+
+
+def held_out_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray) -> HeldOut:
+    """The split of the CSV's rows; DataError (one line) if unusable."""
+    if args.split is not None:
+        split = evaluation.read_split(args.split, files, args.allow_missing)
+        train, valid = split.masks["train"], split.masks["valid"]
+        fit = train | valid if args.train_on == "train+valid" else train
+        record = {"method": "split", "protocol": "artist-filtered split", **split.to_json(), "train_on": args.train_on}
+        return HeldOut(fit, split.masks["test"], valid, record, f"split {args.split}: {split.describe()}")
     if args.test_files is not None:
-        names = evaluation.read_clip_list(args.test_files)
-        test_mask, unknown = evaluation.match_test_files(df["file"].tolist(), names)
+        test, unknown = evaluation.match_test_files(files, evaluation.read_clip_list(args.test_files))
+        note = ""
         if unknown:
             shown = ", ".join(unknown[:5]) + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
-            print(f"warning: {args.test_files}: {len(unknown)} listed clip(s) match no row: {shown}")
-        split = {"method": "test-files", "test_files": str(args.test_files), "unknown": unknown}
+            note = f"warning: {args.test_files}: {len(unknown)} listed clip(s) match no row: {shown}"
+        record = {"method": "test-files", "test_files": str(args.test_files), "unknown": unknown}
     else:
-        test_mask = evaluation.stratified_holdout(df["genre"].to_numpy(), args.test_size, args.seed)
-        split = {"method": "stratified", "test_size": args.test_size, "seed": args.seed}
-    if not test_mask.any():
+        test = evaluation.stratified_holdout(labels, args.test_size, args.seed)
+        note, record = "", {"method": "stratified", "test_size": args.test_size, "seed": args.seed}
+    if not test.any():
         raise evaluation.DataError(f"{args.test_files or args.features_csv}: no held-out rows")
-    if test_mask.all():
+    if test.all():
         raise evaluation.DataError(f"{args.test_files}: every row is held out, nothing left to train on")
-    return test_mask, split
+    return HeldOut(~test, test, None, record, note)
 
 
-def print_report(metrics: dict, fit_seconds: float, out: Path) -> None:
-    """Training time, held-out accuracy and macro F1, and the per-genre table."""
+def calibrate(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args: argparse.Namespace,
+              epochs: int, batch: int) -> tuple[dict, dict | None]:
+    """Temperature and uncertain threshold fitted on the valid rows with a model trained on the train rows only.
+
+    Returns (calibration record for model.json, the train-only model's arrays: reused when it is the export).
+    """
+    architecture, recipe = nn.ARCHITECTURES[args.architecture], nn.RECIPES[args.recipe]
+    train = rows.fit & ~rows.valid
+    arrays = training.fit_members(X[train], y[train], n_classes, architecture, recipe, batch, epochs, args.members,
+                                  args.seed)
+    activations = [act for _, act in architecture.hidden] + ["softmax"]
+    logits = nn.Classifier.from_arrays(arrays, [], architecture.feature_columns, activations).member_logits(
+        X[rows.valid])
+    temperature = calibration.fit_temperature(logits, y[rows.valid])
+    threshold = calibration.choose_uncertain_threshold(calibration.calibrated_probabilities(logits, temperature),
+                                                       y[rows.valid])
+    record = {
+        "method": "temperature scaling: probabilities = mean over members of softmax(logits / temperature)",
+        "temperature": temperature, "uncertain_threshold": threshold,
+        "fitted_on": f"valid ({int(rows.valid.sum())} clips), with the model trained on train only",
+        "threshold_rule": "the threshold of 0.00, 0.01, ..., 1.00 maximising (right - wrong) among the valid clips "
+                          "at or above it; below it the answer is reported as uncertain",
+        "valid": {"accuracy": float((logits.mean(axis=0).argmax(axis=1) == y[rows.valid]).mean()),
+                  **calibration.calibration_report(logits, y[rows.valid], temperature, threshold)},
+    }
+    return record, (arrays if args.train_on == "train" else None)
+
+
+def print_report(metrics: dict, cal: dict | None, rows: HeldOut, fit_seconds: float, out: Path) -> None:
+    """Training time, held-out accuracy and macro F1, the per-genre table, calibration and uncertain figures."""
     print(f"fit {fit_seconds:.1f} s; train accuracy {metrics['train_accuracy']:.3f}")
     print(f"held-out accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} clips "
           f"(macro F1 {metrics['macro_f1']:.3f})")
     print(f"{'genre':<12} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
     for genre, m in metrics["per_genre"].items():
         print(f"{genre:<12} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:4d}")
-    print(f"wrote {out}/ (model.keras, weights.npz, model.json, confusion_matrix.png)")
+    if cal is None:
+        print(f"ECE {metrics['ece']:.3f} (uncalibrated: calibration needs --split)")
+    else:
+        print_calibration(metrics, cal, rows)
+    print(f"wrote {out}/ (model.keras, weights.npz, model.json, test_files.txt, confusion_matrix.png, reliability.png)")
+
+
+def print_calibration(metrics: dict, cal: dict, rows: HeldOut) -> None:
+    """ECE before and after the temperature, and what the uncertain rule does on the held-out clips."""
+    print(f"ECE {metrics['ece_uncalibrated']:.3f} uncalibrated -> {metrics['ece']:.3f} calibrated (temperature "
+          f"{cal['temperature']:.3f} fitted on {int(rows.valid.sum())} valid clips; valid ECE "
+          f"{cal['valid']['ece_uncalibrated']:.3f} -> {cal['valid']['ece']:.3f})")
+    confident = metrics["confident_accuracy"]
+    print(f"uncertain below {cal['uncertain_threshold']:.2f} (chosen on valid): {metrics['uncertain_share']:.1%} of "
+          f"the held-out clips; the confident answers are "
+          f"{'n/a' if confident is None else f'{confident:.1%}'} right")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,38 +210,56 @@ def main(argv: list[str] | None = None) -> int:
     try:
         df = evaluation.load_features_csv(args.features_csv, columns)
         sha = evaluation.file_sha256(args.features_csv)
-        test, split = held_out_rows(args, df)
+        rows = held_out_rows(args, df["file"].tolist(), df["genre"].to_numpy())
     except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if rows.note:
+        print(rows.note)
     genres = evaluation.genres_in_order(df["genre"])
     y = np.array([genres.index(g) for g in df["genre"]])
     X = df[columns].to_numpy(dtype=np.float64)
-    train = ~test
-    missing_train = [g for i, g in enumerate(genres) if not (y[train] == i).any()]
+    fit, test = rows.fit, rows.test
+    missing_train = [g for i, g in enumerate(genres) if not (y[fit] == i).any()]
     if missing_train:
         print(f"warning: no training rows for {', '.join(missing_train)} (held out entirely)")
     epochs, batch, source = choose_cell(args, sha)
-    name = nn.candidate_name(args.architecture, args.recipe)
+    name = nn.candidate_name(args.architecture, args.recipe, args.members)
     print(f"{args.features_csv}: {len(df)} rows, {len(genres)} genres; training {name} "
-          f"({architecture.describe()}) on {int(train.sum())} rows, holding out {int(test.sum())}")
+          f"({architecture.describe()}) on {int(fit.sum())} rows, holding out {int(test.sum())}")
     print(f"epochs {epochs}, batch {batch} ({source})")
-    # Model and training
-    model, fit_seconds = training.fit_keras_model(name, architecture, recipe, columns, genres, X[train], y[train],
-                                                  epochs, batch, args.seed)
-    # Held-out figures, from the exported Keras model itself
+    # Model and training (with --split: first the train-only model that calibrates on valid)
+    started = time.perf_counter()
+    cal, arrays = (None, None) if rows.valid is None else calibrate(X, y, rows, len(genres), args, epochs, batch)
+    if arrays is None:
+        arrays = training.fit_members(X[fit], y[fit], len(genres), architecture, recipe, batch, epochs, args.members,
+                                      args.seed)
+    fit_seconds = time.perf_counter() - started
+    temperature = cal["temperature"] if cal else 1.0
+    model = nn.keras_model_from_arrays(columns, genres, architecture.hidden, X[fit], arrays, temperature,
+                                       name=name.replace("+", "_").replace("-", "_"))
+    # Held-out figures, from the exported Keras model itself (the uncalibrated ECE from the same weights in NumPy)
     proba = model.predict(X[test].astype(np.float32), verbose=0)
     metrics = evaluation.classification_metrics(y[test], proba.argmax(axis=1), genres)
-    metrics["train_accuracy"] = float((model.predict(X[train].astype(np.float32), verbose=0).argmax(axis=1)
-                                       == y[train]).mean())
+    metrics["train_accuracy"] = float((model.predict(X[fit].astype(np.float32), verbose=0).argmax(axis=1)
+                                       == y[fit]).mean())
+    activations = [act for _, act in architecture.hidden] + ["softmax"]
+    logits = nn.Classifier.from_arrays(nn.keras_model_arrays(model), genres, columns, activations).member_logits(
+        X[test])
+    figures = calibration.calibration_report(logits, y[test], temperature, cal["uncertain_threshold"] if cal else 0.0)
+    metrics.update({k: figures[k] for k in ("ece", "ece_uncalibrated", "nll", "mean_confidence")})
+    if cal:
+        metrics.update({k: figures[k] for k in ("uncertain_share", "n_uncertain", "confident_accuracy",
+                                                "uncertain_accuracy")})
     confusion = metrics.pop("confusion_matrix")
     training_info = {
-        "features_csv": str(args.features_csv), "n_rows": len(df), "n_train": int(train.sum()),
-        "n_test": int(test.sum()), "held_out": split, "epochs": epochs, "batch_size": batch,
+        "features_csv": str(args.features_csv), "n_rows": len(df), "n_train": int(fit.sum()),
+        "n_test": int(test.sum()), "held_out": rows.record, "epochs": epochs, "batch_size": batch,
         "cell_source": source, "seed": args.seed, "fit_seconds": round(fit_seconds, 1),
+        "train_files": df["file"][fit].tolist(),
     }
     metadata = nn.model_metadata(args.architecture, name, genres, columns, recipe, training_info, metrics, confusion,
-                                 sha)
+                                 sha, members=args.members, calibration=cal)
     # Export
     out = args.output_dir
     try:
@@ -162,15 +267,23 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {out}: cannot write the model ({exc})", file=sys.stderr)
         return 1
+    held = "artist-filtered test" if args.split else "held-out"
     functions_dataviz.plot_confusion_matrix(
         confusion, genres, out / "confusion_matrix.png",
-        f"{name} on {int(test.sum())} held-out clips: accuracy {metrics['accuracy']:.1%}")
+        f"{name} on {int(test.sum())} {held} clips: accuracy {metrics['accuracy']:.1%}")
+    curves = {f"uncalibrated (ECE {metrics['ece_uncalibrated']:.3f})": calibration.reliability_bins(
+        calibration.calibrated_probabilities(logits), y[test])}
+    if cal:
+        curves[f"calibrated, T = {temperature:.2f} (ECE {metrics['ece']:.3f})"] = calibration.reliability_bins(
+            proba, y[test])
+    functions_dataviz.plot_reliability(curves, out / "reliability.png",
+                                       f"{name}: reliability on {int(test.sum())} {held} clips")
     # Inference: the light NumPy loader must reproduce the Keras model
     gap = float(np.abs(nn.load_classifier(out).predict_proba(X[test]) - proba).max())
     if gap > 1e-5:
         print(f"error: {out}: NumPy forward pass differs from Keras by {gap:.2e}", file=sys.stderr)
         return 1
-    print_report(metrics, fit_seconds, out)
+    print_report(metrics, cal, rows, fit_seconds, out)
     return 0
 
 

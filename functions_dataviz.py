@@ -55,14 +55,46 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], genres: Sequence[str]
     return path
 
 
+def plot_reliability(curves: dict[str, Sequence[dict]], path: Path, title: str) -> Path:
+    """Reliability diagram: accuracy against mean top probability per bin, one line per labelled list of bins
+    (functions_calibration.reliability_bins, e.g. before and after calibration), the diagonal of perfect
+    calibration, and the clips per bin below."""
+    plt = _pyplot()
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(5.6, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfectly calibrated")
+    colours = ["#d95f02", "#1b9e77", "#7570b3"]
+    for k, (label, bins) in enumerate(curves.items()):
+        used = [b for b in bins if b["count"]]
+        colour = colours[k % len(colours)]
+        ax.plot([b["confidence"] for b in used], [b["accuracy"] for b in used], marker="o", color=colour, label=label)
+        width = 0.8 / len(curves) * (bins[0]["upper"] - bins[0]["lower"])
+        counts.bar([b["lower"] + (k + 0.5) * width + 0.1 * (b["upper"] - b["lower"]) for b in bins],
+                   [b["count"] for b in bins], width=width, color=colour)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    counts.set_xlabel("top probability (equal-width bins)")
+    counts.set_ylabel("clips")
+    counts.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _cell_label(epochs, batch) -> str:
     if epochs != epochs or batch != batch:  # NaN: a scikit-learn baseline has no epochs/batches
         return "baseline"
     return f"{int(epochs)} ep / batch {int(batch)}"
 
 
-def plot_all_models(folds, order: Sequence[str], path: Path) -> Path:
-    """Every candidate's test accuracy per epochs/batch cell, bars = mean over folds, error bars = std."""
+def plot_all_models(folds, order: Sequence[str], path: Path, scheme: str | None = None) -> Path:
+    """Every candidate's test accuracy per epochs/batch cell, bars = mean over folds, error bars = std; ``scheme``
+    names how cells were scored (default: 'K-fold CV')."""
     import seaborn as sns
 
     plt = _pyplot()
@@ -72,9 +104,8 @@ def plot_all_models(folds, order: Sequence[str], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(10.0, 1.25 * len(order) + 3), 5.5))
     sns.barplot(data=data, x="candidate", y="accuracy", hue="cell", order=list(order), hue_order=cells,
                 errorbar="sd", capsize=0.1, err_kws={"linewidth": 0.8}, palette="viridis", ax=ax)
-    n_folds = int(data["fold"].max()) + 1
-    ax.set_title(f"All candidates: test accuracy per cell ({n_folds}-fold CV; bars = mean, whiskers = std over folds)",
-                 fontsize=10)
+    scheme = scheme or f"{int(data['fold'].max()) + 1}-fold CV"
+    ax.set_title(f"All candidates: accuracy per cell ({scheme}; bars = mean, whiskers = std)", fontsize=10)
     ax.set_xlabel("")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
@@ -87,9 +118,9 @@ def plot_all_models(folds, order: Sequence[str], path: Path) -> Path:
     return path
 
 
-def plot_candidate_metrics(folds, name: str, path: Path) -> Path:
+def plot_candidate_metrics(folds, name: str, path: Path, scheme: str = "folds") -> Path:
     """One candidate's metrics (test accuracy, macro precision/recall/F1, train accuracy) against epochs,
-    coloured by batch size; bands = std over folds."""
+    coloured by batch size; bands = std over folds (``scheme`` names how the cells were scored)."""
     import seaborn as sns
 
     plt = _pyplot()
@@ -106,7 +137,7 @@ def plot_candidate_metrics(folds, name: str, path: Path) -> Path:
         ax.set_ylabel("")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("score")
-    fig.suptitle(f"{name}: metrics against epochs (mean ± std over folds)", fontsize=10)
+    fig.suptitle(f"{name}: metrics against epochs ({scheme}; mean ± std)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

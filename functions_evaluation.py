@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,16 +100,9 @@ def standardise_per_fold(X: np.ndarray, train_masks: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------------
 
 
-def read_clip_list(path: str | os.PathLike) -> list[str]:
-    """The lines of a clip list (one `file` value or file name per line); DataError when it cannot be read."""
-    try:
-        return Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the clip list ({exc})") from None
-
-
 def match_test_files(files: Sequence[str], names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Rows whose ``file`` equals a listed name or whose file name (last path part) equals it.
+    """Rows whose ``file`` equals a listed name, whose file name (last path part) equals it, or whose ``file``
+    ends the listed path (``/data/gtzan/blues/blues.00012.wav`` names ``blues/blues.00012.wav``).
 
     Returns (boolean mask over ``files``, listed names that matched no row).
     """
@@ -120,11 +114,89 @@ def match_test_files(files: Sequence[str], names: Sequence[str]) -> tuple[np.nda
         name = raw.strip().replace("\\", "/")
         if not name:
             continue
-        hits = [i for i, (f, b) in enumerate(zip(files, base, strict=True)) if f == name or b == name]
+        hits = [i for i, (f, b) in enumerate(zip(files, base, strict=True))
+                if f == name or b == name or name.endswith("/" + f)]
         if not hits:
             unknown.append(name)
         mask[hits] = True
     return mask, unknown
+
+
+def read_clip_list(path: str | os.PathLike) -> list[str]:
+    """The non-empty lines of a clip list (one ``file`` value, file name or path a line); DataError if unreadable."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DataError(f"{path}: cannot read the clip list ({reason})") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _shown(names: Sequence[str], limit: int = 3) -> str:
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+SPLIT_PARTS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """A split folder (train.txt, valid.txt, test.txt) read against the rows of a features CSV."""
+
+    folder: Path
+    masks: dict[str, np.ndarray]  # part -> boolean mask over the CSV rows
+    missing: dict[str, list[str]]  # part -> listed clips that match no row (kept only with allow_missing)
+
+    @property
+    def left_out(self) -> np.ndarray:
+        """Rows in none of the lists (in the standard GTZAN split: its known faults)."""
+        return ~np.logical_or.reduce([self.masks[part] for part in SPLIT_PARTS])
+
+    def describe(self) -> str:
+        """'train 443, valid 197, test 290 clips; 70 rows in no list left out' (and missing clips, if any)."""
+        text = ", ".join(f"{part} {int(self.masks[part].sum())}" for part in SPLIT_PARTS)
+        text += f" clips; {int(self.left_out.sum())} rows in no list left out"
+        n_missing = sum(len(v) for v in self.missing.values())
+        return text + (f"; {n_missing} listed clip(s) not in the CSV" if n_missing else "")
+
+    def to_json(self) -> dict:
+        """What model.json and run.json record of the split."""
+        return {"folder": str(self.folder), **{f"n_{part}": int(self.masks[part].sum()) for part in SPLIT_PARTS},
+                "n_left_out": int(self.left_out.sum()), "missing": self.missing}
+
+
+def read_split(folder: str | os.PathLike, files: Sequence[str], allow_missing: bool = False) -> Split:
+    """Read ``folder``/{train,valid,test}.txt against the CSV's ``file`` values (see match_test_files).
+
+    DataError (one line, naming the file) for a missing folder or list, an empty list, listed clips that match
+    no row (unless ``allow_missing``: then they are left out and counted) and a clip in two lists.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: split folder not found (it holds train.txt, valid.txt and test.txt)")
+    masks, missing = {}, {}
+    for part in SPLIT_PARTS:
+        path = folder / f"{part}.txt"
+        if not path.is_file():
+            raise DataError(f"{path}: missing (a split folder holds train.txt, valid.txt and test.txt)")
+        names = read_clip_list(path)
+        if not names:
+            raise DataError(f"{path}: lists no clips")
+        masks[part], unknown = match_test_files(files, names)
+        if unknown and not allow_missing:
+            raise DataError(f"{path}: {len(unknown)} listed clip(s) match no row of the features CSV: "
+                            f"{_shown(unknown)} (--allow-missing leaves them out)")
+        missing[part] = unknown
+    for i, first in enumerate(SPLIT_PARTS):
+        for second in SPLIT_PARTS[i + 1:]:
+            both = np.flatnonzero(masks[first] & masks[second])
+            if both.size:
+                raise DataError(f"{folder}: {both.size} clip(s) in both {first}.txt and {second}.txt, e.g. "
+                                f"{files[int(both[0])]}")
+    for part in SPLIT_PARTS:
+        if not masks[part].any():
+            raise DataError(f"{folder / f'{part}.txt'}: no listed clip is in the features CSV")
+    return Split(folder, masks, missing)
 
 
 def stratified_holdout(labels: Sequence[str], test_size: float, seed: int) -> np.ndarray:

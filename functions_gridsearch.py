@@ -1,5 +1,6 @@
-"""01's grid search: candidates x epochs x batch sizes with K-fold CV, run in local processes or on a Dask
-cluster, resumable, with its results files, ranked table and plots; and reading a finished run (used by 02).
+"""01's grid search: candidates x epochs x batch sizes with K-fold CV or on an artist-filtered split (train on
+``train``, score on ``valid``, never read ``test``), run in local processes or on a Dask cluster, resumable, with
+its results files, ranked table and plots; and reading a finished run (used by 02).
 
 Reading order: the search itself (GridSearch), then its steps: preparation (CSV, folds, jobs), resuming, the
 results writer, the runners (local processes, Dask), one grid job, the ranked table, reading a finished run.
@@ -22,11 +23,13 @@ import numpy as np
 from functions_audio import FEATURE_COLUMNS
 from functions_evaluation import (
     DataError,
+    Split,
     cv_train_masks,
     file_sha256,
     fold_metrics,
     genres_in_order,
     load_features_csv,
+    read_split,
 )
 from functions_nn import ARCHITECTURES, CANDIDATES, RECIPES
 from functions_training import configure_tf_threads, cv_mlp, make_sklearn_model
@@ -38,6 +41,7 @@ GRID_EPOCHS = (100, 500, 800)
 GRID_BATCHES = (32, 200, 300)
 QUICK_EPOCHS = (20, 100)
 QUICK_BATCHES = (32, 200)
+SPLIT_REPEATS = 3  # with --split: independently initialised trainings per cell, all scored on valid
 METRICS = ("accuracy", "precision", "recall", "f1", "train_accuracy")
 FOLD_COLUMNS = ("candidate", "epochs", "batch_size", "fold", *METRICS)
 
@@ -72,7 +76,8 @@ def parse_int_list(text: str) -> tuple[int, ...]:
 
 @dataclass
 class GridSearch:
-    """A resumable grid search over candidates x epochs x batch sizes with K-fold CV (see 01_nn_hyperparam.py)."""
+    """A resumable grid search over candidates x epochs x batch sizes with K-fold CV, or on a split's train and
+    valid lists (its "folds" are then repeats of the training, all scored on valid; see 01_nn_hyperparam.py)."""
 
     features_csv: Path
     output_dir: Path
@@ -94,16 +99,26 @@ class GridSearch:
 
     @classmethod
     def prepare(cls, features_csv: Path, output_dir: Path, candidates: Sequence[str], epochs: Sequence[int],
-                batches: Sequence[int], n_folds: int, seed: int = 0, groups_column: str | None = None
-                ) -> GridSearch:
-        """Read the CSV, make the folds, and work out which jobs a previous run already finished."""
-        df, genres, y, masks = read_folds(features_csv, candidates, n_folds, seed, groups_column)
+                batches: Sequence[int], n_folds: int, seed: int = 0, groups_column: str | None = None,
+                split_dir: Path | None = None, allow_missing: bool = False) -> GridSearch:
+        """Read the CSV, make the folds (with ``split_dir``: ``n_folds`` repeats of training on its train list),
+        and work out which jobs a previous run already finished."""
+        split = None
+        if split_dir is None:
+            df, genres, y, masks = read_folds(features_csv, candidates, n_folds, seed, groups_column)
+        else:
+            df, genres, y, masks, split = read_split_rows(features_csv, candidates, split_dir, n_folds, allow_missing)
         settings = {
             "features_csv": str(features_csv), "features_sha256": file_sha256(features_csv),
             "n_rows": len(df), "genres": genres, "folds": n_folds, "seed": seed, "groups": groups_column,
             "epochs": list(epochs), "batches": list(batches),
             "recipes": {name: asdict(r) for name, r in RECIPES.items()},
         }
+        if split is not None:  # only then: k-fold runs keep the settings (and the resume) they always had
+            settings.update(protocol="split", split=split.to_json())
+        members = {name: CANDIDATES[name].members for name in candidates if CANDIDATES[name].members > 1}
+        if members:
+            settings["members"] = members
         output_dir.mkdir(parents=True, exist_ok=True)
         done = finished_keys(output_dir, settings)
         jobs = make_jobs(df, y, masks, candidates, epochs, batches, seed)
@@ -124,11 +139,22 @@ class GridSearch:
         resumed = len(self.jobs) - len(self.pending)
         n_candidates = len({j.candidate for j in self.jobs})
         text = (f"{self.features_csv}: {s['n_rows']} rows, {len(self.genres)} genres; {n_candidates}"
-                f" candidates, {n_cells} cells, {s['folds']}-fold CV (seed {s['seed']}"
+                f" candidates, {n_cells} cells, {self.scheme} (seed {s['seed']}"
                 f"{', groups ' + s['groups'] if s['groups'] else ''}); epochs {s['epochs']}, batches {s['batches']}")
+        if "split" in s:
+            split = s["split"]
+            text += (f"\nsplit {split['folder']}: training on {split['n_train']} train clips, scoring on"
+                     f" {split['n_valid']} valid clips; the {split['n_test']} test clips are never read here,"
+                     f" {split['n_left_out']} clips in no list are left out")
         if resumed:
             text += f"\nresuming: {resumed} of {len(self.jobs)} jobs already in {self.results_csv}"
         return text
+
+    @property
+    def scheme(self) -> str:
+        """How cells are scored: '10-fold CV' or 'valid accuracy over 3 training repeats'."""
+        folds = self.settings["folds"]
+        return f"valid accuracy over {folds} training repeats" if "split" in self.settings else f"{folds}-fold CV"
 
     def run(self, scheduler: str | None = None, workers: int | None = None, progress: bool = True) -> float:
         """Run the pending jobs (local processes, or a Dask cluster); returns the wall time in seconds."""
@@ -169,8 +195,8 @@ class GridSearch:
         """The cells ranked by mean CV accuracy, and each candidate's best cell."""
         df = self.results().sort_values(["accuracy_mean", "epochs"], ascending=[False, True])
         best = df.drop_duplicates("candidate")
-        folds = self.settings["folds"]
-        return (f"\nbest cell per candidate ({folds}-fold CV, mean ± std over folds):\n{cell_table(best)}\n"
+        spread = "repeats" if "split" in self.settings else "folds"
+        return (f"\nbest cell per candidate ({self.scheme}, mean ± std over {spread}):\n{cell_table(best)}\n"
                 f"\ntop {min(top, len(df))} of {len(df)} cells:\n{cell_table(df.head(top))}\n"
                 f"(fit s: wall time of the run up to that epoch count, all folds together)")
 
@@ -183,11 +209,12 @@ class GridSearch:
         folds = pd.read_csv(self.folds_csv)
         folds = folds[folds["candidate"].isin({j.candidate for j in self.jobs})]
         order = [c for c in CANDIDATES if c in set(folds["candidate"])]
-        written = [viz.plot_all_models(folds, order, self.output_dir / "all_models.png")]
+        written = [viz.plot_all_models(folds, order, self.output_dir / "all_models.png", self.scheme)]
         for name in order:
             if CANDIDATES[name].kind == "mlp":
                 written.append(viz.plot_candidate_metrics(folds[folds["candidate"] == name], name,
-                                                          self.output_dir / f"candidate_{_safe(name)}.png"))
+                                                          self.output_dir / f"candidate_{_safe(name)}.png",
+                                                          self.scheme))
         written += viz.plot_feature_exploration(self.df, self.genres, self.output_dir, self.features_csv,
                                                 example_clip)
         return written
@@ -202,13 +229,32 @@ def _safe(name: str) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _needed_columns(candidates: Sequence[str]) -> list[str]:
+    """The feature columns any of the candidates reads, in FEATURE_COLUMNS order."""
+    return sorted({c for name in candidates for c in CANDIDATES[name].feature_columns},
+                  key=list(FEATURE_COLUMNS).index)
+
+
+def read_split_rows(features_csv: Path, candidates: Sequence[str], split_dir: Path, repeats: int,
+                    allow_missing: bool = False
+                    ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, Split]:
+    """Only the train and valid rows of the CSV (test rows are dropped here, before any job sees them), their
+    genres and integer labels, ``repeats`` copies of the train mask, and the split; DataError if unusable."""
+    df = load_features_csv(features_csv, _needed_columns(candidates))
+    split = read_split(split_dir, df["file"].tolist(), allow_missing)
+    keep = split.masks["train"] | split.masks["valid"]
+    df = df[keep].reset_index(drop=True)
+    genres = genres_in_order(df["genre"])
+    y = np.array([genres.index(g) for g in df["genre"]])
+    masks = np.repeat(split.masks["train"][keep][None], repeats, axis=0)
+    return df, genres, y, masks, split
+
+
 def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed: int,
                groups_column: str | None = None) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
     """The features CSV (the columns the candidates need) as a DataFrame, its genres, integer labels and the
     (n_folds, N) training masks of a seeded stratified (group-aware) split; DataError (one line) if unusable."""
-    needed = sorted({c for name in candidates for c in CANDIDATES[name].feature_columns},
-                    key=list(FEATURE_COLUMNS).index)
-    df = load_features_csv(features_csv, needed)
+    df = load_features_csv(features_csv, _needed_columns(candidates))
     if groups_column is not None and groups_column not in df.columns:
         raise DataError(f"{features_csv}: no column {groups_column!r} for --groups")
     genres = genres_in_order(df["genre"])
@@ -484,7 +530,7 @@ class GridJob:
             return 0.0
         arch = ARCHITECTURES[cand.architecture]
         sizes = [len(arch.feature_columns)] + [u for u, _ in arch.hidden] + [10]
-        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False)) * cand.members
         steps = max(self.epochs) * -(-int(self.train_masks.sum(axis=1).max()) // (self.batch_size or 1))
         return steps * (2e-3 + macs * 1e-8 * (self.batch_size or 1))
 
@@ -526,7 +572,7 @@ def _run_mlp_job(job: GridJob, progress: Progress | None) -> list[dict]:
             progress.put((job.key, n_folds))
 
     cv_mlp(job.X, job.y, job.train_masks, ARCHITECTURES[cand.architecture], RECIPES[cand.recipe],
-           int(job.batch_size), job.epochs, seed=job.seed, on_checkpoint=checkpoint)
+           int(job.batch_size), job.epochs, seed=job.seed, on_checkpoint=checkpoint, members=cand.members)
     return rows
 
 
@@ -584,20 +630,25 @@ def best_cell(results_csv: Path, candidate: str) -> dict | None:
     return None if best is None else best[1]
 
 
-def find_hyperparam_run(features_csv: Path, features_sha256: str, extra: Sequence[Path] = ()) -> Path | None:
-    """The most recent 01 run folder made from this very features CSV (same SHA-256), or None.
+def find_hyperparam_run(features_csv: Path, features_sha256: str, extra: Sequence[Path] = (),
+                        protocol: str = "kfold") -> Path | None:
+    """The most recent 01 run folder made from this very features CSV (same SHA-256) with ``protocol`` ("kfold",
+    or "split" for runs scored on a split's valid clips), or None.
 
-    Looked for in ``extra``, then ``<features folder>/hyperparam`` and ``outputs/hyperparam``.
+    Looked for in ``extra``, then ``<features folder>/hyperparam[_split]`` and ``outputs/hyperparam[_split]``.
     """
     from functions_audio import OUTPUTS_DIR
 
     found = []
-    for folder in (*extra, Path(features_csv).parent / "hyperparam", OUTPUTS_DIR / "hyperparam"):
+    parent = Path(features_csv).parent
+    for folder in (*extra, parent / "hyperparam", parent / "hyperparam_split", OUTPUTS_DIR / "hyperparam",
+                   OUTPUTS_DIR / "hyperparam_split"):
         run, results = Path(folder) / RUN_FILE, Path(folder) / RESULTS_FILE
         try:
             info = json.loads(run.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(info, dict) and info.get("features_sha256") == features_sha256 and results.is_file():
+        if (isinstance(info, dict) and info.get("features_sha256") == features_sha256 and results.is_file()
+                and info.get("protocol", "kfold") == protocol):
             found.append((results.stat().st_mtime, Path(folder)))
     return max(found)[1] if found else None

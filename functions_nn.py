@@ -7,9 +7,15 @@ functions that need them. Training lives in ``functions_training``, data/splits/
 
 The model folder (written by ``02_train_model.py``)::
 
-    model.keras   Keras 3 model, Normalization layer first: raw feature rows in, genre probabilities out
-    weights.npz   the same network as plain arrays ("norm_mean", "norm_variance", "dense_0_kernel", ...)
-    model.json    genres (output order), feature columns (input order), activations, settings, metrics
+    model.keras   Keras 3 model, Normalization layer first: raw feature rows in, calibrated genre probabilities out
+    weights.npz   the same network(s) as plain arrays ("norm_mean", "norm_variance", "dense_0_kernel", ...); the
+                  dense arrays have a leading member axis (M, fan_in, fan_out), M = 1 for a single network
+    model.json    genres (output order), feature columns (input order), activations, members, calibration
+                  (temperature, uncertain threshold), settings, metrics
+
+Format 2 (this one): an ensemble of M members with one shared standardisation; the probabilities are the mean
+over members of softmax(logits / temperature). Format 1 (a single network, 2-D arrays, no calibration) still
+loads, as M = 1 and temperature 1.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from functions_audio import FEATURE_COLUMNS
+from functions_calibration import calibrated_probabilities
 
 if TYPE_CHECKING:
     import keras
 
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "weights.npz"
 METADATA_FILE = "model.json"
@@ -154,6 +162,7 @@ class Candidate:
     sklearn_model: str | None = None  # "logreg" or "svm-rbf"
     feature_group: str | None = None
     note: str = ""
+    members: int = 1  # an ensemble: this many copies trained from different initialisations, probabilities averaged
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
@@ -163,9 +172,11 @@ class Candidate:
         return FEATURE_GROUPS[self.feature_group]
 
 
-def candidate_name(architecture: str, recipe: str) -> str:
-    """Name of an MLP candidate in results tables: '85col' (original recipe), '85col+reg' (regularised)."""
-    return architecture if recipe == "original" else f"{architecture}+reg"
+def candidate_name(architecture: str, recipe: str, members: int = 1) -> str:
+    """Name of an MLP candidate in results tables: '85col' (original recipe), '85col+reg' (regularised),
+    '85col+reg-ens10' (an ensemble of 10)."""
+    name = architecture if recipe == "original" else f"{architecture}+reg"
+    return name + (f"-ens{members}" if members > 1 else "")
 
 
 def default_recipe(architecture: str) -> str:
@@ -173,8 +184,9 @@ def default_recipe(architecture: str) -> str:
     return "regularised-wide" if architecture == "wide91" else "regularised"
 
 
-def _mlp(arch: str, recipe: str, note: str = "") -> Candidate:
-    return Candidate(candidate_name(arch, recipe), "mlp", architecture=arch, recipe=recipe, note=note)
+def _mlp(arch: str, recipe: str, note: str = "", members: int = 1) -> Candidate:
+    return Candidate(candidate_name(arch, recipe, members), "mlp", architecture=arch, recipe=recipe, note=note,
+                     members=members)
 
 
 ORIGINAL_CANDIDATES: tuple[str, ...] = tuple(a.name for a in ARCHITECTURES.values() if a.original)
@@ -185,6 +197,7 @@ CANDIDATES: dict[str, Candidate] = {
         _mlp("85col", "regularised", "shipped network, regularised training"),
         _mlp("89col", "regularised", "ours"),
         _mlp("wide91", "regularised-wide", "ours"),
+        _mlp("85col", "regularised", "ours: an ensemble of 10 85col+reg networks", members=10),
         Candidate("logreg91", "sklearn", sklearn_model="logreg", feature_group="all features (91)",
                   note="baseline"),
         Candidate("svm-rbf91", "sklearn", sklearn_model="svm-rbf", feature_group="all features (91)",
@@ -205,22 +218,18 @@ class ModelLoadError(Exception):
     """A model folder cannot be used; the message is one line naming the folder/file and the problem."""
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda z: np.maximum(z, 0.0),
     "linear": lambda z: z,
-    "softmax": _softmax,
+    "softmax": lambda z: z,  # the output layer: its logits go to calibrated_probabilities
 }
 
 
 @dataclass
 class Classifier:
-    """A trained genre classifier evaluated with NumPy (same numbers as the Keras model to ~1e-6)."""
+    """A trained genre classifier (one network or an ensemble) evaluated with NumPy (same numbers as the Keras
+    model to ~1e-6). Dense arrays carry a leading member axis: kernels (M, fan_in, fan_out), biases (M, fan_out).
+    """
 
     model_dir: Path
     genres: list[str]
@@ -231,6 +240,13 @@ class Classifier:
     kernels: list[np.ndarray] = field(repr=False)
     biases: list[np.ndarray] = field(repr=False)
     activations: list[str] = field(default_factory=list)
+    temperature: float = 1.0  # fitted on validation clips (model.json "calibration"); 1 = uncalibrated
+    uncertain_threshold: float | None = None  # calibrated top probability below which an answer is uncertain
+
+    @property
+    def members(self) -> int:
+        """Networks in the ensemble (1 for a single network)."""
+        return int(self.kernels[0].shape[0])
 
     def check_columns(self, available: Sequence[str]) -> None:
         """Raise ModelLoadError naming the model's input columns missing from ``available``."""
@@ -242,21 +258,40 @@ class Classifier:
                 f"{self.model_dir}: the model needs {len(missing)} feature column(s) the data lacks: {shown}"
             )
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Genre probabilities (n, n_genres) for raw feature rows X (n, n_features) in feature_columns order."""
+    def member_logits(self, X: np.ndarray) -> np.ndarray:
+        """Each member's output logits (M, n, n_genres) for raw feature rows X (n, n_features)."""
         h = np.asarray(X, dtype=np.float64)
         if h.ndim == 1:
             h = h[None, :]
         if h.ndim != 2 or h.shape[1] != len(self.feature_columns):
             raise ValueError(f"expected rows of {len(self.feature_columns)} features, got shape {h.shape}")
-        h = (h - self.norm_mean) / self.norm_std
+        h = ((h - self.norm_mean) / self.norm_std)[None]
         for kernel, bias, act in zip(self.kernels, self.biases, self.activations, strict=True):
-            h = _ACTIVATIONS[act](h @ kernel + bias)
+            h = _ACTIVATIONS[act](h @ kernel + bias[:, None, :])
         return h
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated genre probabilities (n, n_genres) for raw feature rows X (n, n_features) in
+        feature_columns order: the mean over members of softmax(logits / temperature)."""
+        return calibrated_probabilities(self.member_logits(X), self.temperature)
 
     def predict(self, X: np.ndarray) -> list[str]:
         """Most probable genre per row."""
         return [self.genres[i] for i in self.predict_proba(X).argmax(axis=1)]
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], genres: Sequence[str], feature_columns: Sequence[str],
+                    activations: Sequence[str], model_dir: Path = Path("."), metadata: dict | None = None,
+                    temperature: float = 1.0, uncertain_threshold: float | None = None) -> Classifier:
+        """A classifier from weights.npz-style arrays (dense arrays with the member axis), checks left to the caller."""
+        n_layers = len(activations)
+        return cls(model_dir=model_dir, genres=list(genres), feature_columns=list(feature_columns),
+                   metadata=metadata or {}, norm_mean=np.asarray(arrays["norm_mean"], dtype=np.float64),
+                   norm_std=np.maximum(np.sqrt(np.asarray(arrays["norm_variance"], dtype=np.float64)),
+                                       NORMALIZATION_EPSILON),
+                   kernels=[np.asarray(arrays[f"dense_{i}_kernel"], dtype=np.float64) for i in range(n_layers)],
+                   biases=[np.asarray(arrays[f"dense_{i}_bias"], dtype=np.float64) for i in range(n_layers)],
+                   activations=list(activations), temperature=temperature, uncertain_threshold=uncertain_threshold)
 
 
 def load_classifier(model_dir: str | os.PathLike) -> Classifier:
@@ -278,8 +313,9 @@ def load_classifier(model_dir: str | os.PathLike) -> Classifier:
         value = meta.get(key)
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ModelLoadError(f"{meta_path}: '{key}' must be a non-empty list of strings")
-    if meta.get("format_version") != MODEL_FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_FORMAT_VERSIONS:
         raise ModelLoadError(f"{meta_path}: unsupported format_version {meta.get('format_version')!r}")
+    temperature, threshold = _calibration(meta, meta_path)
     genres, columns, activations = meta["genres"], meta["feature_columns"], meta["activations"]
     unknown = sorted(set(activations) - set(_ACTIVATIONS))
     if unknown:
@@ -294,27 +330,39 @@ def load_classifier(model_dir: str | os.PathLike) -> Classifier:
     missing = [name for name in expected if name not in arrays]
     if missing:
         raise ModelLoadError(f"{weights_path}: missing array(s) {', '.join(missing[:4])}")
+    if meta["format_version"] == 1:  # one network, arrays without the member axis
+        arrays.update({name: a[None] for name, a in arrays.items() if name.startswith("dense_")})
     kernels = [arrays[f"dense_{i}_kernel"] for i in range(n_layers)]
     biases = [arrays[f"dense_{i}_bias"] for i in range(n_layers)]
-    width = len(columns)
+    width, members = len(columns), meta.get("members", 1)
     shapes_ok = arrays["norm_mean"].shape == (width,) and arrays["norm_variance"].shape == (width,)
     for kernel, bias in zip(kernels, biases, strict=True):
-        shapes_ok = shapes_ok and kernel.ndim == 2 and kernel.shape[0] == width and bias.shape == kernel.shape[1:]
-        width = kernel.shape[1] if kernel.ndim == 2 else -1
+        shapes_ok = (shapes_ok and kernel.ndim == 3 and kernel.shape[:2] == (members, width)
+                     and bias.shape == (members, kernel.shape[2]))
+        width = kernel.shape[2] if kernel.ndim == 3 else -1
     if not shapes_ok or width != len(genres):
-        raise ModelLoadError(
-            f"{weights_path}: array shapes do not match {len(columns)} feature columns -> {len(genres)} genres"
-        )
+        raise ModelLoadError(f"{weights_path}: array shapes do not match {members} member(s) of "
+                             f"{len(columns)} feature columns -> {len(genres)} genres")
     if activations[-1] != "softmax":
         raise ModelLoadError(f"{meta_path}: the last activation must be softmax")
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ModelLoadError(f"{weights_path}: contains non-finite values")
-    norm_std = np.maximum(np.sqrt(arrays["norm_variance"]), NORMALIZATION_EPSILON)
-    return Classifier(
-        model_dir=model_dir, genres=list(genres), feature_columns=list(columns), metadata=meta,
-        norm_mean=arrays["norm_mean"], norm_std=norm_std, kernels=kernels, biases=biases,
-        activations=list(activations),
-    )
+    return Classifier.from_arrays(arrays, genres, columns, activations, model_dir=model_dir, metadata=meta,
+                                  temperature=temperature, uncertain_threshold=threshold)
+
+
+def _calibration(meta: dict, meta_path: Path) -> tuple[float, float | None]:
+    """Temperature and uncertain threshold recorded in model.json (1 and None when it has none)."""
+    calibration = meta.get("calibration") or {}
+    temperature, threshold = calibration.get("temperature", 1.0), calibration.get("uncertain_threshold")
+    members = meta.get("members", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise ModelLoadError(f"{meta_path}: 'members' must be a positive whole number")
+    if not isinstance(temperature, int | float) or not 0 < temperature < float("inf"):
+        raise ModelLoadError(f"{meta_path}: the calibration temperature must be a positive number")
+    if threshold is not None and (not isinstance(threshold, int | float) or not 0 <= threshold <= 1):
+        raise ModelLoadError(f"{meta_path}: the uncertain threshold must be a number from 0 to 1")
+    return float(temperature), None if threshold is None else float(threshold)
 
 
 def load_keras_model(model_dir: str | os.PathLike) -> keras.Model:
@@ -356,49 +404,98 @@ def build_keras_model(
     genres: Sequence[str],
     hidden: Sequence[tuple[int, str]],
     X_train: np.ndarray,
-    kernels: Sequence[np.ndarray] | None = None,
-    biases: Sequence[np.ndarray] | None = None,
+    members: int = 1,
+    temperature: float = 1.0,
     name: str = "genre_mlp",
 ) -> keras.Model:
-    """The Keras model: Normalization adapted on ``X_train`` (raw rows), the hidden Dense layers and a softmax
-    over ``genres``; with ``kernels``/``biases`` the Dense layers get those weights.
+    """The Keras model: Normalization adapted on ``X_train`` (raw rows), then ``members`` copies of the hidden
+    Dense layers and an output layer over ``genres`` (layers ``member{m}_dense_{i}``), each member's logits
+    divided by ``temperature`` and turned into probabilities, averaged over the members.
 
     A column that is constant in the training rows gets variance 1 instead of 0 (Keras would divide by 1e-7).
+    Give the Dense layers their weights with ``set_member_weights``.
     """
     quiet_tensorflow()
     import keras
 
     inputs = keras.Input(shape=(len(feature_columns),), name="features")
+    standardised = keras_standardisation(X_train)(inputs)
+    outputs = []
+    for m in range(members):
+        h = standardised
+        for i, (units, act) in enumerate(hidden):
+            h = keras.layers.Dense(units, activation=act, name=_dense_name(m, i))(h)
+        logits = keras.layers.Dense(len(genres), name=_dense_name(m, len(hidden)))(h)
+        scaled = keras.layers.Rescaling(1.0 / temperature, name=f"member{m}_temperature")(logits)
+        outputs.append(keras.layers.Softmax(name=f"member{m}_probabilities")(scaled))
+    output = outputs[0] if members == 1 else keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(inputs, output, name=name)
+
+
+def keras_standardisation(X_train: np.ndarray) -> keras.layers.Normalization:
+    """Keras's Normalization layer adapted on ``X_train``; a constant column gets variance 1 (not 0)."""
+    quiet_tensorflow()
+    import keras
+
     norm = keras.layers.Normalization(name="standardise")
     norm.adapt(np.asarray(X_train, dtype=np.float32))
     variance = norm.adapt_variance.numpy()
     if (variance <= 0).any():
         norm.adapt_variance.assign(np.where(variance > 0, variance, 1.0).astype(np.float32))
         norm.finalize_state()
-    h = norm(inputs)
-    for i, (units, act) in enumerate(hidden):
-        h = keras.layers.Dense(units, activation=act, name=f"dense_{i}")(h)
-    outputs = keras.layers.Dense(len(genres), activation="softmax", name=f"dense_{len(hidden)}")(h)
-    model = keras.Model(inputs, outputs, name=name)
-    if kernels is not None and biases is not None:
-        for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
-            model.get_layer(f"dense_{i}").set_weights([np.asarray(kernel, np.float32), np.asarray(bias, np.float32)])
-    return model
+    return norm
+
+
+def standardisation_arrays(norm: keras.layers.Normalization) -> dict[str, np.ndarray]:
+    """weights.npz's "norm_mean" and "norm_variance" of an adapted Normalization layer (float32)."""
+    return {"norm_mean": np.asarray(norm.adapt_mean.numpy(), dtype=np.float32),
+            "norm_variance": np.asarray(norm.adapt_variance.numpy(), dtype=np.float32)}
+
+
+def _dense_name(member: int, layer: int) -> str:
+    return f"member{member}_dense_{layer}"
+
+
+def _member_count(model: keras.Model) -> tuple[int, int]:
+    """(members, dense layers per member) of a model made by build_keras_model."""
+    names = {layer.name for layer in model.layers}
+    members = sum(1 for m in range(len(names)) if _dense_name(m, 0) in names)
+    layers = sum(1 for i in range(len(names)) if _dense_name(0, i) in names)
+    return members, layers
+
+
+def set_member_weights(model: keras.Model, kernels: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> None:
+    """Give the Dense layers of a build_keras_model model stacked weights: kernels[i] (M, fan_in, fan_out)."""
+    for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
+        for m in range(len(kernel)):
+            model.get_layer(_dense_name(m, i)).set_weights([np.asarray(kernel[m], np.float32),
+                                                            np.asarray(bias[m], np.float32)])
 
 
 def keras_model_arrays(model: keras.Model) -> dict[str, np.ndarray]:
-    """weights.npz content of a model made by build_keras_model: normalisation, then dense kernels/biases."""
-    norm = model.get_layer("standardise")
-    arrays = {
-        "norm_mean": np.asarray(norm.adapt_mean.numpy(), dtype=np.float32),
-        "norm_variance": np.asarray(norm.adapt_variance.numpy(), dtype=np.float32),
-    }
-    dense = [layer for layer in model.layers if layer.name.startswith("dense_")]
-    for i, layer in enumerate(dense):
-        kernel, bias = layer.get_weights()
-        arrays[f"dense_{i}_kernel"] = np.asarray(kernel, dtype=np.float32)
-        arrays[f"dense_{i}_bias"] = np.asarray(bias, dtype=np.float32)
+    """weights.npz content of a model made by build_keras_model: normalisation, then each dense layer's kernels
+    and biases stacked over the members (M, fan_in, fan_out) and (M, fan_out)."""
+    arrays = standardisation_arrays(model.get_layer("standardise"))
+    members, layers = _member_count(model)
+    for i in range(layers):
+        weights = [model.get_layer(_dense_name(m, i)).get_weights() for m in range(members)]
+        arrays[f"dense_{i}_kernel"] = np.stack([k for k, _ in weights]).astype(np.float32)
+        arrays[f"dense_{i}_bias"] = np.stack([b for _, b in weights]).astype(np.float32)
     return arrays
+
+
+def keras_model_from_arrays(columns: Sequence[str], genres: Sequence[str], hidden: Sequence[tuple[int, str]],
+                            X_train: np.ndarray, arrays: dict[str, np.ndarray], temperature: float = 1.0,
+                            name: str = "genre_mlp") -> keras.Model:
+    """The Keras model of trained weights.npz-style ``arrays`` (as functions_training.fit_members returns them):
+    as many members as the arrays hold, the standardisation adapted on ``X_train`` (the rows they were trained
+    on, so it equals the arrays'), and ``temperature``."""
+    n_layers = len(hidden) + 1
+    model = build_keras_model(columns, genres, hidden, X_train, members=len(arrays["dense_0_kernel"]),
+                              temperature=temperature, name=name)
+    set_member_weights(model, [arrays[f"dense_{i}_kernel"] for i in range(n_layers)],
+                       [arrays[f"dense_{i}_bias"] for i in range(n_layers)])
+    return model
 
 
 def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict,
@@ -505,15 +602,19 @@ def recipe_settings(recipe: Recipe) -> dict:
 
 
 def model_metadata(architecture: str, candidate: str, genres: Sequence[str], columns: Sequence[str], recipe: Recipe,
-                   training: dict, metrics: dict, confusion: list, features_sha256: str) -> dict:
-    """model.json of a model folder: what the network is, how it was trained, and its held-out figures."""
+                   training: dict, metrics: dict, confusion: list, features_sha256: str, members: int = 1,
+                   calibration: dict | None = None) -> dict:
+    """model.json of a model folder: what the network (or ensemble of ``members``) is, how it was trained (with
+    ``training["train_files"]`` when given), its calibration (temperature, uncertain threshold) and its held-out
+    figures."""
     from functions_audio import EXTRACTION_SETTINGS
 
     hidden = ARCHITECTURES[architecture].hidden
-    return {
+    meta = {
         "format_version": MODEL_FORMAT_VERSION,
         "architecture": architecture,
         "candidate": candidate,
+        "members": members,
         "hidden_layers": ARCHITECTURES[architecture].describe(),
         "genres": list(genres),
         "feature_columns": list(columns),
@@ -526,9 +627,13 @@ def model_metadata(architecture: str, candidate: str, genres: Sequence[str], col
             "optimizer": "Adam (beta1 0.9, beta2 0.999, epsilon 1e-7)", "loss": "categorical cross-entropy",
             **{k: training[k] for k in ("seed", "fit_seconds")},
             "standardisation": "Normalization layer adapted on the training rows",
+            **{k: training[k] for k in ("train_files",) if k in training},
         },
         "metrics": metrics,
         "confusion_matrix": confusion,
         "versions": library_versions(),
         "features_csv_sha256": features_sha256,
     }
+    if calibration is not None:
+        meta["calibration"] = calibration
+    return meta

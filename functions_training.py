@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from functions_evaluation import fold_metrics, standardise, standardise_per_fold
-from functions_nn import Architecture, Recipe, build_keras_model, keras_model_arrays, quiet_tensorflow
+from functions_nn import Architecture, Recipe, keras_standardisation, quiet_tensorflow, standardisation_arrays
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -37,6 +37,12 @@ class StackedWeights:
     def member(self, m: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Member ``m``'s kernels and biases, as a single network has them."""
         return [k[m] for k in self.kernels], [b[m] for b in self.biases]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The dense arrays of weights.npz (float32, member axis first): dense_0_kernel, dense_0_bias, ..."""
+        return {f"dense_{i}_{part}": np.asarray(values, dtype=np.float32)
+                for i, pair in enumerate(zip(self.kernels, self.biases, strict=True))
+                for part, values in zip(("kernel", "bias"), pair, strict=True)}
 
 
 def configure_tf_threads(threads: int | None) -> None:
@@ -371,6 +377,28 @@ class MemberTrainer:
         return tf.nn.softmax(forward(self.layout.unpack(tf.convert_to_tensor(self.flat)), self.X, self.activations))
 
 
+def fit_members(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    n_classes: int,
+    architecture: Architecture,
+    recipe: Recipe,
+    batch_size: int,
+    epochs: int,
+    members: int = 1,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Train ``members`` networks (different initialisations and shuffles) on raw feature rows X_train; returns the
+    arrays of weights.npz: the standardisation Keras's Normalization adapts on X_train, then the stacked dense
+    kernels and biases (``functions_nn.keras_model_from_arrays`` and ``Classifier.from_arrays`` take them)."""
+    arrays = standardisation_arrays(keras_standardisation(X_train))
+    X_std = standardise(X_train, arrays["norm_mean"], arrays["norm_variance"])
+    weights = train_members(np.repeat(X_std[None], members, axis=0), y_train,
+                            np.ones((members, len(y_train)), dtype=bool), architecture.hidden, n_classes, recipe,
+                            batch_size, [epochs], seed=seed)
+    return {**arrays, **weights.arrays()}
+
+
 # --------------------------------------------------------------------------------------------------------
 # Cross-validation of one MLP, and the scikit-learn baselines
 # --------------------------------------------------------------------------------------------------------
@@ -386,26 +414,30 @@ def cv_mlp(
     epochs: Sequence[int],
     seed: int = 0,
     on_checkpoint: Callable[[int, list[dict[str, float]], float], None] | None = None,
+    members: int = 1,
 ) -> dict[int, list[dict[str, float]]]:
-    """Cross-validate one MLP at one batch size: all folds trained side by side (one member per fold), each
-    epoch count in ``epochs`` read as a checkpoint of the same run. Returns {epochs: [per-fold metrics]}.
+    """Cross-validate one MLP (or an ensemble of ``members`` copies, whose mean probability is its answer) at one
+    batch size: all folds' members trained side by side, each epoch count in ``epochs`` read as a checkpoint of
+    the same run. Returns {epochs: [per-fold metrics]}; a fold scores the rows outside its training mask.
 
     ``on_checkpoint(epochs, fold_metrics, seconds_so_far)`` is called as each checkpoint is reached.
     """
     import time
 
     n_classes = int(y.max()) + 1
-    X_folds = standardise_per_fold(X, train_masks)
+    n_folds = len(train_masks)
+    X_folds = np.repeat(standardise_per_fold(X, train_masks), members, axis=0)  # fold-major: fold k's members
+    member_masks = np.repeat(train_masks, members, axis=0)
     results: dict[int, list[dict[str, float]]] = {}
     started = time.perf_counter()
 
     def checkpoint(epoch: int, proba: np.ndarray) -> None:
-        pred = proba.argmax(axis=2)
-        results[epoch] = [fold_metrics(y, pred[k], train_masks[k], n_classes) for k in range(len(train_masks))]
+        pred = proba.reshape(n_folds, members, *proba.shape[1:]).mean(axis=1).argmax(axis=2)
+        results[epoch] = [fold_metrics(y, pred[k], train_masks[k], n_classes) for k in range(n_folds)]
         if on_checkpoint is not None:
             on_checkpoint(epoch, results[epoch], time.perf_counter() - started)
 
-    train_members(X_folds, y, train_masks, architecture.hidden, n_classes, recipe, batch_size, epochs,
+    train_members(X_folds, y, member_masks, architecture.hidden, n_classes, recipe, batch_size, epochs,
                   seed=seed, on_checkpoint=checkpoint)
     return results
 
@@ -422,23 +454,3 @@ def make_sklearn_model(kind: str, seed: int = 0) -> Pipeline:
     if kind == "svm-rbf":
         return make_pipeline(StandardScaler(), SVC(C=3.0, gamma="scale", random_state=seed))
     raise ValueError(f"unknown scikit-learn baseline {kind!r}")
-
-
-def fit_keras_model(name: str, architecture: Architecture, recipe: Recipe, columns: Sequence[str],
-                    genres: Sequence[str], X_train: np.ndarray, y_train: np.ndarray, epochs: int, batch: int,
-                    seed: int):
-    """The exported Keras model of one candidate trained on (X_train, y_train) by the batched engine, and the
-    training time in seconds. Standardisation is the model's own first layer, adapted on X_train."""
-    import time
-
-    model = build_keras_model(columns, genres, architecture.hidden, X_train, name=name.replace("+", "_"))
-    arrays = keras_model_arrays(model)
-    X_std = standardise(X_train, arrays["norm_mean"], arrays["norm_variance"])
-    started = time.perf_counter()
-    weights = train_members(X_std[None], y_train, np.ones((1, len(y_train)), dtype=bool), architecture.hidden,
-                            len(genres), recipe, batch, [epochs], seed=seed)
-    fit_seconds = time.perf_counter() - started
-    kernels, biases = weights.member(0)
-    for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
-        model.get_layer(f"dense_{i}").set_weights([kernel, bias])
-    return model, fit_seconds
