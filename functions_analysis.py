@@ -69,7 +69,11 @@ class WindowResult:
 
 @dataclass
 class SongResult:
-    """The result for one input: either a genre with probabilities and a timeline, or an error."""
+    """The result for one input: either a genre with probabilities and a timeline, or an error.
+
+    ``uncertain``: the song's top probability is below the model's uncertain threshold (model.json, chosen on
+    validation clips): the answer is then given as the two most probable genres, not as one genre.
+    """
 
     input: str
     title: str | None = None
@@ -83,6 +87,14 @@ class SongResult:
     @property
     def ok(self) -> bool:
         return self.error is None and self.genre is not None
+
+    def top_two(self) -> list[tuple[str, float]]:
+        """The two most probable genres with their probabilities, best first (ties in genre order)."""
+        return sorted((self.probabilities or {}).items(), key=lambda item: -item[1])[:2]
+
+    def uncertain_text(self) -> str:
+        """The headline of an uncertain answer: 'uncertain: blues 31 % or country 27 %'."""
+        return "uncertain: " + " or ".join(f"{genre} {p * 100:.0f} %" for genre, p in self.top_two())
 
     def window_spans(self) -> list[tuple[float, float]]:
         """Each window's own stretch of the song as ``(start_s, end_s)``: up to the next window's start, the end
@@ -420,8 +432,10 @@ class SongAnalyser:
         windows = [WindowResult(start_s=round(offset_s + s, 3), genre=self.genres[int(np.argmax(p))],
                                 probabilities=self._as_dict(p)) for s, p in zip(kept, per_window, strict=True)]
         report_progress(progress, "done", 1.0, "done")
+        threshold = getattr(self.classifier, "uncertain_threshold", None)
         return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
-                          probabilities=self._as_dict(mean), windows=windows)
+                          probabilities=self._as_dict(mean), windows=windows,
+                          uncertain=threshold is not None and float(mean.max()) < threshold)
 
     def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:

@@ -300,7 +300,8 @@ def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True) -> No
     bars_axis, time_axis = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     _draw_probabilities(bars_axis, result.probabilities, colours, use_seaborn)
     _draw_timeline(time_axis, result, colours)
-    figure.suptitle(f"{result.title or result.input}: {result.genre}", fontsize=11)
+    answer = result.uncertain_text() if result.uncertain else result.genre
+    figure.suptitle(f"{result.title or result.input}: {answer}", fontsize=11)
     figure.tight_layout()
 
 

@@ -104,7 +104,8 @@ def format_result(result: SongResult, top_k: int = 3, encoding: str | None = "ut
     confidence = result.probabilities[result.genre]
     length = f", {format_seconds(result.duration_s)}" if result.duration_s is not None else ""
     windows = f"{len(result.windows)} window{'s' if len(result.windows) != 1 else ''}"
-    lines = [f"{name}: {result.genre} ({confidence * 100:.1f} %)  [{windows}{length}]"]
+    answer = result.uncertain_text() if result.uncertain else f"{result.genre} ({confidence * 100:.1f} %)"
+    lines = [f"{name}: {answer}  [{windows}{length}]"]
     width = max(len(g) for g in result.probabilities)
     for genre, p in top_genres(result.probabilities, top_k):
         lines.append(f"    {genre:<{width}} {text_bar(p, encoding=encoding)} {p * 100:5.1f} %")
@@ -132,6 +133,7 @@ class KerasBackedClassifier:
         self.feature_columns = numpy_classifier.feature_columns
         self.metadata = numpy_classifier.metadata
         self.model_dir = numpy_classifier.model_dir
+        self.uncertain_threshold = numpy_classifier.uncertain_threshold
 
     def check_columns(self, available: Any) -> None:
         self._numpy.check_columns(available)

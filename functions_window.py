@@ -45,6 +45,7 @@ from functions_interface import ClassificationJob, ModelUnavailable, expand_inpu
 POLL_MS = 50
 BG_ERROR = "#b00020"
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long at most for the job to stop and remove its files
+FG_UNCERTAIN = "#9a5b00"  # the headline of an uncertain answer: amber, smaller, two genres
 
 
 class ClassifierWindow:
@@ -364,7 +365,11 @@ class StatusPanel:
 
 
 class ResultPanel:
-    """The last result: title (with the song's length), genre and confidence, the timeline as text, the chart."""
+    """The last result: title (with the song's length), genre and confidence (or, for an uncertain answer, an amber
+    headline naming the two most probable genres), the timeline as text, the chart."""
+
+    GENRE_FONT = ("TkDefaultFont", 30, "bold")
+    UNCERTAIN_FONT = ("TkDefaultFont", 22, "bold")
 
     def __init__(self, parent: tk.Misc) -> None:
         from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
@@ -375,9 +380,9 @@ class ResultPanel:
         self.title_text = tk.StringVar(value="")
         ttk.Label(frame, textvariable=self.title_text, font=("TkDefaultFont", 14)).pack(anchor="w")
         self.genre_text = tk.StringVar(value="")
-        self.genre_label = tk.Label(frame, textvariable=self.genre_text, font=("TkDefaultFont", 30, "bold"),
-                                    anchor="w")
+        self.genre_label = tk.Label(frame, textvariable=self.genre_text, font=self.GENRE_FONT, anchor="w")
         self.genre_label.pack(anchor="w")
+        self._genre_colour = self.genre_label.cget("foreground")
         self.timeline_text = tk.StringVar(value="")
         ttk.Label(frame, textvariable=self.timeline_text, wraplength=780).pack(anchor="w")
         self.figure = Figure(figsize=(8, 3.4), dpi=100)
@@ -394,7 +399,13 @@ class ResultPanel:
             assert result.probabilities is not None and result.genre is not None
             length = f"  ({format_seconds(result.duration_s)})" if result.duration_s else ""
             self.title_text.set(f"{result.title or result.input}{length}")
-            self.genre_text.set(f"{result.genre}  {result.probabilities[result.genre] * 100:.0f} %")
+            if result.uncertain:
+                text = result.uncertain_text()
+                self.genre_text.set(text[:1].upper() + text[1:])
+            else:
+                self.genre_text.set(f"{result.genre}  {result.probabilities[result.genre] * 100:.0f} %")
+            self.genre_label.configure(foreground=FG_UNCERTAIN if result.uncertain else self._genre_colour,
+                                       font=self.UNCERTAIN_FONT if result.uncertain else self.GENRE_FONT)
             self.timeline_text.set("Timeline: " + ", ".join(
                 f"{format_seconds(a)}–{format_seconds(b)} {g}" for a, b, g in timeline_runs(result)))
         viz.draw_result(self.figure, result, use_seaborn=False)

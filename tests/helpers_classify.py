@@ -108,6 +108,18 @@ def train_tiny_model(csv_path: Path, folder: Path) -> Path:
     return model_dir
 
 
+def model_with_threshold(model_dir: Path, folder: Path, threshold: float, temperature: float = 1.0) -> Path:
+    """A copy of ``model_dir`` whose model.json records this calibration (what 02 --split writes): with threshold
+    1.0 every answer is uncertain, with 0.0 none is."""
+    import json
+
+    shutil.copytree(model_dir, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["calibration"] = {"temperature": temperature, "uncertain_threshold": threshold}
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
 # -------------------------------------------------------------------------------------------------------------
 # A loopback web server
 # -------------------------------------------------------------------------------------------------------------

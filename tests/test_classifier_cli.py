@@ -400,3 +400,40 @@ def test_workers_end_when_03_is_killed(model_dir, long_song):
     for pid in orphans:  # do not leave them to the rest of the test session
         os.kill(pid, signal.SIGKILL)
     assert not orphans, "workers outlived the killed 03"
+
+
+# --- uncertain answers ---------------------------------------------------------------------------------------
+def test_uncertain_answers_name_the_top_two_genres_in_text_and_json(model_dir, songs, tmp_path):
+    from helpers_classify import model_with_threshold
+
+    never_sure = model_with_threshold(model_dir, tmp_path / "never_sure", threshold=1.0)
+    always_sure = model_with_threshold(model_dir, tmp_path / "always_sure", threshold=0.0)
+    text = run_classifier(songs["short"], "--model", never_sure)
+    assert text.returncode == 0, text.stderr
+    record = json.loads(run_classifier(songs["short"], "--model", never_sure, "--json").stdout)
+    assert record["uncertain"] is True
+    (first, p1), (second, p2) = sorted(record["probabilities"].items(), key=lambda item: -item[1])[:2]
+    headline = text.stdout.splitlines()[0]
+    assert headline.startswith(f"{songs['short']}: uncertain: {first} {p1 * 100:.0f} % or {second} {p2 * 100:.0f} %")
+    assert headline.count(" % ") == 2 and "[1 window" in headline
+    sure = run_classifier(songs["short"], "--model", always_sure, "--json")
+    sure_record = json.loads(sure.stdout)
+    assert sure_record["uncertain"] is False and sure_record["probabilities"] == record["probabilities"]
+    sure_text = run_classifier(songs["short"], "--model", always_sure).stdout.splitlines()[0]
+    assert "uncertain" not in sure_text and f": {first} ({p1 * 100:.1f} %)" in sure_text
+
+
+def test_a_temperature_in_model_json_calibrates_every_probability_shown(model_dir, songs, tmp_path):
+    from helpers_classify import model_with_threshold
+
+    plain = json.loads(run_classifier(songs["long"], "--model", model_dir, "--json").stdout)
+    hot = model_with_threshold(model_dir, tmp_path / "hot", threshold=0.0, temperature=2.5)
+    tempered = json.loads(run_classifier(songs["long"], "--model", hot, "--json").stdout)
+    classifier = functions_nn.load_classifier(hot)
+    assert classifier.temperature == 2.5
+    # same answers, softer probabilities, for the song and for each window of its timeline
+    assert tempered["genre"] == plain["genre"]
+    assert max(tempered["probabilities"].values()) < max(plain["probabilities"].values())
+    for window, plain_window in zip(tempered["windows"], plain["windows"], strict=True):
+        assert window["genre"] == plain_window["genre"]
+        assert max(window["probabilities"].values()) < max(plain_window["probabilities"].values())

@@ -252,6 +252,30 @@ def test_missing_model_is_reported_in_the_window(display, tmp_path):
         gc.collect()
 
 
+def test_an_uncertain_answer_gets_its_own_headline(display, model_dir, tmp_path):
+    """Below the model's uncertain threshold the window names the top two genres, in amber; above it, one genre."""
+    from helpers_classify import model_with_threshold
+
+    never_sure = model_with_threshold(model_dir, tmp_path / "never_sure", threshold=1.0)
+    song = write_wav(tmp_path / "song.wav", synthetic_song([("jazz", 14)], seed=12))
+    driver = Driver(display, never_sure)
+    try:
+        label = driver.window.results.genre_label
+        normal_colour = str(label.cget("foreground"))
+        result = driver.classify(str(song))
+        assert result.ok and result.uncertain
+        (first, p1), (second, p2) = result.top_two()
+        assert driver.window.genre_text.get() == f"Uncertain: {first} {p1 * 100:.0f} % or {second} {p2 * 100:.0f} %"
+        assert str(label.cget("foreground")) == fw.FG_UNCERTAIN != normal_colour
+        driver.window.job.load().classifier.uncertain_threshold = 0.0  # the same model, now always sure
+        sure = driver.classify(str(song))
+        assert not sure.uncertain and sure.probabilities == result.probabilities
+        assert driver.window.genre_text.get() == f"{first}  {p1 * 100:.0f} %"
+        assert str(label.cget("foreground")) == normal_colour
+    finally:
+        driver.close()
+
+
 def test_open_file_classifies_the_chosen_file(driver, model_dir, tmp_path, monkeypatch):
     """The Open file… button: Tk's own dialog is replaced by the file a user would pick in it."""
     song = write_wav(tmp_path / "picked.wav", synthetic_song([("blues", 12)], seed=11))
