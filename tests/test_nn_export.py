@@ -81,7 +81,7 @@ def test_numpy_forward_pass_equals_keras_predict(trained: tuple[Path, Path]) -> 
 def test_model_folder_contents(trained: tuple[Path, Path]) -> None:
     csv_path, model_dir = trained
     assert sorted(p.name for p in model_dir.iterdir()) == [
-        "confusion_matrix.png", "model.json", "model.keras", "test_files.txt", "weights.npz"]
+        "confusion_matrix.png", "model.json", "model.keras", "reliability.png", "test_files.txt", "weights.npz"]
     meta = json.loads((model_dir / "model.json").read_text())
     df = pd.read_csv(csv_path)
     assert meta["genres"] == [g for g in audio.GENRES if g in set(df["genre"])]
@@ -100,11 +100,60 @@ def test_model_folder_contents(trained: tuple[Path, Path]) -> None:
     with np.load(model_dir / "weights.npz", allow_pickle=False) as npz:
         names = list(npz.files)
         assert all(npz[n].dtype != object for n in names)
-    assert names[:2] == ["norm_mean", "norm_variance"]
-    assert names[2:] == [f"dense_{i}_{p}" for i in range(8) for p in ("kernel", "bias")]
+        assert names[:2] == ["norm_mean", "norm_variance"]
+        assert names[2:] == [f"dense_{i}_{p}" for i in range(8) for p in ("kernel", "bias")]
+        assert npz["dense_0_kernel"].shape == (1, 85, 85) and npz["dense_7_bias"].shape == (1, n_genres)
+    assert meta["format_version"] == nn.MODEL_FORMAT_VERSION == 2 and meta["members"] == 1
+    assert "calibration" not in meta and 0 <= meta["metrics"]["ece"] <= 1  # no valid clips: not calibrated
     # the held-out clips are the ones listed, none of them trained on
     held_out = (model_dir / "test_files.txt").read_text().split()
     assert len(held_out) == meta["training"]["n_test"] and set(held_out) <= set(df["file"])
+
+
+@pytest.mark.slow
+def test_an_ensemble_with_a_temperature_gives_the_same_probabilities_in_numpy_and_keras(tmp_path: Path) -> None:
+    """Format 2: members averaged after softmax(logits / T), in the Keras model and the NumPy forward pass."""
+    arch = nn.ARCHITECTURES["85col"]
+    columns, genres = list(arch.feature_columns), list(audio.GENRES)
+    X = real_feature_rows(columns)
+    model = nn.build_keras_model(columns, genres, arch.hidden, X, members=3, temperature=0.6)
+    rng = np.random.default_rng(4)
+    sizes = [len(columns)] + [units for units, _ in arch.hidden] + [len(genres)]
+    kernels = [rng.normal(0, 1.2 / np.sqrt(a), (3, a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    biases = [rng.normal(0, 0.1, (3, b)) for b in sizes[1:]]
+    nn.set_member_weights(model, kernels, biases)
+    meta = {"format_version": nn.MODEL_FORMAT_VERSION, "genres": genres, "feature_columns": columns, "members": 3,
+            "activations": [act for _, act in arch.hidden] + ["softmax"],
+            "calibration": {"temperature": 0.6, "uncertain_threshold": 0.4}}
+    nn.write_model_dir(tmp_path / "ensemble", model, meta)
+    classifier = nn.load_classifier(tmp_path / "ensemble")
+    assert (classifier.members, classifier.temperature, classifier.uncertain_threshold) == (3, 0.6, 0.4)
+    expected = nn.load_keras_model(tmp_path / "ensemble").predict(X.astype(np.float32), verbose=0)
+    got = classifier.predict_proba(X)
+    assert np.abs(got - expected).max() <= 1e-5
+    # it really is the mean of the members' tempered softmaxes, and the temperature matters
+    logits = classifier.member_logits(X)
+    assert logits.shape == (3, len(X), len(genres))
+    by_hand = np.mean([np.exp(z / 0.6) / np.exp(z / 0.6).sum(axis=1, keepdims=True) for z in logits], axis=0)
+    np.testing.assert_allclose(got, by_hand, atol=1e-9)
+    classifier.temperature = 1.0
+    assert np.abs(classifier.predict_proba(X) - got).max() > 0.01
+
+
+def test_format_1_model_folders_still_load(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """A folder of the first format (one network, 2-D arrays, no calibration) loads as one member at T = 1."""
+    folder = _copy(trained[1], tmp_path / "v1")
+    meta = json.loads((folder / "model.json").read_text())
+    meta["format_version"] = 1
+    del meta["members"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    with np.load(folder / "weights.npz") as npz:
+        arrays = {n: (npz[n][0] if n.startswith("dense_") else npz[n]) for n in npz.files}
+    np.savez(folder / "weights.npz", **arrays)
+    old, new = nn.load_classifier(folder), nn.load_classifier(trained[1])
+    assert old.members == 1 and old.temperature == 1.0 and old.uncertain_threshold is None
+    X = real_feature_rows(new.feature_columns, 20)
+    np.testing.assert_allclose(old.predict_proba(X), new.predict_proba(X), atol=1e-12)
 
 
 def test_check_columns_names_the_missing_ones(trained: tuple[Path, Path]) -> None:
@@ -124,7 +173,8 @@ def _copy(model_dir: Path, target: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("damage", ["no_json", "bad_json", "truncated_npz", "no_npz", "wrong_shape", "columns"])
+@pytest.mark.parametrize("damage", ["no_json", "bad_json", "truncated_npz", "no_npz", "wrong_shape", "columns",
+                                    "members", "temperature"])
 def test_damaged_model_folder_fails_with_one_line(trained: tuple[Path, Path], tmp_path: Path, damage: str) -> None:
     folder = _copy(trained[1], tmp_path / "model")
     meta = json.loads((folder / "model.json").read_text())
@@ -142,6 +192,12 @@ def test_damaged_model_folder_fails_with_one_line(trained: tuple[Path, Path], tm
         (folder / "model.json").write_text(json.dumps(meta))
     elif damage == "columns":
         meta["feature_columns"] = meta["feature_columns"][1:]
+        (folder / "model.json").write_text(json.dumps(meta))
+    elif damage == "members":
+        meta["members"] = 2
+        (folder / "model.json").write_text(json.dumps(meta))
+    elif damage == "temperature":
+        meta["calibration"] = {"temperature": -1.0}
         (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(nn.ModelLoadError) as info:
         nn.load_classifier(folder)
