@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="split folder (train.txt, valid.txt, test.txt): train on train, score on valid")
     parser.add_argument("--repeats", type=int, default=gridsearch.SPLIT_REPEATS,
                         help=f"with --split: trainings per cell (default {gridsearch.SPLIT_REPEATS})")
+    parser.add_argument("--train-share", type=float, default=1.0,
+                        help="with --split: train each repeat on a seeded stratified share of train (a learning "
+                             "curve; default 1)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="with --split: leave out listed clips the CSV lacks instead of stopping")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:port)")
@@ -71,7 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--split replaces cross-validation: drop --folds/--groups")
         if args.repeats < 1:
             parser.error("--repeats must be at least 1")
+        if not 0.0 < args.train_share <= 1.0:
+            parser.error("--train-share must be in (0, 1]")
         args.folds = args.repeats
+    elif args.train_share != 1.0:
+        parser.error("--train-share goes with --split")
     args.folds = args.folds or (2 if args.quick else 10)
     if args.folds < 2 and args.split is None:
         parser.error("--folds must be at least 2")
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         search = gridsearch.GridSearch.prepare(
             args.features_csv, args.output_dir, candidates=args.candidates, epochs=args.epochs,
             batches=args.batches, n_folds=args.folds, seed=args.seed, groups_column=args.groups,
-            split_dir=args.split, allow_missing=args.allow_missing)
+            split_dir=args.split, allow_missing=args.allow_missing, train_share=args.train_share)
     except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

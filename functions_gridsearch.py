@@ -30,6 +30,7 @@ from functions_evaluation import (
     genres_in_order,
     load_features_csv,
     read_split,
+    stratified_holdout,
 )
 from functions_nn import ARCHITECTURES, CANDIDATES, RECIPES
 from functions_training import configure_tf_threads, cv_mlp, make_sklearn_model
@@ -100,14 +101,16 @@ class GridSearch:
     @classmethod
     def prepare(cls, features_csv: Path, output_dir: Path, candidates: Sequence[str], epochs: Sequence[int],
                 batches: Sequence[int], n_folds: int, seed: int = 0, groups_column: str | None = None,
-                split_dir: Path | None = None, allow_missing: bool = False) -> GridSearch:
-        """Read the CSV, make the folds (with ``split_dir``: ``n_folds`` repeats of training on its train list),
-        and work out which jobs a previous run already finished."""
+                split_dir: Path | None = None, allow_missing: bool = False, train_share: float = 1.0
+                ) -> GridSearch:
+        """Read the CSV, make the folds (with ``split_dir``: ``n_folds`` repeats of training on its train list, or
+        on a ``train_share`` of it), and work out which jobs a previous run already finished."""
         split = None
         if split_dir is None:
             df, genres, y, masks = read_folds(features_csv, candidates, n_folds, seed, groups_column)
         else:
-            df, genres, y, masks, split = read_split_rows(features_csv, candidates, split_dir, n_folds, allow_missing)
+            df, genres, y, masks, split = read_split_rows(features_csv, candidates, split_dir, n_folds, allow_missing,
+                                                          train_share, seed)
         settings = {
             "features_csv": str(features_csv), "features_sha256": file_sha256(features_csv),
             "n_rows": len(df), "genres": genres, "folds": n_folds, "seed": seed, "groups": groups_column,
@@ -116,6 +119,8 @@ class GridSearch:
         }
         if split is not None:  # only then: k-fold runs keep the settings (and the resume) they always had
             settings.update(protocol="split", split=split.to_json())
+            if train_share < 1.0:
+                settings["train_share"] = train_share
         members = {name: CANDIDATES[name].members for name in candidates if CANDIDATES[name].members > 1}
         if members:
             settings["members"] = members
@@ -143,7 +148,10 @@ class GridSearch:
                 f"{', groups ' + s['groups'] if s['groups'] else ''}); epochs {s['epochs']}, batches {s['batches']}")
         if "split" in s:
             split = s["split"]
-            text += (f"\nsplit {split['folder']}: training on {split['n_train']} train clips, scoring on"
+            share = s.get("train_share", 1.0)
+            trained = f"{split['n_train']} train clips" if share == 1.0 else \
+                f"a {share:g} share of the {split['n_train']} train clips"
+            text += (f"\nsplit {split['folder']}: training on {trained}, scoring on"
                      f" {split['n_valid']} valid clips; the {split['n_test']} test clips are never read here,"
                      f" {split['n_left_out']} clips in no list are left out")
         if resumed:
@@ -236,10 +244,11 @@ def _needed_columns(candidates: Sequence[str]) -> list[str]:
 
 
 def read_split_rows(features_csv: Path, candidates: Sequence[str], split_dir: Path, repeats: int,
-                    allow_missing: bool = False
+                    allow_missing: bool = False, train_share: float = 1.0, seed: int = 0
                     ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, Split]:
     """Only the train and valid rows of the CSV (test rows are dropped here, before any job sees them), their
-    genres and integer labels, ``repeats`` copies of the train mask, and the split; DataError if unusable."""
+    genres and integer labels, ``repeats`` training masks (the train rows, or with ``train_share`` < 1 a seeded
+    stratified share of them, another one per repeat: a learning curve), and the split; DataError if unusable."""
     df = load_features_csv(features_csv, _needed_columns(candidates))
     split = read_split(split_dir, df["file"].tolist(), allow_missing)
     keep = split.masks["train"] | split.masks["valid"]
@@ -247,6 +256,11 @@ def read_split_rows(features_csv: Path, candidates: Sequence[str], split_dir: Pa
     genres = genres_in_order(df["genre"])
     y = np.array([genres.index(g) for g in df["genre"]])
     masks = np.repeat(split.masks["train"][keep][None], repeats, axis=0)
+    if train_share < 1.0:
+        train_rows = np.flatnonzero(masks[0])
+        for r in range(repeats):
+            dropped = stratified_holdout(y[train_rows], 1.0 - train_share, seed + r)
+            masks[r, train_rows[dropped]] = False
     return df, genres, y, masks, split
 
 
