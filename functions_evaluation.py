@@ -258,11 +258,13 @@ def cv_train_masks(y: np.ndarray, n_folds: int, seed: int, groups: Sequence | No
     return masks
 
 
-def fold_metrics(y: np.ndarray, pred: np.ndarray, train_mask: np.ndarray, n_classes: int) -> dict[str, float]:
-    """Test accuracy, macro precision/recall/F1 (test rows) and train accuracy of one fold."""
+def fold_metrics(y: np.ndarray, pred: np.ndarray, train_mask: np.ndarray, n_classes: int,
+                 scored: np.ndarray | None = None) -> dict[str, float]:
+    """Test accuracy, macro precision/recall/F1 (the ``scored`` rows, by default every row outside the training
+    mask) and train accuracy of one fold."""
     from sklearn.metrics import precision_recall_fscore_support
 
-    test = ~train_mask
+    test = ~train_mask if scored is None else scored
     p, r, f, _ = precision_recall_fscore_support(y[test], pred[test], labels=list(range(n_classes)),
                                                  average="macro", zero_division=0)
     return {

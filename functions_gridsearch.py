@@ -105,12 +105,13 @@ class GridSearch:
                 ) -> GridSearch:
         """Read the CSV, make the folds (with ``split_dir``: ``n_folds`` repeats of training on its train list, or
         on a ``train_share`` of it), and work out which jobs a previous run already finished."""
-        split = None
+        split, scored = None, None
         if split_dir is None:
             df, genres, y, masks = read_folds(features_csv, candidates, n_folds, seed, groups_column)
         else:
             df, genres, y, masks, split = read_split_rows(features_csv, candidates, split_dir, n_folds, allow_missing,
                                                           train_share, seed)
+            scored = split.masks["valid"][split.masks["train"] | split.masks["valid"]]
         settings = {
             "features_csv": str(features_csv), "features_sha256": file_sha256(features_csv),
             "n_rows": len(df), "genres": genres, "folds": n_folds, "seed": seed, "groups": groups_column,
@@ -126,7 +127,7 @@ class GridSearch:
             settings["members"] = members
         output_dir.mkdir(parents=True, exist_ok=True)
         done = finished_keys(output_dir, settings)
-        jobs = make_jobs(df, y, masks, candidates, epochs, batches, seed)
+        jobs = make_jobs(df, y, masks, candidates, epochs, batches, seed, scored)
         run_info = dict(settings, candidates=list(candidates))
         (output_dir / RUN_FILE).write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
         return cls(Path(features_csv), output_dir, jobs, settings, genres, done, df)
@@ -291,14 +292,15 @@ def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed
 
 
 def make_jobs(df: pd.DataFrame, y: np.ndarray, masks: np.ndarray, candidates: Sequence[str], epochs: Sequence[int],
-              batches: Sequence[int], seed: int) -> list[GridJob]:
-    """One job per MLP candidate and batch size, one per baseline (no batch size)."""
+              batches: Sequence[int], seed: int, scored: np.ndarray | None = None) -> list[GridJob]:
+    """One job per MLP candidate and batch size, one per baseline (no batch size); ``scored``: the rows every fold
+    is scored on (default: each fold's rows outside its training mask)."""
     jobs = []
     for name in candidates:
         cand = CANDIDATES[name]
         X = df[list(cand.feature_columns)].to_numpy(dtype=np.float64)
         for batch in (batches if cand.kind == "mlp" else [None]):
-            jobs.append(GridJob(name, batch, tuple(epochs), X, y, masks, seed=seed))
+            jobs.append(GridJob(name, batch, tuple(epochs), X, y, masks, seed=seed, scored=scored))
     return jobs
 
 
@@ -525,6 +527,7 @@ class GridJob:
     train_masks: np.ndarray  # (K, N)
     seed: int = 0
     tf_threads: int | None = 1
+    scored: np.ndarray | None = None  # (N,) rows every fold is scored on (a split's valid rows); None: ~train
 
     @property
     def key(self) -> str:
@@ -567,7 +570,7 @@ def _run_baseline_job(job: GridJob, progress: Progress | None) -> list[dict]:
     n_classes = int(job.y.max()) + 1
     for mask in job.train_masks:
         model = make_sklearn_model(cand.sklearn_model, job.seed).fit(job.X[mask], job.y[mask])
-        per_fold.append(fold_metrics(job.y, model.predict(job.X), mask, n_classes))
+        per_fold.append(fold_metrics(job.y, model.predict(job.X), mask, n_classes, job.scored))
         if progress is not None:
             progress.put((job.key, 1))
     return [_result_row(job, None, per_fold, time.perf_counter() - started)]
@@ -586,7 +589,8 @@ def _run_mlp_job(job: GridJob, progress: Progress | None) -> list[dict]:
             progress.put((job.key, n_folds))
 
     cv_mlp(job.X, job.y, job.train_masks, ARCHITECTURES[cand.architecture], RECIPES[cand.recipe],
-           int(job.batch_size), job.epochs, seed=job.seed, on_checkpoint=checkpoint, members=cand.members)
+           int(job.batch_size), job.epochs, seed=job.seed, on_checkpoint=checkpoint, members=cand.members,
+           scored=job.scored)
     return rows
 
 

@@ -415,10 +415,12 @@ def cv_mlp(
     seed: int = 0,
     on_checkpoint: Callable[[int, list[dict[str, float]], float], None] | None = None,
     members: int = 1,
+    scored: np.ndarray | None = None,
 ) -> dict[int, list[dict[str, float]]]:
     """Cross-validate one MLP (or an ensemble of ``members`` copies, whose mean probability is its answer) at one
     batch size: all folds' members trained side by side, each epoch count in ``epochs`` read as a checkpoint of
-    the same run. Returns {epochs: [per-fold metrics]}; a fold scores the rows outside its training mask.
+    the same run. Returns {epochs: [per-fold metrics]}; a fold scores the ``scored`` rows (default: the rows
+    outside its training mask).
 
     ``on_checkpoint(epochs, fold_metrics, seconds_so_far)`` is called as each checkpoint is reached.
     """
@@ -433,7 +435,7 @@ def cv_mlp(
 
     def checkpoint(epoch: int, proba: np.ndarray) -> None:
         pred = proba.reshape(n_folds, members, *proba.shape[1:]).mean(axis=1).argmax(axis=2)
-        results[epoch] = [fold_metrics(y, pred[k], train_masks[k], n_classes) for k in range(n_folds)]
+        results[epoch] = [fold_metrics(y, pred[k], train_masks[k], n_classes, scored) for k in range(n_folds)]
         if on_checkpoint is not None:
             on_checkpoint(epoch, results[epoch], time.perf_counter() - started)
 

@@ -115,3 +115,22 @@ def test_split_mistakes_are_one_line_errors(split_data, tmp_path: Path) -> None:
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     wrong = run_script("02_train_model.py", csv_path, "-o", tmp_path / "out", "--train-on", "train+valid")
     assert wrong.returncode == 2 and "go with --split" in wrong.stderr
+
+
+def test_a_learning_curve_trains_on_a_share_of_train_and_still_scores_only_valid(split_data, tmp_path: Path) -> None:
+    """--train-share: the train clips left out of a repeat are not scored (they share artists with the rest)."""
+    import functions_gridsearch as gridsearch
+
+    csv_path, split_dir, parts = split_data
+    search = gridsearch.GridSearch.prepare(csv_path, tmp_path / "hp", candidates=["logreg91"], epochs=[1],
+                                           batches=[8], n_folds=3, split_dir=split_dir, train_share=0.5)
+    job = search.jobs[0]
+    files = search.df["file"].to_numpy()
+    assert sorted(files[job.scored]) == sorted(parts["valid"])
+    for mask in job.train_masks:  # half of each genre's 4 train clips, another half per repeat
+        assert mask.sum() == 8 and set(files[mask]) <= set(parts["train"])
+    assert len({tuple(m) for m in job.train_masks}) > 1
+    (row,) = gridsearch.run_grid_job(job)
+    for fold in row["folds_detail"]:  # scored on the 8 valid clips only
+        assert round(fold["accuracy"] * 8, 6) % 1 == 0
+    assert search.settings["train_share"] == 0.5 and "a 0.5 share of the 16 train clips" in search.describe()

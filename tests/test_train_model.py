@@ -12,6 +12,7 @@ from conftest import run_script
 from test_nn_export import make_features_csv
 
 import functions_audio as audio
+import functions_calibration as calibration
 import functions_evaluation as evaluation
 import functions_nn as nn
 
@@ -121,15 +122,26 @@ def test_shipped_model_loads_and_matches_its_metadata() -> None:
     assert classifier.feature_columns == list(audio.FEATURE_COLUMNS[:85])
     assert sum(map(sum, meta["confusion_matrix"])) == meta["metrics"]["n_test"]
     n_weights = sum(k.size + b.size for k, b in zip(classifier.kernels, classifier.biases, strict=True))
-    assert 25_000 < n_weights < 40_000
+    assert 25_000 < n_weights / classifier.members < 40_000 and classifier.members == meta["members"]
+    # calibrated on valid, and honest about its protocol and its training clips: none of them is a test clip
+    assert 0 < classifier.temperature and 0 < classifier.uncertain_threshold < 1
+    held_out = set((shipped / "test_files.txt").read_text().split())
+    assert meta["training"]["held_out"]["protocol"] == "artist-filtered split"
+    assert not held_out & set(meta["training"]["train_files"])
+    assert len(meta["training"]["train_files"]) == meta["training"]["n_train"]
     shared = audio.shared_data_dir()
     if shared is not None and (shared / "gtzan_features.csv").is_file():
-        # its held-out figure is reproducible from the listed held-out clips
+        # its test figures are reproducible from the listed test clips
         df = pd.read_csv(shared / "gtzan_features.csv")
-        held_out = set((shipped / "test_files.txt").read_text().split())
         test = df[df["file"].isin(held_out)]
         assert len(test) == meta["metrics"]["n_test"]
-        predicted = classifier.predict(test[classifier.feature_columns].to_numpy())
-        accuracy = float(np.mean(np.array(predicted) == test["genre"].to_numpy()))
-        assert abs(accuracy - meta["metrics"]["accuracy"]) < 1e-9
+        y = np.array([classifier.genres.index(g) for g in test["genre"]])
+        proba = classifier.predict_proba(test[classifier.feature_columns].to_numpy())
+        assert abs(float((proba.argmax(axis=1) == y).mean()) - meta["metrics"]["accuracy"]) < 1e-9
+        assert abs(calibration.expected_calibration_error(proba, y) - meta["metrics"]["ece"]) < 1e-6
+        uncertain = float((proba.max(axis=1) < classifier.uncertain_threshold).mean())
+        assert abs(uncertain - meta["metrics"]["uncertain_share"]) < 1e-9
         assert meta["features_csv_sha256"] == evaluation.file_sha256(shared / "gtzan_features.csv")
+        split = shared / "splits" / "gtzan_fault_filtered"
+        if split.is_dir():  # the test clips are exactly the split's test list, never a train or valid clip
+            assert held_out == set((split / "test.txt").read_text().split())
