@@ -493,11 +493,13 @@ DASK_PACKAGES = ("numpy", "sklearn", "tensorflow", "keras")
 def dask_worker_modules() -> list[ModuleType]:
     """Every project module a Dask worker imports to run a grid job, each after the project modules it imports."""
     import functions_audio
+    import functions_calibration
     import functions_evaluation
     import functions_nn
     import functions_training
 
-    return [functions_audio, functions_nn, functions_evaluation, functions_training, sys.modules[__name__]]
+    return [functions_audio, functions_calibration, functions_nn, functions_evaluation, functions_training,
+            sys.modules[__name__]]
 
 
 def _failure(job: GridJob, exc: Exception) -> str:
