@@ -227,6 +227,7 @@ def test_cli_json_record_matches_the_analysis(model_dir, analyser, songs):
     assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error", "uncertain"}
     expected = analyser.analyse_file(songs["long"])
     assert record["error"] is None and record["genre"] == expected.genre
+    assert record["uncertain"] is expected.uncertain is False  # the tiny model has no threshold: never uncertain
     assert record["title"] == "long" and record["duration_s"] == pytest.approx(expected.duration_s, abs=1e-3)
     assert record["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
     assert [w["start_s"] for w in record["windows"]] == pytest.approx([w.start_s for w in expected.windows])
