@@ -263,8 +263,8 @@ folder, kill_at = sys.argv[1], int(sys.argv[2])
 X = np.random.default_rng(0).normal(size=(20, 3))
 def write(tag, shift):
     model = nn.build_keras_model(["a", "b", "c"], ["x", "y"], [(4, "relu")], X + shift, name=f"{tag}_model")
-    metadata = {"format_version": 1, "tag": tag, "genres": ["x", "y"], "feature_columns": ["a", "b", "c"],
-                "activations": ["relu", "softmax"]}
+    metadata = {"format_version": nn.MODEL_FORMAT_VERSION, "tag": tag, "genres": ["x", "y"],
+                "feature_columns": ["a", "b", "c"], "activations": ["relu", "softmax"]}
     nn.write_model_dir(Path(folder), model, metadata)
 write("old", 0.0)
 steps = 0
