@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"batches {gridsearch.QUICK_BATCHES}, 2 folds")
     parser.add_argument("--epochs", help="comma-separated epoch counts (default 100,500,800)")
     parser.add_argument("--batches", help="comma-separated batch sizes (default 32,200,300)")
-    parser.add_argument("--candidates", help="comma-separated candidate names (default: all); "
+    parser.add_argument("--candidates", help="comma-separated candidate names (default: all but the ensembles); "
                                              f"known: {', '.join(nn.CANDIDATES)}")
     parser.add_argument("--groups", help="column whose equal values stay in one fold (e.g. an artist column)")
     parser.add_argument("--split", type=Path, metavar="DIR",
@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.output_dir = args.output_dir or OUTPUTS_DIR / ("hyperparam_split" if args.split else "hyperparam")
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
-    names = [c.strip() for c in args.candidates.split(",")] if args.candidates else list(nn.CANDIDATES)
+    names = [c.strip() for c in args.candidates.split(",")] if args.candidates else list(nn.DEFAULT_CANDIDATES)
     unknown = [c for c in names if c not in nn.CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(nn.CANDIDATES)}")

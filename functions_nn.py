@@ -204,7 +204,10 @@ CANDIDATES: dict[str, Candidate] = {
                   note="baseline"),
     )
 }
-SHIPPED_CANDIDATE = candidate_name(SHIPPED_ARCHITECTURE, "regularised")
+# what 01 runs when no --candidates are named: every single network and baseline (an ensemble costs its members'
+# trainings; name it to run it)
+DEFAULT_CANDIDATES: tuple[str, ...] = tuple(name for name, c in CANDIDATES.items() if c.members == 1)
+SHIPPED_CANDIDATE = candidate_name(SHIPPED_ARCHITECTURE, "regularised", 10)
 # documented fallbacks when there is no hyper-parameter run for the features CSV
 DEFAULT_EPOCHS = 500
 DEFAULT_BATCH = 32
