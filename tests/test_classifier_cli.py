@@ -364,8 +364,11 @@ def test_a_killed_worker_costs_only_its_song(model_dir, songs):
     process = _start_classifier(*[songs["long"]] * 8, "--model", model_dir, "--json", "--workers", "2")
     first = process.stdout.readline()  # one song is done: both workers are at work on the others
     os.kill(child_processes(process.pid)[0], signal.SIGKILL)  # what the out-of-memory killer does
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
+    # The rest through the same buffered reader: readline may already hold the next lines (communicate() reads
+    # the pipe underneath it and would miss them).
+    out = process.stdout.read()
+    err = process.stderr.read()
+    assert process.wait(timeout=300) == 0, err
     assert "Traceback" not in err
     records = [json.loads(line) for line in [first, *out.splitlines()]]
     assert len(records) == 8  # one result per input, in order
