@@ -13,6 +13,9 @@ with ``git archive`` into a temporary folder and run with the same Python; "new"
     (target >= 3, goal 5).
 
     python bench/bench_library.py [--model DIR] [--songs 40] [--repeats 3] [--today REV]
+
+The default model is the shipped model of the ``--today`` revision (one network, model format 1), on both sides:
+today's code cannot read the ten-member format-2 model shipped now.
 """
 
 from __future__ import annotations
@@ -115,17 +118,18 @@ def largest_difference(a: dict, b: dict) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(audio.PRETRAINED_MODEL_DIR), help="model folder (default: shipped)")
+    parser.add_argument("--model", help="model folder (default: the shipped model of --today's revision, which both "
+                                        "sides can load; today's code reads only model format 1)")
     parser.add_argument("--songs", type=int, default=40, help="4-minute songs in the folder (default 40)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each single-song measurement")
     parser.add_argument("--today", default=TODAY, help=f"git revision of today's path (default {TODAY})")
     args = parser.parse_args()
-    model = str(Path(args.model).resolve())
-
     with tempfile.TemporaryDirectory(prefix="bench-library-") as tmp:
         work = Path(tmp)
         song, folder_songs = songs_for_benchmark(work, args.songs)
         today = today_tree(args.today, work)
+        default_model = today / "data" / "pretrained" if today else audio.PRETRAINED_MODEL_DIR
+        model = str(Path(args.model or default_model).resolve())
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; model: {model}")
         print(f"today's path: {'git ' + args.today if today else 'NOT AVAILABLE (no git history)'}; song: 4:00 MP3")
         new = in_process(PROJECT_DIR, song, model, args.repeats, shared=True)
