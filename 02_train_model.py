@@ -196,6 +196,40 @@ def print_calibration(metrics: dict, cal: dict, rows: HeldOut) -> None:
           f"{'n/a' if confident is None else f'{confident:.1%}'} right")
 
 
+def held_out_figures(model, X: np.ndarray, y: np.ndarray, rows, genres: list[str], columns: list[str],
+                     architecture, temperature: float, cal: dict | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The model's held-out probabilities, its members' logits (NumPy, same weights: the uncalibrated ECE) and
+    the metrics: accuracy, macro F1, per genre, confusion matrix, ECE (and with a calibration, uncertain answers)."""
+    fit, test = rows.fit, rows.test
+    proba = model.predict(X[test].astype(np.float32), verbose=0)
+    metrics = evaluation.classification_metrics(y[test], proba.argmax(axis=1), genres)
+    metrics["train_accuracy"] = float((model.predict(X[fit].astype(np.float32), verbose=0).argmax(axis=1)
+                                       == y[fit]).mean())
+    activations = [act for _, act in architecture.hidden] + ["softmax"]
+    logits = nn.Classifier.from_arrays(nn.keras_model_arrays(model), genres, columns, activations).member_logits(
+        X[test])
+    figures = calibration.calibration_report(logits, y[test], temperature, cal["uncertain_threshold"] if cal else 0.0)
+    metrics.update({k: figures[k] for k in ("ece", "ece_uncalibrated", "nll", "mean_confidence")})
+    if cal:
+        metrics.update({k: figures[k] for k in ("uncertain_share", "n_uncertain", "confident_accuracy",
+                                                "uncertain_accuracy")})
+    return proba, logits, metrics
+
+
+def draw_figures(out: Path, name: str, clips: str, genres: list[str], confusion: list, metrics: dict,
+                 logits: np.ndarray, proba: np.ndarray, y_test: np.ndarray, temperature: float,
+                 cal: dict | None) -> None:
+    """confusion_matrix.png and reliability.png (before and, with a calibration, after it) in the model folder."""
+    functions_dataviz.plot_confusion_matrix(confusion, genres, out / "confusion_matrix.png",
+                                            f"{name} on {clips}: accuracy {metrics['accuracy']:.1%}")
+    curves = {f"uncalibrated (ECE {metrics['ece_uncalibrated']:.3f})": calibration.reliability_bins(
+        calibration.calibrated_probabilities(logits), y_test)}
+    if cal:
+        curves[f"calibrated, T = {temperature:.2f} (ECE {metrics['ece']:.3f})"] = calibration.reliability_bins(
+            proba, y_test)
+    functions_dataviz.plot_reliability(curves, out / "reliability.png", f"{name}: reliability on {clips}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Setup
@@ -238,19 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     temperature = cal["temperature"] if cal else 1.0
     model = nn.keras_model_from_arrays(columns, genres, architecture.hidden, X[fit], arrays, temperature,
                                        name=name.replace("+", "_").replace("-", "_"))
-    # Held-out figures, from the exported Keras model itself (the uncalibrated ECE from the same weights in NumPy)
-    proba = model.predict(X[test].astype(np.float32), verbose=0)
-    metrics = evaluation.classification_metrics(y[test], proba.argmax(axis=1), genres)
-    metrics["train_accuracy"] = float((model.predict(X[fit].astype(np.float32), verbose=0).argmax(axis=1)
-                                       == y[fit]).mean())
-    activations = [act for _, act in architecture.hidden] + ["softmax"]
-    logits = nn.Classifier.from_arrays(nn.keras_model_arrays(model), genres, columns, activations).member_logits(
-        X[test])
-    figures = calibration.calibration_report(logits, y[test], temperature, cal["uncertain_threshold"] if cal else 0.0)
-    metrics.update({k: figures[k] for k in ("ece", "ece_uncalibrated", "nll", "mean_confidence")})
-    if cal:
-        metrics.update({k: figures[k] for k in ("uncertain_share", "n_uncertain", "confident_accuracy",
-                                                "uncertain_accuracy")})
+    # Held-out figures, from the exported Keras model itself
+    proba, logits, metrics = held_out_figures(model, X, y, rows, genres, columns, architecture, temperature, cal)
     confusion = metrics.pop("confusion_matrix")
     training_info = {
         "features_csv": str(args.features_csv), "n_rows": len(df), "n_train": int(fit.sum()),
@@ -268,16 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {out}: cannot write the model ({exc})", file=sys.stderr)
         return 1
     held = "artist-filtered test" if args.split else "held-out"
-    functions_dataviz.plot_confusion_matrix(
-        confusion, genres, out / "confusion_matrix.png",
-        f"{name} on {int(test.sum())} {held} clips: accuracy {metrics['accuracy']:.1%}")
-    curves = {f"uncalibrated (ECE {metrics['ece_uncalibrated']:.3f})": calibration.reliability_bins(
-        calibration.calibrated_probabilities(logits), y[test])}
-    if cal:
-        curves[f"calibrated, T = {temperature:.2f} (ECE {metrics['ece']:.3f})"] = calibration.reliability_bins(
-            proba, y[test])
-    functions_dataviz.plot_reliability(curves, out / "reliability.png",
-                                       f"{name}: reliability on {int(test.sum())} {held} clips")
+    draw_figures(out, name, f"{int(test.sum())} {held} clips", genres, confusion, metrics, logits, proba, y[test],
+                 temperature, cal)
     # Inference: the light NumPy loader must reproduce the Keras model
     gap = float(np.abs(nn.load_classifier(out).predict_proba(X[test]) - proba).max())
     if gap > 1e-5:
