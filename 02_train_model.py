@@ -173,8 +173,9 @@ def calibrate(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args:
 def print_report(metrics: dict, cal: dict | None, rows: HeldOut, fit_seconds: float, out: Path) -> None:
     """Training time, held-out accuracy and macro F1, the per-genre table, calibration and uncertain figures."""
     print(f"fit {fit_seconds:.1f} s; train accuracy {metrics['train_accuracy']:.3f}")
-    print(f"held-out accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} clips "
-          f"(macro F1 {metrics['macro_f1']:.3f})")
+    low, high = metrics["accuracy_interval_95"]
+    print(f"held-out accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} clips (95 % interval "
+          f"{low:.3f}-{high:.3f}; macro F1 {metrics['macro_f1']:.3f})")
     print(f"{'genre':<12} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
     for genre, m in metrics["per_genre"].items():
         print(f"{genre:<12} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:4d}")
@@ -182,6 +183,9 @@ def print_report(metrics: dict, cal: dict | None, rows: HeldOut, fit_seconds: fl
         print(f"ECE {metrics['ece']:.3f} (uncalibrated: calibration needs --split)")
     else:
         print_calibration(metrics, cal, rows)
+    floor = metrics["ece_if_calibrated"]
+    print(f"ECE a perfectly calibrated model with these probabilities would show on {floor['n_clips']} clips: "
+          f"{floor['mean']:.3f} on average, up to {floor['p95']:.3f} (95th percentile)")
     print(f"wrote {out}/ (model.keras, weights.npz, model.json, test_files.txt, confusion_matrix.png, reliability.png)")
 
 
@@ -210,6 +214,7 @@ def held_out_figures(model, X: np.ndarray, y: np.ndarray, rows, genres: list[str
         X[test])
     figures = calibration.calibration_report(logits, y[test], temperature, cal["uncertain_threshold"] if cal else 0.0)
     metrics.update({k: figures[k] for k in ("ece", "ece_uncalibrated", "nll", "mean_confidence")})
+    metrics["ece_if_calibrated"] = calibration.ece_if_calibrated(proba)
     if cal:
         metrics.update({k: figures[k] for k in ("uncertain_share", "n_uncertain", "confident_accuracy",
                                                 "uncertain_accuracy")})

@@ -214,8 +214,20 @@ def stratified_holdout(labels: Sequence[str], test_size: float, seed: int) -> np
     return mask
 
 
+def accuracy_interval(n_correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of an accuracy of ``n_correct`` out of ``n`` clips (95 % by default): the range of
+    true accuracies this count is plausible under, i.e. how far the figure could move on another draw of clips."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = n_correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(max(centre - half, 0.0)), float(min(centre + half, 1.0)))
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, genres: Sequence[str]) -> dict:
-    """Accuracy, macro and per-genre precision/recall/F1 and the confusion matrix (rows = true genre)."""
+    """Accuracy (with its 95 % Wilson interval), macro and per-genre precision/recall/F1 and the confusion matrix
+    (rows = true genre)."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     labels = list(range(len(genres)))
@@ -225,6 +237,8 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, genres: Seque
     return {
         "n_test": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy_interval_95": list(accuracy_interval(int((np.asarray(y_true) == np.asarray(y_pred)).sum()),
+                                                       len(y_true))),
         "macro_precision": float(mp),
         "macro_recall": float(mr),
         "macro_f1": float(mf),

@@ -24,6 +24,7 @@ from functions_audio import FEATURE_COLUMNS
 from functions_evaluation import (
     DataError,
     Split,
+    accuracy_interval,
     cv_train_masks,
     file_sha256,
     fold_metrics,
@@ -205,9 +206,12 @@ class GridSearch:
         df = self.results().sort_values(["accuracy_mean", "epochs"], ascending=[False, True])
         best = df.drop_duplicates("candidate")
         spread = "repeats" if "split" in self.settings else "folds"
-        return (f"\nbest cell per candidate ({self.scheme}, mean ± std over {spread}):\n{cell_table(best)}\n"
+        text = (f"\nbest cell per candidate ({self.scheme}, mean ± std over {spread}):\n{cell_table(best)}\n"
                 f"\ntop {min(top, len(df))} of {len(df)} cells:\n{cell_table(df.head(top))}\n"
                 f"(fit s: wall time of the run up to that epoch count, all folds together)")
+        if "split" in self.settings and len(best):
+            text += "\n" + valid_noise_note(float(best["accuracy_mean"].iloc[0]), self.settings["split"]["n_valid"])
+        return text
 
     def plot(self, example_clip: Path | None = None) -> list[Path]:
         """The PNG plots of the run (see functions_dataviz)."""
@@ -614,6 +618,15 @@ def _result_row(job: GridJob, epochs: int | None, per_fold: list[dict[str, float
 # --------------------------------------------------------------------------------------------------------
 # Reporting and reading a finished run (02_train_model.py takes its default cell from it)
 # --------------------------------------------------------------------------------------------------------
+
+
+def valid_noise_note(accuracy: float, n_valid: int) -> str:
+    """One line on how much a valid accuracy can move with the draw of valid clips alone (the std over repeats
+    only shows the training's randomness): the 95 % Wilson interval of the best cell's accuracy."""
+    low, high = accuracy_interval(round(accuracy * n_valid), n_valid)
+    return (f"(valid has {n_valid} clips: on another draw of as many clips the best cell's {accuracy:.1%} could be "
+            f"anywhere in {low:.1%}-{high:.1%} (95 % Wilson interval); the std over repeats shows only the "
+            f"training's randomness)")
 
 
 def cell_table(frame: pd.DataFrame) -> str:

@@ -124,3 +124,51 @@ def test_uncertain_threshold_withholds_the_answers_that_are_more_often_wrong() -
     assert figures["confident_accuracy"] == pytest.approx(6 / 7) and figures["uncertain_accuracy"] == 0.25
     # a model that is always right withholds nothing
     assert calibration.choose_uncertain_threshold(proba, proba.argmax(axis=1)) == 0.0
+
+
+# --- how much a figure can move with the draw of clips ---------------------------------------------------------
+def test_accuracy_interval_is_the_wilson_score_interval() -> None:
+    z = 1.959964
+    for n_correct, n in ((157, 290), (3, 20), (99, 100)):
+        low, high = evaluation.accuracy_interval(n_correct, n)
+        p = n_correct / n
+        assert low < p < high
+        # Wilson's endpoints are the true accuracies q at which the observed p sits exactly z standard errors away
+        for q in (low, high):
+            assert abs(p - q) == pytest.approx(z * np.sqrt(q * (1 - q) / n), rel=1e-6)
+    assert evaluation.accuracy_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+    assert evaluation.accuracy_interval(10, 10)[1] == pytest.approx(1.0)
+    # 157 of 290 (54.1 %): about +-5.7 points; four times the clips halves it
+    low, high = evaluation.accuracy_interval(157, 290)
+    low4, high4 = evaluation.accuracy_interval(628, 1160)
+    assert 0.11 < high - low < 0.12 and (high4 - low4) == pytest.approx((high - low) / 2, rel=0.02)
+    metrics = evaluation.classification_metrics(np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]), ["a", "b"])
+    assert metrics["accuracy_interval_95"] == list(evaluation.accuracy_interval(3, 4))
+
+
+def random_probabilities(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return calibration.softmax(rng.normal(0.0, 1.5, (n, 10)))
+
+
+def test_ece_floor_of_a_perfectly_calibrated_model_on_a_few_hundred_clips() -> None:
+    proba = random_probabilities(290, seed=0)
+    floor = calibration.ece_if_calibrated(proba)
+    assert floor == calibration.ece_if_calibrated(proba)  # seeded: the same figures every run
+    assert floor["n_clips"] == 290 and 0.02 < floor["mean"] < floor["p95"] < 0.15
+    # genres really drawn from these probabilities: the observed ECE is within the floor's 95th percentile
+    # about 95 % of the time, and never far above it
+    rng = np.random.default_rng(7)
+    observed = []
+    for _ in range(40):
+        y = np.array([rng.choice(10, p=row) for row in proba])
+        observed.append(calibration.expected_calibration_error(proba, y))
+    inside = np.mean(np.array(observed) <= floor["p95"])
+    assert inside >= 0.85 and np.mean(observed) == pytest.approx(floor["mean"], abs=0.01)
+    # an over-confident model's ECE stands far above its floor
+    logits, y = overconfident_outputs()
+    raw = calibration.calibrated_probabilities(logits)
+    assert calibration.expected_calibration_error(raw, y) > 2 * calibration.ece_if_calibrated(raw)["p95"]
+    # the floor shrinks as the square root of the clips
+    big = calibration.ece_if_calibrated(random_probabilities(2900, seed=0), n_draws=500)
+    assert big["mean"] == pytest.approx(floor["mean"] / np.sqrt(10), rel=0.3)

@@ -45,6 +45,7 @@ def test_01_split_scores_cells_on_valid_and_never_reads_test(split_data, tmp_pat
                         "--no-plots")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid accuracy over 2 training repeats" in result.stdout
+    assert "valid has 8 clips: on another draw of as many clips" in result.stdout  # what 8 clips can tell
     assert "the 4 test clips are never read here, 4 clips in no list are left out" in result.stdout
     run = json.loads((out / "run.json").read_text())
     assert run["protocol"] == "split" and run["n_rows"] == len(parts["train"]) + len(parts["valid"])
@@ -87,6 +88,13 @@ def test_02_split_calibrates_on_valid_and_reports_on_test(split_data, tmp_path: 
     assert metrics["n_test"] == 4 and sum(map(sum, meta["confusion_matrix"])) == 4
     for key in ("accuracy", "macro_f1", "ece", "ece_uncalibrated", "uncertain_share"):
         assert 0 <= metrics[key] <= 1, key
+    # how far these figures could move with the draw of test clips: 4 clips say little
+    low, high = metrics["accuracy_interval_95"]
+    assert low <= metrics["accuracy"] <= high and high - low > 0.4
+    assert "95 % interval" in result.stdout
+    floor = metrics["ece_if_calibrated"]
+    assert floor["n_clips"] == 4 and 0 < floor["mean"] <= floor["p95"] <= 1
+    assert "a perfectly calibrated model with these probabilities would show on 4 clips" in result.stdout
     assert (out / "reliability.png").stat().st_size > 10_000
     classifier = nn.load_classifier(out)
     assert classifier.temperature == cal["temperature"] and classifier.members == 2
