@@ -130,7 +130,18 @@ class Driver:
             return
         x = widget.winfo_rootx() + widget.winfo_width() // 2
         y = widget.winfo_rooty() + widget.winfo_height() // 2
-        self._run_xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
+        # xdotool can exit before Tk has read the button release from the X server: a tag after the widget's
+        # own bindings sees the release once the click has acted, and the pump waits for it.
+        released: list[bool] = []
+        tag = f"test-release-{id(widget)}"
+        widget.bind_class(tag, "<ButtonRelease-1>", lambda _event: released.append(True))
+        widget.bindtags((*widget.bindtags(), tag))
+        try:
+            self._run_xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
+            self.pump(until=lambda: bool(released) or not widget.winfo_exists(), timeout=10)
+        finally:
+            if widget.winfo_exists():
+                widget.bindtags(tuple(t for t in widget.bindtags() if t != tag))
 
     def classify(self, text: str) -> fa.SongResult:
         self.type_into_entry(text)
