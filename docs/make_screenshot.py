@@ -35,6 +35,15 @@ SHORT_MEDLEY = ("classical", "jazz", "metal")
 LONG_MEDLEY = ("classical", "jazz", "metal", "reggae", "hiphop", "country", "disco", "blues")  # 8 x 30 s = 4 min
 
 
+def save_small_png(shot: Path, output: Path) -> None:
+    """``shot`` as a palette PNG: 256 colours keep every genre's colour even where it covers a few pixels (with
+    64, median cut merged the legend's small swatches into the large areas' colours)."""
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(output, optimize=True)
+
+
 def medley(folder: Path, genres: tuple[str, ...], name: str, clip_seconds: float | None = None) -> Path:
     """The first GTZAN clip of each genre (or a synthetic one), one after the other, as an MP3 in ``folder``;
     each clip cut to ``clip_seconds`` when given."""
@@ -91,7 +100,6 @@ def main() -> int:
         print("make_screenshot: Xvfb is not installed (apt-get install xvfb)", file=sys.stderr)
         return 1
     from helpers_classify import LoopbackServer
-    from PIL import Image
     from test_gui_window import Driver
 
     display = ":77"
@@ -106,8 +114,7 @@ def main() -> int:
                 driver.root.geometry("900x760+0+0")
                 shot = library_view(driver, Path(tmp))
                 driver.close()
-                Image.open(shot).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT,
-                                                         dither=Image.Dither.NONE).save(args.output, optimize=True)
+                save_small_png(Path(shot), Path(args.output))
                 print(f"{args.output}: the folder view")
                 return 0
             if args.long_song:
@@ -124,9 +131,7 @@ def main() -> int:
                 return 1
             shot = driver.screenshot(Path(tmp) / "window.png")
             driver.close()
-            image = Image.open(shot).convert("RGB")
-            small = image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-            small.save(args.output, optimize=True)
+            save_small_png(shot, Path(args.output))
         print(f"{args.output}: {result.genre} ({result.probabilities[result.genre]:.0%}), "
               f"{len(result.windows)} windows {[w.genre for w in result.windows]}")
     finally:
