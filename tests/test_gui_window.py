@@ -457,9 +457,23 @@ def test_open_folder_fills_a_sortable_table_whose_buttons_act_on_it(driver, musi
 
     window = driver.window
     monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(music_folder))
+    # The window's state each time it turns busy or idle: a short scan can end before the click's pump returns,
+    # so the state is recorded as it changes rather than read afterwards.
+    states: list[tuple[bool, str, str]] = []
+    set_busy = window._set_busy
+
+    def recording_set_busy(busy: bool) -> None:
+        set_busy(busy)
+        states.append((busy, str(window.cancel_button.cget("state")), str(window.open_folder_button.cget("state"))))
+
+    monkeypatch.setattr(window, "_set_busy", recording_set_busy)
+    started = time.monotonic()
     driver.click(window.open_folder_button)
-    assert window.busy and str(window.cancel_button.cget("state")) == "normal"
+    assert states, f"the click started nothing; status {window.status_text.get()!r}"
+    assert states[0] == (True, "normal", "disabled")  # scanning: Cancel on, Open folder… off
     driver.pump(until=lambda: not window.busy, timeout=120)
+    print(f"scan of 6 files: {time.monotonic() - started:.2f} s")
+    assert states[-1] == (False, "disabled", "normal")
     assert window.status_text.get() == "Done: 5 songs classified, 1 failed. Click a row to see it."
     assert driver.max_gap_s < 2.0, f"the window stalled for {driver.max_gap_s:.2f} s"
     rows = table_rows(window)
