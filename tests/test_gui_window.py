@@ -521,13 +521,15 @@ def test_open_folder_fills_a_sortable_table_whose_buttons_act_on_it(driver, musi
 @pytest.mark.slow
 def test_cancel_stops_a_folder_scan_and_keeps_the_rows_so_far(driver, tmp_path):
     folder = tmp_path / "many"
-    for i in range(8):
-        write_wav(folder / f"song {i}.wav", synthetic_song([("metal", 20.0)], seed=i))
+    for i in range(8):  # 3-minute songs: the scan lasts long enough for a click to land in the middle of it
+        write_wav(folder / f"song {i}.wav", np.tile(synthetic_song([("metal", 20.0)], seed=i), 9))
     driver.type_into_entry(str(folder))
     driver.click(driver.window.classify_button)
     driver.pump(until=lambda: len(table_rows(driver.window)) >= 1, timeout=120)
+    started = time.monotonic()
     driver.click(driver.window.cancel_button)
     driver.pump(until=lambda: not driver.window.busy, timeout=60)
+    print(f"cancelled after the first row in {time.monotonic() - started:.2f} s")
     assert driver.window.status_text.get() == "Cancelled."
     assert 1 <= len(table_rows(driver.window)) < 8
     assert str(driver.window.open_folder_button.cget("state")) == "normal"
