@@ -37,12 +37,17 @@ def negative_log_likelihood(proba: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.maximum(picked, 1e-12)).mean())
 
 
+def confidence_bins(confidence: np.ndarray, n_bins: int = ECE_BINS) -> np.ndarray:
+    """The equal-width bin (0 .. n_bins - 1) of each top probability; a confidence of 1.0 is in the last bin."""
+    return np.minimum((np.asarray(confidence) * n_bins).astype(int), n_bins - 1)
+
+
 def reliability_bins(proba: np.ndarray, y: np.ndarray, n_bins: int = ECE_BINS) -> list[dict]:
     """Per equal-width bin of the top probability: its edges, clip count, mean confidence and accuracy."""
     proba, y = np.asarray(proba), np.asarray(y)
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y
-    index = np.minimum((confidence * n_bins).astype(int), n_bins - 1)  # a confidence of 1.0 in the last bin
+    index = confidence_bins(confidence, n_bins)
     bins = []
     for b in range(n_bins):
         rows = index == b
@@ -76,7 +81,7 @@ def ece_if_calibrated(proba: np.ndarray, n_draws: int = 2000, seed: int = 0, n_b
     rng = np.random.default_rng(seed)
     predicted = proba.argmax(axis=1)
     confidence = proba.max(axis=1)
-    index = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    index = confidence_bins(confidence, n_bins)
     # a clip's drawn genre is its predicted one with probability = its top probability: only that matters here
     correct = rng.random((n_draws, n)) < proba[np.arange(n), predicted]
     gaps = np.zeros(n_draws)

@@ -27,7 +27,7 @@ import os
 import sys
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,20 +135,18 @@ class Recipe:
     weight_decay: float = 0.0  # decoupled (AdamW-style): w -= lr * weight_decay * w each step, kernels only
 
 
+_REGULARISED = Recipe(
+    "regularised", learning_rate=1e-3, lr_decay_epochs=50.0, dropout=0.2, input_noise=0.2, label_smoothing=0.2,
+)
+
 RECIPES: dict[str, Recipe] = {
     # the original study: plain Adam (Keras defaults), categorical cross-entropy
     "original": Recipe("original"),
     # ours: same layers, regularised training
-    "regularised": Recipe(
-        "regularised", learning_rate=1e-3, lr_decay_epochs=50.0, dropout=0.2, input_noise=0.2,
-        label_smoothing=0.2,
-    ),
+    "regularised": _REGULARISED,
     # ours: the regularised recipe with dropout 0.3 (the best ten-member 85col ensemble on valid in a scratch
     # round of recipes; README, "What was tried on valid")
-    "regularised-d30": Recipe(
-        "regularised-d30", learning_rate=1e-3, lr_decay_epochs=50.0, dropout=0.3, input_noise=0.2,
-        label_smoothing=0.2,
-    ),
+    "regularised-d30": replace(_REGULARISED, name="regularised-d30", dropout=0.3),
     # ours, for the wide extra MLP: more units, more dropout
     "regularised-wide": Recipe(
         "regularised-wide", learning_rate=1e-3, lr_decay_epochs=50.0, dropout=0.5, input_noise=0.3,
