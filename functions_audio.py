@@ -71,6 +71,30 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 CSV_COLUMNS: tuple[str, ...] = ID_COLUMNS + FEATURE_COLUMNS
 
+# The learned features: the pre-trained musicnn network (MSD_musicnn, functions_musicnn) tags each 3-s patch of
+# a clip with 50 Million-Song-Dataset tags; a clip's features are the mean and the standard deviation (ddof 0)
+# of those tag probabilities over its patches, in this tag order.
+MUSICNN_TAGS: tuple[str, ...] = (
+    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s", "alternative rock",
+    "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul", "indie rock", "Mellow",
+    "electronica", "80s", "folk", "90s", "chill", "instrumental", "punk", "oldies", "blues", "hard rock",
+    "ambient", "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
+    "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb",
+    "indie pop", "sad", "House", "happy",
+)
+MUSICNN_COLUMNS: tuple[str, ...] = (
+    *_numbered("musicnn_mean", len(MUSICNN_TAGS)),
+    *_numbered("musicnn_std", len(MUSICNN_TAGS)),
+)
+CLASSIC_COLUMNS = FEATURE_COLUMNS  # the 91 hand-made features, the seed's schema
+# 00's --features: which columns a features CSV holds (after ID_COLUMNS), in this order
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "classic": CLASSIC_COLUMNS,
+    "musicnn": MUSICNN_COLUMNS,
+    "all": CLASSIC_COLUMNS + MUSICNN_COLUMNS,
+}
+ALL_FEATURE_COLUMNS: tuple[str, ...] = FEATURE_SETS["all"]
+
 EXTRACTION_SETTINGS: dict[str, object] = {
     "sample_rate": SAMPLE_RATE,
     "mono": True,
@@ -82,6 +106,20 @@ EXTRACTION_SETTINGS: dict[str, object] = {
     "rolloff_percent": ROLLOFF_PERCENT,
     "clip_seconds": CLIP_SECONDS,
     "statistics": "mean and std (ddof 0) over STFT frames",
+}
+
+# How the musicnn network's input is computed (as the original musicnn code computes it; functions_musicnn)
+MUSICNN_MODEL = "MSD_musicnn"
+MUSICNN_SETTINGS: dict[str, object] = {
+    "model": MUSICNN_MODEL,
+    "sample_rate": 16000,
+    "n_fft": 512,
+    "hop_length": 256,
+    "n_mels": 96,
+    "log": "log10(10000 * float16(mel power) + 1)",
+    "patch_frames": 187,  # 3 s
+    "patch_hop_frames": 62,  # about 1 s
+    "statistics": "mean and std (ddof 0) over patches of the 50 tag probabilities",
 }
 
 AUDIO_EXTENSIONS: frozenset[str] = frozenset({
