@@ -118,7 +118,7 @@ MUSICNN_SETTINGS: dict[str, object] = {
     "n_mels": 96,
     "log": "log10(10000 * float16(mel power) + 1)",
     "patch_frames": 187,  # 3 s
-    "patch_hop_frames": 62,  # about 1 s
+    "patch_hop_frames": 61,  # librosa.time_to_frames(1 s), as the original extractor computes it
     "statistics": "mean and std (ddof 0) over patches of the 50 tag probabilities",
 }
 

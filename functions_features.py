@@ -83,16 +83,16 @@ def mel_to_hz(mels: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def mel_basis(sr: int) -> np.ndarray:
-    """librosa.filters.mel(sr=sr, n_fft=2048, n_mels=128): Slaney scale and area normalisation, float32."""
-    fft_freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
-    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2.0), N_MELS + 2))
+def mel_basis(sr: int, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels): Slaney scale and area normalisation, float32."""
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2.0), n_mels + 2))
     fdiff = np.diff(mel_f)
     ramps = np.subtract.outer(mel_f, fft_freqs)
-    weights = np.zeros((N_MELS, fft_freqs.size), dtype=np.float32)
-    for i in range(N_MELS):
+    weights = np.zeros((n_mels, fft_freqs.size), dtype=np.float32)
+    for i in range(n_mels):
         weights[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
-    weights *= (2.0 / (mel_f[2:N_MELS + 2] - mel_f[:N_MELS]))[:, np.newaxis]
+    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, np.newaxis]
     return weights
 
 

@@ -1,0 +1,516 @@
+"""The pre-trained musicnn network (``MSD_musicnn``, Pons & Serra 2019) in NumPy: its input, weights and forward pass.
+
+What lives here, top-down:
+
+- **Weights** from the registry, never from this repository: the ``musicnn`` 0.1.0 wheel on PyPI ships the
+  TensorFlow checkpoint (install it with ``pip install --no-deps musicnn==0.1.0``; its metadata pins numpy<1.17
+  and TensorFlow 1, and none of its code is imported). ``convert_checkpoint`` reads the checkpoint once with
+  TensorFlow's checkpoint reader and writes the arrays to a cache file of ours (``data/musicnn/MSD_musicnn.npz``,
+  not committed); ``load_network`` reads that file with NumPy alone and folds every batch normalisation into a
+  scale and a shift.
+- **Input**, exactly as the original ``musicnn.extractor.batch_data`` computes it: audio at 16 kHz mono, mel power
+  spectrogram (n_fft 512, hop 256, 96 Slaney bands, reflect-padded centred frames as librosa 0.7 padded them),
+  cast to float16, ``log10(10000 * S + 1)`` computed in float32 (in float16 about 2 % of the values overflow to
+  infinity), patches of 187 frames (3 s) every 62 frames. A clip shorter than one patch is repeat-padded, as
+  musicnn's training padded short clips.
+- **Forward pass** (``MusicnnNetwork``): front end of vertical (timbral, 7x38 and 7x67) and horizontal (temporal,
+  128/64/32x1) convolutions with max-pooling over frequency, a 1-D mid end of three 7-frame convolutions with
+  residual connections, temporal max and mean pooling, dense 200 (the penultimate layer) and 50 sigmoid outputs.
+  The timbral convolutions, 84 % of the work, only see 3 frames either side, so patches that overlap share them:
+  ``taggram`` computes them once over the spectrogram and recomputes only each patch's 3 edge frames, where the
+  patch's own zero padding differs. ``build_keras_model`` is the same network in Keras (for export and for
+  checking the NumPy pass against it).
+
+Import cost: NumPy and the standard library only (TensorFlow only inside ``convert_checkpoint`` and the Keras
+builder); the classifier (03) imports this module to compute the learned features of a song.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from functions_audio import (
+    DATA_DIR,
+    MUSICNN_MODEL,
+    MUSICNN_SETTINGS,
+    MUSICNN_TAGS,
+    SAMPLE_RATE,
+    AudioError,
+)
+
+MUSICNN_WHEEL = "musicnn==0.1.0"
+INSTALL_COMMAND = f"pip install --no-deps {MUSICNN_WHEEL}"
+WEIGHTS_DIR = DATA_DIR / "musicnn"  # converted weights (not committed): made from the wheel's checkpoint
+WEIGHTS_FORMAT_VERSION = 1
+BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default, which the checkpoint was trained with
+
+INPUT_SAMPLE_RATE = int(MUSICNN_SETTINGS["sample_rate"])
+N_FFT = int(MUSICNN_SETTINGS["n_fft"])
+HOP_LENGTH = int(MUSICNN_SETTINGS["hop_length"])
+N_MELS = int(MUSICNN_SETTINGS["n_mels"])
+PATCH_FRAMES = int(MUSICNN_SETTINGS["patch_frames"])
+PATCH_HOP = int(MUSICNN_SETTINGS["patch_hop_frames"])
+PATCH_SECONDS = PATCH_FRAMES * HOP_LENGTH / INPUT_SAMPLE_RATE
+N_TAGS = len(MUSICNN_TAGS)
+PENULTIMATE_UNITS = 200
+
+TIMBRAL_PAD = 3  # the timbral convolutions are 7 frames high, zero-padded by 3 frames at the patch's edges
+MIDEND_PAD = 3
+TIMBRAL_BLOCK_FRAMES = 128  # frames per matrix product of the shared front end (memory stays ~20 MB)
+
+
+class MusicnnUnavailable(Exception):
+    """The musicnn weights cannot be had (wheel not installed, cache damaged); the message says what to run."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Weights: the wheel's checkpoint -> our cache file -> folded arrays
+# --------------------------------------------------------------------------------------------------------------
+# checkpoint variable -> our name; the order of the layers is the order models.build_musicnn creates them
+_CHECKPOINT_LAYERS: dict[str, str] = {
+    "batch_normalization": "input_bn",
+    "conv2d": "timbral_38", "batch_normalization_1": "timbral_38_bn",
+    "conv2d_1": "timbral_67", "batch_normalization_2": "timbral_67_bn",
+    "conv2d_2": "temporal_128", "batch_normalization_3": "temporal_128_bn",
+    "conv2d_3": "temporal_64", "batch_normalization_4": "temporal_64_bn",
+    "conv2d_4": "temporal_32", "batch_normalization_5": "temporal_32_bn",
+    "conv2d_5": "midend_1", "batch_normalization_6": "midend_1_bn",
+    "conv2d_6": "midend_2", "batch_normalization_7": "midend_2_bn",
+    "conv2d_7": "midend_3", "batch_normalization_8": "midend_3_bn",
+    "batch_normalization_9": "pool_bn",
+    "dense": "dense", "batch_normalization_10": "dense_bn",
+    "dense_1": "output",
+}
+_TIMBRAL = ("timbral_38", "timbral_67")
+_TEMPORAL = ("temporal_128", "temporal_64", "temporal_32")
+_MIDEND = ("midend_1", "midend_2", "midend_3")
+
+
+def checkpoint_dir(model: str = MUSICNN_MODEL) -> Path:
+    """The wheel's checkpoint folder of ``model`` (found without importing the musicnn package)."""
+    spec = importlib.util.find_spec("musicnn")
+    if spec is None or not spec.submodule_search_locations:
+        raise MusicnnUnavailable(f"the musicnn weights are not installed: run `{INSTALL_COMMAND}`")
+    folder = Path(next(iter(spec.submodule_search_locations))) / model
+    if not (folder / ".index").is_file():
+        raise MusicnnUnavailable(f"{folder}: no {model} checkpoint in the musicnn package: run "
+                                 f"`pip install --force-reinstall {INSTALL_COMMAND.removeprefix('pip install ')}`")
+    return folder
+
+
+def weights_path(model: str = MUSICNN_MODEL) -> Path:
+    """Where the converted weights of ``model`` are cached ($GENRE_MUSICNN_WEIGHTS overrides the folder)."""
+    folder = Path(os.environ.get("GENRE_MUSICNN_WEIGHTS") or WEIGHTS_DIR)
+    return folder / f"{model}.npz"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -> Path:
+    """Read the wheel's TensorFlow checkpoint of ``model`` and write its inference arrays to our cache file.
+
+    Kernels, biases and the four arrays of every batch normalisation (gamma, beta, moving mean and variance) are
+    kept as they are (Adam's slots are dropped); the file also records the checkpoint's SHA-256 and the layer
+    names. Written atomically: a crash leaves the old file or none.
+    """
+    folder = checkpoint_dir(model)
+    output = output or weights_path(model)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    try:  # the checkpoint's files are named ".index" and ".data-00000-of-00001": the prefix is the folder itself
+        reader = tf.compat.v1.train.NewCheckpointReader(str(folder) + os.sep)
+    except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own error types for damaged files
+        raise MusicnnUnavailable(f"{folder}: cannot read the musicnn checkpoint ({str(exc).splitlines()[0][:120]}): "
+                                 f"reinstall it with `{INSTALL_COMMAND}`") from None
+    arrays: dict[str, np.ndarray] = {}
+    for scope, name in _CHECKPOINT_LAYERS.items():
+        parts = ("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope else (
+            "kernel", "bias")
+        for part in parts:
+            arrays[f"{name}/{part}"] = np.asarray(reader.get_tensor(f"{scope}/{part}"), dtype=np.float32)
+    meta = {"format_version": WEIGHTS_FORMAT_VERSION, "model": model, "wheel": MUSICNN_WHEEL,
+            "checkpoint_sha256": _file_sha256(folder / ".data-00000-of-00001")}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    with open(partial, "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(partial, output)
+    return output
+
+
+def read_weights(path: Path) -> dict[str, np.ndarray]:
+    """The raw arrays of a cache file; MusicnnUnavailable (one line, with the command to run) if unusable."""
+    remedy = f"delete it and run `python 00_preprocess_music.py --prepare-musicnn` (needs `{INSTALL_COMMAND}`)"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: np.asarray(npz[name]) for name in npz.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MusicnnUnavailable(f"{path}: damaged musicnn weights ({type(exc).__name__}): {remedy}") from None
+    expected = {f"{name}/{part}" for scope, name in _CHECKPOINT_LAYERS.items()
+                for part in (("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope
+                             else ("kernel", "bias"))}
+    if meta.get("format_version") != WEIGHTS_FORMAT_VERSION or set(arrays) != expected:
+        raise MusicnnUnavailable(f"{path}: not a musicnn weights file of this version: {remedy}")
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        raise MusicnnUnavailable(f"{path}: damaged musicnn weights (non-finite values): {remedy}")
+    return arrays
+
+
+def ensure_weights(model: str = MUSICNN_MODEL) -> Path:
+    """The cache file of ``model``, converted from the installed wheel first if it is not there yet."""
+    path = weights_path(model)
+    if not path.is_file():
+        convert_checkpoint(model, path)
+    return path
+
+
+@functools.lru_cache(maxsize=2)
+def load_network(model: str = MUSICNN_MODEL) -> MusicnnNetwork:
+    """The network of ``model`` from its cache file (converted from the wheel on first use), loaded once."""
+    return MusicnnNetwork(read_weights(ensure_weights(model)))
+
+
+def _bn_affine(arrays: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A batch normalisation at inference as ``x * scale + shift`` (float32)."""
+    gamma, beta = arrays[f"{name}/gamma"], arrays[f"{name}/beta"]
+    mean, variance = arrays[f"{name}/moving_mean"], arrays[f"{name}/moving_variance"]
+    scale = gamma.astype(np.float64) / np.sqrt(variance.astype(np.float64) + BN_EPSILON)
+    return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Input: 16 kHz audio -> log-mel spectrogram -> patches
+# --------------------------------------------------------------------------------------------------------------
+def resample_for_musicnn(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """``y`` (float32 mono at ``sr``) at the network's 16 kHz, with soxr's high-quality mode (librosa's default)."""
+    if sr == INPUT_SAMPLE_RATE:
+        return np.ascontiguousarray(y, dtype=np.float32)
+    import soxr
+
+    return soxr.resample(np.asarray(y, dtype=np.float32), sr, INPUT_SAMPLE_RATE, quality="HQ").astype(np.float32)
+
+
+def log_mel(y16k: np.ndarray) -> np.ndarray:
+    """The network's input for 16-kHz samples: (frames, 96) float32, as musicnn's ``batch_data`` computes it.
+
+    ``librosa.feature.melspectrogram(y, sr=16000, n_fft=512, hop_length=256, n_mels=96)`` with the reflect-padded
+    centred frames of librosa 0.7, cast to float16, then ``log10(10000 * S + 1)`` in float32.
+    """
+    from functions_features import hann_window, mel_basis
+
+    y = np.asarray(y16k, dtype=np.float32)
+    if y.size <= N_FFT // 2:  # reflect padding needs more samples than half a frame
+        y = np.pad(y, (0, N_FFT // 2 + 1 - y.size))
+    padded = np.pad(y, N_FFT // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
+    window = hann_window(N_FFT)
+    basis = mel_basis(INPUT_SAMPLE_RATE, N_FFT, N_MELS)
+    mel = np.empty((frames.shape[0], N_MELS), dtype=np.float32)
+    for start in range(0, frames.shape[0], 256):
+        block = slice(start, start + 256)
+        spectrum = np.fft.rfft(frames[block] * window, axis=-1).astype(np.complex64)
+        power = spectrum.real ** 2 + spectrum.imag ** 2
+        mel[block] = power @ basis.T
+    return np.log10(10000.0 * mel.astype(np.float16).astype(np.float32) + 1.0)
+
+
+def patch_starts(n_frames: int, hop: int = PATCH_HOP) -> list[int]:
+    """First frames of the patches of a spectrogram of ``n_frames`` frames (musicnn's ``range(0, last, hop)``)."""
+    return list(range(0, max(n_frames - PATCH_FRAMES + 1, 1), hop))
+
+
+def pad_short(spectrogram: np.ndarray) -> np.ndarray:
+    """A spectrogram shorter than one patch repeated until it fills one (musicnn's training 'repeat-pad')."""
+    n = spectrogram.shape[0]
+    if n >= PATCH_FRAMES:
+        return spectrogram
+    if n == 0:
+        raise AudioError("no audio frames for the musicnn network")
+    return np.tile(spectrogram, (-(-PATCH_FRAMES // n), 1))[:PATCH_FRAMES]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The forward pass
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class Taggram:
+    """The network's outputs for the patches of one spectrogram: tag probabilities and the penultimate layer."""
+
+    tags: np.ndarray  # (patches, 50) sigmoid outputs, MUSICNN_TAGS order
+    penultimate: np.ndarray  # (patches, 200) the batch-normalised dense layer before the output
+    starts: np.ndarray  # (patches,) first spectrogram frame of each patch
+
+    @property
+    def start_seconds(self) -> np.ndarray:
+        """Each patch's start in seconds of the analysed audio."""
+        return self.starts * (HOP_LENGTH / INPUT_SAMPLE_RATE)
+
+    def features(self) -> np.ndarray:
+        """The 100 values of MUSICNN_COLUMNS: the mean, then the standard deviation (ddof 0), of each tag."""
+        return np.concatenate([self.tags.mean(axis=0), self.tags.std(axis=0)]).astype(np.float64)
+
+
+def _windows(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The (height x width) windows of a (T + height - 1, F) array as rows: (T * (F - width + 1), height * width)."""
+    view = np.lib.stride_tricks.sliding_window_view(x, (height, width))  # (T, F', height, width)
+    return view.reshape(-1, height * width)
+
+
+class MusicnnNetwork:
+    """MSD_musicnn with its batch normalisations folded into scales and shifts, evaluated with NumPy (float32)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.raw = arrays
+        self.input_scale, self.input_shift = (float(v[0]) for v in _bn_affine(arrays, "input_bn"))
+        self.timbral = []  # (kernel rows (7*k, 204), bias, bn scale, bn shift, k)
+        for name in _TIMBRAL:
+            kernel = arrays[f"{name}/kernel"]  # (7, k, 1, 204)
+            self.timbral.append((np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1])), arrays[f"{name}/bias"],
+                                 *_bn_affine(arrays, f"{name}_bn"), kernel.shape[1]))
+        self.temporal = []  # (kernel (k, 51), bias, scale, shift, k)
+        for name in _TEMPORAL:
+            kernel = arrays[f"{name}/kernel"]  # (k, 1, 1, 51)
+            self.temporal.append((np.ascontiguousarray(kernel.reshape(kernel.shape[0], -1)), arrays[f"{name}/bias"],
+                                  *_bn_affine(arrays, f"{name}_bn"), kernel.shape[0]))
+        self.midend = []  # (kernel rows (7*channels, 64), bias, scale, shift)
+        for name in _MIDEND:
+            kernel = arrays[f"{name}/kernel"]  # (7, channels, 1, 64)
+            self.midend.append((np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1])), arrays[f"{name}/bias"],
+                                *_bn_affine(arrays, f"{name}_bn")))
+        # the pooled vector is [max_0, mean_0, max_1, mean_1, ...] (TensorFlow flattens (753, 2)); its batch
+        # normalisation is folded into the dense layer after it
+        pool_scale, pool_shift = _bn_affine(arrays, "pool_bn")
+        dense = arrays["dense/kernel"].astype(np.float64)
+        self.dense_kernel = (dense * pool_scale[:, None]).astype(np.float32)
+        self.dense_bias = (arrays["dense/bias"] + pool_shift.astype(np.float64) @ dense).astype(np.float32)
+        self.dense_scale, self.dense_shift = _bn_affine(arrays, "dense_bn")
+        self.output_kernel, self.output_bias = arrays["output/kernel"], arrays["output/bias"]
+        self.front_channels = sum(t[0].shape[1] for t in self.timbral) + sum(t[0].shape[1] for t in self.temporal)
+
+    # -- pieces ---------------------------------------------------------------------------------------------
+    def normalise_input(self, spectrogram: np.ndarray) -> np.ndarray:
+        """The input batch normalisation (one channel)."""
+        return (spectrogram * np.float32(self.input_scale) + np.float32(self.input_shift)).astype(np.float32)
+
+    def timbral_features(self, padded: np.ndarray) -> np.ndarray:
+        """Timbral front end of ``padded`` (T + 6, 96) normalised input rows: (T, 408), both filter shapes."""
+        frames = padded.shape[0] - 2 * TIMBRAL_PAD
+        out = np.empty((frames, sum(t[0].shape[1] for t in self.timbral)), dtype=np.float32)
+        column = 0
+        for kernel, bias, scale, shift, width in self.timbral:
+            filters, positions = kernel.shape[1], N_MELS - width + 1
+            for first in range(0, frames, TIMBRAL_BLOCK_FRAMES):
+                block = padded[first:first + min(TIMBRAL_BLOCK_FRAMES, frames - first) + 2 * TIMBRAL_PAD]
+                conv = _windows(block, 2 * TIMBRAL_PAD + 1, width) @ kernel
+                conv += bias
+                np.maximum(conv, 0.0, out=conv)
+                conv *= scale
+                conv += shift
+                count = block.shape[0] - 2 * TIMBRAL_PAD
+                out[first:first + count, column:column + filters] = conv.reshape(count, positions, filters).max(axis=1)
+            column += filters
+        return out
+
+    def temporal_features(self, patch: np.ndarray) -> np.ndarray:
+        """Temporal front end of one normalised patch (187, 96): (187, 153), 'same' zero padding in time."""
+        parts = []
+        for kernel, bias, scale, shift, height in self.temporal:
+            before = (height - 1) // 2
+            padded = np.pad(patch, ((before, height - 1 - before), (0, 0)))
+            view = np.lib.stride_tricks.sliding_window_view(padded, height, axis=0)  # (T, 96, height)
+            conv = view.reshape(-1, height) @ kernel
+            conv += bias
+            np.maximum(conv, 0.0, out=conv)
+            conv *= scale
+            conv += shift
+            parts.append(conv.reshape(patch.shape[0], N_MELS, -1).max(axis=1))
+        return np.concatenate(parts, axis=1)
+
+    def back(self, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mid end and back end of a batch of front-end outputs (P, 187, 561): tags (P, 50), penultimate (P, 200)."""
+        count, frames, _ = front.shape
+        maps = [front]
+        h = front
+        for number, (kernel, bias, scale, shift) in enumerate(self.midend):
+            padded = np.pad(h, ((0, 0), (MIDEND_PAD, MIDEND_PAD), (0, 0)))
+            view = np.lib.stride_tricks.sliding_window_view(padded, 2 * MIDEND_PAD + 1, axis=1)  # (P, T, C, 7)
+            rows = view.transpose(0, 1, 3, 2).reshape(count * frames, -1)
+            conv = rows @ kernel
+            conv += bias
+            np.maximum(conv, 0.0, out=conv)
+            conv = conv * scale + shift
+            conv = conv.reshape(count, frames, -1)
+            h = conv if number == 0 else conv + h
+            maps.append(h)
+        features = np.concatenate(maps, axis=2)  # (P, T, 753)
+        pooled = np.stack([features.max(axis=1), features.mean(axis=1, dtype=np.float64).astype(np.float32)],
+                          axis=2).reshape(count, -1)  # interleaved max/mean, as TensorFlow flattens them
+        dense = np.maximum(pooled @ self.dense_kernel + self.dense_bias, 0.0)
+        penultimate = dense * self.dense_scale + self.dense_shift
+        logits = penultimate @ self.output_kernel + self.output_bias
+        return 1.0 / (1.0 + np.exp(-logits)), penultimate
+
+    # -- whole spectrograms ---------------------------------------------------------------------------------
+    def patch_outputs(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tags and penultimate layer of each (187, 96) log-mel patch on its own (the original's computation)."""
+        fronts = []
+        for patch in np.asarray(patches, dtype=np.float32):
+            x = self.normalise_input(patch)
+            padded = np.pad(x, ((TIMBRAL_PAD, TIMBRAL_PAD), (0, 0)))
+            fronts.append(np.concatenate([self.timbral_features(padded), self.temporal_features(x)], axis=1))
+        return self.back(np.stack(fronts))
+
+    def taggram(self, spectrogram: np.ndarray, starts: Sequence[int] | None = None, batch: int = 8) -> Taggram:
+        """The outputs for the patches of ``spectrogram`` (frames, 96) starting at ``starts`` (default: every
+        PATCH_HOP frames), equal to ``patch_outputs`` of each patch to float rounding.
+
+        The timbral front end of the frames that are inside a patch by 3 frames or more is computed once for
+        all the patches that contain them; each patch computes its own 3 edge frames on either side.
+        """
+        spectrogram = pad_short(np.asarray(spectrogram, dtype=np.float32))
+        starts = patch_starts(spectrogram.shape[0]) if starts is None else [int(s) for s in starts]
+        if not starts or min(starts) < 0 or max(starts) + PATCH_FRAMES > spectrogram.shape[0]:
+            raise ValueError(f"patch starts must lie in 0..{spectrogram.shape[0] - PATCH_FRAMES}")
+        x = self.normalise_input(spectrogram)
+        shared = self._shared_timbral(x, starts)
+        tags, penultimate = [], []
+        for first in range(0, len(starts), batch):
+            fronts = np.stack([self._patch_front(x, start, shared) for start in starts[first:first + batch]])
+            t, p = self.back(fronts)
+            tags.append(t)
+            penultimate.append(p)
+        return Taggram(tags=np.concatenate(tags), penultimate=np.concatenate(penultimate),
+                       starts=np.asarray(starts, dtype=np.int64))
+
+    def _shared_timbral(self, x: np.ndarray, starts: Sequence[int]) -> dict[int, np.ndarray]:
+        """Timbral features of every frame at least 3 frames inside some patch, by frame: {first frame: rows}."""
+        inside = np.zeros(x.shape[0], dtype=bool)
+        for start in starts:
+            inside[start + TIMBRAL_PAD:start + PATCH_FRAMES - TIMBRAL_PAD] = True
+        runs: dict[int, np.ndarray] = {}
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(np.int8), [0]])))
+        for first, end in zip(edges[::2], edges[1::2], strict=True):
+            runs[int(first)] = self.timbral_features(x[first - TIMBRAL_PAD:end + TIMBRAL_PAD])
+        return runs
+
+    def _patch_front(self, x: np.ndarray, start: int, shared: dict[int, np.ndarray]) -> np.ndarray:
+        """The front end (187, 561) of the patch at ``start`` from the shared timbral rows and its own edges."""
+        patch = x[start:start + PATCH_FRAMES]
+        run_first = max(first for first in shared if first <= start + TIMBRAL_PAD)
+        interior = shared[run_first][start + TIMBRAL_PAD - run_first:start + PATCH_FRAMES - TIMBRAL_PAD - run_first]
+        zeros = np.zeros((TIMBRAL_PAD, N_MELS), dtype=np.float32)
+        left = self.timbral_features(np.concatenate([zeros, patch[:2 * TIMBRAL_PAD]]))
+        right = self.timbral_features(np.concatenate([patch[-2 * TIMBRAL_PAD:], zeros]))
+        timbral = np.concatenate([left, interior, right])
+        return np.concatenate([timbral, self.temporal_features(patch)], axis=1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One call per job
+# --------------------------------------------------------------------------------------------------------------
+def spectrogram_of(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The network's log-mel input (frames, 96) for float32 mono samples at ``sr``."""
+    return log_mel(resample_for_musicnn(y, sr))
+
+
+def taggram_of(y: np.ndarray, sr: int = SAMPLE_RATE, network: MusicnnNetwork | None = None) -> Taggram:
+    """The taggram of a clip (every patch, as the original extractor cuts them)."""
+    return (network or load_network()).taggram(spectrogram_of(y, sr))
+
+
+def clip_features(y: np.ndarray, sr: int = SAMPLE_RATE, network: MusicnnNetwork | None = None) -> np.ndarray:
+    """The 100 values of MUSICNN_COLUMNS for a clip: tag means then tag standard deviations over its patches."""
+    return taggram_of(y, sr, network).features()
+
+
+def top_tags(tag_means: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
+    """The ``k`` strongest tags of a tag-probability vector, strongest first: [("rock", 0.61), ...]."""
+    order = np.argsort(-np.asarray(tag_means), kind="stable")[:k]
+    return [(MUSICNN_TAGS[i], float(tag_means[i])) for i in order]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The same network in Keras (export, and the check of the NumPy pass)
+# --------------------------------------------------------------------------------------------------------------
+def build_keras_model(arrays: dict[str, np.ndarray] | None = None):  # -> keras.Model
+    """MSD_musicnn as a Keras model: a (187, 96) log-mel patch in, [tags (50), penultimate (200)] out.
+
+    The layers are those of the original graph (batch normalisations unfolded, epsilon 1e-3), with its weights.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    from keras import layers
+
+    arrays = arrays if arrays is not None else read_weights(ensure_weights())
+
+    def bn(name: str):
+        layer = layers.BatchNormalization(epsilon=BN_EPSILON, name=name)
+        return layer, [arrays[f"{name}/{p}"] for p in ("gamma", "beta", "moving_mean", "moving_variance")]
+
+    assigned = []
+
+    def use(layer_and_weights):
+        layer, weights = layer_and_weights
+        assigned.append((layer, weights))
+        return layer
+
+    def conv(name: str, padding: str):
+        kernel = arrays[f"{name}/kernel"]
+        layer = layers.Conv2D(kernel.shape[-1], kernel.shape[:2], padding=padding, activation="relu", name=name)
+        return use((layer, [kernel, arrays[f"{name}/bias"]]))
+
+    inputs = keras.Input(shape=(PATCH_FRAMES, N_MELS), name="log_mel")
+    x = use(bn("input_bn"))(layers.Reshape((PATCH_FRAMES, N_MELS, 1))(inputs))
+    fronts = []
+    padded = layers.ZeroPadding2D(((TIMBRAL_PAD, TIMBRAL_PAD), (0, 0)))(x)
+    for name in _TIMBRAL:
+        h = use(bn(f"{name}_bn"))(conv(name, "valid")(padded))
+        h = layers.MaxPooling2D((1, h.shape[2]))(h)
+        fronts.append(layers.Reshape((PATCH_FRAMES, h.shape[-1]))(h))
+    for name in _TEMPORAL:
+        h = use(bn(f"{name}_bn"))(conv(name, "same")(x))
+        h = layers.MaxPooling2D((1, h.shape[2]))(h)
+        fronts.append(layers.Reshape((PATCH_FRAMES, h.shape[-1]))(h))
+    front = layers.Concatenate(axis=2)(fronts)  # (187, 561)
+    maps = [front]
+    h = front
+    for number, name in enumerate(_MIDEND):
+        channels = h.shape[-1]
+        grid = layers.ZeroPadding2D(((MIDEND_PAD, MIDEND_PAD), (0, 0)))(layers.Reshape((PATCH_FRAMES, channels, 1))(h))
+        out = use(bn(f"{name}_bn"))(conv(name, "valid")(grid))  # (187, 1, 64)
+        out = layers.Reshape((PATCH_FRAMES, out.shape[-1]))(out)
+        h = out if number == 0 else layers.Add()([out, h])
+        maps.append(h)
+    features = layers.Concatenate(axis=2)(maps)  # (187, 753)
+    width = features.shape[-1]
+    pooled_max = layers.Reshape((width, 1))(layers.GlobalMaxPooling1D()(features))
+    pooled_mean = layers.Reshape((width, 1))(layers.GlobalAveragePooling1D()(features))
+    pooled = layers.Flatten()(layers.Concatenate(axis=2)([pooled_max, pooled_mean]))  # max/mean interleaved
+    pooled = use(bn("pool_bn"))(pooled)
+    dense = layers.Dense(PENULTIMATE_UNITS, activation="relu", name="dense")
+    assigned.append((dense, [arrays["dense/kernel"], arrays["dense/bias"]]))
+    penultimate = use(bn("dense_bn"))(dense(pooled))
+    output = layers.Dense(N_TAGS, activation="sigmoid", name="output")
+    assigned.append((output, [arrays["output/kernel"], arrays["output/bias"]]))
+    model = keras.Model(inputs, [output(penultimate), penultimate], name=MUSICNN_MODEL)
+    for layer, weights in assigned:
+        layer.set_weights(weights)
+    return model
