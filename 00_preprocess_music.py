@@ -4,8 +4,10 @@
     python 00_preprocess_music.py archive.zip -o outputs/features.csv        # Kaggle's GTZAN, or genres.tar.gz
     python 00_preprocess_music.py --demo -o outputs/demo/features.csv        # synthetic demo collection
     python 00_preprocess_music.py --download-gtzan -o outputs/features.csv   # fetch real GTZAN first
+    python 00_preprocess_music.py --prepare-musicnn                          # convert the musicnn weights once
 
-Every later step reads the CSV this writes (columns: file, genre, then the 91 features).
+Every later step reads the CSV this writes (columns: file, genre, then the features of --features: the 91
+classic ones, the 100 musicnn tag statistics, or both).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ EXIT_INTERRUPTED = 130
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Extract the 91 audio features (MFCC, chroma, tempo, zero-crossing rate, spectral rolloff and "
-                    "centroid; librosa defaults) of every clip of a labelled music collection into one CSV. "
+        description="Extract the audio features of every clip of a labelled music collection into one CSV: the "
+                    "91 classic features (MFCC, chroma, tempo, zero-crossing rate, spectral rolloff and "
+                    "centroid; librosa defaults) and/or the 100 learned ones (mean and std of the 50 tags of the "
+                    "pre-trained musicnn network over the clip's 3-s patches); --features chooses. "
                     "DATASET_DIR holds one sub-folder per genre; every audio file below a sub-folder (WAV, AU, "
                     "FLAC, OGG, MP3, and through ffmpeg M4A, WebM, ...) is a clip of that genre. A .zip or "
                     ".tar.gz of such folders (Kaggle's GTZAN archive.zip, the original genres.tar.gz) is unpacked "
@@ -74,9 +78,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where to download GTZAN from (default: %(default)s)")
     parser.add_argument("--gtzan-md5", default=gtzan.GTZAN_MD5, metavar="MD5",
                         help="expected MD5 of the archive (default: %(default)s; '' skips the check)")
+    parser.add_argument("--features", choices=tuple(audio.FEATURE_SETS), default=dataset.DEFAULT_FEATURE_SET,
+                        help="classic: the 91 hand-made features (0.2 s a clip); musicnn: the 100 musicnn tag "
+                             "statistics (0.6 s a clip); all: both, what the shipped model reads (default: "
+                             "%(default)s). A clip under 3 s is repeat-padded for the network (as musicnn's "
+                             "training did); under 1 s it is refused. Resuming keeps only rows of the same set")
+    parser.add_argument("--prepare-musicnn", action="store_true",
+                        help="only convert the musicnn weights of the installed musicnn wheel (pip install "
+                             "--no-deps musicnn==0.1.0) into data/musicnn/, then exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     sources = sum([args.dataset_dir is not None, args.demo, args.download_gtzan])
+    if args.prepare_musicnn:
+        if sources:
+            parser.error("--prepare-musicnn takes no dataset")
+        return args
     if sources != 1:
         parser.error("give exactly one of DATASET_DIR, --demo or --download-gtzan")
     if args.workers < 1:
@@ -118,8 +134,24 @@ def unpack(archive: Path, args: argparse.Namespace) -> Path:
     return report.dataset_dir
 
 
+def prepare_musicnn() -> int:
+    """Convert the musicnn wheel's checkpoint into our weights file (again, if it is there)."""
+    import functions_musicnn
+
+    try:
+        path = functions_musicnn.convert_checkpoint()
+        functions_musicnn.load_network(weights=path)
+    except functions_musicnn.MusicnnUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"musicnn weights ready: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.prepare_musicnn:
+        return prepare_musicnn()
     from tqdm import tqdm
 
     def report_skip(item: dataset.SkippedItem) -> None:
@@ -127,11 +159,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         dataset_dir = dataset_from_args(args)
-        print(f"Extracting features of {dataset_dir} -> {args.output}"
+        print(f"Extracting the {args.features} features of {dataset_dir} -> {args.output}"
               + (f" on the Dask cluster {args.scheduler}" if args.scheduler else f" ({args.workers} workers)"))
         report = dataset.extract_dataset(dataset_dir, args.output, workers=args.workers, scheduler=args.scheduler,
                                          max_seconds=args.max_seconds, overwrite=args.overwrite,
-                                         progress=not args.no_progress, on_skip=report_skip)
+                                         progress=not args.no_progress, on_skip=report_skip,
+                                         feature_set=args.features)
     except dataset.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -8,10 +8,12 @@ DEMO := outputs/demo
 
 .PHONY: demo test lint bench clean-outputs
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-musicnn.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-musicnn.txt
+	$(PY) 00_preprocess_music.py --prepare-musicnn
 	touch $@
 
 demo: $(VENV)/.installed

@@ -16,7 +16,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,14 @@ TRIM_TOP_DB = 60.0  # like librosa.effects.trim: frames quieter than the loudest
 TRIM_FRAME_LENGTH = 2048
 TRIM_HOP_LENGTH = 512
 LOAD_WHOLE_LIMIT_S = 20 * 60.0  # longer files are read window by window (memory stays bounded)
+# The musicnn network costs ~2.7 GFLOP per 3-s patch. A song gets at most MUSICNN_PATCH_BUDGET patches, spread
+# over its windows (at most MUSICNN_PATCH_BUDGET // MUSICNN_MIN_PATCHES windows); a window whose share is
+# MUSICNN_DENSE_FROM patches or more gets every patch (one every ~1 s, as the network's training clips did,
+# cheaper per patch since overlapping patches share their front end). README, "How much of a song is analysed".
+MUSICNN_PATCH_BUDGET = 24
+MUSICNN_MIN_PATCHES = 4
+MUSICNN_DENSE_FROM = 10
+TOP_TAGS = 3
 
 
 class AnalysisError(Exception):
@@ -56,6 +64,7 @@ class AnalysisSettings:
     max_windows: int = DEFAULT_MAX_WINDOWS
     min_song_s: float = MIN_SONG_SECONDS
     shared_frames: bool = True  # windows from the song's frames (SongFrames); False: each window on its own
+    musicnn_patches: int | None = MUSICNN_PATCH_BUDGET  # patches per song at most; None: every patch of every window
 
 
 @dataclass
@@ -83,6 +92,7 @@ class SongResult:
     windows: list[WindowResult] = field(default_factory=list)
     error: str | None = None
     uncertain: bool = False
+    tags: list[tuple[str, float]] | None = None  # the strongest musicnn tags of the song (None: not computed)
 
     @property
     def ok(self) -> bool:
@@ -125,7 +135,13 @@ class SongResult:
                         for w in self.windows],
             "error": self.error,
             "uncertain": self.uncertain,
+            "tags": None if self.tags is None else [{"tag": tag, "probability": round(p, 6)}
+                                                   for tag, p in self.tags],
         }
+
+    def tags_text(self) -> str:
+        """The song's strongest descriptive tags, e.g. 'male vocalists, 80s, classic rock' ('' if none)."""
+        return ", ".join(tag for tag, _ in self.tags or [])
 
 
 def block_energy(y: np.ndarray) -> np.ndarray:
@@ -232,12 +248,15 @@ def check_extraction_settings(classifier: Any) -> None:
     """
     import functions_nn
 
-    recorded = (getattr(classifier, "metadata", None) or {}).get("feature_extraction")
-    if not isinstance(recorded, dict):
-        return  # older model folders do not record them; the column check still applies
-    current = functions_audio.EXTRACTION_SETTINGS
-    differing = [f"{key}={recorded[key]!r} (extractor: {current[key]!r})"
-                 for key in sorted(set(recorded) & set(current)) if recorded[key] != current[key]]
+    metadata = getattr(classifier, "metadata", None) or {}
+    differing = []
+    for key, current in (("feature_extraction", functions_audio.EXTRACTION_SETTINGS),
+                         ("musicnn_extraction", functions_audio.MUSICNN_SETTINGS)):
+        recorded = metadata.get(key)
+        if not isinstance(recorded, dict):
+            continue  # older model folders do not record them; the column check still applies
+        differing += [f"{name}={recorded[name]!r} (extractor: {current[name]!r})"
+                      for name in sorted(set(recorded) & set(current)) if recorded[name] != current[name]]
     if differing:
         raise functions_nn.ModelLoadError(
             f"{getattr(classifier, 'model_dir', 'model')}: trained on features extracted with other settings: "
@@ -304,17 +323,87 @@ class SongFrames:
         return self.cached[:count]
 
 
-class SongAnalyser:
-    """Loads a classifier once and classifies whole songs with it (used by the CLI and the GUI)."""
+def musicnn_patches_per_window(windows: int, settings: AnalysisSettings) -> int | None:
+    """How many musicnn patches each of ``windows`` windows gets: None for every patch (one every ~1 s)."""
+    if settings.musicnn_patches is None:
+        return None
+    share = settings.musicnn_patches // max(windows, 1)
+    return None if share >= MUSICNN_DENSE_FROM else max(share, 1)
 
-    def __init__(self, classifier: Any, settings: AnalysisSettings = AnalysisSettings()) -> None:
+
+class WindowFeatures:
+    """The feature row (ALL_FEATURE_COLUMNS order) of each window of one song, computing only the parts the
+    model reads: the classic features (``classic(start_s)``) and/or the musicnn tag statistics of the window's
+    samples (``samples(start_s)``), whose patches also add to the song's mean taggram (``tag_means``)."""
+
+    def __init__(self, classic: Callable[[float], np.ndarray] | None, samples: Callable[[float], np.ndarray],
+                 network: Any, patches: int | None) -> None:
+        self.classic, self.samples, self.network, self.patches = classic, samples, network, patches
+        self._tag_sum: np.ndarray | None = None
+        self._tag_count = 0
+
+    def __call__(self, start_s: float) -> np.ndarray:
+        row = np.full(len(functions_audio.ALL_FEATURE_COLUMNS), np.nan)
+        n_classic = len(functions_audio.CLASSIC_COLUMNS)
+        if self.classic is not None:
+            row[:n_classic] = self.classic(start_s)
+        if self.network is not None:
+            import functions_musicnn
+
+            segment = self.samples(start_s)
+            functions_features.check_clip(segment)
+            taggram = functions_musicnn.window_taggram(segment, self.patches, self.network)
+            row[n_classic:] = taggram.features()
+            total = taggram.tags.sum(axis=0, dtype=np.float64)
+            self._tag_sum = total if self._tag_sum is None else self._tag_sum + total
+            self._tag_count += taggram.tags.shape[0]
+        return row
+
+    def top_tags(self, k: int = TOP_TAGS) -> list[tuple[str, float]] | None:
+        """The ``k`` strongest tags over every analysed patch of the song (None if the network did not run)."""
+        if self._tag_sum is None:
+            return None
+        import functions_musicnn
+
+        return functions_musicnn.top_tags(self._tag_sum / self._tag_count, k)
+
+
+class SongAnalyser:
+    """Loads a classifier once and classifies whole songs with it (used by the CLI and the GUI).
+
+    The model's feature columns say what is computed per window: the 91 classic features, the 100 musicnn tag
+    statistics (the pre-trained network, functions_musicnn), or both.
+    """
+
+    def __init__(self, classifier: Any, settings: AnalysisSettings = AnalysisSettings(),
+                 musicnn_weights: str | None = None) -> None:
         self.classifier = classifier
         self.settings = settings
         self.genres = list(classifier.genres)
-        classifier.check_columns(functions_audio.FEATURE_COLUMNS)  # raises ModelLoadError naming missing ones
+        columns = functions_audio.ALL_FEATURE_COLUMNS
+        classifier.check_columns(columns)  # raises ModelLoadError naming missing ones
         check_extraction_settings(classifier)
-        self._column_index = np.array(
-            [functions_audio.FEATURE_COLUMNS.index(c) for c in classifier.feature_columns], dtype=np.intp)
+        self._column_index = np.array([columns.index(c) for c in classifier.feature_columns], dtype=np.intp)
+        self.needs_classic = bool(set(classifier.feature_columns) & set(functions_audio.CLASSIC_COLUMNS))
+        self.musicnn = None  # the network, loaded when the model reads its features
+        self.musicnn_weights: str | None = None  # the file it was loaded from
+        if set(classifier.feature_columns) & set(functions_audio.MUSICNN_COLUMNS):
+            import functions_musicnn
+            import functions_nn
+
+            try:
+                self.musicnn = functions_musicnn.load_network(weights=musicnn_weights)
+                self.musicnn_weights = musicnn_weights or str(functions_musicnn.weights_path().resolve())
+            except functions_musicnn.MusicnnUnavailable as exc:
+                raise functions_nn.ModelLoadError(
+                    f"{getattr(classifier, 'model_dir', 'model')}: reads musicnn features, but {exc}") from None
+
+    def window_settings(self) -> AnalysisSettings:
+        """The settings windows are planned with: fewer windows for the musicnn network's patch budget."""
+        if self.musicnn is None or self.settings.musicnn_patches is None:
+            return self.settings
+        most = max(1, self.settings.musicnn_patches // MUSICNN_MIN_PATCHES)
+        return replace(self.settings, max_windows=min(self.settings.max_windows, most))
 
     @classmethod
     def from_model_dir(cls, model_dir: str | os.PathLike[str] | None = None,
@@ -348,14 +437,19 @@ class SongAnalyser:
         if end <= start:
             raise AnalysisError("silent (no signal above the silence threshold)")
         y = y[start:end]
-        starts = plan_windows(y.size / sr, self.settings)
+        starts = plan_windows(y.size / sr, self.window_settings())
         window = int(round(self.settings.window_s * sr))
 
-        def own_features(start_s: float) -> np.ndarray:
+        def samples(start_s: float) -> np.ndarray:
             first = window_first_sample(start_s)
-            return functions_features.compute_features(y[first:first + window])
+            return y[first:first + window]
 
-        features = SongFrames(y, window).features if self.settings.shared_frames else own_features
+        def own_features(start_s: float) -> np.ndarray:
+            return functions_features.compute_features(samples(start_s))
+
+        classic = SongFrames(y, window).features if self.settings.shared_frames else own_features
+        features = WindowFeatures(classic if self.needs_classic else None, samples, self.musicnn,
+                                  musicnn_patches_per_window(len(starts), self.settings))
         return self._analyse_windows(starts, features, source=source, title=title,
                                      duration_s=full_duration_s, offset_s=start / sr,
                                      progress=progress, cancel=cancel)
@@ -395,21 +489,30 @@ class SongAnalyser:
         if end <= start:
             raise AnalysisError("silent (no signal above the silence threshold)")
         lead_s, trimmed = start / sr, (end - start) / sr
-        starts = plan_windows(trimmed, self.settings)
+        starts = plan_windows(trimmed, self.window_settings())
 
         window = int(round(self.settings.window_s * sr))
+        loaded: dict[float, np.ndarray] = {}
 
-        def features(start_s: float) -> np.ndarray:
+        def samples(start_s: float) -> np.ndarray:
             """The window's own samples, on the same frame grid and cut at the same end as ``analyse_samples``."""
-            first = start + window_first_sample(start_s)
-            length = min(window, end - first)
-            y = functions_audio.load_audio(path, max_seconds=length / sr, offset_s=first / sr)
-            return functions_features.compute_features(y[:length])
+            if start_s not in loaded:
+                loaded.clear()  # one window in memory at a time
+                first = start + window_first_sample(start_s)
+                length = min(window, end - first)
+                loaded[start_s] = functions_audio.load_audio(path, max_seconds=length / sr,
+                                                             offset_s=first / sr)[:length]
+            return loaded[start_s]
 
+        def classic(start_s: float) -> np.ndarray:
+            return functions_features.compute_features(samples(start_s))
+
+        features = WindowFeatures(classic if self.needs_classic else None, samples, self.musicnn,
+                                  musicnn_patches_per_window(len(starts), self.settings))
         return self._analyse_windows(starts, features, source=source, title=title, duration_s=scan.n_samples / sr,
                                      offset_s=lead_s, progress=progress, cancel=cancel)
 
-    def _analyse_windows(self, starts: list[float], features: Callable[[float], np.ndarray], *, source: str,
+    def _analyse_windows(self, starts: list[float], features: WindowFeatures, *, source: str,
                          title: str | None, duration_s: float, offset_s: float,
                          progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
         rows: list[np.ndarray] = []
@@ -435,7 +538,8 @@ class SongAnalyser:
         threshold = getattr(self.classifier, "uncertain_threshold", None)
         return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
                           probabilities=self._as_dict(mean), windows=windows,
-                          uncertain=threshold is not None and float(mean.max()) < threshold)
+                          uncertain=threshold is not None and float(mean.max()) < threshold,
+                          tags=features.top_tags())
 
     def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:

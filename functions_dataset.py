@@ -13,8 +13,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from functions_audio import AUDIO_EXTENSIONS, CLIP_SECONDS, CSV_COLUMNS, EXTRACTION_SETTINGS, AudioError
-from functions_features import EXTRACTOR_VERSION, extract_clip_features, format_feature
+from functions_audio import (
+    AUDIO_EXTENSIONS,
+    CLIP_SECONDS,
+    EXTRACTION_SETTINGS,
+    FEATURE_SETS,
+    ID_COLUMNS,
+    MUSICNN_SETTINGS,
+    AudioError,
+    load_audio,
+)
+from functions_features import EXTRACTOR_VERSION, compute_features, format_feature
 from functions_parallel import describe_error
 
 
@@ -173,12 +182,24 @@ def settings_json_for(output_csv: Path) -> Path:
     return output_csv.with_name(output_csv.stem + ".settings.json")
 
 
-def extraction_record(max_seconds: float | None) -> dict:
-    """What a features row depends on besides the audio: the extractor's version, its settings, --max-seconds."""
+DEFAULT_FEATURE_SET = "all"
+
+
+def csv_columns(feature_set: str = DEFAULT_FEATURE_SET) -> tuple[str, ...]:
+    """The header of a features CSV of ``feature_set`` ("classic", "musicnn" or "all")."""
+    return ID_COLUMNS + FEATURE_SETS[feature_set]
+
+
+def extraction_record(max_seconds: float | None, feature_set: str = DEFAULT_FEATURE_SET) -> dict:
+    """What a features row depends on besides the audio: the feature set, the extractors' versions and settings,
+    --max-seconds."""
     import json
 
-    record = {"extractor_version": EXTRACTOR_VERSION, "extraction_settings": EXTRACTION_SETTINGS,
-              "max_seconds": max_seconds}
+    record: dict = {"feature_set": feature_set, "max_seconds": max_seconds}
+    if feature_set in ("classic", "all"):
+        record.update(extractor_version=EXTRACTOR_VERSION, extraction_settings=EXTRACTION_SETTINGS)
+    if feature_set in ("musicnn", "all"):
+        record.update(musicnn_extraction=MUSICNN_SETTINGS)
     return json.loads(json.dumps(record))  # as it reads back from the file
 
 
@@ -221,7 +242,7 @@ def _csv_line(fields: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def _read_finished_rows(output_csv: Path) -> dict[str, str]:
+def _read_finished_rows(output_csv: Path, columns: tuple[str, ...]) -> dict[str, str]:
     """Complete rows of an earlier (possibly killed) run, keyed by `file`, as their original text lines.
 
     A last line cut short by a kill has too few fields or no newline and is dropped, to be extracted again.
@@ -233,13 +254,17 @@ def _read_finished_rows(output_csv: Path) -> dict[str, str]:
     with open(output_csv, newline="", encoding="utf-8") as stream:
         lines = stream.readlines()
     header = next(csv.reader(lines[:1]), [])
-    if tuple(header) != CSV_COLUMNS:
+    if tuple(header) != columns:
+        known = [name for name in FEATURE_SETS if tuple(header) == csv_columns(name)]
+        if known:
+            raise DatasetError(f"{output_csv} holds the '{known[0]}' features, not these: give --features "
+                               f"{known[0]}, --overwrite to replace it, or another -o")
         raise DatasetError(f"{output_csv} exists but is not a features CSV of this project (other columns); "
                            f"use --overwrite to replace it or choose another -o")
     rows: dict[str, str] = {}
     for line in lines[1:]:
         fields = next(csv.reader([line]), [])
-        if line.endswith("\n") and len(fields) == len(CSV_COLUMNS):
+        if line.endswith("\n") and len(fields) == len(columns):
             rows[fields[0]] = line
     return rows
 
@@ -250,10 +275,32 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] | None, str | None]:
+def clip_feature_values(path: str, max_seconds: float | None, feature_set: str = DEFAULT_FEATURE_SET,
+                        musicnn_weights: str | None = None) -> list[float]:
+    """The values of FEATURE_SETS[feature_set] for one file: the classic features and/or the musicnn tag
+    statistics (the file decoded once). A clip shorter than a musicnn patch (3 s) is repeat-padded for the
+    network, as musicnn's training padded short clips; one under MIN_SECONDS is refused. AudioError otherwise."""
+    from functions_features import check_clip
+
+    y = load_audio(path, max_seconds=max_seconds)
+    check_clip(y)
+    values: list[float] = []
+    if feature_set in ("classic", "all"):
+        values += list(compute_features(y))
+    if feature_set in ("musicnn", "all"):
+        import functions_musicnn
+
+        network = functions_musicnn.load_network(weights=musicnn_weights)
+        values += list(functions_musicnn.clip_features(y, network=network))
+    return values
+
+
+def extract_row_fields(path: str, max_seconds: float | None, feature_set: str = DEFAULT_FEATURE_SET,
+                       musicnn_weights: str | None = None) -> tuple[list[str] | None, str | None]:
     """(formatted feature values, None) or (None, one-line reason). Never raises: runs in worker processes."""
     try:
-        return [format_feature(value) for value in extract_clip_features(path, max_seconds)], None
+        values = clip_feature_values(path, max_seconds, feature_set, musicnn_weights)
+        return [format_feature(value) for value in values], None
     except AudioError as error:
         return None, str(error)
     except MemoryError:
@@ -262,17 +309,18 @@ def extract_row_fields(path: str, max_seconds: float | None) -> tuple[list[str] 
         return None, f"cannot process ({describe_error(error)})"
 
 
-def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: int
-                   ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
+def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: int, feature_set: str,
+                   musicnn_weights: str | None) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
     if workers <= 1:
         for clip in clips:
-            yield clip, extract_row_fields(str(clip.path), max_seconds)
+            yield clip, extract_row_fields(str(clip.path), max_seconds, feature_set, musicnn_weights)
         return
     from functools import partial
 
     from functions_parallel import TaskFailed, limit_worker_threads, run_in_workers
 
-    extract = partial(extract_row_fields, max_seconds=max_seconds)
+    extract = partial(extract_row_fields, max_seconds=max_seconds, feature_set=feature_set,
+                      musicnn_weights=musicnn_weights)
     paths = [str(clip.path) for clip in clips]
     for index, outcome in run_in_workers(extract, paths, workers, initializer=limit_worker_threads):
         yield clips[index], (None, outcome.error) if isinstance(outcome, TaskFailed) else outcome
@@ -283,26 +331,30 @@ def _results_local(clips: Sequence[Clip], max_seconds: float | None, workers: in
 DASK_PACKAGES = ("numpy", "soundfile", "soxr", "imageio_ffmpeg")
 
 
-def extract_row_fields_on_worker(path: str, max_seconds: float | None) -> tuple[list[str] | None, str | None]:
+def extract_row_fields_on_worker(path: str, max_seconds: float | None, feature_set: str = DEFAULT_FEATURE_SET,
+                                 musicnn_weights: str | None = None) -> tuple[list[str] | None, str | None]:
     """extract_row_fields on a Dask worker; a clip the worker cannot open says that it is the worker's view."""
-    values, error = extract_row_fields(path, max_seconds)
+    values, error = extract_row_fields(path, max_seconds, feature_set, musicnn_weights)
     if values is None and not os.access(path, os.R_OK):
         error = f"{error} on the Dask worker (workers must read the audio files at the same paths)"
     return values, error
 
 
-def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str
-                  ) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
+def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: str, feature_set: str,
+                  musicnn_weights: str | None) -> Iterator[tuple[Clip, tuple[list[str] | None, str | None]]]:
     from distributed import KilledWorker
 
     import functions_audio
     import functions_features
+    import functions_musicnn
     from functions_parallel import connect_dask
 
-    # Workers import the modules a task needs, in dependency order, whatever their working folder.
-    modules = [functions_audio, functions_features, sys.modules[__name__]]
+    # Workers import the modules a task needs, in dependency order, whatever their working folder; they read
+    # the musicnn weights at the path this machine has them (like the audio files).
+    modules = [functions_audio, functions_features, functions_musicnn, sys.modules[__name__]]
     with connect_dask(scheduler, modules, DatasetError, DASK_PACKAGES) as cluster:
-        futures = {cluster.submit(extract_row_fields_on_worker, str(clip.path), max_seconds): clip
+        futures = {cluster.submit(extract_row_fields_on_worker, str(clip.path), max_seconds, feature_set,
+                                  musicnn_weights): clip
                    for clip in clips}
         for clip, result, failure in cluster.finished(futures):
             if isinstance(failure, KilledWorker):  # a worker died under this clip, again and again: skip it
@@ -316,8 +368,9 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
 def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: int | None = None,
                     scheduler: str | None = None, max_seconds: float | None = CLIP_SECONDS,
                     overwrite: bool = False, progress: bool = True,
-                    on_skip: Callable[[SkippedItem], None] | None = None) -> ExtractionReport:
-    """Write the features of every clip of `dataset_dir` to `output_csv` (schema CSV_COLUMNS).
+                    on_skip: Callable[[SkippedItem], None] | None = None,
+                    feature_set: str = DEFAULT_FEATURE_SET) -> ExtractionReport:
+    """Write the ``feature_set`` features of every clip of `dataset_dir` to `output_csv` (`csv_columns`).
 
     Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
     extracted again, provided they were made with the same extractor version and settings (recorded in
@@ -335,9 +388,19 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     started = time.perf_counter()
     output_csv = Path(output_csv)
     errors_csv = errors_csv_for(output_csv)
+    columns = csv_columns(feature_set)
+    musicnn_weights = None
+    if feature_set in ("musicnn", "all"):  # before any work: one line if the network cannot be had
+        import functions_musicnn
+
+        try:
+            musicnn_weights = str(functions_musicnn.ensure_weights().resolve())
+            functions_musicnn.load_network(weights=musicnn_weights)
+        except functions_musicnn.MusicnnUnavailable as error:
+            raise DatasetError(str(error)) from None
     clips, skipped = scan_dataset(dataset_dir)
-    record = extraction_record(max_seconds)
-    finished = {} if overwrite else _read_finished_rows(output_csv)
+    record = extraction_record(max_seconds, feature_set)
+    finished = {} if overwrite else _read_finished_rows(output_csv, columns)
     report = ExtractionReport(output_csv, errors_csv, len(clips))
     change = settings_change(output_csv, record) if finished else None
     try:
@@ -349,7 +412,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         finished = {file: line for file, line in finished.items() if file in wanted}
         report.rows_from_earlier_run = len(finished)
         output_csv.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished.values()))
+        _write_atomically(output_csv, _csv_line(columns) + "".join(finished.values()))
         _write_atomically(settings_json_for(output_csv), json.dumps(record, indent=2) + "\n")  # after the rows
         _write_atomically(errors_csv, _csv_line(["file", "error"]))
     except OSError as error:
@@ -364,8 +427,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
 
     todo = [clip for clip in clips if clip.file not in finished]
     workers = workers or os.cpu_count() or 1
-    results = (_results_dask(todo, max_seconds, scheduler) if scheduler
-               else _results_local(todo, max_seconds, min(workers, max(1, len(todo)))))
+    results = (_results_dask(todo, max_seconds, scheduler, feature_set, musicnn_weights) if scheduler
+               else _results_local(todo, max_seconds, min(workers, max(1, len(todo))), feature_set, musicnn_weights))
     with closing(results), open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
             open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
             tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
@@ -382,6 +445,6 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                 finished[clip.file] = line
                 report.rows_extracted += 1
             bar.update(1)
-    _write_atomically(output_csv, _csv_line(CSV_COLUMNS) + "".join(finished[f] for f in sorted(finished)))
+    _write_atomically(output_csv, _csv_line(columns) + "".join(finished[f] for f in sorted(finished)))
     report.seconds = time.perf_counter() - started
     return report

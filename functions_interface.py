@@ -109,6 +109,8 @@ def format_result(result: SongResult, top_k: int = 3, encoding: str | None = "ut
     width = max(len(g) for g in result.probabilities)
     for genre, p in top_genres(result.probabilities, top_k):
         lines.append(f"    {genre:<{width}} {text_bar(p, encoding=encoding)} {p * 100:5.1f} %")
+    if result.tags:
+        lines.append(f"    sounds like: {result.tags_text()}")
     if len(result.windows) > 1:
         runs = timeline_runs(result)
         lines.append("    timeline: " + ", ".join(f"{format_seconds(a)}-{format_seconds(b)} {g}"
@@ -150,6 +152,7 @@ class ClassificationJob:
     backend: str = "numpy"
     settings: AnalysisSettings = field(default_factory=AnalysisSettings)
     fetch_options: dict[str, Any] = field(default_factory=dict)
+    musicnn_weights: str | None = None  # where the musicnn weights are (set by the first load; Dask workers read it)
     _analyser: SongAnalyser | None = field(default=None, repr=False)
 
     def load(self) -> SongAnalyser:
@@ -165,7 +168,8 @@ class ClassificationJob:
             classifier = functions_nn.load_classifier(folder)
             if self.backend == "keras":
                 classifier = KerasBackedClassifier(classifier, functions_nn.load_keras_model(folder))
-            self._analyser = SongAnalyser(classifier, self.settings)
+            self._analyser = SongAnalyser(classifier, self.settings, musicnn_weights=self.musicnn_weights)
+            self.musicnn_weights = self._analyser.musicnn_weights
         except functions_nn.ModelLoadError as exc:
             hint = ""
             if self.model_dir is None:

@@ -130,7 +130,9 @@ def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -
     """
     folder = checkpoint_dir(model)
     output = output or weights_path(model)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from functions_nn import quiet_tensorflow
+
+    quiet_tensorflow()
     import tensorflow as tf
 
     try:  # the checkpoint's files are named ".index" and ".data-00000-of-00001": the prefix is the folder itself
@@ -182,10 +184,20 @@ def ensure_weights(model: str = MUSICNN_MODEL) -> Path:
     return path
 
 
+def load_network(model: str = MUSICNN_MODEL, weights: str | os.PathLike | None = None) -> MusicnnNetwork:
+    """The network of ``model`` from its cache file (converted from the wheel on first use), or from the file
+    ``weights`` (a Dask worker is given the path where the client has it); loaded once per process and file."""
+    if weights is None:
+        return _network_from(str(ensure_weights(model)))
+    if not Path(weights).is_file():
+        raise MusicnnUnavailable(f"{weights}: no musicnn weights there (a Dask worker must see the file at the "
+                                 f"path the client has it)")
+    return _network_from(str(weights))
+
+
 @functools.lru_cache(maxsize=2)
-def load_network(model: str = MUSICNN_MODEL) -> MusicnnNetwork:
-    """The network of ``model`` from its cache file (converted from the wheel on first use), loaded once."""
-    return MusicnnNetwork(read_weights(ensure_weights(model)))
+def _network_from(path: str) -> MusicnnNetwork:
+    return MusicnnNetwork(read_weights(Path(path)))
 
 
 def _bn_affine(arrays: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -441,6 +453,19 @@ def clip_features(y: np.ndarray, sr: int = SAMPLE_RATE, network: MusicnnNetwork 
     return taggram_of(y, sr, network).features()
 
 
+def window_taggram(y: np.ndarray, patches: int | None = None, network: MusicnnNetwork | None = None,
+                   sr: int = SAMPLE_RATE) -> Taggram:
+    """The taggram of one analysis window: every patch (``patches`` None, as ``taggram_of``), or ``patches``
+    patches spread evenly from the window's start to its end (one in the middle when ``patches`` is 1)."""
+    spectrogram = pad_short(spectrogram_of(y, sr))
+    network = network or load_network()
+    if patches is None:
+        return network.taggram(spectrogram)
+    last = spectrogram.shape[0] - PATCH_FRAMES
+    starts = sorted({int(round(s)) for s in np.linspace(0, last, patches)}) if patches > 1 else [last // 2]
+    return network.taggram(spectrogram, starts)
+
+
 def top_tags(tag_means: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
     """The ``k`` strongest tags of a tag-probability vector, strongest first: [("rock", 0.61), ...]."""
     order = np.argsort(-np.asarray(tag_means), kind="stable")[:k]
@@ -455,7 +480,9 @@ def build_keras_model(arrays: dict[str, np.ndarray] | None = None):  # -> keras.
 
     The layers are those of the original graph (batch normalisations unfolded, epsilon 1e-3), with its weights.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from functions_nn import quiet_tensorflow
+
+    quiet_tensorflow()
     import keras
     from keras import layers
 

@@ -366,7 +366,8 @@ class StatusPanel:
 
 class ResultPanel:
     """The last result: title (with the song's length), genre and confidence (or, for an uncertain answer, an amber
-    headline naming the two most probable genres), the timeline as text, the chart."""
+    headline naming the two most probable genres), the song's strongest musicnn tags ("Sounds like: ..."), the
+    timeline as text, the chart."""
 
     GENRE_FONT = ("TkDefaultFont", 30, "bold")
     UNCERTAIN_FONT = ("TkDefaultFont", 22, "bold")
@@ -383,6 +384,8 @@ class ResultPanel:
         self.genre_label = tk.Label(frame, textvariable=self.genre_text, font=self.GENRE_FONT, anchor="w")
         self.genre_label.pack(anchor="w")
         self._genre_colour = self.genre_label.cget("foreground")
+        self.tags_text = tk.StringVar(value="")
+        ttk.Label(frame, textvariable=self.tags_text, font=("TkDefaultFont", 12, "italic")).pack(anchor="w")
         self.timeline_text = tk.StringVar(value="")
         ttk.Label(frame, textvariable=self.timeline_text, wraplength=780).pack(anchor="w")
         self.figure = Figure(figsize=(8, 3.4), dpi=100)
@@ -394,6 +397,7 @@ class ResultPanel:
         if not result.ok:
             self.title_text.set(result.input if len(result.input) < 90 else result.input[:87] + "...")
             self.genre_text.set("")
+            self.tags_text.set("")
             self.timeline_text.set("")
         else:
             assert result.probabilities is not None and result.genre is not None
@@ -406,6 +410,7 @@ class ResultPanel:
                 self.genre_text.set(f"{result.genre}  {result.probabilities[result.genre] * 100:.0f} %")
             self.genre_label.configure(foreground=FG_UNCERTAIN if result.uncertain else self._genre_colour,
                                        font=self.UNCERTAIN_FONT if result.uncertain else self.GENRE_FONT)
+            self.tags_text.set(f"Sounds like: {result.tags_text()}" if result.tags else "")
             self.timeline_text.set("Timeline: " + ", ".join(
                 f"{format_seconds(a)}–{format_seconds(b)} {g}" for a, b, g in timeline_runs(result)))
         viz.draw_result(self.figure, result, use_seaborn=False)

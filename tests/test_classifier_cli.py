@@ -224,7 +224,9 @@ def test_cli_json_record_matches_the_analysis(model_dir, analyser, songs):
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(records) == 1
     record = records[0]
-    assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error", "uncertain"}
+    assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error", "uncertain",
+                           "tags"}
+    assert record["tags"] is None  # a model of classic features does not run the musicnn network
     expected = analyser.analyse_file(songs["long"])
     assert record["error"] is None and record["genre"] == expected.genre
     assert record["uncertain"] is expected.uncertain is False  # the tiny model has no threshold: never uncertain
