@@ -32,6 +32,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,7 @@ def read_weights(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: np.asarray(npz[name]) for name in npz.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise MusicnnUnavailable(f"{path}: damaged musicnn weights ({type(exc).__name__}): {remedy}") from None
     expected = {f"{name}/{part}" for scope, name in _CHECKPOINT_LAYERS.items()
                 for part in (("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope
