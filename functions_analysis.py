@@ -93,6 +93,10 @@ class SongResult:
     error: str | None = None
     uncertain: bool = False
     tags: list[tuple[str, float]] | None = None  # the strongest musicnn tags of the song (None: not computed)
+    # the musicnn network's mean outputs over the song's analysed patches (None when it did not run): the 50 tag
+    # probabilities (MUSICNN_TAGS order) and the 200-unit penultimate layer; not part of the JSON record
+    tag_means: np.ndarray | None = field(default=None, repr=False)
+    penultimate_means: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -340,6 +344,7 @@ class WindowFeatures:
                  network: Any, patches: int | None) -> None:
         self.classic, self.samples, self.network, self.patches = classic, samples, network, patches
         self._tag_sum: np.ndarray | None = None
+        self._penultimate_sum: np.ndarray | None = None
         self._tag_count = 0
 
     def __call__(self, start_s: float) -> np.ndarray:
@@ -354,18 +359,31 @@ class WindowFeatures:
             functions_features.check_clip(segment)
             taggram = functions_musicnn.window_taggram(segment, self.patches, self.network)
             row[n_classic:] = taggram.features()
-            total = taggram.tags.sum(axis=0, dtype=np.float64)
-            self._tag_sum = total if self._tag_sum is None else self._tag_sum + total
+            tags = taggram.tags.sum(axis=0, dtype=np.float64)
+            penultimate = taggram.penultimate.sum(axis=0, dtype=np.float64)
+            if self._tag_sum is None or self._penultimate_sum is None:
+                self._tag_sum, self._penultimate_sum = tags, penultimate
+            else:
+                self._tag_sum, self._penultimate_sum = self._tag_sum + tags, self._penultimate_sum + penultimate
             self._tag_count += taggram.tags.shape[0]
         return row
 
+    def tag_means(self) -> np.ndarray | None:
+        """The mean tag probabilities over every analysed patch of the song (None if the network did not run)."""
+        return None if self._tag_sum is None else self._tag_sum / self._tag_count
+
+    def penultimate_means(self) -> np.ndarray | None:
+        """The mean penultimate layer over every analysed patch of the song (None if the network did not run)."""
+        return None if self._penultimate_sum is None else self._penultimate_sum / self._tag_count
+
     def top_tags(self, k: int = TOP_TAGS) -> list[tuple[str, float]] | None:
         """The ``k`` strongest tags over every analysed patch of the song (None if the network did not run)."""
-        if self._tag_sum is None:
+        means = self.tag_means()
+        if means is None:
             return None
         import functions_musicnn
 
-        return functions_musicnn.top_tags(self._tag_sum / self._tag_count, k)
+        return functions_musicnn.top_tags(means, k)
 
 
 class SongAnalyser:
@@ -539,7 +557,8 @@ class SongAnalyser:
         return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
                           probabilities=self._as_dict(mean), windows=windows,
                           uncertain=threshold is not None and float(mean.max()) < threshold,
-                          tags=features.top_tags())
+                          tags=features.top_tags(), tag_means=features.tag_means(),
+                          penultimate_means=features.penultimate_means())
 
     def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:
