@@ -4,11 +4,20 @@ an artist-filtered split.
     python 01_nn_hyperparam.py FEATURES.csv [-o DIR] [--folds K] [--quick] [--scheduler ADDRESS]
         [--groups COLUMN] [--candidates 85col,85col+reg,...] [--workers N] [--seed S] [--no-plots]
     python 01_nn_hyperparam.py FEATURES.csv --split SPLIT_DIR [--repeats R] ...
+    python 01_nn_hyperparam.py FEATURES.csv --split SPLIT_DIR --artists ARTISTS.tsv [--group-folds K] ...
 
 Each cell (candidate x epochs x batch size) is a freshly initialised model per fold, with the scaler fitted on
 that fold's training rows only. With --split (a folder of train.txt, valid.txt, test.txt) every cell is trained
 R times (different initialisations) on the train clips and scored on the valid clips; the test clips are
-dropped when the CSV is read and never reach a job (test is for 02's final report only).
+dropped when the CSV is read and never reach a job (test is for 02's final report only). With --split and
+--artists (a TSV of file, artist: e.g. for a CSV without valid rows, such as the musicnn reference features)
+every cell is scored by artist-grouped K-fold CV inside the train clips instead (sklearn's StratifiedGroupKFold;
+a clip of unknown artist is a group of its own): no artist has clips on both sides of a fold, every train clip
+is scored once, out of fold, and the test and valid rows are dropped when the CSV is read.
+
+Without --candidates, 01 runs every single network and baseline whose input columns the CSV has (the ensembles
+cost their members' trainings: name them to run them); for a CSV of the 91 classic features that is
+functions_nn.DEFAULT_CANDIDATES.
 
 The folds (or repeats) of a (candidate, batch size) pair are trained side by side in one TensorFlow graph and
 the epoch counts are read as checkpoints of one run (the learning rate never depends on the planned total, so
@@ -44,13 +53,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"batches {gridsearch.QUICK_BATCHES}, 2 folds")
     parser.add_argument("--epochs", help="comma-separated epoch counts (default 100,500,800)")
     parser.add_argument("--batches", help="comma-separated batch sizes (default 32,200,300)")
-    parser.add_argument("--candidates", help="comma-separated candidate names (default: all but the ensembles); "
-                                             f"known: {', '.join(nn.CANDIDATES)}")
+    parser.add_argument("--candidates", help="comma-separated candidate names (default: all but the ensembles, of "
+                                             f"those the CSV has the columns for); known: {', '.join(nn.CANDIDATES)}")
     parser.add_argument("--groups", help="column whose equal values stay in one fold (e.g. an artist column)")
     parser.add_argument("--split", type=Path, metavar="DIR",
                         help="split folder (train.txt, valid.txt, test.txt): train on train, score on valid")
-    parser.add_argument("--repeats", type=int, default=gridsearch.SPLIT_REPEATS,
+    parser.add_argument("--repeats", type=int,
                         help=f"with --split: trainings per cell (default {gridsearch.SPLIT_REPEATS})")
+    parser.add_argument("--artists", type=Path, metavar="TSV",
+                        help="with --split: artists TSV (file, artist); score cells by artist-grouped CV inside train "
+                             "instead of on valid")
+    parser.add_argument("--group-folds", type=int,
+                        help=f"with --artists: artist-grouped folds inside train (default {gridsearch.GROUP_FOLDS})")
     parser.add_argument("--train-share", type=float, default=1.0,
                         help="with --split: train each repeat on a seeded stratified share of train (a learning "
                              "curve; default 1)")
@@ -69,6 +83,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             gridsearch.QUICK_BATCHES if args.quick else gridsearch.GRID_BATCHES)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.artists is None and args.group_folds is not None:
+        parser.error("--group-folds goes with --artists (and --split)")
+    if args.artists is not None:
+        if args.split is None:
+            parser.error("--artists goes with --split (the folds are made inside its train list)")
+        if args.folds or args.groups:
+            parser.error("--artists makes the folds inside train: drop --folds/--groups (use --group-folds)")
+        if args.repeats is not None or args.train_share != 1.0:
+            parser.error("--repeats and --train-share go with --split alone, not with --artists")
+        args.group_folds = args.group_folds or gridsearch.GROUP_FOLDS
+        if args.group_folds < 2:
+            parser.error("--group-folds must be at least 2")
+    if args.repeats is None:
+        args.repeats = gridsearch.SPLIT_REPEATS
     if args.split is not None:
         if args.folds or args.groups:
             parser.error("--split replaces cross-validation: drop --folds/--groups")
@@ -76,21 +104,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--repeats must be at least 1")
         if not 0.0 < args.train_share <= 1.0:
             parser.error("--train-share must be in (0, 1]")
-        args.folds = args.repeats
+        args.folds = args.group_folds if args.artists else args.repeats
     elif args.train_share != 1.0:
         parser.error("--train-share goes with --split")
     args.folds = args.folds or (2 if args.quick else 10)
     if args.folds < 2 and args.split is None:
         parser.error("--folds must be at least 2")
-    args.output_dir = args.output_dir or OUTPUTS_DIR / ("hyperparam_split" if args.split else "hyperparam")
+    default_dir = "hyperparam_groupcv" if args.artists else "hyperparam_split" if args.split else "hyperparam"
+    args.output_dir = args.output_dir or OUTPUTS_DIR / default_dir
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
-    names = [c.strip() for c in args.candidates.split(",")] if args.candidates else list(nn.DEFAULT_CANDIDATES)
+    names = ([c.strip() for c in args.candidates.split(",")] if args.candidates
+             else list(nn.default_candidates(csv_header(args.features_csv))))
     unknown = [c for c in names if c not in nn.CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(nn.CANDIDATES)}")
     args.candidates = names
     return args
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV's first line ([] if it cannot be read: GridSearch.prepare then says why)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         search = gridsearch.GridSearch.prepare(
             args.features_csv, args.output_dir, candidates=args.candidates, epochs=args.epochs,
             batches=args.batches, n_folds=args.folds, seed=args.seed, groups_column=args.groups,
-            split_dir=args.split, allow_missing=args.allow_missing, train_share=args.train_share)
+            split_dir=args.split, allow_missing=args.allow_missing, train_share=args.train_share,
+            artists=args.artists)
     except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,8 @@
 model folder.
 
     python 02_train_model.py FEATURES.csv -o MODEL_DIR [--architecture 85col] [--recipe RECIPE] [--members M]
-        [--epochs E] [--batch B] [--split DIR [--train-on train+valid] | --test-files LIST | --test-size 0.2]
+        [--candidate NAME] [--epochs E] [--batch B]
+        [--split DIR [--train-on train+valid | --artists TSV [--group-folds K]] | --test-files LIST | --test-size 0.2]
 
 With --split (a folder of train.txt, valid.txt, test.txt, e.g. the artist-filtered GTZAN partition) the model
 is trained on the train clips, its temperature and "uncertain" threshold are fitted on the valid clips (which
@@ -11,11 +12,18 @@ confusion matrix, ECE before/after calibration, a reliability diagram, the uncer
 the confident answers. --train-on train+valid then trains the exported model afresh on train and valid together
 (same recipe and seed), keeping the temperature and threshold fitted with the train-only model.
 
+With --split and --artists (a TSV of file, artist; for a CSV without valid rows, such as the musicnn reference
+features of functions_reference.py) valid is not used: the temperature and the threshold are fitted on the
+out-of-fold predictions of an artist-grouped K-fold CV inside train (default 5 folds, the folds 01 --artists
+makes: each train clip predicted by the networks trained on the other folds, which saw none of its artist's
+clips), the exported model is trained on all the train clips, and test is reported on as with --split alone.
+
 Epochs and batch size default to the best cell of the latest 01_nn_hyperparam.py run made from the same CSV
-(same SHA-256; with --split a 01 --split run, else a k-fold one; looked for in --hyperparam DIR,
-<CSV folder>/hyperparam[_split] and outputs/hyperparam[_split]), else to functions_nn.DEFAULT_EPOCHS /
-DEFAULT_BATCH. MODEL_DIR receives model.keras (standardisation inside: raw feature rows in, calibrated genre
-probabilities out), weights.npz, model.json, test_files.txt, confusion_matrix.png and reliability.png.
+(same SHA-256; with --split a 01 --split run, with --artists a 01 --artists run, else a k-fold one; looked for
+in --hyperparam DIR, <CSV folder>/hyperparam[_split|_groupcv] and outputs/hyperparam[_split|_groupcv]), else to
+functions_nn.DEFAULT_EPOCHS / DEFAULT_BATCH. MODEL_DIR receives model.keras (standardisation inside: raw feature
+rows in, calibrated genre probabilities out), weights.npz, model.json, test_files.txt, confusion_matrix.png and
+reliability.png.
 """
 
 from __future__ import annotations
@@ -44,12 +52,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("features_csv", nargs="?", type=Path, help="features CSV (file, genre, features)")
     parser.add_argument("--features", dest="features_opt", type=Path, help="same as the positional argument")
     parser.add_argument("-o", "--output-dir", type=Path, required=True, help="model folder to write")
-    parser.add_argument("--architecture", default=nn.SHIPPED_ARCHITECTURE, choices=sorted(nn.ARCHITECTURES),
-                        help="layer table row (default: %(default)s)")
+    parser.add_argument("--architecture", choices=sorted(nn.ARCHITECTURES),
+                        help=f"layer table row (default: {nn.SHIPPED_ARCHITECTURE})")
     parser.add_argument("--recipe", choices=sorted(nn.RECIPES),
-                        help="training recipe (default: regularised; regularised-wide for wide91)")
-    parser.add_argument("--members", type=int, default=1,
+                        help="training recipe (default: regularised; regularised-wide for wide91, linear-wd for a "
+                             "softmax regression head)")
+    parser.add_argument("--members", type=int,
                         help="networks in the ensemble (their mean probability is the answer; default 1)")
+    parser.add_argument("--candidate", help="a network candidate of 01 by name (sets --architecture, --recipe and "
+                                            "--members), e.g. musicnn185+reg-ens10")
     parser.add_argument("--epochs", type=int, help="training epochs (default: best cell of the 01 run)")
     parser.add_argument("--batch", type=int, help="batch size (default: best cell of the 01 run)")
     held_out = parser.add_mutually_exclusive_group()
@@ -62,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --split: the clips the exported model is trained on (default: train)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="with --split: leave out listed clips the CSV lacks instead of stopping")
+    parser.add_argument("--artists", type=Path, metavar="TSV",
+                        help="with --split: artists TSV (file, artist); calibrate on the out-of-fold predictions of "
+                             "artist-grouped CV inside train instead of on valid")
+    parser.add_argument("--group-folds", type=int,
+                        help=f"with --artists: artist-grouped folds inside train (default {gridsearch.GROUP_FOLDS})")
     parser.add_argument("--hyperparam", type=Path, action="append", default=[],
                         help="01 output folder to take the best cell from (default: looked for)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
@@ -71,6 +87,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if (args.features_csv is None) == (args.features_opt is None):
         parser.error("give the features CSV once (positional or --features)")
     args.features_csv = args.features_csv or args.features_opt
+    if args.candidate is not None:
+        candidate = nn.CANDIDATES.get(args.candidate)
+        if candidate is None or candidate.kind != "mlp":
+            networks = [name for name, c in nn.CANDIDATES.items() if c.kind == "mlp"]
+            parser.error(f"--candidate {args.candidate}: not a network candidate; known: {', '.join(networks)}")
+        if args.architecture or args.recipe or args.members:
+            parser.error("--candidate sets --architecture, --recipe and --members: give one or the others")
+        args.architecture, args.recipe, args.members = candidate.architecture, candidate.recipe, candidate.members
+    args.architecture = args.architecture or nn.SHIPPED_ARCHITECTURE
+    args.members = 1 if args.members is None else args.members
     args.recipe = args.recipe or nn.default_recipe(args.architecture)
     if args.test_size is None:
         args.test_size = 0.2
@@ -80,21 +106,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name} must be a positive integer")
-    if args.split is None and (args.train_on != "train" or args.allow_missing):
-        parser.error("--train-on and --allow-missing go with --split")
+    if args.split is None and (args.train_on != "train" or args.allow_missing or args.artists):
+        parser.error("--train-on, --allow-missing and --artists go with --split")
+    if args.artists is None and args.group_folds is not None:
+        parser.error("--group-folds goes with --artists")
+    if args.artists is not None:
+        if args.train_on != "train":
+            parser.error("--artists calibrates inside train and does not use valid: drop --train-on")
+        args.group_folds = args.group_folds or gridsearch.GROUP_FOLDS
+        if args.group_folds < 2:
+            parser.error("--group-folds must be at least 2")
     return args
 
 
 def choose_cell(args: argparse.Namespace, sha: str) -> tuple[int, int, str]:
-    """Epochs, batch size and where they came from (with --split: a 01 --split run, scored on valid)."""
+    """Epochs, batch size and where they came from (with --split: a 01 --split run, scored on valid; with
+    --artists: a 01 --artists run, scored by artist-grouped CV inside train)."""
     name = nn.candidate_name(args.architecture, args.recipe, args.members)
     epochs, batch, source = args.epochs, args.batch, "command line"
     if epochs is None or batch is None:
-        protocol = "split" if args.split else "kfold"
+        protocol = (gridsearch.GROUP_CV_PROTOCOL if args.artists else gridsearch.SPLIT_PROTOCOL if args.split
+                    else "kfold")
         run_dir = gridsearch.find_hyperparam_run(args.features_csv, sha, args.hyperparam, protocol)
         row = gridsearch.best_cell(run_dir / gridsearch.RESULTS_FILE, name) if run_dir else None
         if row is not None:
-            score = "valid accuracy" if args.split else "CV accuracy"
+            score = ("artist-grouped CV accuracy" if args.artists else "valid accuracy" if args.split
+                     else "CV accuracy")
             source = (f"best cell of {run_dir / gridsearch.RESULTS_FILE} for {name} "
                       f"({score} {float(row['accuracy_mean']):.3f})")
             epochs = epochs or int(float(row["epochs"]))
@@ -115,10 +152,13 @@ class HeldOut:
     valid: np.ndarray | None
     record: dict  # how the rows were chosen, for model.json
     note: str = ""  # one line for the user (e.g. rows left out)
+    cv_masks: np.ndarray | None = None  # --artists: (K, n fit rows) training masks of the artist-grouped folds
 
 
 def held_out_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray) -> HeldOut:
     """The split of the CSV's rows; DataError (one line) if unusable."""
+    if args.split is not None and args.artists is not None:
+        return group_cv_rows(args, files, labels)
     if args.split is not None:
         split = evaluation.read_split(args.split, files, args.allow_missing)
         train, valid = split.masks["train"], split.masks["valid"]
@@ -140,6 +180,54 @@ def held_out_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray
     if test.all():
         raise evaluation.DataError(f"{args.test_files}: every row is held out, nothing left to train on")
     return HeldOut(~test, test, None, record, note)
+
+
+def group_cv_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray) -> HeldOut:
+    """--split with --artists: train on the train clips, report on the test clips, calibrate on artist-grouped
+    folds inside train (the folds 01 --artists makes with the same seed); valid may be absent from the CSV."""
+    split = evaluation.read_split(args.split, files, args.allow_missing, absent_ok=("valid",))
+    train = split.masks["train"]
+    train_files = [f for f, keep in zip(files, train, strict=True) if keep]
+    groups = evaluation.read_artist_groups(args.artists, train_files)
+    genres = evaluation.genres_in_order(labels[train])
+    y_train = np.array([genres.index(g) for g in labels[train]])
+    masks = evaluation.group_cv_masks(y_train, groups, args.group_folds, args.seed, str(args.split / "train.txt"))
+    n_groups = len(set(groups.tolist()))
+    record = {"method": "split",
+              "protocol": f"artist-grouped {args.group_folds}-fold CV inside train (choices and calibration); test "
+                          "for the final report only",
+              **split.to_json(), "train_on": "train", "group_folds": args.group_folds,
+              "artists": str(args.artists), "artists_sha256": evaluation.file_sha256(args.artists),
+              "n_artist_groups": n_groups, "fold_seed": args.seed}
+    note = (f"split {args.split}: {split.describe()}; calibration by {args.group_folds}-fold artist-grouped CV "
+            f"inside the {int(train.sum())} train clips ({n_groups} artist groups)")
+    return HeldOut(train, split.masks["test"], None, record, note, cv_masks=masks)
+
+
+def calibrate_out_of_fold(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args: argparse.Namespace,
+                          epochs: int, batch: int) -> dict:
+    """Temperature and uncertain threshold fitted on the out-of-fold predictions of the artist-grouped folds
+    inside train: each train clip's logits come from the members trained on the other folds (same recipe,
+    epochs, batch and members as the exported model). Returns the calibration record for model.json."""
+    architecture, recipe = nn.ARCHITECTURES[args.architecture], nn.RECIPES[args.recipe]
+    X_fit, y_fit = X[rows.fit], y[rows.fit]
+    logits = training.out_of_fold_logits(X_fit, y_fit, rows.cv_masks, n_classes, architecture, recipe, batch, epochs,
+                                         args.members, args.seed)
+    temperature = calibration.fit_temperature(logits, y_fit)
+    threshold = calibration.choose_uncertain_threshold(calibration.calibrated_probabilities(logits, temperature),
+                                                       y_fit)
+    k, n = len(rows.cv_masks), int(rows.fit.sum())
+    return {
+        "method": "temperature scaling: probabilities = mean over members of softmax(logits / temperature)",
+        "temperature": temperature, "uncertain_threshold": threshold,
+        "fitted_on": f"out-of-fold predictions of artist-grouped {k}-fold CV inside train ({n} clips, each predicted "
+                     f"by the networks trained on the other {k - 1} folds, which saw none of its artist's clips)",
+        "threshold_rule": "the threshold of 0.00, 0.01, ..., 1.00 maximising (right - wrong) among the out-of-fold "
+                          "train clips at or above it; below it the answer is reported as uncertain",
+        "out_of_fold": {"accuracy": float((logits.mean(axis=0).argmax(axis=1) == y_fit).mean()),
+                        "folds": k, "n_clips": n,
+                        **calibration.calibration_report(logits, y_fit, temperature, threshold)},
+    }
 
 
 def calibrate(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args: argparse.Namespace,
@@ -191,11 +279,18 @@ def print_report(metrics: dict, cal: dict | None, rows: HeldOut, fit_seconds: fl
 
 def print_calibration(metrics: dict, cal: dict, rows: HeldOut) -> None:
     """ECE before and after the temperature, and what the uncertain rule does on the held-out clips."""
+    if "out_of_fold" in cal:
+        fitted = cal["out_of_fold"]
+        where = (f"the out-of-fold predictions of {fitted['n_clips']} train clips ({fitted['folds']}-fold "
+                 f"artist-grouped CV, accuracy {fitted['accuracy']:.3f})")
+        chosen = "chosen on the out-of-fold predictions"
+    else:
+        fitted, where, chosen = cal["valid"], f"{int(rows.valid.sum())} valid clips", "chosen on valid"
     print(f"ECE {metrics['ece_uncalibrated']:.3f} uncalibrated -> {metrics['ece']:.3f} calibrated (temperature "
-          f"{cal['temperature']:.3f} fitted on {int(rows.valid.sum())} valid clips; valid ECE "
-          f"{cal['valid']['ece_uncalibrated']:.3f} -> {cal['valid']['ece']:.3f})")
+          f"{cal['temperature']:.3f} fitted on {where}; their ECE "
+          f"{fitted['ece_uncalibrated']:.3f} -> {fitted['ece']:.3f})")
     confident = metrics["confident_accuracy"]
-    print(f"uncertain below {cal['uncertain_threshold']:.2f} (chosen on valid): {metrics['uncertain_share']:.1%} of "
+    print(f"uncertain below {cal['uncertain_threshold']:.2f} ({chosen}): {metrics['uncertain_share']:.1%} of "
           f"the held-out clips; the confident answers are "
           f"{'n/a' if confident is None else f'{confident:.1%}'} right")
 
@@ -269,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"epochs {epochs}, batch {batch} ({source})")
     # Model and training (with --split: first the train-only model that calibrates on valid)
     started = time.perf_counter()
-    cal, arrays = (None, None) if rows.valid is None else calibrate(X, y, rows, len(genres), args, epochs, batch)
+    if rows.cv_masks is not None:
+        cal, arrays = calibrate_out_of_fold(X, y, rows, len(genres), args, epochs, batch), None
+    else:
+        cal, arrays = (None, None) if rows.valid is None else calibrate(X, y, rows, len(genres), args, epochs, batch)
     if arrays is None:
         arrays = training.fit_members(X[fit], y[fit], len(genres), architecture, recipe, batch, epochs, args.members,
                                       args.seed)

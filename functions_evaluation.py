@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -146,6 +146,8 @@ class Split:
     folder: Path
     masks: dict[str, np.ndarray]  # part -> boolean mask over the CSV rows
     missing: dict[str, list[str]]  # part -> listed clips that match no row (kept only with allow_missing)
+    absent: dict[str, int] = field(default_factory=dict)  # part -> listed clips not in the CSV, for a part
+    # the CSV may lack (read_split's absent_ok: e.g. valid, in artist-grouped CV inside train)
 
     @property
     def left_out(self) -> np.ndarray:
@@ -157,24 +159,32 @@ class Split:
         text = ", ".join(f"{part} {int(self.masks[part].sum())}" for part in SPLIT_PARTS)
         text += f" clips; {int(self.left_out.sum())} rows in no list left out"
         n_missing = sum(len(v) for v in self.missing.values())
+        text += "".join(f"; {part}.txt: none of its {n} clips in the CSV" if not self.masks[part].any() else
+                        f"; {part}.txt: {n} of its clips not in the CSV" for part, n in self.absent.items() if n)
         return text + (f"; {n_missing} listed clip(s) not in the CSV" if n_missing else "")
 
     def to_json(self) -> dict:
         """What model.json and run.json record of the split."""
-        return {"folder": str(self.folder), **{f"n_{part}": int(self.masks[part].sum()) for part in SPLIT_PARTS},
-                "n_left_out": int(self.left_out.sum()), "missing": self.missing}
+        record = {"folder": str(self.folder), **{f"n_{part}": int(self.masks[part].sum()) for part in SPLIT_PARTS},
+                  "n_left_out": int(self.left_out.sum()), "missing": self.missing}
+        if any(self.absent.values()):  # only then: the records of plain split runs stay as they were
+            record["not_in_csv"] = {part: n for part, n in self.absent.items() if n}
+        return record
 
 
-def read_split(folder: str | os.PathLike, files: Sequence[str], allow_missing: bool = False) -> Split:
+def read_split(folder: str | os.PathLike, files: Sequence[str], allow_missing: bool = False,
+               absent_ok: Sequence[str] = ()) -> Split:
     """Read ``folder``/{train,valid,test}.txt against the CSV's ``file`` values (see match_test_files).
 
     DataError (one line, naming the file) for a missing folder or list, an empty list, listed clips that match
-    no row (unless ``allow_missing``: then they are left out and counted) and a clip in two lists.
+    no row (unless ``allow_missing``: then they are left out and counted) and a clip in two lists. The parts in
+    ``absent_ok`` may have some or all of their clips missing from the CSV (e.g. valid, when the model is chosen
+    by artist-grouped CV inside train and the CSV has no valid rows): they are only counted (Split.absent).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: split folder not found (it holds train.txt, valid.txt and test.txt)")
-    masks, missing = {}, {}
+    masks, missing, absent = {}, {}, {}
     for part in SPLIT_PARTS:
         path = folder / f"{part}.txt"
         if not path.is_file():
@@ -183,6 +193,8 @@ def read_split(folder: str | os.PathLike, files: Sequence[str], allow_missing: b
         if not names:
             raise DataError(f"{path}: lists no clips")
         masks[part], unknown = match_test_files(files, names)
+        if part in absent_ok:
+            absent[part], unknown = len(unknown), []
         if unknown and not allow_missing:
             raise DataError(f"{path}: {len(unknown)} listed clip(s) match no row of the features CSV: "
                             f"{_shown(unknown)} (--allow-missing leaves them out)")
@@ -194,9 +206,59 @@ def read_split(folder: str | os.PathLike, files: Sequence[str], allow_missing: b
                 raise DataError(f"{folder}: {both.size} clip(s) in both {first}.txt and {second}.txt, e.g. "
                                 f"{files[int(both[0])]}")
     for part in SPLIT_PARTS:
-        if not masks[part].any():
+        if not masks[part].any() and part not in absent_ok:
             raise DataError(f"{folder / f'{part}.txt'}: no listed clip is in the features CSV")
-    return Split(folder, masks, missing)
+    return Split(folder, masks, missing, absent)
+
+
+def read_artist_groups(path: str | os.PathLike, files: Sequence[str]) -> np.ndarray:
+    """The artist group of each of ``files`` (the CSV's ``file`` values) from an artists TSV (tab-separated, a
+    header with ``file`` and ``artist``; other columns such as ``title`` are ignored): the artist's name (case and
+    surrounding spaces ignored), or for a clip of unknown (empty) artist a group of its own.
+
+    DataError (one line, naming the TSV) if it is missing or unreadable, lacks a column, lists a clip twice, or
+    lacks one of ``files``.
+    """
+    import csv
+
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: artists TSV not found")
+    try:
+        table = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: not a readable TSV ({str(exc).splitlines()[0]})") from None
+    lacking = [c for c in ("file", "artist") if c not in table.columns]
+    if lacking:
+        raise DataError(f"{path}: missing column(s) {', '.join(lacking)} (a tab-separated header: file, artist)")
+    twice = table["file"][table["file"].duplicated()]
+    if len(twice):
+        raise DataError(f"{path}: {len(twice)} clip(s) listed twice, e.g. {twice.iloc[0]}")
+    artist = dict(zip(table["file"], table["artist"].str.strip().str.casefold(), strict=True))
+    unknown = [f for f in files if f not in artist]
+    if unknown:
+        raise DataError(f"{path}: no artist row for {len(unknown)} clip(s) of the features CSV: {_shown(unknown)}")
+    return np.array([f"artist:{artist[f]}" if artist[f] else f"unknown artist:{f}" for f in files], dtype=object)
+
+
+def group_cv_masks(y: np.ndarray, groups: Sequence[str], n_folds: int, seed: int, source: str = "") -> np.ndarray:
+    """(n_folds, N) training masks of a seeded stratified group K-fold (sklearn's StratifiedGroupKFold): every
+    row is held out by exactly one fold and no group has rows held out by two folds (an artist's clips are
+    scored together, by a model that saw none of them). DataError (one line) if there are fewer groups than
+    folds or fewer than 2 folds."""
+    import warnings
+
+    groups = np.asarray(groups)
+    n_groups = len(set(groups.tolist()))
+    if n_folds < 2:
+        raise DataError(f"{source}: artist-grouped CV needs at least 2 folds")
+    if n_groups < n_folds:
+        raise DataError(f"{source}: {n_folds} folds but only {n_groups} artist group(s) among the {len(y)} clips")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class")
+        return cv_train_masks(y, n_folds, seed, groups)
 
 
 def stratified_holdout(labels: Sequence[str], test_size: float, seed: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """01's grid search: candidates x epochs x batch sizes with K-fold CV or on an artist-filtered split (train on
-``train``, score on ``valid``, never read ``test``), run in local processes or on a Dask cluster, resumable, with
-its results files, ranked table and plots; and reading a finished run (used by 02).
+``train``, score on ``valid``, never read ``test``; or, where the CSV has no valid rows, artist-grouped K-fold CV
+inside ``train``), run in local processes or on a Dask cluster, resumable, with its results files, ranked table
+and plots; and reading a finished run (used by 02).
 
 Reading order: the search itself (GridSearch), then its steps: preparation (CSV, folds, jobs), resuming, the
 results writer, the runners (local processes, Dask), one grid job, the ranked table, reading a finished run.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from functions_audio import FEATURE_COLUMNS
+from functions_audio import ALL_FEATURE_COLUMNS
 from functions_evaluation import (
     DataError,
     Split,
@@ -29,7 +30,9 @@ from functions_evaluation import (
     file_sha256,
     fold_metrics,
     genres_in_order,
+    group_cv_masks,
     load_features_csv,
+    read_artist_groups,
     read_split,
     stratified_holdout,
 )
@@ -44,6 +47,10 @@ GRID_BATCHES = (32, 200, 300)
 QUICK_EPOCHS = (20, 100)
 QUICK_BATCHES = (32, 200)
 SPLIT_REPEATS = 3  # with --split: independently initialised trainings per cell, all scored on valid
+GROUP_FOLDS = 5  # with --split and --artists: artist-grouped folds inside train
+# the protocols of a run (run.json "protocol"; k-fold runs have none): 02 takes its cell from a run of its own
+SPLIT_PROTOCOL = "split"  # trained on train, scored on valid
+GROUP_CV_PROTOCOL = "group-cv"  # artist-grouped K-fold CV inside train (test and valid rows never read)
 METRICS = ("accuracy", "precision", "recall", "f1", "train_accuracy")
 FOLD_COLUMNS = ("candidate", "epochs", "batch_size", "fold", *METRICS)
 
@@ -78,8 +85,9 @@ def parse_int_list(text: str) -> tuple[int, ...]:
 
 @dataclass
 class GridSearch:
-    """A resumable grid search over candidates x epochs x batch sizes with K-fold CV, or on a split's train and
-    valid lists (its "folds" are then repeats of the training, all scored on valid; see 01_nn_hyperparam.py)."""
+    """A resumable grid search over candidates x epochs x batch sizes with K-fold CV, on a split's train and
+    valid lists (its "folds" are then repeats of the training, all scored on valid), or with artist-grouped K-fold
+    CV inside a split's train list (test and valid rows dropped when the CSV is read); see 01_nn_hyperparam.py."""
 
     features_csv: Path
     output_dir: Path
@@ -102,13 +110,18 @@ class GridSearch:
     @classmethod
     def prepare(cls, features_csv: Path, output_dir: Path, candidates: Sequence[str], epochs: Sequence[int],
                 batches: Sequence[int], n_folds: int, seed: int = 0, groups_column: str | None = None,
-                split_dir: Path | None = None, allow_missing: bool = False, train_share: float = 1.0
-                ) -> GridSearch:
+                split_dir: Path | None = None, allow_missing: bool = False, train_share: float = 1.0,
+                artists: Path | None = None) -> GridSearch:
         """Read the CSV, make the folds (with ``split_dir``: ``n_folds`` repeats of training on its train list, or
-        on a ``train_share`` of it), and work out which jobs a previous run already finished."""
-        split, scored = None, None
+        on a ``train_share`` of it; with ``split_dir`` and ``artists``: ``n_folds`` artist-grouped folds inside its
+        train list), and work out which jobs a previous run already finished."""
+        split, scored, n_groups = None, None, None
         if split_dir is None:
             df, genres, y, masks = read_folds(features_csv, candidates, n_folds, seed, groups_column)
+        elif artists is not None:
+            df, genres, y, masks, split, groups = read_group_cv_rows(features_csv, candidates, split_dir, artists,
+                                                                    n_folds, seed, allow_missing)
+            n_groups = len(set(groups.tolist()))
         else:
             df, genres, y, masks, split = read_split_rows(features_csv, candidates, split_dir, n_folds, allow_missing,
                                                           train_share, seed)
@@ -119,8 +132,11 @@ class GridSearch:
             "epochs": list(epochs), "batches": list(batches),
             "recipes": {name: asdict(r) for name, r in RECIPES.items()},
         }
-        if split is not None:  # only then: k-fold runs keep the settings (and the resume) they always had
-            settings.update(protocol="split", split=split.to_json())
+        if split is not None and artists is not None:
+            settings.update(protocol=GROUP_CV_PROTOCOL, split=split.to_json(), artists=str(artists),
+                            artists_sha256=file_sha256(artists), n_groups=n_groups)
+        elif split is not None:  # only then: k-fold runs keep the settings (and the resume) they always had
+            settings.update(protocol=SPLIT_PROTOCOL, split=split.to_json())
             if train_share < 1.0:
                 settings["train_share"] = train_share
         members = {name: CANDIDATES[name].members for name in candidates if CANDIDATES[name].members > 1}
@@ -148,7 +164,16 @@ class GridSearch:
         text = (f"{self.features_csv}: {s['n_rows']} rows, {len(self.genres)} genres; {n_candidates}"
                 f" candidates, {n_cells} cells, {self.scheme} (seed {s['seed']}"
                 f"{', groups ' + s['groups'] if s['groups'] else ''}); epochs {s['epochs']}, batches {s['batches']}")
-        if "split" in s:
+        if s.get("protocol") == GROUP_CV_PROTOCOL:
+            split = s["split"]
+            valid = f"valid: {split['n_valid']} clips in the CSV" + (
+                f" (its {split['not_in_csv']['valid']} listed clips are not)" if "valid" in split.get("not_in_csv", {})
+                else "")
+            text += (f"\nsplit {split['folder']}: {s['folds']}-fold artist-grouped CV inside the {split['n_train']}"
+                     f" train clips ({s['n_groups']} artist groups from {s['artists']}; a clip of unknown artist is a"
+                     f" group of its own); the {split['n_test']} test clips are never read here; {valid}, not"
+                     f" used; {split['n_left_out']} clips in no list are left out")
+        elif "split" in s:
             split = s["split"]
             share = s.get("train_share", 1.0)
             trained = f"{split['n_train']} train clips" if share == 1.0 else \
@@ -162,8 +187,11 @@ class GridSearch:
 
     @property
     def scheme(self) -> str:
-        """How cells are scored: '10-fold CV' or 'valid accuracy over 3 training repeats'."""
+        """How cells are scored: '10-fold CV', 'valid accuracy over 3 training repeats' or '5-fold
+        artist-grouped CV inside train'."""
         folds = self.settings["folds"]
+        if self.settings.get("protocol") == GROUP_CV_PROTOCOL:
+            return f"{folds}-fold artist-grouped CV inside train"
         return f"valid accuracy over {folds} training repeats" if "split" in self.settings else f"{folds}-fold CV"
 
     def run(self, scheduler: str | None = None, workers: int | None = None, progress: bool = True) -> float:
@@ -205,11 +233,15 @@ class GridSearch:
         """The cells ranked by mean CV accuracy, and each candidate's best cell."""
         df = self.results().sort_values(["accuracy_mean", "epochs"], ascending=[False, True])
         best = df.drop_duplicates("candidate")
-        spread = "repeats" if "split" in self.settings else "folds"
+        group_cv = self.settings.get("protocol") == GROUP_CV_PROTOCOL
+        spread = "repeats" if "split" in self.settings and not group_cv else "folds"
         text = (f"\nbest cell per candidate ({self.scheme}, mean ± std over {spread}):\n{cell_table(best)}\n"
                 f"\ntop {min(top, len(df))} of {len(df)} cells:\n{cell_table(df.head(top))}\n"
                 f"(fit s: wall time of the run up to that epoch count, all folds together)")
-        if "split" in self.settings and len(best):
+        if group_cv and len(best):
+            text += "\n" + out_of_fold_noise_note(float(best["accuracy_mean"].iloc[0]),
+                                                  self.settings["split"]["n_train"])
+        elif "split" in self.settings and len(best):
             text += "\n" + valid_noise_note(float(best["accuracy_mean"].iloc[0]), self.settings["split"]["n_valid"])
         return text
 
@@ -243,9 +275,9 @@ def _safe(name: str) -> str:
 
 
 def _needed_columns(candidates: Sequence[str]) -> list[str]:
-    """The feature columns any of the candidates reads, in FEATURE_COLUMNS order."""
+    """The feature columns any of the candidates reads, in ALL_FEATURE_COLUMNS order (classic, then musicnn)."""
     return sorted({c for name in candidates for c in CANDIDATES[name].feature_columns},
-                  key=list(FEATURE_COLUMNS).index)
+                  key=list(ALL_FEATURE_COLUMNS).index)
 
 
 def read_split_rows(features_csv: Path, candidates: Sequence[str], split_dir: Path, repeats: int,
@@ -267,6 +299,23 @@ def read_split_rows(features_csv: Path, candidates: Sequence[str], split_dir: Pa
             dropped = stratified_holdout(y[train_rows], 1.0 - train_share, seed + r)
             masks[r, train_rows[dropped]] = False
     return df, genres, y, masks, split
+
+
+def read_group_cv_rows(features_csv: Path, candidates: Sequence[str], split_dir: Path, artists: Path, n_folds: int,
+                       seed: int = 0, allow_missing: bool = False
+                       ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, Split, np.ndarray]:
+    """Only the train rows of the CSV (test and valid rows are dropped here, before any job sees them; the CSV
+    may lack valid rows altogether), their genres and integer labels, the (n_folds, N) training masks of a
+    seeded stratified artist-grouped K-fold over them (groups from the ``artists`` TSV; a clip of unknown artist
+    is a group of its own), the split and the groups; DataError (one line) if unusable."""
+    df = load_features_csv(features_csv, _needed_columns(candidates))
+    split = read_split(split_dir, df["file"].tolist(), allow_missing, absent_ok=("valid",))
+    df = df[split.masks["train"]].reset_index(drop=True)
+    genres = genres_in_order(df["genre"])
+    y = np.array([genres.index(g) for g in df["genre"]])
+    groups = read_artist_groups(artists, df["file"].tolist())
+    masks = group_cv_masks(y, groups, n_folds, seed, source=str(split_dir / "train.txt"))
+    return df, genres, y, masks, split, groups
 
 
 def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed: int,
@@ -629,14 +678,25 @@ def valid_noise_note(accuracy: float, n_valid: int) -> str:
             f"training's randomness)")
 
 
+def out_of_fold_noise_note(accuracy: float, n_train: int) -> str:
+    """One line on how much an artist-grouped CV accuracy can move with the draw of clips: every train clip is
+    scored once, out of fold, so the best cell's accuracy is about a count over ``n_train`` clips (95 % Wilson
+    interval); the std over folds is mostly the spread between small folds."""
+    low, high = accuracy_interval(round(accuracy * n_train), n_train)
+    return (f"(every one of the {n_train} train clips is scored once, out of fold: on another draw of as many clips "
+            f"the best cell's {accuracy:.1%} could be anywhere in {low:.1%}-{high:.1%} (95 % Wilson interval); "
+            f"candidates closer than that are not told apart)")
+
+
 def cell_table(frame: pd.DataFrame) -> str:
     """Rows of a results table (pandas DataFrame) as ranked text lines, one cell a line."""
-    lines = [f"{'#':>3} {'candidate':<15} {'epochs':>6} {'batch':>5}  {'accuracy':>13} {'macro F1':>13}"
+    width = max([15, *(len(str(name)) for name in frame["candidate"])])
+    lines = [f"{'#':>3} {'candidate':<{width}} {'epochs':>6} {'batch':>5}  {'accuracy':>13} {'macro F1':>13}"
              f" {'train acc':>9} {'fit s':>7}"]
     for rank, (_, r) in enumerate(frame.iterrows(), 1):
         epochs = "-" if np.isnan(r["epochs"]) else f"{int(r['epochs'])}"
         batch = "-" if np.isnan(r["batch_size"]) else f"{int(r['batch_size'])}"
-        lines.append(f"{rank:>3} {r['candidate']:<15} {epochs:>6} {batch:>5}  "
+        lines.append(f"{rank:>3} {r['candidate']:<{width}} {epochs:>6} {batch:>5}  "
                      f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} "
                      f"{r['f1_mean']:.3f} ± {r['f1_std']:.3f}"
                      f" {r['train_accuracy_mean']:9.3f} {r['fit_seconds']:7.1f}")
@@ -666,16 +726,17 @@ def best_cell(results_csv: Path, candidate: str) -> dict | None:
 def find_hyperparam_run(features_csv: Path, features_sha256: str, extra: Sequence[Path] = (),
                         protocol: str = "kfold") -> Path | None:
     """The most recent 01 run folder made from this very features CSV (same SHA-256) with ``protocol`` ("kfold",
-    or "split" for runs scored on a split's valid clips), or None.
+    "split" for runs scored on a split's valid clips, "group-cv" for artist-grouped CV inside train), or None.
 
-    Looked for in ``extra``, then ``<features folder>/hyperparam[_split]`` and ``outputs/hyperparam[_split]``.
+    Looked for in ``extra``, then ``<features folder>/hyperparam[_split|_groupcv]`` and
+    ``outputs/hyperparam[_split|_groupcv]``.
     """
     from functions_audio import OUTPUTS_DIR
 
     found = []
     parent = Path(features_csv).parent
-    for folder in (*extra, parent / "hyperparam", parent / "hyperparam_split", OUTPUTS_DIR / "hyperparam",
-                   OUTPUTS_DIR / "hyperparam_split"):
+    names = ("hyperparam", "hyperparam_split", "hyperparam_groupcv")
+    for folder in (*extra, *(parent / name for name in names), *(OUTPUTS_DIR / name for name in names)):
         run, results = Path(folder) / RUN_FILE, Path(folder) / RESULTS_FILE
         try:
             info = json.loads(run.read_text(encoding="utf-8"))

@@ -399,6 +399,48 @@ def fit_members(
     return {**arrays, **weights.arrays()}
 
 
+def out_of_fold_logits(
+    X: np.ndarray,
+    y: np.ndarray,
+    train_masks: np.ndarray,
+    n_classes: int,
+    architecture: Architecture,
+    recipe: Recipe,
+    batch_size: int,
+    epochs: int,
+    members: int = 1,
+    seed: int = 0,
+) -> np.ndarray:
+    """(members, N, n_classes): each row's logits from the ``members`` networks of the fold that holds it out.
+
+    ``train_masks`` (K, N) are the folds' training masks, every row held out by exactly one fold (as
+    functions_evaluation.group_cv_masks makes them; ValueError otherwise). Fold k's members are trained like
+    fit_members's (raw rows standardised with the mean and variance of the fold's own training rows, each member
+    from its own initialisation and shuffles), all K x members side by side in one graph, then read (NumPy) on
+    the rows the fold held out: what a model that never saw those clips (nor, with artist-grouped folds, their
+    artists) says of them. 02 fits the temperature and the uncertain threshold on them.
+    """
+    from functions_nn import _ACTIVATIONS
+
+    train_masks = np.asarray(train_masks, dtype=bool)
+    held_out = ~train_masks
+    if not (held_out.sum(axis=0) == 1).all():
+        raise ValueError("every row must be held out by exactly one fold")
+    n_folds = len(train_masks)
+    X_folds = standardise_per_fold(np.asarray(X, dtype=np.float64), train_masks)  # (K, N, F) float32
+    weights = train_members(np.repeat(X_folds, members, axis=0), y, np.repeat(train_masks, members, axis=0),
+                            architecture.hidden, n_classes, recipe, batch_size, [epochs], seed=seed)
+    logits = np.empty((members, len(y), n_classes))
+    for k in range(n_folds):
+        for m in range(members):
+            kernels, biases = weights.member(k * members + m)
+            h = X_folds[k][held_out[k]].astype(np.float64)
+            for kernel, bias, act in zip(kernels, biases, weights.activations, strict=True):
+                h = _ACTIVATIONS[act](h @ kernel.astype(np.float64) + bias.astype(np.float64))
+            logits[m, held_out[k]] = h
+    return logits
+
+
 # --------------------------------------------------------------------------------------------------------
 # Cross-validation of one MLP, and the scikit-learn baselines
 # --------------------------------------------------------------------------------------------------------
