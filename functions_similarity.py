@@ -1,0 +1,626 @@
+"""More like this: a similarity vector per song, a library's vectors, nearest neighbours and their playlist.
+
+What lives here, top-down:
+
+* **The vector a song keeps** (``EMBEDDING_VERSION``, ``embedding_fields``): the musicnn network's 50 tag
+  probabilities, averaged over the song's analysed patches (``SongResult.tag_means``), stored in each record of a
+  results file as ``embedding`` (base64 of 50 little-endian float32) with ``embedding_version``. A song analysed
+  by a model that reads only the classic features has none (the network did not run).
+* **The comparison** (``Projection``, ``PROJECTION``, ``fit_projection``): a stored vector is compared after a
+  fixed projection, fitted once on the ``train`` clips of the artist-filtered GTZAN split (bench/bench_similarity.py,
+  which also measures every vector that was tried): the tag means centred on the train mean and unit-scaled, next
+  to twice their unit-scaled linear discriminant projection (9 dimensions that separate genres); the result is
+  L2-normalised float32 and compared by cosine (a dot product). Stored vectors are the network's outputs, not the
+  projection: a better projection needs no rescan.
+* **A library's vectors** (``load_library``, ``LibraryVectors``): read from a results file without changing it,
+  line by line without parsing whole records (100,000 songs in under 2 s: bench/bench_similarity.py);
+* **The query** (``LibraryVectors.neighbours``): cosine similarity to every song, best first, the query song and
+  songs reached twice (the same file through links, or copies with equal audio: equal vectors) once or not at all;
+* **Answering ``03 --like``** (``find_like``, ``Neighbour``, ``write_playlist``).
+
+Errors are ``SimilarityError`` with one line for the user. NumPy and the standard library only (the analysis of a
+new query song goes through the ClassificationJob it is given).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from functions_audio import MUSICNN_MODEL, MUSICNN_TAGS
+
+EMBEDDING_DIM = len(MUSICNN_TAGS)
+# What a record's vector is; records of another version are not comparable (a scan with this program redoes them)
+EMBEDDING_VERSION = f"{MUSICNN_MODEL}:tag_means:1"
+EMBEDDING_FIELD, VERSION_FIELD = "embedding", "embedding_version"
+DUPLICATE_TOLERANCE = 1e-5  # stored vectors that differ by no more than this in every value: the same audio
+
+
+class SimilarityError(Exception):
+    """A similarity query cannot be answered (no usable library, an unreadable query song); one line."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The vector a song keeps
+# ---------------------------------------------------------------------------------------------------------
+def song_vector(result: Any) -> np.ndarray | None:
+    """The stored vector of an analysed song (a SongResult): its mean tag probabilities, or None without them."""
+    means = getattr(result, "tag_means", None)
+    if means is None or not getattr(result, "ok", True):
+        return None
+    vector = np.asarray(means, dtype="<f4").reshape(-1)
+    return vector if vector.size == EMBEDDING_DIM and np.isfinite(vector).all() else None
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(text: str | bytes) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4")
+
+
+def embedding_fields(result: Any) -> dict[str, str]:
+    """The record fields of a song's vector (none when it has no vector); they go last in a record."""
+    vector = song_vector(result)
+    if vector is None:
+        return {}
+    return {VERSION_FIELD: EMBEDDING_VERSION, EMBEDDING_FIELD: encode_vector(vector)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The comparison: a fixed projection, fitted on GTZAN train clips (bench/bench_similarity.py --print-projection)
+# ---------------------------------------------------------------------------------------------------------
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows stay zero)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """``[unit(x - centre), weight * unit((x - centre) @ scalings)]``, L2-normalised: what the cosine compares.
+
+    With ``scalings`` of no columns it is the centred vector alone.
+    """
+
+    name: str
+    centre: np.ndarray  # (50,)
+    scalings: np.ndarray  # (50, k): linear discriminant directions (within-genre covariance whitened)
+    weight: float
+
+    def __call__(self, raw: np.ndarray, rows_at_once: int = 8192) -> np.ndarray:
+        """The projected, unit-length float32 rows of ``raw`` (computed a block of rows at a time: a library's
+        temporaries stay a few MB)."""
+        raw = np.atleast_2d(np.asarray(raw, dtype=np.float32))
+        out = np.empty((raw.shape[0], self.dim), dtype=np.float32)
+        centre, scalings = self.centre.astype(np.float32), self.scalings.astype(np.float32)
+        for first in range(0, raw.shape[0], rows_at_once):
+            centred = raw[first:first + rows_at_once] - centre
+            block = out[first:first + rows_at_once]
+            block[:, :centre.size] = unit_rows(centred)
+            if scalings.shape[1]:
+                block[:, centre.size:] = np.float32(self.weight) * unit_rows(centred @ scalings)
+            block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), np.float32(1e-30))
+        return out
+
+    @property
+    def dim(self) -> int:
+        return self.centre.size + self.scalings.shape[1]
+
+
+def fit_projection(X: np.ndarray, labels: Iterable[str], weight: float, name: str = "fitted") -> Projection:
+    """Fit a ``Projection`` on rows ``X`` (raw vectors) with genre ``labels``: the centre is their mean, the
+    scalings the linear discriminant directions (as scikit-learn's LDA with the 'svd' solver: the within-genre
+    covariance whitened, then the principal directions of the genre means; at most genres - 1 of them)."""
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(list(labels))
+    classes, index, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    centre = X.mean(axis=0)
+    means = np.vstack([X[index == k].mean(axis=0) for k in range(len(classes))])
+    within = X - means[index]
+    covariance = within.T @ within / max(1, len(X) - len(classes))
+    values, vectors = np.linalg.eigh(covariance)
+    keep = values > values.max() * 1e-10
+    whiten = vectors[:, keep] / np.sqrt(values[keep])
+    between = ((means - centre) * np.sqrt(counts / len(X))[:, None]) @ whiten
+    _, singular, vt = np.linalg.svd(between, full_matrices=False)
+    k = int(min(len(classes) - 1, (singular > singular[0] * 1e-10).sum())) if singular.size else 0
+    scalings = whiten @ vt[:k].T
+    return Projection(name, centre.astype(np.float32), scalings.astype(np.float32), float(weight))
+
+
+# Fitted on the 443 train clips of splits/gtzan_fault_filtered from the shared musicnn taggram (each clip's mean
+# over its patches), weight chosen by artist-grouped cross-validation inside train (bench/bench_similarity.py).
+# Measured there: 75.8 % of the ten nearest train clips of each of the 290 test clips share its genre (plain
+# cosine on the tag means: 73.8 %; the classic features, standardised: 36.2 %).
+# PROJECTION-BEGIN (written by bench/bench_similarity.py --write-projection)
+PROJECTION_NAME = 'gtzan-train-lda9x2'
+PROJECTION_WEIGHT = 2.0
+PROJECTION_CENTRE: list[float] = [
+    0.1429354, 0.1137545, 0.03782149, 0.03927071, 0.03734511, 0.06380712, 0.03444734, 0.009003803,
+    0.01712552, 0.1351885, 0.0108184, 0.01849437, 0.01457141, 0.01240613, 0.04997677, 0.07817971,
+    0.01268044, 0.01113579, 0.01072476, 0.06180612, 0.04537573, 0.02152054, 0.007596623, 0.04490017,
+    0.03462576, 0.03545578, 0.05081331, 0.03445509, 0.01528959, 0.01930347, 0.01473005, 0.008722215,
+    0.01544302, 0.06136658, 0.03243954, 0.004654004, 0.07480459, 0.01357261, 0.005665748, 0.00484337,
+    0.04108447, 0.006228513, 0.02126536, 0.02318935, 0.02496321, 0.02907074, 0.006054009, 0.004194585,
+    0.006702463, 0.00282404,
+]
+PROJECTION_SCALINGS: list[list[float]] = [  # (50 tags, 9 directions)
+    [-4.259065, 8.363328, -3.186691, 4.502237, 9.762025, -1.011009, -3.818687, 11.12218, 11.41082],
+    [6.973903, 4.643163, -0.1373079, 3.658467, -4.814146, -0.9086246, 6.468961, 6.369617, 1.170095],
+    [62.97567, -24.31909, -29.22956, -24.73885, -22.23129, -6.617727, 25.39108, 38.875, -64.53181],
+    [-20.66459, 40.4073, -3.708203, 27.7906, -28.23459, 39.41126, -63.40932, 28.56736, 44.75873],
+    [-14.19471, 24.67661, 19.50943, 15.959, -44.71495, 1.093906, 45.17135, -13.19908, 33.21307],
+    [3.830646, 13.94124, -16.16957, -1.523354, -11.76311, -33.18618, -17.47486, -25.8986, 13.34895],
+    [-0.08185752, 2.81288, 0.3678436, 0.2350882, 3.899121, -2.73357, -6.578737, 2.066371, 11.48383],
+    [-103.3986, -23.31943, -43.1574, -32.73884, 47.0174, -118.1367, 3.540448, -111.0278, 209.5872],
+    [-27.33198, -10.90225, 34.60918, 16.12204, 2.301853, 13.54418, 0.01145399, -39.23153, 31.08927],
+    [-9.046776, -4.711373, -3.083953, 10.45759, 4.031796, -4.706034, 6.309629, -0.1575373, 5.901779],
+    [14.08039, -100.4871, -45.78735, 70.54605, -19.75013, 74.33628, 15.82473, 147.1237, -19.3894],
+    [7.538899, -8.265107, 2.567257, 1.464536, 0.3215411, -1.775004, 2.415278, -4.681366, -0.02922177],
+    [-32.33004, 27.5885, -2.921131, 9.971786, -14.35381, -45.45066, -29.40559, -10.84141, 45.86032],
+    [-82.70654, -10.88198, -42.79185, -3.206072, -66.72475, -46.44627, -102.4247, 49.4138, -56.12681],
+    [0.9212151, -6.280677, 4.707619, -5.325902, -3.681347, -6.729079, 2.096037, 4.352849, 2.436332],
+    [1.918569, 2.310314, -1.151619, 2.684076, 0.9029179, 4.730134, 7.802499, -1.678301, -3.781313],
+    [53.11701, -49.96041, 32.91029, -4.85884, 51.07702, -41.51506, 81.55634, -16.39449, -18.14248],
+    [44.67789, -20.02083, 97.0014, 20.48652, 75.81483, -48.01791, -52.0616, -96.06449, 30.17881],
+    [111.2577, -96.36245, -75.10629, -17.08817, 195.7013, 29.83514, -87.43475, 52.66068, -131.4444],
+    [0.6502021, -4.032359, 1.752135, 1.834528, 4.56571, 3.222316, 5.095028, -2.64346, 6.994316],
+    [7.33846, 2.326477, 5.072485, -3.326094, 7.11833, -9.533043, 12.92402, -3.674284, 6.574542],
+    [-17.09288, 8.384238, -4.227309, -3.630921, -23.89394, -25.36143, -6.920311, -15.20469, 8.026087],
+    [112.9509, -42.72437, -35.06594, 7.94233, -48.85056, 169.3655, 134.3744, 76.34486, -154.8339],
+    [-35.52615, -0.112555, -8.077405, -29.03384, -5.282808, 2.863585, -2.37516, -9.219323, 1.212074],
+    [3.712804, -8.848472, 3.166779, 1.576818, 2.106194, -0.9001577, 4.047797, -5.09634, 2.683509],
+    [-13.59666, -0.1737586, 1.654042, 8.558258, 6.606434, -3.407544, 4.355162, -1.325896, -0.08244307],
+    [-7.65247, -0.08600523, -2.281898, 7.615173, 3.740242, 2.904673, -4.670744, -9.961617, 4.817565],
+    [10.50751, -20.87672, 3.798723, -4.40124, -4.688938, 0.3249692, 3.728492, -21.97085, -15.72547],
+    [-7.040617, -5.959708, 5.83386, 0.9282848, 4.338899, 3.734708, 0.7506099, -3.953528, 6.482519],
+    [-19.34444, -21.26933, -19.84076, 13.28982, -5.607347, 11.69225, -4.336517, 7.470592, -6.299856],
+    [-49.90439, 13.49834, -16.93587, -20.09325, 3.25319, -28.06764, -17.24537, -17.88518, 13.82871],
+    [-70.1745, -106.5079, 10.09367, 33.04169, 7.308539, 163.4761, 73.2921, 127.309, -50.67285],
+    [35.6598, 45.90558, 20.93819, -6.686428, 4.601333, 5.022768, -12.2385, -7.128769, 16.26241],
+    [3.187651, 0.3087912, -6.263815, 1.551038, 9.509315, -3.070094, 0.2393963, -0.6806099, 7.966213],
+    [0.4064232, -2.195406, -7.106988, 1.698221, -0.2320525, 10.73772, 16.5962, -10.46071, 11.54795],
+    [29.37663, -56.86518, -90.86637, 30.52967, 72.66389, 166.6142, 153.6109, -12.04872, -248.6715],
+    [0.5639748, 4.530622, 4.388784, 1.85653, 6.790896, -4.765744, 8.012265, -3.725217, 4.369778],
+    [36.31969, 25.68006, 14.90605, -38.75655, 17.27976, 8.02093, 8.498029, -3.538208, 25.24681],
+    [77.09791, -119.0956, 58.84231, -90.85895, 240.9772, 71.26756, 76.45853, 6.648194, -239.3257],
+    [-180.8811, 88.10348, -148.7195, -30.49311, -75.1385, -201.8715, -5.744547, -284.0903, 504.7267],
+    [1.878099, 1.849903, -2.210312, -0.008013374, 1.789317, -5.369378, -0.1313691, -0.4806157, 11.99641],
+    [-9.956811, 14.67963, -9.046488, -11.75156, -10.81796, -27.98132, -38.16771, -12.30609, 52.1305],
+    [-4.98051, 6.708045, -0.5808688, 5.371531, 6.144588, -1.880149, 3.073248, 10.47812, 16.84071],
+    [6.394221, -14.86897, 1.786308, 41.15503, 4.455511, 0.08693567, 4.900761, 12.20724, 9.645206],
+    [21.79951, -8.960813, 0.1253106, 0.7659479, -0.2415583, 10.86787, 1.497702, 14.65275, -6.43714],
+    [-2.305169, 7.325307, -3.136156, 6.354808, -10.49802, -6.612103, -4.979218, 1.308704, 17.00211],
+    [-105.7592, -91.40634, -45.30583, -91.66769, 46.82182, -71.36021, 150.1904, -100.2592, -121.439],
+    [-65.52303, 402.0501, 167.5943, -206.443, 105.7866, -135.8456, 201.0852, -326.1857, 88.19187],
+    [-13.00105, 0.4768029, 13.4265, 3.189679, -16.11942, 9.71932, 8.589366, 1.135481, -15.33746],
+    [284.5509, 169.5548, 470.1101, 255.3862, 91.80286, 290.839, -399.3084, -71.6946, -264.2574],
+]
+# PROJECTION-END
+PROJECTION = Projection(PROJECTION_NAME, np.array(PROJECTION_CENTRE, dtype=np.float32),
+                        np.array(PROJECTION_SCALINGS, dtype=np.float32).reshape(EMBEDDING_DIM, -1), PROJECTION_WEIGHT)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A library's vectors, read from its results file (never written here)
+# ---------------------------------------------------------------------------------------------------------
+_KEY_PATH = b'"path": "'
+_KEY_VECTOR = b'"' + EMBEDDING_FIELD.encode() + b'": "'
+_KEY_VERSION = b'"' + VERSION_FIELD.encode() + b'": "'
+_VECTOR_BYTES = EMBEDDING_DIM * 4
+_VECTOR_TEXT = 4 * -(-_VECTOR_BYTES // 3)  # its base64 length
+_TAIL = _KEY_VERSION + EMBEDDING_VERSION.encode() + b'", ' + _KEY_VECTOR  # how this program's records end
+READ_BLOCK = 1 << 22  # the file is read 4 MB at a time: memory holds one block, not the whole file
+
+
+def _json_string(data: bytes, start: int, end: int) -> str | None:
+    """The JSON string whose first character (after its opening quote) is ``data[start]``, or None if it does
+    not close before ``end``."""
+    close = data.find(b'"', start, end)
+    while close > 0 and data[close - 1] == 0x5C:  # an escaped quote, unless the backslash is itself escaped
+        backslashes = len(data[start:close]) - len(data[start:close].rstrip(b"\\"))
+        if backslashes % 2 == 0:
+            break
+        close = data.find(b'"', close + 1, end)
+    if close < 0:
+        return None
+    text = data[start:close]
+    if b"\\" not in text:
+        return text.decode("utf-8", "replace")
+    try:
+        return json.loads(b'"' + text + b'"')
+    except ValueError:
+        return None
+
+
+@dataclass
+class LibraryVectors:
+    """The songs of a results file that have a vector of this version: ``paths``, their stored vectors ``raw``
+    (n, 50) and the projected, unit-length ``vectors`` (n, d) that the cosine compares."""
+
+    path: Path | None  # the results file (None: vectors given in memory, as the window's table gives them)
+    paths: list[str]
+    raw: np.ndarray
+    vectors: np.ndarray
+    offsets: np.ndarray  # (n, 2) where each song's record line is in the file: offset, length
+    records: int = 0  # song records in the file (the latest of each path)
+    without_vector: int = 0  # failed songs, and songs scanned by a model that reads only classic features
+    other_versions: dict[str, int] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)  # path -> row
+    projection: Projection = PROJECTION
+
+    @classmethod
+    def from_vectors(cls, paths: list[str], raw: np.ndarray, projection: Projection = PROJECTION) -> LibraryVectors:
+        """Songs known in memory (paths and stored vectors), e.g. the window's table."""
+        raw = np.asarray(raw, dtype=np.float32).reshape(len(paths), EMBEDDING_DIM)
+        return cls(path=None, paths=list(paths), raw=raw, vectors=projection(raw) if len(raw) else
+                   np.zeros((0, projection.dim), np.float32), offsets=np.zeros((len(paths), 2), dtype=np.int64),
+                   records=len(paths), index={song: i for i, song in enumerate(paths)}, projection=projection)
+
+    def notes(self) -> list[str]:
+        """One line about the songs left out, if any (for stderr)."""
+        left = []
+        if self.without_vector:
+            left.append(f"{self.without_vector} without a vector (failed, or scanned with a model that reads only "
+                        "classic features)")
+        for version, count in sorted(self.other_versions.items()):
+            left.append(f"{count} with vectors of another version ({version}): a scan with this program updates them")
+        return [f"{self.path}: {len(self.paths)} songs compared; left out: " + "; ".join(left)] if left else []
+
+    def record(self, row: int) -> dict[str, Any] | None:
+        """The record of ``row``, read from the file again (None if the file changed since it was loaded)."""
+        offset, length = (int(v) for v in self.offsets[row])
+        if self.path is None:
+            return None
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(offset)
+                record = json.loads(handle.read(length))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) and record.get("path") == self.paths[row] else None
+
+    def neighbours(self, query: np.ndarray, top: int, exclude: Iterable[int] = (),
+                   query_file: tuple[int, int] | None = None) -> tuple[list[tuple[int, float]], int, int]:
+        """The ``top`` rows most similar to the stored vector ``query``, best first, as ``(row, cosine)``.
+
+        Left out: the rows of ``exclude`` (the query itself), songs whose stored vector equals the query's or an
+        earlier neighbour's (copies with equal audio), local files that are the query file (``(st_dev, st_ino)``)
+        or an earlier neighbour's file (links), and local files that no longer exist. Returns the neighbours and
+        how many songs were left out as the same song and as vanished.
+        """
+        if not self.paths or top < 1:
+            return [], 0, 0
+        similarity = self.vectors @ self.projection(query)[0]
+        skip = set(exclude)
+        kept: list[tuple[int, float]] = []
+        seen_raw = [np.asarray(query, dtype=np.float32)]
+        seen_files = {query_file} if query_file is not None else set()
+        duplicates = vanished = done = 0
+        count = min(len(self.paths), 2 * top + 16)
+        while len(kept) < top and done < len(self.paths):
+            if count >= len(self.paths) // 2:
+                count = len(self.paths)
+                candidates = np.argsort(-similarity, kind="stable")
+            else:
+                part = np.argpartition(-similarity, count - 1)[:count]
+                candidates = part[np.lexsort((part, -similarity[part]))]
+            for row in candidates[done:]:
+                done += 1
+                row = int(row)
+                if row in skip:
+                    continue
+                if np.abs(np.vstack(seen_raw) - self.raw[row]).max(axis=1).min() <= DUPLICATE_TOLERANCE:
+                    duplicates += 1
+                    continue
+                path = self.paths[row]
+                if not _is_url(path):
+                    try:
+                        info = os.stat(path)
+                    except OSError:
+                        vanished += 1
+                        continue
+                    if (info.st_dev, info.st_ino) in seen_files:
+                        duplicates += 1
+                        continue
+                    seen_files.add((info.st_dev, info.st_ino))
+                kept.append((row, float(similarity[row])))
+                seen_raw.append(self.raw[row])
+                if len(kept) == top:
+                    break
+            count = min(len(self.paths), count * 4)
+        return kept, duplicates, vanished
+
+
+def _is_url(path: str) -> bool:
+    from functions_fetch import looks_like_url
+
+    return looks_like_url(path)
+
+
+class _Reader:
+    """The songs of a results file as its lines are read: the latest record of each path, and its vector."""
+
+    def __init__(self) -> None:
+        self.where: dict[str, int] = {}  # path -> its number in the lists below (its latest record)
+        self.paths: list[str] = []
+        self.versions: list[str | None] = []  # None: the record has no vector
+        self.vectors: list[int] = []  # the number of its vector in ``blob`` (-1: none, or another version's)
+        self.spans = array("q")  # offset and length of each record's line in the file
+        self.blob = bytearray()  # the decoded vectors of this version, one after the other
+        self.superseded = 0
+
+    def lines(self, data: bytes, end: int, offset: int) -> None:
+        """Read the whole lines of ``data[:end]`` (``offset``: where ``data`` starts in the file); lines that are
+        not records are skipped. A record written by this program ends with its vector's fields (fast path)."""
+        find, rfind = data.find, data.rfind
+        tail, tail_size = _TAIL, len(_TAIL) + _VECTOR_TEXT + 2
+        where, blob, b64 = self.where, self.blob, binascii.a2b_base64
+        start = 0
+        while start < end:
+            stop = find(b"\n", start, end)
+            at = rfind(_KEY_PATH, start, stop)  # near the end of a record: found sooner from there
+            if at < 0:
+                start = stop + 1
+                continue
+            first = at + len(_KEY_PATH)
+            close = find(b'"', first, stop)
+            song = data[first:close]
+            if b"\\" in song:
+                song = _json_string(data, first, stop)
+                if song is None:
+                    start = stop + 1
+                    continue
+            else:
+                song = song.decode("utf-8", "replace")
+            version, number = None, -1
+            begin = stop - tail_size
+            if data.startswith(tail, begin) and data.startswith(b'"}', stop - 2):  # this version's vector, last
+                version = EMBEDDING_VERSION
+                vector = b64(data[begin + len(tail):stop - 2])
+                if len(vector) == _VECTOR_BYTES:
+                    number = len(blob) // _VECTOR_BYTES
+                    blob += vector
+                else:
+                    version = None  # a damaged vector: the song has none
+            else:
+                key = rfind(_KEY_VERSION, start, stop)
+                if key >= 0:
+                    version, number = self._other_fields(data, start, stop, key)
+            known = where.get(song)
+            if known is not None:
+                self.paths[known] = ""  # superseded by this later record
+                self.superseded += 1
+            where[song] = len(self.paths)
+            self.paths.append(song)
+            self.versions.append(version)
+            self.vectors.append(number)
+            self.spans.extend((offset + start, stop - start))
+            start = stop + 1
+
+    def _other_fields(self, data: bytes, start: int, stop: int, key: int) -> tuple[str | None, int]:
+        """A record whose vector is not where this program writes it: read its two fields by name."""
+        first = key + len(_KEY_VERSION)
+        version = data[first:data.find(b'"', first, stop)].decode("ascii", "replace")
+        if version != EMBEDDING_VERSION:
+            return version, -1
+        at = data.rfind(_KEY_VECTOR, start, stop)
+        if at < 0:
+            return None, -1
+        first = at + len(_KEY_VECTOR)
+        try:
+            vector = base64.b64decode(data[first:data.find(b'"', first, stop)], validate=True)
+        except ValueError:
+            return None, -1
+        if len(vector) != _VECTOR_BYTES:
+            return None, -1
+        self.blob += vector
+        return version, len(self.blob) // _VECTOR_BYTES - 1
+
+
+def load_library(path: str | os.PathLike[str], projection: Projection = PROJECTION) -> LibraryVectors:
+    """The vectors of the results file ``path`` (read only). SimilarityError (one line) when it has none to compare:
+    missing, empty, not a results file, only vectors of another version, or no vector at all."""
+    path = Path(path)
+    reader = _Reader()
+    blank = True  # nothing but white space so far
+    try:
+        with open(path, "rb") as handle:
+            offset, rest = 0, b""
+            while True:
+                block = handle.read(READ_BLOCK)
+                if blank and not reader.paths and block.strip():
+                    blank = False
+                data = rest + block if rest else block
+                last = data.rfind(b"\n")
+                if last >= 0:
+                    reader.lines(data, last + 1, offset)
+                    offset += last + 1
+                    rest = data[last + 1:]
+                else:
+                    rest = data
+                if not block:
+                    break
+    except FileNotFoundError:
+        raise SimilarityError(f"no results file {path}: scan your music into it first "
+                              f"(03_launch_classifier.py FOLDER --results {path})") from None
+    except IsADirectoryError:
+        raise SimilarityError(f"{path} is a folder, not a results file") from None
+    except OSError as exc:
+        raise SimilarityError(f"cannot read the results file {path}: {exc.strerror or exc}") from None
+    return _library_from(path, reader, blank, projection)
+
+
+def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projection) -> LibraryVectors:
+    """The LibraryVectors of what ``reader`` read, or the one-line reason why there is nothing to compare."""
+    records = len(reader.paths) - reader.superseded
+    if not records or not _records_are_ours(path, reader):
+        if blank:
+            raise SimilarityError(f"{path} holds no song yet: scan your music into it first "
+                                  f"(03_launch_classifier.py FOLDER --results {path})")
+        raise SimilarityError(f"{path} is not a results file of this program (no song record in it); choose "
+                              "another --results file")
+    live = [i for i, song in enumerate(reader.paths) if song]
+    other: dict[str, int] = {}
+    for i in live:
+        version = reader.versions[i]
+        if version is not None and version != EMBEDDING_VERSION:
+            other[version] = other.get(version, 0) + 1
+    current = [i for i in live if reader.vectors[i] >= 0]
+    if not current:
+        if other:
+            version = max(other, key=lambda v: other[v])
+            raise SimilarityError(f"{path}: its similarity vectors are of another version ({version}; this program "
+                                  f"compares {EMBEDDING_VERSION}), so they cannot be compared: scan again with this "
+                                  f"program to update them (03_launch_classifier.py FOLDER --results {path})")
+        raise SimilarityError(f"{path}: none of its {records} songs has a similarity vector (they failed, or were "
+                              "scanned with a model that reads only classic features, so the musicnn network did not "
+                              "run): scan again with a model that reads musicnn columns (--model DIR)")
+    everything = np.frombuffer(reader.blob, dtype="<f4").reshape(-1, EMBEDDING_DIM)
+    numbers = np.array([reader.vectors[i] for i in current], dtype=np.int64)
+    raw = np.array(everything[numbers], dtype=np.float32)  # a copy: the blob can go
+    spans = np.frombuffer(reader.spans, dtype=np.int64).reshape(-1, 2)[current]
+    paths = [reader.paths[i] for i in current]
+    return LibraryVectors(path=path, paths=paths, raw=raw, vectors=projection(raw), offsets=spans, records=records,
+                          without_vector=sum(reader.versions[i] is None for i in live), other_versions=other,
+                          index={song: i for i, song in enumerate(paths)}, projection=projection)
+
+
+def _records_are_ours(path: Path, reader: _Reader) -> bool:
+    """Whether the lines read as records are this program's (a record has path, size, mtime_ns and model): the
+    first one is parsed in full."""
+    first = next(i for i, song in enumerate(reader.paths) if song)
+    offset, length = reader.spans[2 * first], reader.spans[2 * first + 1]
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            record = json.loads(handle.read(length))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"path", "size", "mtime_ns", "model"} <= set(record)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Answering "03 --like SONG --results FILE"
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Neighbour:
+    """One song of the answer, from its record in the results file."""
+
+    rank: int
+    similarity: float
+    path: str
+    title: str | None = None
+    genre: str | None = None
+    duration_s: float | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "similarity": round(self.similarity, 6), "path": self.path, "title": self.title,
+                "genre": self.genre, "duration_s": self.duration_s}
+
+
+@dataclass
+class LikeAnswer:
+    """The songs like ``query`` in a library, best first, and what was left out (for a note line)."""
+
+    query: str
+    query_title: str | None
+    analysed: bool  # the query song was analysed now (it is not in the library, or its record was out of date)
+    neighbours: list[Neighbour]
+    library: LibraryVectors
+    duplicates: int = 0
+    vanished: int = 0
+
+
+def query_vector(library: LibraryVectors, song: str, job: Any) -> tuple[np.ndarray, str | None, set[int], bool]:
+    """The stored vector of ``song``: its record's if it is in the library and unchanged, else its analysis by
+    ``job`` (a ClassificationJob; a file or URL). Returns (vector, title, its library rows, analysed)."""
+    key = song if _is_url(song) else os.path.abspath(song)
+    keys = (key,) if _is_url(key) else (key, os.path.realpath(key))
+    rows = {row for row in map(library.index.get, keys) if row is not None}
+    for row in sorted(rows):
+        record = library.record(row) or {}
+        if _is_url(key) or _unchanged(library.paths[row], record):
+            return library.raw[row], record.get("title"), rows, False
+    result = job.classify(song)
+    if not result.ok:
+        raise SimilarityError(f"{song}: cannot be analysed ({result.error})")
+    vector = song_vector(result)
+    if vector is None:
+        model = getattr(job, "model_dir", None)
+        which = f"the model {model}" if model else "the shipped model"
+        raise SimilarityError(f"{song}: no similarity vector: {which} reads only classic features, so the musicnn "
+                              "network did not run; use --model with a model that reads musicnn columns")
+    return vector, result.title, rows, True
+
+
+def _unchanged(path: str, record: dict[str, Any]) -> bool:
+    """The file is as it was when its record was made (or it is gone: its record is all there is of it)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return True
+    return (record.get("size"), record.get("mtime_ns")) == (info.st_size, info.st_mtime_ns)
+
+
+def find_like(song: str, results: str | os.PathLike[str], top: int, job: Any,
+              library: LibraryVectors | None = None) -> LikeAnswer:
+    """The ``top`` songs of the results file most like ``song`` (see ``LibraryVectors.neighbours``)."""
+    library = library if library is not None else load_library(results)
+    vector, title, rows, analysed = query_vector(library, song, job)
+    query_file = None
+    if not _is_url(song):
+        try:
+            info = os.stat(song)
+            query_file = (info.st_dev, info.st_ino)
+        except OSError:
+            pass
+    found, duplicates, vanished = library.neighbours(vector, top, exclude=rows, query_file=query_file)
+    neighbours = []
+    for rank, (row, similarity) in enumerate(found, 1):
+        record = library.record(row) or {}
+        neighbours.append(Neighbour(rank, similarity, library.paths[row], record.get("title"), record.get("genre"),
+                                    record.get("duration_s")))
+    return LikeAnswer(song, title, analysed, neighbours, library, duplicates, vanished)
+
+
+def format_answer(answer: LikeAnswer) -> str:
+    """The text of ``03 --like``: a headline, then one line per song (rank, similarity, genre, title, path)."""
+    name = answer.query_title or Path(answer.query).stem
+    lines = [f"Songs like {name} ({answer.query}), most similar first:"]
+    width = max([len(n.genre or "") for n in answer.neighbours] + [5])
+    for n in answer.neighbours:
+        title = " ".join((n.title or Path(n.path).stem).split())
+        lines.append(f"{n.rank:>4}. {n.similarity:6.3f}  {n.genre or '-':<{width}}  {title}  [{n.path}]")
+    if not answer.neighbours:
+        lines.append("    (no other song in the library has a vector to compare)")
+    return "\n".join(lines)
+
+
+def write_playlist(neighbours: Iterable[Any], output: str | os.PathLike[str]) -> Path:
+    """An M3U8 playlist of ``neighbours`` (anything with path, title, duration_s) as the genre playlists are
+    written: UTF-8, ``#EXTINF`` titles, paths relative to the playlist's folder; written atomically."""
+    import functions_library as fl
+
+    output = Path(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SimilarityError(f"cannot create the folder of {output}: {exc.strerror or exc}") from None
+    songs = [fl.LibraryEntry(path=n.path, title=n.title, duration_s=n.duration_s) for n in neighbours]
+    try:
+        fl.write_atomically(output, fl.playlist_text(songs, output.parent.absolute()).encode("utf-8"))
+    except fl.LibraryError as exc:
+        raise SimilarityError(str(exc)) from None
+    return output
