@@ -4,11 +4,18 @@
     python 03_launch_classifier.py ~/Music --json --workers 2 > genres.jsonl
     python 03_launch_classifier.py "https://www.youtube.com/watch?v=..." --plot outputs/song.png
     python 03_launch_classifier.py --search "artist title"
+    python 03_launch_classifier.py --like song.mp3 --results library.jsonl --top 20 --playlist like_song.m3u8
 
 Each song is cut into 30-s windows (hop 15 s, at most 20 windows); the result is the mean of the model's
 probabilities over the windows, plus the genre of each window (a timeline). The model runs as a small NumPy
 forward pass, so TensorFlow is never imported (``--backend keras`` does, for comparison).
 Exit status: 0 if at least one input was classified, 1 if every input failed, 2 for wrong arguments.
+
+--like SONG lists the songs of a scanned library (--results FILE) that sound most like SONG: a song of the library
+(its stored vector, no audio read), or any other file or URL (analysed first, by a model that reads musicnn
+columns). Exit status: 0 with the list (or a playlist written), 1 if the query cannot be answered (no usable
+library, vectors of another version, a query song that cannot be read or has no vector, an unwritable playlist;
+one line on stderr; the results file is never changed), 2 for wrong arguments or an unusable model folder.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='classify the first YouTube search result for these words, e.g. "artist title"')
     parser.add_argument("--model", metavar="DIR", default=None,
                         help="model folder (model.json + weights.npz); default: the shipped pretrained model")
-    parser.add_argument("--top", type=int, default=3, metavar="K", help="genres shown per song (default 3)")
+    parser.add_argument("--top", type=int, default=None, metavar="K",
+                        help="genres shown per song (default 3); with --like, songs listed (default 10)")
     parser.add_argument("--json", action="store_true", help="one JSON object per input per line")
     parser.add_argument("--plot", metavar="FILE.png", help="save the probability chart and timeline (one input; "
                         "with several, FILE_1.png, FILE_2.png, ...)")
@@ -70,9 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     library.add_argument("--overwrite-tags", action="store_true", help="replace an existing genre tag")
     library.add_argument("--dry-run", action="store_true",
                          help="list every tag change (and playlist) that would be written; write none")
+    library.add_argument("--like", metavar="SONG",
+                         help="list the songs of the --results library most like SONG (a file of the library, "
+                              "another file, or a URL), most similar first")
+    library.add_argument("--playlist", metavar="OUT.m3u8", help="with --like: write the songs as an M3U8 playlist")
     args = parser.parse_args(argv)
-    if not args.inputs and not args.search:
-        parser.error("give at least one INPUT or --search WORDS")
+    args.top = (10 if args.like is not None else 3) if args.top is None else args.top
     for name, value, low in (("--top", args.top, 1), ("--max-windows", args.max_windows, 1),
                              ("--workers", args.workers or 1, 1)):
         if value < low:
@@ -80,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name, value in (("--hop", args.hop), ("--max-duration", args.max_duration), ("--max-size", args.max_size)):
         if not value > 0:
             parser.error(f"{name} must be positive")
+    if args.like is not None:
+        check_like_args(parser, args)
+        return args
+    if args.playlist:
+        parser.error("--playlist goes with --like (for one playlist per genre: --playlists DIR)")
+    if not args.inputs and not args.search:
+        parser.error("give at least one INPUT or --search WORDS")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot needs a file name ending in .png")
     args.library = bool(args.results or args.write_tags or args.playlists or args.scheduler)
@@ -97,6 +115,63 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except ff.FetchError as exc:
         parser.error(str(exc))
     return args
+
+
+def check_like_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--like queries a library that was scanned before: no inputs, no scan options."""
+    if not args.results:
+        parser.error("--like needs --results FILE.jsonl: the library to look in (scan it first: "
+                     "03_launch_classifier.py FOLDER --results FILE.jsonl)")
+    if args.inputs or args.search:
+        parser.error("--like queries a library scanned before; scan with INPUT --results FILE first, then ask")
+    given = [name for name, value in (("--plot", args.plot), ("--playlists", args.playlists),
+                                      ("--write-tags", args.write_tags), ("--scheduler", args.scheduler),
+                                      ("--dry-run", args.dry_run), ("--min-confidence", args.min_confidence),
+                                      ("--overwrite-tags", args.overwrite_tags)) if value]
+    if given:
+        parser.error(f"{', '.join(given)} do(es) not go with --like")
+    if not args.like.strip():
+        parser.error("--like needs a song: a file or a URL")
+    if args.playlist and Path(args.playlist).suffix.lower() not in (".m3u8", ".m3u"):
+        parser.error("--playlist needs a file name ending in .m3u8")
+    args.library = False
+
+
+def like_main(args: argparse.Namespace, job: fi.ClassificationJob) -> int:
+    """--like SONG --results FILE: the library's songs most like SONG (text or JSON lines), and --playlist."""
+    import functions_similarity as fsim
+
+    def note(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        library = fsim.load_library(args.results)
+        for line in library.notes():
+            note(line)
+        answer = fsim.find_like(args.like, args.results, args.top, job, library=library)
+        if answer.analysed:
+            note(f"{args.like}: not in the library (or changed since its scan): analysed now")
+        if answer.duplicates or answer.vanished:
+            note(f"left out: {answer.duplicates} song(s) reached twice (links, copies with equal audio), "
+                 f"{answer.vanished} file(s) gone since the scan")
+        if args.json:
+            for neighbour in answer.neighbours:
+                print(json.dumps(neighbour.to_json_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(fsim.format_answer(answer), flush=True)
+        if args.playlist:
+            written = fsim.write_playlist(answer.neighbours, args.playlist)
+            note(f"playlist written: {written} ({len(answer.neighbours)} songs)")
+    except fi.ModelUnavailable as exc:
+        note(f"error: {exc}")
+        return EXIT_USAGE
+    except fsim.SimilarityError as exc:
+        note(f"error: {exc}")
+        return EXIT_ALL_FAILED
+    except KeyboardInterrupt:
+        note("interrupted")
+        return 130
+    return EXIT_OK
 
 
 def plot_paths(plot: str, count: int) -> list[Path]:
@@ -188,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     job = fi.ClassificationJob(model_dir=args.model, backend=args.backend, settings=settings,
                                fetch_options={"max_duration_s": args.max_duration * 60,
                                               "max_bytes": int(args.max_size * 2**20)})
+    if args.like is not None:
+        return like_main(args, job)  # the model is loaded only if the song must be analysed
     try:
         job.load()
     except fi.ModelUnavailable as exc:

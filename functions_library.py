@@ -5,7 +5,8 @@ What lives here, top-down:
 * ``LibraryEntry``: what tags and playlists need of one song (its file, genre, confidence, uncertain flag);
 * ``ResultsFile``: the results file of ``03 FOLDER --results FILE.jsonl``, JSON lines, one record per song as
   ``03 --json`` prints it plus ``path`` (absolute), ``size``, ``mtime_ns`` and ``model`` (which model and
-  settings made it). Records are appended as songs finish and flushed, the last record of a path wins, a line
+  settings made it), and last the song's similarity vector when the musicnn network ran (functions_similarity).
+  Records are appended as songs finish and flushed, the last record of a path wins, a line
   torn by a kill is ignored, and records of files that no longer exist are dropped;
 * ``plan_scan``: which files are new or changed (to classify), unchanged (skipped), or the same file reached
   through a second path (classified once);
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import functions_similarity
 from functions_analysis import SongResult
 from functions_fetch import looks_like_url
 from functions_interface import ClassificationJob, classify_items
@@ -58,6 +60,7 @@ class LibraryEntry:
     size: int | None = None
     mtime_ns: int | None = None
     model: str | None = None
+    embedding_version: str | None = None  # the version of its similarity vector (None: it has none)
 
     @property
     def ok(self) -> bool:
@@ -74,7 +77,8 @@ class LibraryEntry:
         return cls(path=record["path"], title=record.get("title"), duration_s=record.get("duration_s"),
                    genre=genre, confidence=float(probabilities.get(genre, 0.0)) if genre else 0.0,
                    uncertain=bool(record.get("uncertain", False)), error=record.get("error"),
-                   size=record.get("size"), mtime_ns=record.get("mtime_ns"), model=record.get("model"))
+                   size=record.get("size"), mtime_ns=record.get("mtime_ns"), model=record.get("model"),
+                   embedding_version=record.get(functions_similarity.VERSION_FIELD))
 
 
 def library_path(item: str) -> str:
@@ -103,10 +107,11 @@ def model_key(job: ClassificationJob) -> str:
 
 
 def record_for(result: SongResult, state: tuple[int, int] | None, model: str) -> dict[str, Any]:
-    """The results-file record of one song: ``03 --json``'s fields plus path, size, mtime_ns and model."""
+    """The results-file record of one song: ``03 --json``'s fields plus path, size, mtime_ns and model, and last
+    its similarity vector when the musicnn network ran (functions_similarity.embedding_fields)."""
     size, mtime_ns = state if state is not None else (None, None)
     return {**result.to_json_dict(), "path": library_path(result.input), "size": size, "mtime_ns": mtime_ns,
-            "model": model}
+            "model": model, **functions_similarity.embedding_fields(result)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -217,9 +222,12 @@ class ScanPlan:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (item, the path it duplicates)
 
 
-def plan_scan(items: Iterable[tuple[str, str | None]], earlier: dict[str, LibraryEntry], model: str) -> ScanPlan:
+def plan_scan(items: Iterable[tuple[str, str | None]], earlier: dict[str, LibraryEntry], model: str,
+              needs_vector: bool = False) -> ScanPlan:
     """Sort ``(item, error)`` inputs into a plan. A file is unchanged when an earlier record of the same path
-    has the same size, modification time and model and was classified (failures are always tried again)."""
+    has the same size, modification time and model and was classified (failures are always tried again), and,
+    with ``needs_vector`` (the model runs the musicnn network), has a similarity vector of this version: older
+    records without one are redone."""
     plan = ScanPlan()
     seen: dict[tuple[int, int], str] = {}
     for item, error in items:
@@ -238,7 +246,8 @@ def plan_scan(items: Iterable[tuple[str, str | None]], earlier: dict[str, Librar
         seen[info.st_dev, info.st_ino] = path
         state = (info.st_size, info.st_mtime_ns)
         before = earlier.get(path)
-        if before is not None and before.ok and (before.size, before.mtime_ns) == state and before.model == model:
+        if before is not None and before.ok and (before.size, before.mtime_ns) == state and before.model == model \
+                and (not needs_vector or before.embedding_version == functions_similarity.EMBEDDING_VERSION):
             plan.unchanged.append(before)
         else:
             plan.states[path] = state
@@ -286,7 +295,7 @@ def scan_library(job: ClassificationJob, items: list[tuple[str, str | None]], re
     """
     earlier = results.entries if results is not None else {}
     model = model_key(job)
-    plan = plan_scan(items, earlier, model)
+    plan = plan_scan(items, earlier, model, needs_vector=job.load().musicnn is not None)
     summary = ScanSummary(unchanged=len(plan.unchanged), duplicates=len(plan.duplicates),
                           vanished=len(results.vanished) if results is not None else 0)
     for item, first in plan.duplicates:
@@ -343,7 +352,8 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     job.load()  # a model that cannot be used fails here, in one line, not on every worker
     # Workers import the modules a task needs, each after the project modules it imports.
     modules = [functions_audio, functions_features, functions_musicnn, functions_fetch, functions_dataset,
-               functions_calibration, functions_nn, functions_analysis, functions_interface, sys.modules[__name__]]
+               functions_calibration, functions_nn, functions_analysis, functions_interface, functions_similarity,
+               sys.modules[__name__]]
     with connect_dask(scheduler, modules, LibraryError, functions_dataset.DASK_PACKAGES) as cluster:
         futures = {cluster.submit(classify_on_worker, job, item): item for item in todo}
         for item, result, failure in cluster.finished(futures):
@@ -403,10 +413,11 @@ def export_csv(entries: Iterable[LibraryEntry], path: str | os.PathLike[str]) ->
 
 
 def playlist_text(songs: Iterable[LibraryEntry], folder: Path) -> str:
-    """An extended M3U playlist of ``songs`` with paths relative to ``folder`` (forward slashes)."""
+    """An extended M3U playlist of ``songs`` with paths relative to ``folder`` (forward slashes; URLs as they are)."""
     lines = ["#EXTM3U"]
     for song in songs:
         seconds = -1 if song.duration_s is None else int(round(song.duration_s))
         title = " ".join((song.title or Path(song.path).stem).split())  # one line, whatever the name holds
-        lines += [f"#EXTINF:{seconds},{title}", Path(os.path.relpath(song.path, folder)).as_posix()]
+        where = song.path if looks_like_url(song.path) else Path(os.path.relpath(song.path, folder)).as_posix()
+        lines += [f"#EXTINF:{seconds},{title}", where]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,334 @@
+"""More like this (functions_similarity, 03 --like): neighbours with known answers, songs reached twice shown once,
+the playlist file, one-line errors (a library of another vector version, an empty or foreign file, an unreadable
+query song, a model that reads only classic features), vectors stored by scans and old records upgraded.
+
+Libraries are results files written here with hand-made vectors (their songs' files exist but hold no audio: a
+song of the library is compared by its stored vector, never read), or scans of short synthetic songs by a model
+that reads the musicnn columns (written by hand: a softmax layer with seeded random weights; the genre it gives
+does not matter here). The real musicnn network runs (the project's set-up converts its weights). One test needs
+the shared reference data and skips without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from helpers_classify import run_classifier, synthetic_song, write_wav
+
+import functions_analysis as fa
+import functions_audio as audio
+import functions_library as fl
+import functions_similarity as fsim
+
+GENRES = ("blues", "classical", "metal", "reggae")
+PLAIN = fsim.Projection("plain cosine", np.zeros(fsim.EMBEDDING_DIM, np.float32),
+                        np.zeros((fsim.EMBEDDING_DIM, 0), np.float32), 0.0)
+
+
+# --- models and libraries ------------------------------------------------------------------------------------
+def write_model(folder: Path, columns: tuple[str, ...], seed: int = 0) -> Path:
+    """A model folder (format 2, one softmax layer with seeded random weights) reading ``columns``."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    width = len(columns)
+    np.savez(folder / "weights.npz", norm_mean=np.zeros(width, np.float32), norm_variance=np.ones(width, np.float32),
+             dense_0_kernel=rng.normal(0, 0.1, (1, width, len(GENRES))).astype(np.float32),
+             dense_0_bias=np.zeros((1, len(GENRES)), np.float32))
+    meta = {"format_version": 2, "genres": list(GENRES), "feature_columns": list(columns), "activations": ["softmax"],
+            "members": 1}
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def musicnn_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_model(tmp_path_factory.mktemp("models") / "musicnn", audio.MUSICNN_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def classic_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_model(tmp_path_factory.mktemp("models") / "classic", audio.CLASSIC_COLUMNS)
+
+
+def record(path: Path, vector: np.ndarray | None, genre: str = "metal", duration_s: float = 30.0,
+           title: str | None = None) -> dict:
+    """The record a scan writes for a song whose analysis gave ``vector`` as its tag means."""
+    result = fa.SongResult(input=str(path), title=title or path.stem, duration_s=duration_s, genre=genre,
+                           probabilities={genre: 0.9}, tag_means=vector)
+    info = path.stat()
+    return fl.record_for(result, (info.st_size, info.st_mtime_ns), "model-key")
+
+
+def write_results(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=True) + "\n" for r in records), encoding="ascii")
+    return path
+
+
+def song_file(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(b"not audio: a song of the library is never read for a query")
+    return folder / name
+
+
+def basis(i: int) -> np.ndarray:
+    v = np.zeros(fsim.EMBEDDING_DIM, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def clusters(seed: int = 3) -> list[np.ndarray]:
+    """Three songs near each of three distinct tag profiles (cluster k: rows 3k, 3k+1, 3k+2)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.beta(0.5, 3.0, (3, fsim.EMBEDDING_DIM))
+    return [np.clip(centres[k] + rng.normal(0, 0.002, fsim.EMBEDDING_DIM), 0, 1).astype(np.float32)
+            for k in range(3) for _ in range(3)]
+
+
+def state(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def one_error_line(run) -> str:
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in run.stderr, run.stderr
+    return lines[0]
+
+
+# --- neighbours with known answers ---------------------------------------------------------------------------
+def test_nearest_neighbours_of_a_small_library_are_the_known_ones(tmp_path):
+    music = tmp_path / "music"
+    e1, e2, e3 = basis(0), basis(1), basis(2)
+    vectors = {"query": e1, "close": e1 + 0.1 * e2, "nearer half": e1 + 0.5 * e2, "diagonal": e1 + e2,
+               "orthogonal": e2, "other": e3}
+    files = {name: song_file(music, f"{name}.wav") for name in vectors}
+    results = write_results(tmp_path / "r.jsonl", [record(files[n], v) for n, v in vectors.items()])
+    library = fsim.load_library(results, projection=PLAIN)
+    assert library.records == 6 and sorted(library.paths) == sorted(str(f) for f in files.values())
+    found, duplicates, vanished = library.neighbours(e1, 3, exclude={library.index[str(files["query"])]})
+    assert [library.paths[row] for row, _ in found] == [str(files[n]) for n in ("close", "nearer half", "diagonal")]
+    assert [s for _, s in found] == pytest.approx([1 / np.sqrt(1.01), 1 / np.sqrt(1.25), 1 / np.sqrt(2)], abs=1e-6)
+    assert (duplicates, vanished) == (0, 0)
+
+    # the shipped projection: a song's nearest are the two others of its tag profile, scored as defined
+    paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
+    rows = clusters()
+    results = write_results(tmp_path / "c.jsonl", [record(p, v) for p, v in zip(paths, rows, strict=True)])
+    library = fsim.load_library(results)
+    found, _, _ = library.neighbours(rows[4], 8, exclude={library.index[str(paths[4])]})
+    assert {library.paths[row] for row, _ in found[:2]} == {str(paths[3]), str(paths[5])}
+    expected = fsim.PROJECTION(np.vstack(rows)) @ fsim.PROJECTION(rows[4])[0]
+    assert [s for _, s in found] == pytest.approx(sorted(np.delete(expected, 4), reverse=True), abs=1e-5)
+
+    run = run_classifier("--like", paths[4], "--results", results, "--top", "2", "--json")
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [line["rank"] for line in lines] == [1, 2]
+    assert {line["path"] for line in lines} == {str(paths[3]), str(paths[5])}
+    assert lines[0]["similarity"] >= lines[1]["similarity"] and lines[0]["title"].startswith("profile ")
+    text = run_classifier("--like", paths[4], "--results", results, "--top", "2")
+    assert text.returncode == 0 and text.stdout.startswith("Songs like profile 4 (")
+    assert {line.split("[")[-1].rstrip("]") for line in text.stdout.splitlines()[1:]} == {str(paths[3]),
+                                                                                        str(paths[5])}
+
+
+def test_a_song_reached_twice_is_listed_once_and_the_querys_own_copies_not_at_all(tmp_path):
+    music = tmp_path / "music"
+    a, b, c = (song_file(music, f"{name}.wav") for name in ("a", "b", "c"))
+    os.link(a, music / "a hard link.wav")
+    shutil.copy(a, music / "a copy.wav")
+    (music / "b link.wav").symlink_to(b)
+    shutil.copy(b, music / "b copy.wav")
+    va, vb, vc = clusters()[0], clusters()[3], clusters()[6]
+    records = [record(a, va), record(music / "a hard link.wav", va), record(music / "a copy.wav", va.copy()),
+               record(b, vb), record(music / "b link.wav", vb), record(music / "b copy.wav", vb.copy()),
+               record(c, vc)]
+    results = write_results(tmp_path / "r.jsonl", records)
+    run = run_classifier("--like", a, "--results", results, "--json")
+    assert run.returncode == 0, run.stderr
+    listed = [json.loads(line)["path"] for line in run.stdout.splitlines()]
+    assert len(listed) == 2 and str(c) in listed
+    assert (set(listed) - {str(c)}) < {str(b), str(music / "b link.wav"), str(music / "b copy.wav")}
+    assert "left out: 4 song(s) reached twice" in run.stderr
+    # the query through a link of the library's file is the same song: its stored vector, itself not listed
+    run = run_classifier("--like", music / "b link.wav", "--results", results, "--json")
+    assert run.returncode == 0, run.stderr
+    assert [Path(json.loads(line)["path"]).name for line in run.stdout.splitlines()][-1] == "c.wav"
+    assert all("b" not in Path(json.loads(line)["path"]).name for line in run.stdout.splitlines())
+
+
+def test_the_playlist_lists_the_neighbours_in_order_with_relative_paths_and_titles(tmp_path):
+    music = tmp_path / "Müsic"
+    paths = [song_file(music / ("sub" if k % 2 else ""), f"profile {k}.wav") for k in range(9)]
+    rows = clusters()
+    results = write_results(tmp_path / "r.jsonl", [record(p, v, duration_s=100.0 + k, title=f"Tïtle {k}")
+                                                   for k, (p, v) in enumerate(zip(paths, rows, strict=True))])
+    before = state(results)
+    playlist = tmp_path / "lists ä" / "like profile 0.m3u8"
+    run = run_classifier("--like", paths[0], "--results", results, "--top", "4", "--playlist", playlist, "--json")
+    assert run.returncode == 0, run.stderr
+    listed = [json.loads(line) for line in run.stdout.splitlines()]
+    lines = playlist.read_bytes().decode("utf-8").splitlines()
+    assert lines[0] == "#EXTM3U" and len(lines) == 1 + 2 * 4
+    for song, info, where in zip(listed, lines[1::2], lines[2::2], strict=True):
+        k = int(Path(song["path"]).stem.split()[-1])
+        assert info == f"#EXTINF:{100 + k},Tïtle {k}"
+        assert not where.startswith("/") and (playlist.parent / where).resolve() == Path(song["path"]).resolve()
+    assert {int(Path(s["path"]).stem.split()[-1]) for s in listed[:2]} == {1, 2}
+    assert f"playlist written: {playlist} (4 songs)" in run.stderr
+    assert state(results) == before  # a query never changes the results file
+
+
+# --- errors: one line each -----------------------------------------------------------------------------------
+def test_an_unusable_library_is_one_line_and_exit_1_and_the_file_is_never_changed(tmp_path):
+    music = tmp_path / "music"
+    paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
+    rows = clusters()
+    current = [record(p, v) for p, v in zip(paths, rows, strict=True)]
+    other = [{**r, fsim.VERSION_FIELD: "MSD_musicnn:penultimate:9", fsim.EMBEDDING_FIELD: "AAAA"} for r in current]
+    files = {"other version": write_results(tmp_path / "other.jsonl", other),
+             "empty": write_results(tmp_path / "empty.jsonl", []),
+             "foreign": tmp_path / "notes.txt",
+             "no vectors": write_results(tmp_path / "classic.jsonl", [record(p, None) for p in paths])}
+    files["foreign"].write_text('{"path": "/a/song.wav", "mine": true}\nsome notes\n')
+    expected = {"other version": "its similarity vectors are of another version (MSD_musicnn:penultimate:9; this "
+                                 f"program compares {fsim.EMBEDDING_VERSION}), so they cannot be compared: scan again",
+                "empty": "holds no song yet: scan your music into it first",
+                "foreign": "is not a results file of this program (no song record in it)",
+                "no vectors": "none of its 9 songs has a similarity vector (they failed, or were scanned with a model "
+                              "that reads only classic features"}
+    for name, results in files.items():
+        before = state(results)
+        run = run_classifier("--like", paths[0], "--results", results)
+        assert run.returncode == 1 and run.stdout == "", (name, run.stderr)
+        line = one_error_line(run)
+        assert expected[name] in line and str(results) in line, (name, line)
+        assert state(results) == before, name
+    run = run_classifier("--like", paths[0], "--results", tmp_path / "missing.jsonl")
+    assert run.returncode == 1 and "no results file" in one_error_line(run)
+    assert not (tmp_path / "missing.jsonl").exists()
+
+    # some songs of another version: the others are compared, one line says which were left out
+    mixed = write_results(tmp_path / "mixed.jsonl", current[:6] + other[6:])
+    run = run_classifier("--like", paths[0], "--results", mixed, "--json")
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.splitlines()) == 5
+    assert "6 songs compared; left out: 3 with vectors of another version (MSD_musicnn:penultimate:9)" in run.stderr
+
+
+def test_a_query_song_that_cannot_be_read_or_has_no_vector_is_one_line(tmp_path, musicnn_model, classic_model):
+    music = tmp_path / "music"
+    paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
+    results = write_results(tmp_path / "r.jsonl", [record(p, v) for p, v in zip(paths, clusters(), strict=True)])
+    before = state(results)
+    broken = tmp_path / "new" / "broken.wav"
+    broken.parent.mkdir()
+    broken.write_bytes(b"RIFF\xff\xff\xff\xffWAVEfmt " + bytes(range(256)) * 8)
+    run = run_classifier("--like", broken, "--results", results, "--model", musicnn_model)
+    assert run.returncode == 1 and one_error_line(run).startswith(f"error: {broken}: cannot be analysed (")
+    run = run_classifier("--like", tmp_path / "nowhere.wav", "--results", results, "--model", musicnn_model)
+    assert run.returncode == 1 and one_error_line(run) == f"error: {tmp_path / 'nowhere.wav'}: cannot be analysed " \
+                                                          "(no such file)"
+    song = write_wav(tmp_path / "new" / "song.wav", synthetic_song([("metal", 4.0)]))
+    run = run_classifier("--like", song, "--results", results, "--model", classic_model)
+    assert run.returncode == 1
+    assert one_error_line(run) == (f"error: {song}: no similarity vector: the model {classic_model} reads only "
+                                   "classic features, so the musicnn network did not run; use --model with a model "
+                                   "that reads musicnn columns")
+    run = run_classifier("--like", song, "--results", results, "--model", tmp_path / "no model")
+    assert run.returncode == 2 and "model" in one_error_line(run)
+    run = run_classifier("--like", song)
+    assert run.returncode == 2 and "--like needs --results" in run.stderr
+    assert state(results) == before
+
+
+# --- scans store the vector; old records are upgraded --------------------------------------------------------
+def test_scans_store_vectors_upgrade_old_records_and_like_analyses_a_new_song(tmp_path, musicnn_model,
+                                                                              classic_model):
+    music = tmp_path / "music"
+    songs = {genre: write_wav(music / f"{genre}.wav", synthetic_song([(genre, 5.0)], seed=k))
+             for k, genre in enumerate(("metal", "classical", "reggae", "blues"))}
+    samples, rate = soundfile.read(songs["metal"], dtype="int16")
+    soundfile.write(music / "metal copy.flac", samples, rate, subtype="PCM_16")  # the same audio, another format
+    results = tmp_path / "r.jsonl"
+    run = run_classifier(music, "--model", musicnn_model, "--results", results, "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(records) == 5
+    assert all(list(r)[-2:] == [fsim.VERSION_FIELD, fsim.EMBEDDING_FIELD] for r in records)
+    vectors = {Path(r["path"]).name: fsim.decode_vector(r[fsim.EMBEDDING_FIELD]) for r in records}
+    assert vectors["metal.wav"].shape == (fsim.EMBEDDING_DIM,)
+    np.testing.assert_array_equal(vectors["metal.wav"], vectors["metal copy.flac"])
+
+    # an old results file: records without the vector are redone, and only they
+    lines = results.read_text().splitlines()
+    old = json.loads(lines[0])
+    del old[fsim.VERSION_FIELD], old[fsim.EMBEDDING_FIELD]
+    results.write_text("\n".join([json.dumps(old), *lines[1:]]) + "\n")
+    again = run_classifier(music, "--model", musicnn_model, "--results", results)
+    assert "library: 1 classified, 0 uncertain, 0 failed, 4 skipped as unchanged" in again.stderr, again.stderr
+    upgraded = next(json.loads(line) for line in results.read_text().splitlines()
+                    if json.loads(line)["path"] == old["path"])
+    np.testing.assert_array_equal(fsim.decode_vector(upgraded[fsim.EMBEDDING_FIELD]),
+                                  vectors[Path(old["path"]).name])
+
+    # a model that reads only classic features: no vector, and a rerun does not redo the songs for one
+    plain = tmp_path / "classic.jsonl"
+    assert run_classifier(music, "--model", classic_model, "--results", plain).returncode == 0
+    assert all(fsim.EMBEDDING_FIELD not in json.loads(line) for line in plain.read_text().splitlines())
+    again = run_classifier(music, "--model", classic_model, "--results", plain)
+    assert "library: 0 classified, 0 uncertain, 0 failed, 5 skipped as unchanged" in again.stderr
+
+    # a new file with the same audio as metal.wav: analysed; metal.wav and its FLAC copy are the same song
+    elsewhere = shutil.copy(songs["metal"], tmp_path / "my metal.wav")
+    run = run_classifier("--like", elsewhere, "--results", results, "--model", musicnn_model, "--json")
+    assert run.returncode == 0, run.stderr
+    assert f"{elsewhere}: not in the library (or changed since its scan): analysed now" in run.stderr
+    listed = [Path(json.loads(line)["path"]).name for line in run.stdout.splitlines()]
+    assert sorted(listed) == ["blues.wav", "classical.wav", "reggae.wav"]
+    assert "left out: 2 song(s) reached twice" in run.stderr
+
+
+def test_the_reader_keeps_the_last_record_of_a_path_and_skips_torn_and_damaged_lines(tmp_path):
+    music = tmp_path / "music"
+    paths = [song_file(music, f"song {k}.wav") for k in range(3)]
+    rows = clusters()
+    first = record(paths[0], rows[0])
+    later = record(paths[0], rows[5])
+    damaged = {**record(paths[1], rows[1]), fsim.EMBEDDING_FIELD: "!!not base64!!"}
+    unusual = record(paths[2], rows[2])
+    unusual = {fsim.EMBEDDING_FIELD: unusual.pop(fsim.EMBEDDING_FIELD), **unusual}  # the vector not last
+    results = write_results(tmp_path / "r.jsonl", [first, damaged, later, unusual])
+    with open(results, "a") as out:
+        out.write(json.dumps(record(paths[1], rows[8]))[:70])  # torn by a kill
+    library = fsim.load_library(results)
+    assert library.records == 3 and library.without_vector == 1
+    assert library.paths == [str(paths[0]), str(paths[2])]  # in the order of their latest records
+    np.testing.assert_array_equal(library.raw[library.index[str(paths[0])]], rows[5])
+    np.testing.assert_array_equal(library.raw[library.index[str(paths[2])]], rows[2])
+    assert library.record(library.index[str(paths[0])])["path"] == str(paths[0])
+    assert library.notes() == [f"{results}: 2 songs compared; left out: 1 without a vector (failed, or scanned "
+                               "with a model that reads only classic features)"]
+
+
+# --- the measured quality, on the shared reference data ------------------------------------------------------
+def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist_filtered_split(shared_data):
+    import functions_reference as fr
+
+    taggram = fr.read_taggram(shared_data / fr.TAGGRAM_FILE)
+    means = taggram.groupby("file")[list(fr.TAG_COLUMNS)].mean()
+    genres = taggram.groupby("file")["genre"].first()
+    split = shared_data / "splits" / "gtzan_fault_filtered"
+    train, test = ([line for line in (split / f"{name}.txt").read_text().split() if line] for name in ("train", "test"))
+    library = fsim.LibraryVectors.from_vectors(train, means.loc[train].to_numpy(np.float32))
+    hits = []
+    for clip in test:
+        similarity = library.vectors @ fsim.PROJECTION(means.loc[clip].to_numpy(np.float32))[0]
+        nearest = np.argsort(-similarity, kind="stable")[:10]
+        hits.append(np.mean(genres.loc[[train[i] for i in nearest]].to_numpy() == genres.loc[clip]))
+    assert np.mean(hits) >= 0.75, np.mean(hits)
