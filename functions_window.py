@@ -7,7 +7,9 @@ What lives here, top-down:
 * ``InputRow``: the entry with its Classify, Open file… and Cancel buttons;
 * ``StatusPanel``: the progress bar and the status line (red for errors);
 * ``ResultPanel``: title, genre and timeline of the last result above its chart (a matplotlib figure in Tk);
-* ``LibraryPanel``: a scanned folder as a sortable table, with Export CSV…, Write tags… and Save playlists…;
+* ``LibraryPanel``: a scanned folder as a sortable table, with Export CSV…, Write tags… and Save playlists…, and
+  More like this (the table shows a song's nearest neighbours, functions_similarity), Whole library and Save
+  playlist… (what the table shows);
 * ``ConfirmDialog``: the question asked before tags are written;
 * ``JobRunner``: runs one job at a time (a song, a folder scan, tags) in a worker thread and polls its messages
   on the Tk thread; closing the window (or Ctrl-C) cancels the job and waits for it to remove its files and end
@@ -19,6 +21,7 @@ matplotlib is imported when the window is built; the chart is drawn by ``functio
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import tkinter as tk
@@ -26,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import Any
+
+import numpy as np
 
 import functions_audio
 import functions_dataviz as viz
@@ -43,6 +48,7 @@ from functions_fetch import (
 from functions_interface import ClassificationJob, ModelUnavailable, expand_inputs, timeline_runs
 
 POLL_MS = 50
+LIKE_TOP = 25  # songs shown by More like this
 BG_ERROR = "#b00020"
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long at most for the job to stop and remove its files
 FG_UNCERTAIN = "#9a5b00"  # the headline of an uncertain answer: amber, smaller, two genres
@@ -69,7 +75,9 @@ class ClassifierWindow:
                                on_open_folder=self.open_folder)
         self.status = StatusPanel(outer)
         self.library = LibraryPanel(outer, on_select=self._show_row, on_export=self.export_csv,
-                                    on_tags=self.write_tags, on_playlists=self.save_playlists)
+                                    on_tags=self.write_tags, on_playlists=self.save_playlists,
+                                    on_like=self.more_like_this, on_whole=self.whole_library,
+                                    on_playlist=self.save_playlist)
         self.results = ResultPanel(outer)
         self.confirm_dialog: ConfirmDialog | None = None
         self._name_the_widgets()
@@ -92,6 +100,8 @@ class ClassifierWindow:
         self.table = self.library.tree
         self.export_button, self.tags_button = self.library.export_button, self.library.tags_button
         self.playlists_button = self.library.playlists_button
+        self.like_button, self.whole_button = self.library.like_button, self.library.whole_button
+        self.playlist_button = self.library.playlist_button
         self.progress, self.status_text, self.status_label = status.progress, status.text, status.label
         self.title_text, self.genre_text = results.title_text, results.genre_text
         self.timeline_text, self.figure, self.canvas = results.timeline_text, results.figure, results.canvas
@@ -215,10 +225,67 @@ class ClassifierWindow:
             self._library_action(lambda: fl.write_playlists(fl.plan_playlists(self.library.entries(), genres),
                                                             folder), f"Playlists saved in {folder}.")
 
+    def more_like_this(self) -> None:
+        """Fill the table with the songs of the open library most like the song shown (a row of the table, or a
+        song classified on its own), most similar first."""
+        import functions_similarity as fsim
+
+        query = self.last_result
+        if self.busy or query is None or not query.ok or not self.library.results:
+            self.status.set("Open a folder, then choose a song (a row, or a song classified on its own) first.",
+                            error=True)
+            return
+        name = query.title or Path(query.input).name
+        vector = fsim.song_vector(query)
+        if vector is None:
+            self.status.set(f"No similarity vector for {name}: the model reads only classic features, so the musicnn "
+                            "network did not run.", error=True)
+            return
+        songs = [(path, fsim.song_vector(result)) for path, result in self.library.results.items()]
+        songs = [(path, raw) for path, raw in songs if raw is not None]
+        if not songs:
+            self.status.set("No song of the table has a similarity vector (the model reads only classic features).",
+                            error=True)
+            return
+        index = fsim.LibraryVectors.from_vectors([path for path, _ in songs], np.vstack([raw for _, raw in songs]))
+        query_file = None
+        if not looks_like_url(query.input):
+            try:
+                info = os.stat(query.input)
+                query_file = (info.st_dev, info.st_ino)
+            except OSError:
+                pass
+        exclude = {index.index[query.input]} if query.input in index.index else set()
+        found, _, _ = index.neighbours(vector, LIKE_TOP, exclude=exclude, query_file=query_file)
+        self.library.show_neighbours(name, [(index.paths[row], similarity) for row, similarity in found])
+        self.status.set(f"{len(found)} song{'s' if len(found) != 1 else ''} like {name}, most similar first "
+                        "(Whole library shows every song again).")
+
+    def whole_library(self) -> None:
+        self.library.show_all()
+        self.status.set(f"The whole library: {len(self.library.results)} songs.")
+
+    def save_playlist(self) -> None:
+        """What the table shows (the neighbours of a song, or the whole library) as one M3U8 playlist."""
+        import functions_similarity as fsim
+
+        shown = [entry for entry in self.library.shown_entries() if entry.ok]
+        if not shown:
+            self.status.set("No classified song in the table to put in a playlist.", error=True)
+            return
+        name = f"like {self.library.like_query}.m3u8" if self.library.like_query else "library.m3u8"
+        path = filedialog.asksaveasfilename(parent=self.root, title="Save the playlist", defaultextension=".m3u8",
+                                            filetypes=[("Playlists", "*.m3u8")], initialfile=name)
+        if path:
+            self._library_action(lambda: fsim.write_playlist(shown, path),
+                                 f"Playlist of {len(shown)} songs saved to {path}.")
+
     def _library_action(self, action: Callable[[], Any], done: str) -> None:
+        import functions_similarity as fsim
+
         try:
             action()
-        except (fl.LibraryError, OSError) as exc:
+        except (fl.LibraryError, fsim.SimilarityError, OSError) as exc:
             self.status.set(f"Error: {exc}", error=True)
         else:
             self.status.set(done)
@@ -420,19 +487,26 @@ class ResultPanel:
 class LibraryPanel:
     """A scanned folder: a table of its songs (click a heading to sort, a row to show its chart) and the buttons
     Export CSV…, Write tags… and Save playlists…. Results are kept by path; ``entries`` gives them to
-    functions_library and functions_tags, which apply the same rules as the command line."""
+    functions_library and functions_tags, which apply the same rules as the command line.
+
+    More like this shows only a song's neighbours (``show_neighbours``: the Similarity column appears, the other
+    rows are detached, not deleted); Whole library (``show_all``) shows every row again; Save playlist… saves the
+    rows shown (``shown_entries``)."""
 
     COLUMNS = (("file", "File", 250, "w"), ("title", "Title", 190, "w"), ("genre", "Genre", 90, "w"),
-               ("confidence", "Confidence", 90, "e"), ("uncertain", "Uncertain", 80, "center"))
+               ("confidence", "Confidence", 90, "e"), ("uncertain", "Uncertain", 80, "center"),
+               ("similarity", "Similarity", 95, "e"))
+    LIBRARY_COLUMNS = tuple(c[0] for c in COLUMNS if c[0] != "similarity")  # shown outside More like this
 
     def __init__(self, parent: tk.Misc, *, on_select: Callable[[SongResult], None], on_export: Callable[[], None],
-                 on_tags: Callable[[], None], on_playlists: Callable[[], None]) -> None:
+                 on_tags: Callable[[], None], on_playlists: Callable[[], None], on_like: Callable[[], None],
+                 on_whole: Callable[[], None], on_playlist: Callable[[], None]) -> None:
         frame = ttk.Frame(parent)
         frame.pack(fill="x", pady=(6, 0))
         table = ttk.Frame(frame)
         table.pack(fill="x")
         self.tree = ttk.Treeview(table, columns=[c[0] for c in self.COLUMNS], show="headings", height=6,
-                                 selectmode="browse")
+                                 selectmode="browse", displaycolumns=self.LIBRARY_COLUMNS)
         for key, text, width, anchor in self.COLUMNS:
             self.tree.heading(key, text=text, command=lambda key=key: self.sort_by(key))
             self.tree.column(key, width=width, anchor=anchor, stretch=key in ("file", "title"))
@@ -446,18 +520,26 @@ class LibraryPanel:
         self.export_button = ttk.Button(buttons, text="Export CSV…", command=on_export)
         self.tags_button = ttk.Button(buttons, text="Write tags…", command=on_tags)
         self.playlists_button = ttk.Button(buttons, text="Save playlists…", command=on_playlists)
-        for button in (self.export_button, self.tags_button, self.playlists_button):
+        self.like_button = ttk.Button(buttons, text="More like this", command=on_like)
+        self.whole_button = ttk.Button(buttons, text="Whole library", command=on_whole)
+        self.playlist_button = ttk.Button(buttons, text="Save playlist…", command=on_playlist)
+        for button in (self.export_button, self.tags_button, self.playlists_button, self.like_button,
+                       self.whole_button, self.playlist_button):
             button.pack(side="left", padx=(0, 6))
         self.results: dict[str, SongResult] = {}
         self.folder: Path | None = None
         self.sorted_by: tuple[str, bool] | None = None
+        self.like_query: str | None = None  # the song whose neighbours are shown (None: the whole library)
+        self.saved_sort: tuple[str, bool] | None = None  # the library's sort while neighbours are shown
+        self.busy = False
         self.set_busy(False)
 
     def clear(self, folder: Path) -> None:
+        self.show_all()
         self.tree.delete(*self.tree.get_children())
         self.results.clear()
         self.folder = folder
-        self.sorted_by = None
+        self.sorted_by = self.saved_sort = None
 
     def add(self, result: SongResult) -> None:
         """One row for ``result`` (its path is the row's id)."""
@@ -472,7 +554,7 @@ class LibraryPanel:
             values = (name, result.error or "", "error", "", "")
         self.results[result.input] = result
         self.tree.insert("", "end", iid=result.input, values=values)
-        self.set_busy(False)
+        self.set_busy(self.busy)
 
     def sort_by(self, key: str) -> None:
         """Sort the rows by a column; the same heading again reverses the order."""
@@ -481,22 +563,63 @@ class LibraryPanel:
 
         def value(iid: str) -> Any:
             text = self.tree.item(iid, "values")[column]
-            return float(text.split()[0]) if key == "confidence" and text else (-1.0 if key == "confidence"
-                                                                                 else str(text).casefold())
+            number = key in ("confidence", "similarity")
+            return float(text.split()[0]) if number and text else (-1.0 if number else str(text).casefold())
 
         for index, iid in enumerate(sorted(self.tree.get_children(), key=value, reverse=reverse)):
             self.tree.move(iid, "", index)
         self.sorted_by = (key, reverse)
+        self._show_sort()
+
+    def _show_sort(self) -> None:
+        """The sort arrow on the heading of the sorted column."""
+        key, reverse = self.sorted_by or ("", False)
         for other, text, _, _ in self.COLUMNS:
             self.tree.heading(other, text=text + ((" ▼" if reverse else " ▲") if other == key else ""))
 
     def entries(self) -> list[fl.LibraryEntry]:
         return [fl.LibraryEntry.from_record(fl.record_for(result, None, "")) for result in self.results.values()]
 
+    def shown_entries(self) -> list[fl.LibraryEntry]:
+        """The songs of the rows shown, in the order shown."""
+        return [fl.LibraryEntry.from_record(fl.record_for(self.results[iid], None, ""))
+                for iid in self.tree.get_children()]
+
+    def show_neighbours(self, query: str, neighbours: list[tuple[str, float]]) -> None:
+        """Show only ``neighbours`` (row id, similarity), in that order, with the Similarity column."""
+        self.show_all()
+        self.tree.detach(*self.tree.get_children())
+        for index, (iid, similarity) in enumerate(neighbours):
+            self.tree.set(iid, "similarity", f"{similarity:.3f}")
+            self.tree.move(iid, "", index)
+        self.tree.configure(displaycolumns=[c[0] for c in self.COLUMNS])
+        self.like_query, self.saved_sort, self.sorted_by = query, self.sorted_by, ("similarity", True)
+        self._show_sort()
+        self.set_busy(self.busy)
+
+    def show_all(self) -> None:
+        """Every row again, in the library's order (sorted as it was), without the Similarity column."""
+        if self.like_query is None:
+            return
+        for index, iid in enumerate(self.results):
+            self.tree.set(iid, "similarity", "")
+            self.tree.move(iid, "", index)
+        self.tree.configure(displaycolumns=self.LIBRARY_COLUMNS)
+        self.like_query, self.sorted_by = None, None
+        saved, self.saved_sort = self.saved_sort, None
+        if saved is not None:
+            self.sorted_by = (saved[0], not saved[1])  # sort_by reverses a repeated key: this restores the order
+            self.sort_by(saved[0])
+        self._show_sort()
+        self.set_busy(self.busy)
+
     def set_busy(self, busy: bool) -> None:
+        self.busy = busy
         state = "disabled" if busy or not self.results else "normal"
-        for button in (self.export_button, self.tags_button, self.playlists_button):
+        for button in (self.export_button, self.tags_button, self.playlists_button, self.like_button,
+                       self.playlist_button):
             button.configure(state=state)
+        self.whole_button.configure(state="disabled" if busy or self.like_query is None else "normal")
 
     def _selected(self, on_select: Callable[[SongResult], None]) -> None:
         chosen = self.tree.selection()

@@ -533,3 +533,95 @@ def test_cancel_stops_a_folder_scan_and_keeps_the_rows_so_far(driver, tmp_path):
     assert driver.window.status_text.get() == "Cancelled."
     assert 1 <= len(table_rows(driver.window)) < 8
     assert str(driver.window.open_folder_button.cget("state")) == "normal"
+
+
+# --- More like this ------------------------------------------------------------------------------------------
+def shown_column(window, key: str) -> list[str]:
+    return [window.table.set(iid, key) for iid in window.table.get_children()]
+
+
+def test_more_like_this_shows_a_songs_neighbours_and_saves_them_as_a_playlist(display, tmp_path, monkeypatch):
+    """A row of the folder table, then a song classified on its own: the table shows their nearest songs, most
+    similar first (a copy with equal audio is the same song), Whole library shows every row again, and Save
+    playlist… saves what the table shows. The model reads the musicnn columns (written by tests/test_similarity)."""
+    import soundfile
+    from test_similarity import write_model
+
+    import functions_audio as audio
+
+    model = write_model(tmp_path / "musicnn model", audio.MUSICNN_COLUMNS)
+    folder = tmp_path / "My Music"
+    for i, (name, genre) in enumerate([("metal a.wav", "metal"), ("metal b.wav", "metal"), ("classical.wav",
+                                       "classical"), ("reggae.wav", "reggae"), ("blues.wav", "blues")]):
+        write_wav(folder / name, synthetic_song([(genre, 6.0)], seed=i))
+    samples, rate = soundfile.read(folder / "metal a.wav", dtype="int16")
+    soundfile.write(folder / "sub" / "metal a copy.flac" if (folder / "sub").mkdir() is None else "", samples, rate)
+    driver = Driver(display, model)
+    try:
+        window = driver.window
+        monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(folder))
+        driver.click(window.open_folder_button)
+        driver.pump(until=lambda: not window.busy, timeout=120)
+        assert len(table_rows(window)) == 6 and str(window.whole_button.cget("state")) == "disabled"
+        assert "similarity" not in window.table["displaycolumns"]
+
+        query = str(folder / "metal a.wav")
+        click_row(driver, query)
+        assert window.last_result is window.library.results[query]
+        driver.click(window.like_button)
+        shown = list(window.table.get_children())
+        assert sorted(Path(iid).name for iid in shown) == ["blues.wav", "classical.wav", "metal b.wav", "reggae.wav"]
+        similarities = [float(text) for text in shown_column(window, "similarity")]
+        assert similarities == sorted(similarities, reverse=True)
+        assert "similarity" in window.table["displaycolumns"]
+        assert window.table.heading("similarity")["text"].endswith("▼")
+        assert window.status_text.get().startswith("4 songs like metal a, most similar first")
+        assert str(window.whole_button.cget("state")) == "normal"
+
+        monkeypatch.setattr(fw.filedialog, "asksaveasfilename", lambda **kw: str(tmp_path / "lists" / "like.m3u8"))
+        driver.click(window.playlist_button)
+        lines = (tmp_path / "lists" / "like.m3u8").read_text(encoding="utf-8").splitlines()
+        assert lines[0] == "#EXTM3U" and [(tmp_path / "lists" / line).resolve() for line in lines[2::2]] == \
+            [Path(iid).resolve() for iid in shown]
+        assert window.status_text.get() == f"Playlist of 4 songs saved to {tmp_path / 'lists' / 'like.m3u8'}."
+
+        driver.click(window.whole_button)
+        assert len(table_rows(window)) == 6 and "similarity" not in window.table["displaycolumns"]
+        assert set(shown_column(window, "similarity")) == {""}
+        assert str(window.whole_button.cget("state")) == "disabled"
+
+        # a song classified on its own while the library is open: its neighbours come from the library
+        single = write_wav(tmp_path / "elsewhere" / "new metal.wav", synthetic_song([("metal", 6.0)], seed=0))
+        result = driver.classify(str(single))  # the same audio as metal a.wav and its copy
+        assert result.ok and result.tag_means is not None
+        driver.click(window.like_button)
+        names = [Path(iid).name for iid in window.table.get_children()]
+        assert sorted(names) == ["blues.wav", "classical.wav", "metal b.wav", "reggae.wav"]
+        assert window.status_text.get().startswith("4 songs like new metal")
+    finally:
+        driver.close()
+
+
+def test_more_like_this_with_a_model_that_reads_only_classic_features_says_why_not(display, tmp_path, monkeypatch):
+    from test_similarity import write_model
+
+    import functions_audio as audio
+
+    model = write_model(tmp_path / "classic model", audio.CLASSIC_COLUMNS)
+    folder = tmp_path / "music"
+    for i, genre in enumerate(("metal", "blues")):
+        write_wav(folder / f"{genre}.wav", synthetic_song([(genre, 4.0)], seed=i))
+    driver = Driver(display, model)
+    try:
+        window = driver.window
+        monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(folder))
+        driver.click(window.open_folder_button)
+        driver.pump(until=lambda: not window.busy, timeout=60)
+        click_row(driver, str(folder / "metal.wav"))
+        driver.click(window.like_button)
+        assert window.status_text.get() == ("No similarity vector for metal: the model reads only classic features, "
+                                            "so the musicnn network did not run.")
+        assert str(window.status_label.cget("foreground")) == fw.BG_ERROR
+        assert len(table_rows(window)) == 2
+    finally:
+        driver.close()
