@@ -18,6 +18,14 @@ out-of-fold predictions of an artist-grouped K-fold CV inside train (default 5 f
 makes: each train clip predicted by the networks trained on the other folds, which saw none of its artist's
 clips), the exported model is trained on all the train clips, and test is reported on as with --split alone.
 
+The musicnn model (functions_nn.MUSICNN_CANDIDATE, chosen by artist-grouped CV inside train before any test read;
+seed 0):
+
+    .venv/bin/python functions_reference.py   # outputs/gtzan_reference_features.csv from ../shared/data
+    .venv/bin/python 02_train_model.py outputs/gtzan_reference_features.csv -o outputs/musicnn_model \
+        --split ../shared/data/splits/gtzan_fault_filtered --artists ../shared/data/gtzan_artists.tsv \
+        --group-folds 5 --candidate musicnn185+reg-ens10 --epochs 100 --batch 32
+
 Epochs and batch size default to the best cell of the latest 01_nn_hyperparam.py run made from the same CSV
 (same SHA-256; with --split a 01 --split run, with --artists a 01 --artists run, else a k-fold one; looked for
 in --hyperparam DIR, <CSV folder>/hyperparam[_split|_groupcv] and outputs/hyperparam[_split|_groupcv]), else to
