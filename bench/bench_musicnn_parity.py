@@ -18,6 +18,12 @@
 
     python bench/bench_musicnn_parity.py [--clips N] [--ablation] [--model DIR]
 
+Measured (44 clips, 1232 patches): functions_musicnn with soxr HQ differs per patch by 0.0026 on average (max
+0.110), clip means by 0.0023 (max 0.068), same top-5 on 32/44 clips, same genre on 42/44. The difference is the
+resampler: with resampy 0.2's kaiser_best (what librosa 0.7 used; resampy 0.3+ ships a different kaiser_best)
+it falls to 1e-6 (max 1e-4), 44/44 on every count; every other step (padding, power, mel basis, float16 cast)
+moves the outputs by 2e-5 or less.
+
 Needs the converted musicnn weights (``pip install --no-deps musicnn==0.1.0``) and the shared data. The
 ablation's resampy variants need ``resampy`` (not a project dependency: they are skipped without it).
 """
@@ -166,7 +172,9 @@ def kaiser_best_v02(y: np.ndarray, sr: int, sr_new: int = musicnn.INPUT_SAMPLE_R
     view = np.lib.stride_tricks.sliding_window_view(x, 2 * taps)
     out = np.empty(n_out)
     for p in range(min(up, n_out)):
-        out[p::up] = view[first[p] + down * np.arange(len(range(p, n_out, up)))] @ phases[p]
+        starts = first[p] + down * np.arange(len(range(p, n_out, up)))
+        for block in range(0, starts.size, 4096):  # gathered rows of at most 4096 x 2 taps (~13 MB)
+            out[p + up * block:p + up * (block + 4096):up] = view[starts[block:block + 4096]] @ phases[p]
     m = int(np.ceil(y.shape[-1] * ratio))
     return (out[:m] if out.size >= m else np.pad(out, (0, m - out.size))).astype(np.float32)
 
