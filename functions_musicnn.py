@@ -11,8 +11,10 @@ What lives here, top-down:
 - **Input**, exactly as the original ``musicnn.extractor.batch_data`` computes it: audio at 16 kHz mono, mel power
   spectrogram (n_fft 512, hop 256, 96 Slaney bands, reflect-padded centred frames as librosa 0.7 padded them),
   cast to float16, ``log10(10000 * S + 1)`` computed in float32 (in float16 about 2 % of the values overflow to
-  infinity), patches of 187 frames (3 s) every 62 frames. A clip shorter than one patch is repeat-padded, as
-  musicnn's training padded short clips.
+  infinity), patches of 187 frames (3 s) every 61 frames (``librosa.time_to_frames(1 s)``). A clip shorter than
+  one patch is repeat-padded, as musicnn's training padded short clips. Resampling is soxr's (librosa's default
+  today); the original's resampy 0.2 ``kaiser_best`` would match its outputs to 1e-6 instead of 0.003, at ten
+  times the cost (README, "Parity with the original").
 - **Forward pass** (``MusicnnNetwork``): front end of vertical (timbral, 7x38 and 7x67) and horizontal (temporal,
   128/64/32x1) convolutions with max-pooling over frequency, a 1-D mid end of three 7-frame convolutions with
   residual connections, temporal max and mean pooling, dense 200 (the penultimate layer) and 50 sigmoid outputs.
@@ -136,17 +138,19 @@ def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -
     quiet_tensorflow()
     import tensorflow as tf
 
+    arrays: dict[str, np.ndarray] = {}
     try:  # the checkpoint's files are named ".index" and ".data-00000-of-00001": the prefix is the folder itself
         reader = tf.compat.v1.train.NewCheckpointReader(str(folder) + os.sep)
+        for scope, name in _CHECKPOINT_LAYERS.items():
+            parts = ("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope else (
+                "kernel", "bias")
+            for part in parts:
+                arrays[f"{name}/{part}"] = np.asarray(reader.get_tensor(f"{scope}/{part}"), dtype=np.float32)
     except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own error types for damaged files
-        raise MusicnnUnavailable(f"{folder}: cannot read the musicnn checkpoint ({str(exc).splitlines()[0][:120]}): "
-                                 f"reinstall it with `{INSTALL_COMMAND}`") from None
-    arrays: dict[str, np.ndarray] = {}
-    for scope, name in _CHECKPOINT_LAYERS.items():
-        parts = ("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope else (
-            "kernel", "bias")
-        for part in parts:
-            arrays[f"{name}/{part}"] = np.asarray(reader.get_tensor(f"{scope}/{part}"), dtype=np.float32)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise MusicnnUnavailable(f"{folder}: cannot read the musicnn checkpoint ({first}): reinstall it with "
+                                 f"`pip install --force-reinstall {INSTALL_COMMAND.removeprefix('pip install ')}`"
+                                 ) from None
     meta = {"format_version": WEIGHTS_FORMAT_VERSION, "model": model, "wheel": MUSICNN_WHEEL,
             "checkpoint_sha256": _file_sha256(folder / ".data-00000-of-00001")}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -161,6 +165,9 @@ def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -
 def read_weights(path: Path) -> dict[str, np.ndarray]:
     """The raw arrays of a cache file; MusicnnUnavailable (one line, with the command to run) if unusable."""
     remedy = f"delete it and run `python 00_preprocess_music.py --prepare-musicnn` (needs `{INSTALL_COMMAND}`)"
+    if not Path(path).is_file():
+        raise MusicnnUnavailable(f"{path}: no musicnn weights there: run `python 00_preprocess_music.py "
+                                 f"--prepare-musicnn` (needs `{INSTALL_COMMAND}`)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: np.asarray(npz[name]) for name in npz.files}

@@ -243,10 +243,6 @@ class RawCheckpointError(Exception):
     """convert_checkpoint let a reader's error through instead of MusicnnUnavailable (the known fault below)."""
 
 
-@pytest.mark.xfail(strict=True, raises=RawCheckpointError,
-                   reason="convert_checkpoint reads the tensors outside its try: a truncated checkpoint raises "
-                          "IndexError ('Read less bytes than requested'), a missing data file TensorFlow's "
-                          "NotFoundError, both with a traceback")
 @pytest.mark.parametrize("damage", ["truncated data file", "missing data file"])
 def test_a_damaged_checkpoint_gives_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
     source = musicnn.checkpoint_dir()
