@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="01 output folder to take the best cell from (default: looked for)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
     parser.add_argument("--replace-shipped", action="store_true",
-                        help="allow overwriting the shipped model in data/pretrained/")
+                        help="allow overwriting a shipped model (data/pretrained/, data/pretrained_classic/)")
     args = parser.parse_args(argv)
     if (args.features_csv is None) == (args.features_opt is None):
         parser.error("give the features CSV once (positional or --features)")
@@ -341,8 +341,9 @@ def draw_figures(out: Path, name: str, clips: str, genres: list[str], confusion:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Setup
-    shipped = audio.PRETRAINED_MODEL_DIR.resolve()
-    if args.output_dir.resolve() == shipped and (shipped / nn.METADATA_FILE).exists() and not args.replace_shipped:
+    shipped = {folder.resolve() for folder in audio.SHIPPED_MODEL_DIRS}
+    output = args.output_dir.resolve()
+    if output in shipped and (output / nn.METADATA_FILE).exists() and not args.replace_shipped:
         print(f"error: {args.output_dir}: that is the shipped model; write elsewhere (e.g. outputs/model) "
               "or pass --replace-shipped", file=sys.stderr)
         return 2

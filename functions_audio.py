@@ -22,7 +22,9 @@ import numpy as np
 PROJECT_DIR = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_DIR / "data"
 OUTPUTS_DIR = PROJECT_DIR / "outputs"
-PRETRAINED_MODEL_DIR = DATA_DIR / "pretrained"
+PRETRAINED_MODEL_DIR = DATA_DIR / "pretrained"  # the shipped default: musicnn + classic features
+CLASSIC_MODEL_DIR = DATA_DIR / "pretrained_classic"  # the seed's 85-input network, kept and documented
+SHIPPED_MODEL_DIRS = (PRETRAINED_MODEL_DIR, CLASSIC_MODEL_DIR)
 DEMO_DATASET_DIR = DATA_DIR / "synthetic_demo"
 GTZAN_DIR = DATA_DIR / "genres"  # where genres.tar.gz unpacks
 

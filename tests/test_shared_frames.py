@@ -68,8 +68,8 @@ def test_synthetic_songs_get_the_same_result_from_shared_frames(analyser):
 
 @pytest.mark.slow
 def test_gtzan_clips_and_long_songs_built_from_them_get_the_same_result(shared_data):
-    """The shipped model on real music: every gtzan_mini clip, and 3 songs of 8 clips (4 minutes, 15 windows)."""
-    analyser = fa.SongAnalyser.from_model_dir(audio.PRETRAINED_MODEL_DIR)
+    """The classic model on real music: every gtzan_mini clip, and 3 songs of 8 clips (4 minutes, 15 windows)."""
+    analyser = fa.SongAnalyser.from_model_dir(audio.CLASSIC_MODEL_DIR)
     clips = sorted((shared_data / "gtzan_mini").glob("*/*.wav"))
     if len(clips) < 24:
         pytest.skip("gtzan_mini is not complete in the shared data")
