@@ -376,6 +376,9 @@ class _Reader:
                 continue
             first = at + len(_KEY_PATH)
             close = find(b'"', first, stop)
+            if close < 0:  # a damaged line
+                start = stop + 1
+                continue
             song = data[first:close]
             if b"\\" in song:
                 song = _json_string(data, first, stop)
@@ -388,7 +391,10 @@ class _Reader:
             begin = stop - tail_size
             if data.startswith(tail, begin) and data.startswith(b'"}', stop - 2):  # this version's vector, last
                 version = EMBEDDING_VERSION
-                vector = b64(data[begin + len(tail):stop - 2])
+                try:
+                    vector = b64(data[begin + len(tail):stop - 2])
+                except binascii.Error:
+                    vector = b""
                 if len(vector) == _VECTOR_BYTES:
                     number = len(blob) // _VECTOR_BYTES
                     blob += vector
@@ -488,13 +494,17 @@ def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projecti
                               "scanned with a model that reads only classic features, so the musicnn network did not "
                               "run): scan again with a model that reads musicnn columns (--model DIR)")
     everything = np.frombuffer(reader.blob, dtype="<f4").reshape(-1, EMBEDDING_DIM)
-    numbers = np.array([reader.vectors[i] for i in current], dtype=np.int64)
-    raw = np.array(everything[numbers], dtype=np.float32)  # a copy: the blob can go
-    spans = np.frombuffer(reader.spans, dtype=np.int64).reshape(-1, 2)[current]
-    paths = [reader.paths[i] for i in current]
+    spans = np.frombuffer(reader.spans, dtype=np.int64).reshape(-1, 2)
+    if len(current) == len(reader.paths):  # every record current, none superseded: the lists are the library
+        raw, paths, index = everything, reader.paths, reader.where
+    else:
+        raw = np.array(everything[[reader.vectors[i] for i in current]], dtype=np.float32)
+        spans = spans[current]
+        paths = [reader.paths[i] for i in current]
+        index = {song: i for i, song in enumerate(paths)}
     return LibraryVectors(path=path, paths=paths, raw=raw, vectors=projection(raw), offsets=spans, records=records,
                           without_vector=sum(reader.versions[i] is None for i in live), other_versions=other,
-                          index={song: i for i, song in enumerate(paths)}, projection=projection)
+                          index=index, projection=projection)
 
 
 def _records_are_ours(path: Path, reader: _Reader) -> bool:

@@ -301,9 +301,10 @@ def test_the_reader_keeps_the_last_record_of_a_path_and_skips_torn_and_damaged_l
     first = record(paths[0], rows[0])
     later = record(paths[0], rows[5])
     damaged = {**record(paths[1], rows[1]), fsim.EMBEDDING_FIELD: "!!not base64!!"}
+    same_length = {**record(paths[1], rows[1]), fsim.EMBEDDING_FIELD: "A==" + "x" * (fsim._VECTOR_TEXT - 3)}
     unusual = record(paths[2], rows[2])
     unusual = {fsim.EMBEDDING_FIELD: unusual.pop(fsim.EMBEDDING_FIELD), **unusual}  # the vector not last
-    results = write_results(tmp_path / "r.jsonl", [first, damaged, later, unusual])
+    results = write_results(tmp_path / "r.jsonl", [first, same_length, damaged, later, unusual])
     with open(results, "a") as out:
         out.write(json.dumps(record(paths[1], rows[8]))[:70])  # torn by a kill
     library = fsim.load_library(results)
