@@ -96,7 +96,7 @@ def vector_recipes() -> dict[str, tuple[str, bool, object]]:
     recipes: dict[str, tuple[str, bool, object]] = {
         "classic 91, standardised": ("the 91 classic features", False,
                                      lambda a, b, y: standardise(a["classic"], b["classic"])),
-        "classic 85, standardised": ("the shipped model's 85 inputs", False,
+        "classic 85, standardised": ("the 85 classic inputs of the 85col models", False,
                                      lambda a, b, y: standardise(a["classic"][:, :85], b["classic"][:, :85])),
         "tag means, plain cosine": ("musicnn tag means (50)", True, plain("tags")),
         "tag means, centred": ("tag means minus the train mean", True, centred),
@@ -236,15 +236,19 @@ class TagsOnly:
 
 def mini_vectors(shared: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Run-time tag means and penultimate means of the gtzan_mini clips (cached)."""
+    import hashlib
+
     import functions_analysis as fa
     from functions_parallel import single_blas_thread
 
     cache = CACHE_DIR / "gtzan_mini_vectors.npz"
     folder = shared / "gtzan_mini"
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.wav"))
+    code = hashlib.sha256(b"".join((PROJECT_DIR / name).read_bytes() for name in (
+        "functions_musicnn.py", "functions_analysis.py", "functions_audio.py"))).hexdigest()  # what made them
     if cache.is_file():
         kept = np.load(cache)
-        if list(kept["files"]) == files:
+        if list(kept["files"]) == files and "code" in kept.files and str(kept["code"]) == code:
             return files, kept["tags"], kept["penultimate"]
     single_blas_thread()
     analyser = fa.SongAnalyser(TagsOnly())
@@ -258,7 +262,7 @@ def mini_vectors(shared: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
               file=sys.stderr, flush=True)
     print(file=sys.stderr)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, files=np.array(files), tags=np.array(tags), penultimate=np.array(penultimate))
+    np.savez(cache, files=np.array(files), tags=np.array(tags), penultimate=np.array(penultimate), code=code)
     return files, np.array(tags), np.array(penultimate)
 
 
