@@ -60,7 +60,7 @@ import functions_nn  # noqa: E402
 
 CLASSIFIER = str(PROJECT_DIR / "03_launch_classifier.py")
 PREPROCESS = str(PROJECT_DIR / "00_preprocess_music.py")
-CLASSIC_REV = "02d6b3b"  # the shipped classic ten-member model (85col+reg-d30-ens10)
+CLASSIC_REV = "02d6b3b"  # the classic ten-member model (85col+reg-d30-ens10), then data/pretrained (now _classic)
 SINGLE_REV = "91a062c"  # the single network the README's 3.81 songs/s was measured with (bench_library)
 CLIPS_PER_SONG = 8  # 8 x 30 s = a 4-minute song
 DEFAULT_THREADS = max((info.get("num_threads", 1) for info in threadpool_info() if info.get("user_api") == "blas"),
