@@ -42,23 +42,31 @@ def genres_in_order(labels: Sequence[str]) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
-def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_COLUMNS) -> pd.DataFrame:
-    """Read a features CSV (file, genre, features) as a DataFrame; DataError (one line) if unusable."""
+def read_csv_with_columns(path: Path, required: Sequence[str], what: str) -> pd.DataFrame:
+    """A CSV that exists, parses, has the ``required`` columns and at least one row; DataError (one line) if not."""
     import pandas as pd
 
-    path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: features CSV not found")
+        raise DataError(f"{path}: {what} not found")
     try:
         df = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in ("file", "genre", *columns) if c not in df.columns]
+    missing = [c for c in required if c not in df.columns]
     if missing:
         shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
         raise DataError(f"{path}: missing column(s) {shown}")
     if df.empty:
         raise DataError(f"{path}: no rows")
+    return df
+
+
+def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_COLUMNS) -> pd.DataFrame:
+    """Read a features CSV (file, genre, features) as a DataFrame; DataError (one line) if unusable."""
+    import pandas as pd
+
+    path = Path(path)
+    df = read_csv_with_columns(path, ("file", "genre", *columns), "features CSV")
     values = df[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad_rows = ~np.isfinite(values).all(axis=1)
     if bad_rows.any():

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from functions_audio import CLASSIC_COLUMNS, ID_COLUMNS, MUSICNN_COLUMNS, MUSICNN_TAGS, OUTPUTS_DIR, shared_data_dir
-from functions_evaluation import DataError, load_features_csv
+from functions_evaluation import DataError, load_features_csv, read_csv_with_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,18 +46,7 @@ def read_taggram(path: str | os.PathLike) -> pd.DataFrame:
     import pandas as pd
 
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: taggram CSV not found")
-    try:
-        df = pd.read_csv(path)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in ("file", "genre", "patch", *TAG_COLUMNS) if c not in df.columns]
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
-        raise DataError(f"{path}: missing column(s) {shown}")
-    if df.empty:
-        raise DataError(f"{path}: no rows")
+    df = read_csv_with_columns(path, ("file", "genre", "patch", *TAG_COLUMNS), "taggram CSV")
     if df["file"].isna().any() or df["genre"].isna().any():
         raise DataError(f"{path}: {int((df['file'].isna() | df['genre'].isna()).sum())} row(s) without a file "
                         "or genre")
