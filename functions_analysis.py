@@ -92,11 +92,18 @@ class SongResult:
     windows: list[WindowResult] = field(default_factory=list)
     error: str | None = None
     uncertain: bool = False
-    tags: list[tuple[str, float]] | None = None  # the strongest musicnn tags of the song (None: not computed)
-    # the musicnn network's mean outputs over the song's analysed patches (None when it did not run): the 50 tag
-    # probabilities (MUSICNN_TAGS order) and the 200-unit penultimate layer; not part of the JSON record
+    # the musicnn network's 50 tag probabilities (MUSICNN_TAGS order), averaged over the song's analysed patches
+    # (None when it did not run); the record keeps only ``tags``, the strongest of them
     tag_means: np.ndarray | None = field(default=None, repr=False)
-    penultimate_means: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def tags(self) -> list[tuple[str, float]] | None:
+        """The song's TOP_TAGS strongest musicnn tags with their mean probabilities (None: not computed)."""
+        if self.tag_means is None:
+            return None
+        import functions_musicnn
+
+        return functions_musicnn.top_tags(self.tag_means, TOP_TAGS)
 
     @property
     def ok(self) -> bool:
@@ -343,9 +350,7 @@ class WindowFeatures:
     def __init__(self, classic: Callable[[float], np.ndarray] | None, samples: Callable[[float], np.ndarray],
                  network: Any, patches: int | None) -> None:
         self.classic, self.samples, self.network, self.patches = classic, samples, network, patches
-        self._tag_sum: np.ndarray | None = None
-        self._penultimate_sum: np.ndarray | None = None
-        self._tag_count = 0
+        self._tags: list[np.ndarray] = []  # each analysed window's taggram (patches x 50)
 
     def __call__(self, start_s: float) -> np.ndarray:
         row = np.full(len(functions_audio.ALL_FEATURE_COLUMNS), np.nan)
@@ -359,31 +364,12 @@ class WindowFeatures:
             functions_features.check_clip(segment)
             taggram = functions_musicnn.window_taggram(segment, self.patches, self.network)
             row[n_classic:] = taggram.features()
-            tags = taggram.tags.sum(axis=0, dtype=np.float64)
-            penultimate = taggram.penultimate.sum(axis=0, dtype=np.float64)
-            if self._tag_sum is None or self._penultimate_sum is None:
-                self._tag_sum, self._penultimate_sum = tags, penultimate
-            else:
-                self._tag_sum, self._penultimate_sum = self._tag_sum + tags, self._penultimate_sum + penultimate
-            self._tag_count += taggram.tags.shape[0]
+            self._tags.append(taggram.tags)
         return row
 
     def tag_means(self) -> np.ndarray | None:
         """The mean tag probabilities over every analysed patch of the song (None if the network did not run)."""
-        return None if self._tag_sum is None else self._tag_sum / self._tag_count
-
-    def penultimate_means(self) -> np.ndarray | None:
-        """The mean penultimate layer over every analysed patch of the song (None if the network did not run)."""
-        return None if self._penultimate_sum is None else self._penultimate_sum / self._tag_count
-
-    def top_tags(self, k: int = TOP_TAGS) -> list[tuple[str, float]] | None:
-        """The ``k`` strongest tags over every analysed patch of the song (None if the network did not run)."""
-        means = self.tag_means()
-        if means is None:
-            return None
-        import functions_musicnn
-
-        return functions_musicnn.top_tags(means, k)
+        return np.concatenate(self._tags).mean(axis=0, dtype=np.float64) if self._tags else None
 
 
 class SongAnalyser:
@@ -432,6 +418,13 @@ class SongAnalyser:
         folder = Path(model_dir) if model_dir is not None else functions_audio.PRETRAINED_MODEL_DIR
         return cls(functions_nn.load_classifier(folder), settings)
 
+    def _window_features(self, classic: Callable[[float], np.ndarray], samples: Callable[[float], np.ndarray],
+                         windows: int) -> WindowFeatures:
+        """The feature rows of a song's ``windows`` windows: classic features if the model reads them, the
+        musicnn network's share of the song's patch budget if it reads those."""
+        return WindowFeatures(classic if self.needs_classic else None, samples, self.musicnn,
+                              musicnn_patches_per_window(windows, self.settings))
+
     # -- single pieces ------------------------------------------------------------------------------------
     def _probabilities(self, features: np.ndarray) -> np.ndarray:
         rows = np.atleast_2d(features)[:, self._column_index]
@@ -466,8 +459,7 @@ class SongAnalyser:
             return functions_features.compute_features(samples(start_s))
 
         classic = SongFrames(y, window).features if self.settings.shared_frames else own_features
-        features = WindowFeatures(classic if self.needs_classic else None, samples, self.musicnn,
-                                  musicnn_patches_per_window(len(starts), self.settings))
+        features = self._window_features(classic, samples, len(starts))
         return self._analyse_windows(starts, features, source=source, title=title,
                                      duration_s=full_duration_s, offset_s=start / sr,
                                      progress=progress, cancel=cancel)
@@ -525,8 +517,7 @@ class SongAnalyser:
         def classic(start_s: float) -> np.ndarray:
             return functions_features.compute_features(samples(start_s))
 
-        features = WindowFeatures(classic if self.needs_classic else None, samples, self.musicnn,
-                                  musicnn_patches_per_window(len(starts), self.settings))
+        features = self._window_features(classic, samples, len(starts))
         return self._analyse_windows(starts, features, source=source, title=title, duration_s=scan.n_samples / sr,
                                      offset_s=lead_s, progress=progress, cancel=cancel)
 
@@ -557,8 +548,7 @@ class SongAnalyser:
         return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
                           probabilities=self._as_dict(mean), windows=windows,
                           uncertain=threshold is not None and float(mean.max()) < threshold,
-                          tags=features.top_tags(), tag_means=features.tag_means(),
-                          penultimate_means=features.penultimate_means())
+                          tag_means=features.tag_means())
 
     def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:
