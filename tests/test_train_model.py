@@ -138,13 +138,19 @@ def test_the_shipped_default_reads_musicnn_and_classic_features_and_its_test_fig
     split = shared / "splits" / "gtzan_fault_filtered"
     assert held_out == set((split / "test.txt").read_text().split())
     assert set(train_files) == set((split / "train.txt").read_text().split())
-    test = df[df["file"].isin(held_out)]
+    assert_test_figures_reproduce(classifier, df[df["file"].isin(held_out)])
+
+
+def assert_test_figures_reproduce(classifier: nn.Classifier, test: pd.DataFrame) -> None:
+    """The accuracy, ECE and uncertain share model.json records equal those of ``test`` (its held-out rows)."""
+    metrics = classifier.metadata["metrics"]
+    assert len(test) == metrics["n_test"]
     y = np.array([classifier.genres.index(g) for g in test["genre"]])
     proba = classifier.predict_proba(test[classifier.feature_columns].to_numpy())
-    assert abs(float((proba.argmax(axis=1) == y).mean()) - meta["metrics"]["accuracy"]) < 1e-9
-    assert abs(calibration.expected_calibration_error(proba, y) - meta["metrics"]["ece"]) < 1e-6
+    assert abs(float((proba.argmax(axis=1) == y).mean()) - metrics["accuracy"]) < 1e-9
+    assert abs(calibration.expected_calibration_error(proba, y) - metrics["ece"]) < 1e-6
     uncertain = float((proba.max(axis=1) < classifier.uncertain_threshold).mean())
-    assert abs(uncertain - meta["metrics"]["uncertain_share"]) < 1e-9
+    assert abs(uncertain - metrics["uncertain_share"]) < 1e-9
 
 
 def test_the_classic_model_loads_and_matches_its_metadata() -> None:
@@ -167,14 +173,7 @@ def test_the_classic_model_loads_and_matches_its_metadata() -> None:
     if shared is not None and (shared / "gtzan_features.csv").is_file():
         # its test figures are reproducible from the listed test clips
         df = pd.read_csv(shared / "gtzan_features.csv")
-        test = df[df["file"].isin(held_out)]
-        assert len(test) == meta["metrics"]["n_test"]
-        y = np.array([classifier.genres.index(g) for g in test["genre"]])
-        proba = classifier.predict_proba(test[classifier.feature_columns].to_numpy())
-        assert abs(float((proba.argmax(axis=1) == y).mean()) - meta["metrics"]["accuracy"]) < 1e-9
-        assert abs(calibration.expected_calibration_error(proba, y) - meta["metrics"]["ece"]) < 1e-6
-        uncertain = float((proba.max(axis=1) < classifier.uncertain_threshold).mean())
-        assert abs(uncertain - meta["metrics"]["uncertain_share"]) < 1e-9
+        assert_test_figures_reproduce(classifier, df[df["file"].isin(held_out)])
         assert meta["features_csv_sha256"] == evaluation.file_sha256(shared / "gtzan_features.csv")
         split = shared / "splits" / "gtzan_fault_filtered"
         if split.is_dir():  # the test clips are exactly the split's test list, never a train or valid clip
