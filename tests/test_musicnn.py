@@ -219,20 +219,23 @@ def test_without_the_wheel_and_cache_the_error_says_what_to_install(no_wheel: No
         musicnn.read_weights(musicnn.ensure_weights())
     assert INSTALL in one_line(caught.value)
     assert not cache_in.exists()
-    if hasattr(musicnn.load_network, "cache_clear"):  # a network loaded earlier must not hide the error
-        musicnn.load_network.cache_clear()
     with pytest.raises(musicnn.MusicnnUnavailable):
         musicnn.load_network()
+
+
+def pretend_wheel_at(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``importlib.util.find_spec("musicnn")`` find the package folder ``package`` instead of the wheel."""
+    real = importlib.util.find_spec
+    spec = importlib.util.spec_from_file_location("musicnn", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args, **kwargs: spec if name == "musicnn" else real(name, *args, **kwargs))
 
 
 def test_a_wheel_without_the_checkpoint_names_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          cache_in: Path) -> None:
     (tmp_path / "musicnn").mkdir()
-    real = importlib.util.find_spec
-    spec = importlib.util.spec_from_file_location("musicnn", tmp_path / "musicnn" / "__init__.py",
-                                                  submodule_search_locations=[str(tmp_path / "musicnn")])
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args, **kwargs: spec if name == "musicnn" else real(name, *args, **kwargs))
+    pretend_wheel_at(tmp_path / "musicnn", monkeypatch)
     with pytest.raises(musicnn.MusicnnUnavailable) as caught:
         musicnn.ensure_weights()
     message = one_line(caught.value)
@@ -240,7 +243,7 @@ def test_a_wheel_without_the_checkpoint_names_the_folder(tmp_path: Path, monkeyp
 
 
 class RawCheckpointError(Exception):
-    """convert_checkpoint let a reader's error through instead of MusicnnUnavailable (the known fault below)."""
+    """convert_checkpoint let a reader's error through instead of MusicnnUnavailable (the test below fails)."""
 
 
 @pytest.mark.parametrize("damage", ["truncated data file", "missing data file"])
@@ -252,11 +255,7 @@ def test_a_damaged_checkpoint_gives_one_line(tmp_path: Path, monkeypatch: pytest
     if damage == "truncated data file":
         data = (source / ".data-00000-of-00001").read_bytes()
         (folder / ".data-00000-of-00001").write_bytes(data[:len(data) // 2])
-    real = importlib.util.find_spec
-    spec = importlib.util.spec_from_file_location("musicnn", tmp_path / "musicnn" / "__init__.py",
-                                                  submodule_search_locations=[str(tmp_path / "musicnn")])
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args, **kwargs: spec if name == "musicnn" else real(name, *args, **kwargs))
+    pretend_wheel_at(tmp_path / "musicnn", monkeypatch)
     with pytest.raises(musicnn.MusicnnUnavailable) as caught:
         try:
             musicnn.convert_checkpoint(output=tmp_path / "out.npz")
