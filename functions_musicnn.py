@@ -98,6 +98,16 @@ _TEMPORAL = ("temporal_128", "temporal_64", "temporal_32")
 _MIDEND = ("midend_1", "midend_2", "midend_3")
 
 
+_BN_PARTS = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+def _array_names() -> list[tuple[str, str]]:
+    """(checkpoint variable, our array name) of every array the network keeps: a kernel and a bias per
+    convolution or dense layer, gamma, beta, moving mean and variance per batch normalisation."""
+    return [(f"{scope}/{part}", f"{name}/{part}") for scope, name in _CHECKPOINT_LAYERS.items()
+            for part in (_BN_PARTS if scope.startswith("batch_normalization") else ("kernel", "bias"))]
+
+
 def checkpoint_dir(model: str = MUSICNN_MODEL) -> Path:
     """The wheel's checkpoint folder of ``model`` (found without importing the musicnn package)."""
     spec = importlib.util.find_spec("musicnn")
@@ -141,11 +151,8 @@ def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -
     arrays: dict[str, np.ndarray] = {}
     try:  # the checkpoint's files are named ".index" and ".data-00000-of-00001": the prefix is the folder itself
         reader = tf.compat.v1.train.NewCheckpointReader(str(folder) + os.sep)
-        for scope, name in _CHECKPOINT_LAYERS.items():
-            parts = ("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope else (
-                "kernel", "bias")
-            for part in parts:
-                arrays[f"{name}/{part}"] = np.asarray(reader.get_tensor(f"{scope}/{part}"), dtype=np.float32)
+        for variable, name in _array_names():
+            arrays[name] = np.asarray(reader.get_tensor(variable), dtype=np.float32)
     except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own error types for damaged files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
         raise MusicnnUnavailable(f"{folder}: cannot read the musicnn checkpoint ({first}): reinstall it with "
@@ -174,9 +181,7 @@ def read_weights(path: Path) -> dict[str, np.ndarray]:
         meta = json.loads(arrays.pop("meta").tobytes().decode())
     except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise MusicnnUnavailable(f"{path}: damaged musicnn weights ({type(exc).__name__}): {remedy}") from None
-    expected = {f"{name}/{part}" for scope, name in _CHECKPOINT_LAYERS.items()
-                for part in (("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope
-                             else ("kernel", "bias"))}
+    expected = {name for _, name in _array_names()}
     if meta.get("format_version") != WEIGHTS_FORMAT_VERSION or set(arrays) != expected:
         raise MusicnnUnavailable(f"{path}: not a musicnn weights file of this version: {remedy}")
     if not all(np.isfinite(a).all() for a in arrays.values()):
@@ -278,14 +283,18 @@ class Taggram:
     penultimate: np.ndarray  # (patches, 200) the batch-normalised dense layer before the output
     starts: np.ndarray  # (patches,) first spectrogram frame of each patch
 
-    @property
-    def start_seconds(self) -> np.ndarray:
-        """Each patch's start in seconds of the analysed audio."""
-        return self.starts * (HOP_LENGTH / INPUT_SAMPLE_RATE)
-
     def features(self) -> np.ndarray:
         """The 100 values of MUSICNN_COLUMNS: the mean, then the standard deviation (ddof 0), of each tag."""
         return np.concatenate([self.tags.mean(axis=0), self.tags.std(axis=0)]).astype(np.float64)
+
+
+def _relu_bn(conv: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """A layer's output in place: ``conv`` + bias, ReLU, then its batch normalisation as ``* scale + shift``."""
+    conv += bias
+    np.maximum(conv, 0.0, out=conv)
+    conv *= scale
+    conv += shift
+    return conv
 
 
 def _windows(x: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -323,7 +332,6 @@ class MusicnnNetwork:
         self.dense_bias = (arrays["dense/bias"] + pool_shift.astype(np.float64) @ dense).astype(np.float32)
         self.dense_scale, self.dense_shift = _bn_affine(arrays, "dense_bn")
         self.output_kernel, self.output_bias = arrays["output/kernel"], arrays["output/bias"]
-        self.front_channels = sum(t[0].shape[1] for t in self.timbral) + sum(t[0].shape[1] for t in self.temporal)
 
     # -- pieces ---------------------------------------------------------------------------------------------
     def normalise_input(self, spectrogram: np.ndarray) -> np.ndarray:
@@ -339,11 +347,7 @@ class MusicnnNetwork:
             filters, positions = kernel.shape[1], N_MELS - width + 1
             for first in range(0, frames, TIMBRAL_BLOCK_FRAMES):
                 block = padded[first:first + min(TIMBRAL_BLOCK_FRAMES, frames - first) + 2 * TIMBRAL_PAD]
-                conv = _windows(block, 2 * TIMBRAL_PAD + 1, width) @ kernel
-                conv += bias
-                np.maximum(conv, 0.0, out=conv)
-                conv *= scale
-                conv += shift
+                conv = _relu_bn(_windows(block, 2 * TIMBRAL_PAD + 1, width) @ kernel, bias, scale, shift)
                 count = block.shape[0] - 2 * TIMBRAL_PAD
                 out[first:first + count, column:column + filters] = conv.reshape(count, positions, filters).max(axis=1)
             column += filters
@@ -356,11 +360,7 @@ class MusicnnNetwork:
             before = (height - 1) // 2
             padded = np.pad(patch, ((before, height - 1 - before), (0, 0)))
             view = np.lib.stride_tricks.sliding_window_view(padded, height, axis=0)  # (T, 96, height)
-            conv = view.reshape(-1, height) @ kernel
-            conv += bias
-            np.maximum(conv, 0.0, out=conv)
-            conv *= scale
-            conv += shift
+            conv = _relu_bn(view.reshape(-1, height) @ kernel, bias, scale, shift)
             parts.append(conv.reshape(patch.shape[0], N_MELS, -1).max(axis=1))
         return np.concatenate(parts, axis=1)
 
@@ -373,11 +373,7 @@ class MusicnnNetwork:
             padded = np.pad(h, ((0, 0), (MIDEND_PAD, MIDEND_PAD), (0, 0)))
             view = np.lib.stride_tricks.sliding_window_view(padded, 2 * MIDEND_PAD + 1, axis=1)  # (P, T, C, 7)
             rows = view.transpose(0, 1, 3, 2).reshape(count * frames, -1)
-            conv = rows @ kernel
-            conv += bias
-            np.maximum(conv, 0.0, out=conv)
-            conv = conv * scale + shift
-            conv = conv.reshape(count, frames, -1)
+            conv = _relu_bn(rows @ kernel, bias, scale, shift).reshape(count, frames, -1)
             h = conv if number == 0 else conv + h
             maps.append(h)
         features = np.concatenate(maps, axis=2)  # (P, T, 753)
@@ -498,7 +494,7 @@ def build_keras_model(arrays: dict[str, np.ndarray] | None = None):  # -> keras.
 
     def bn(name: str):
         layer = layers.BatchNormalization(epsilon=BN_EPSILON, name=name)
-        return layer, [arrays[f"{name}/{p}"] for p in ("gamma", "beta", "moving_mean", "moving_variance")]
+        return layer, [arrays[f"{name}/{p}"] for p in _BN_PARTS]
 
     assigned = []
 
