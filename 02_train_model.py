@@ -18,8 +18,9 @@ out-of-fold predictions of an artist-grouped K-fold CV inside train (default 5 f
 makes: each train clip predicted by the networks trained on the other folds, which saw none of its artist's
 clips), the exported model is trained on all the train clips, and test is reported on as with --split alone.
 
-The musicnn model (functions_nn.MUSICNN_CANDIDATE, chosen by artist-grouped CV inside train before any test read;
-seed 0: two runs gave byte-identical weights.npz and the same model.json but for fit_seconds; 42-45 s on 2 cores):
+The shipped default model, data/pretrained/ (functions_nn.MUSICNN_CANDIDATE, chosen by artist-grouped CV inside
+train before any test read; seed 0: two runs gave byte-identical weights.npz; 42-45 s on 2 cores; to write it
+there, -o data/pretrained --replace-shipped):
 
     .venv/bin/python functions_reference.py   # outputs/gtzan_reference_features.csv from ../shared/data
     .venv/bin/python 02_train_model.py outputs/gtzan_reference_features.csv -o outputs/musicnn_model \

@@ -278,23 +278,9 @@ def feature_set(columns: Sequence[str]) -> str:
                 if set(columns) <= set(cols))
 
 SHIPPED_CANDIDATE = candidate_name(SHIPPED_ARCHITECTURE, "regularised", 10)
-# The musicnn model (outputs/musicnn_model, to be shipped once the run-time side computes the musicnn columns):
-# chosen by artist-grouped 5-fold CV inside the 443 train clips only, before any test read, by the rule "the best
-# cell of the 01 run by mean out-of-fold accuracy (ties: fewer epochs, larger batch)". The run: 01 on
-# outputs/gtzan_reference_features.csv (functions_reference.py) with --split gtzan_fault_filtered --artists
-# gtzan_artists.tsv --group-folds 5 --epochs 50,100,200,400 --batches 32,200, every default candidate of that CSV
-# plus the five ensembles 85col+reg-d30-ens10 and musicnn{100,185}+reg[-d30]-ens10, seed 0 (172 cells). Best:
-# musicnn185+reg-ens10 at 100 epochs / batch 32, 78.6 +- 4.6 % (folds); next musicnn185-linear+wd 77.7 +- 4.3 %,
-# musicnn100-linear+wd 77.5 +- 2.6 %; the best classic candidate 54.7 % (89col+reg). The command (02's docstring):
-#   02_train_model.py outputs/gtzan_reference_features.csv -o outputs/musicnn_model --split DIR --artists TSV
-#       --group-folds 5 --candidate musicnn185+reg-ens10 --epochs 100 --batch 32
-# Its test figures, read once, by that command (290 artist-filtered test clips): accuracy 78.6 % (228; 95 % Wilson
-# interval 73.5-82.9 %), macro F1 0.784, ECE 0.202 uncalibrated -> 0.029 at temperature 0.573 (fitted on the 443
-# out-of-fold train clips; a perfectly calibrated model with these probabilities: 0.046 on average, 0.065 at the
-# 95th percentile), 5.2 % uncertain (below 0.39), confident answers 81.8 % right. Weakest: blues (recall 0.55,
-# mostly heard as jazz), rock (0.59), reggae (0.65, as hiphop; precision 0.52).
+# The shipped default (data/pretrained/): the best cell of 01's artist-grouped 5-fold CV inside train (100 epochs,
+# batch 32), chosen before any test read; its command, CV table and test figures are in README, "The shipped model".
 MUSICNN_CANDIDATE = candidate_name("musicnn185", "regularised", 10)
-MUSICNN_EPOCHS, MUSICNN_BATCH = 100, 32
 # documented fallbacks when there is no hyper-parameter run for the features CSV
 DEFAULT_EPOCHS = 500
 DEFAULT_BATCH = 32
