@@ -12,9 +12,13 @@
     clips (leave-one-out precision@10: a random split, artists on both sides, so only the comparison means
     something); and the run-time tag means of the clips that have reference rows, against those rows.
 (c) scale, on synthetic vectors of the real size in a results file of records as the scan writes them: load time,
-    query time, memory, for ``--songs`` songs (default 100,000), and the query's matrix product at ten times that.
+    query time, memory, for ``--songs`` songs (default 100,000), the query's matrix product at ten times that, and
+    the whole ``03 --like SONG --top N`` with N the library size (every song listed), as text and as JSON lines
+    (each line parsed by a strict JSON reader: no NaN or Infinity).
+(d) damaged results files: ``03 --like`` on 1,000 records with a 300 MB line of junk (no newline for 300 MB) in
+    the middle, against the same records without it: time and peak memory of the command.
 
-    python bench/bench_similarity.py [--part quality,mini,scale] [--songs 100000] [--write-projection]
+    python bench/bench_similarity.py [--part quality,mini,scale,junk] [--songs 100000] [--write-projection]
 """
 
 from __future__ import annotations
@@ -343,8 +347,7 @@ def synthetic_results(path: Path, songs: int, music: Path) -> None:
             result = fa.SongResult(input=str(song), title=song.stem, duration_s=240.0 + i % 60,
                                    genre=genres[int(np.argmax(p))], probabilities=dict(zip(genres, map(float, p),
                                                                                           strict=True)),
-                                   windows=windows, tags=[("rock", 0.61), ("pop", 0.3), ("80s", 0.2)],
-                                   tag_means=tags)
+                                   windows=windows, tag_means=tags)
             out.write(json.dumps(fl.record_for(result, (info.st_size, info.st_mtime_ns), "0123456789ab"),
                                  ensure_ascii=True) + "\n")
 
@@ -414,6 +417,7 @@ def scale(songs: int, repeats: int, grow: list[int]) -> None:
             assert run.returncode == 0, run.stderr
         print(f"| `03 --like SONG --results FILE` (a song of the library), whole command | median "
               f"{statistics.median(cold):.2f} s | |")
+        full_answer(results, work / "music" / "artist 000" / "000007 some song title.mp3", songs, repeats, env)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -436,11 +440,82 @@ def scale(songs: int, repeats: int, grow: list[int]) -> None:
         del vectors
 
 
+# Runs a command and prints its peak RSS in KB and its exit status (wait4): a small process of its own, so that
+# the figure is the command's, not this benchmark's.
+PEAK_RSS = ("import os, subprocess, sys\n"
+            "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+            "_, status, usage = os.wait4(child.pid, 0)\n"
+            "sys.stderr.write(child.stderr.read().decode(errors='replace'))\n"
+            "print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))\n")
+
+
+def strict_json(line: str) -> object:
+    """``line`` parsed as JSON proper: NaN, Infinity and -Infinity are refused (Python's reader accepts them)."""
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def full_answer(results: Path, song: Path, songs: int, repeats: int, env: dict[str, str]) -> None:
+    """``03 --like SONG --top SONGS``: every song of the library listed, as text and as JSON lines."""
+    print(f"\n| `03 --like SONG --top {songs:,}` (every song listed) | median of {repeats} | lines | target |")
+    print("| --- | --- | --- | --- |")
+    for name, extra in (("text", []), ("--json", ["--json"])):
+        times, lines = [], 0
+        for _ in range(repeats):
+            started = time.perf_counter()
+            run = subprocess.run([sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), "--like", str(song),
+                                  "--results", str(results), "--top", str(songs), *extra], capture_output=True,
+                                 text=True, env=env, cwd=PROJECT_DIR, timeout=3600)
+            times.append(time.perf_counter() - started)
+            assert run.returncode == 0, run.stderr
+            lines = len(run.stdout.splitlines())
+            if extra:
+                parsed = [strict_json(line) for line in run.stdout.splitlines()]
+                assert [p["rank"] for p in parsed] == list(range(1, len(parsed) + 1))
+        print(f"| {name} | {statistics.median(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)}) | "
+              f"{lines:,}{' (each parsed as strict JSON)' if extra else ''} | <= 3 s |")
+
+
+def junk_line(junk_mb: int = 300, songs: int = 1000) -> None:
+    """``03 --like`` on a results file with one ``junk_mb`` MB line of junk in the middle of ``songs`` records."""
+    work = Path(tempfile.mkdtemp(prefix="bench-similarity-junk-"))
+    try:
+        clean = work / "clean.jsonl"
+        synthetic_results(clean, songs, work / "music")
+        lines = clean.read_bytes().splitlines(keepends=True)
+        damaged = work / "damaged.jsonl"
+        with open(damaged, "wb") as out:
+            out.writelines(lines[:songs // 2])
+            chunk = b"x" * (1 << 20)
+            for _ in range(junk_mb):
+                out.write(chunk)
+            out.write(b"\n")
+            out.writelines(lines[songs // 2:])
+        song = work / "music" / "artist 000" / "000007 some song title.mp3"
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        print(f"\n(d) `03 --like SONG --results FILE` on {songs:,} records, and on the same with a {junk_mb} MB "
+              "line of junk in their middle")
+        print("| results file | wall time | peak RSS | stderr |\n| --- | --- | --- | --- |")
+        for name, results in (("clean", clean), (f"{junk_mb} MB junk line", damaged)):
+            started = time.perf_counter()
+            run = subprocess.run([sys.executable, "-c", PEAK_RSS, sys.executable,
+                                  str(PROJECT_DIR / "03_launch_classifier.py"), "--like", str(song), "--results",
+                                  str(results)], capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=600)
+            seconds = time.perf_counter() - started
+            peak_kb, code = run.stdout.split()[-2:]
+            notes = " / ".join(line for line in run.stderr.splitlines() if line) or "-"
+            print(f"| {name} (exit {code}) | {seconds:.2f} s | {int(peak_kb) / 1024:.0f} MB | {notes} |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--part", default="quality,mini,scale", help="which parts, comma-separated")
+    parser.add_argument("--part", default="quality,mini,scale,junk", help="which parts, comma-separated")
     parser.add_argument("--songs", type=int, default=100_000, help="library size for the scale part")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes for the load time")
     parser.add_argument("--grow", type=int, action="append", default=[], metavar="SONGS",
@@ -461,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
             mini(shared)
     if "scale" in parts:
         scale(args.songs, args.repeats, args.grow)
+    if "junk" in parts:
+        junk_line()
     return 0
 
 
