@@ -95,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         return args
     if sources != 1:
         parser.error("give exactly one of DATASET_DIR, --demo or --download-gtzan")
+    if args.output.suffix.lower() != ".csv":
+        parser.error(f"-o {args.output}: the features file needs a name ending in .csv")
     if args.workers < 1:
         parser.error(f"--workers must be at least 1 (got {args.workers})")
     if args.max_seconds <= audio.MIN_SECONDS:

@@ -29,6 +29,7 @@ import functions_analysis as fa
 import functions_dataviz as viz
 import functions_fetch as ff
 import functions_interface as fi
+from functions_audio import same_file
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -144,6 +145,10 @@ def like_main(args: argparse.Namespace, job: fi.ClassificationJob) -> int:
     def note(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if args.playlist and same_file(args.playlist, args.results):
+        note(f"error: --playlist {args.playlist} is the results file (--results {args.results}): a query never "
+             "writes the library; choose another playlist name")
+        return EXIT_USAGE
     try:
         library = fsim.load_library(args.results)
         for line in library.notes():
@@ -228,6 +233,24 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
     return EXIT_OK if any(entry.ok for entry in report.entries) else EXIT_ALL_FAILED
 
 
+def playlists_clash(args: argparse.Namespace, job: fi.ClassificationJob) -> str | None:
+    """Why --playlists DIR cannot be written without harm (one line), checked before any song: DIR is a file, or
+    one of its playlists would be the results file."""
+    import functions_library as fl
+
+    if not args.playlists:
+        return None
+    folder = Path(args.playlists)
+    if folder.exists() and not folder.is_dir():
+        return f"--playlists {folder} is a file, not a folder: give a folder for the playlists"
+    if args.results:
+        for name in [*job.load().genres, fl.UNCERTAIN_PLAYLIST]:
+            if same_file(folder / f"{name}.m3u8", args.results):
+                return (f"--playlists {folder} would write {name}.m3u8 over the results file (--results "
+                        f"{args.results}): keep the results file out of the playlist folder")
+    return None
+
+
 def min_confidence(args: argparse.Namespace) -> float:
     import functions_library as fl
 
@@ -274,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     items = fi.expand_inputs(args.inputs) + [(target, None) for target in args.search_targets]
     show_progress = not args.no_progress and sys.stderr.isatty()
     if args.library:
+        clash = playlists_clash(args, job)
+        if clash:
+            print(f"error: {clash}", file=sys.stderr)
+            return EXIT_USAGE
         return library_main(args, job, items, show_progress)
     results = []
     try:

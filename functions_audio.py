@@ -9,8 +9,11 @@ that need them, so that importing this module stays cheap for the command-line c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +37,15 @@ def shared_data_dir() -> Path | None:
     candidate = os.environ.get("GENRE_SHARED_DATA")
     path = Path(candidate) if candidate else PROJECT_DIR.parent / "shared" / "data"
     return path if path.is_dir() else None
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether writing ``a`` would write the file ``b``: the same file (also through symbolic or hard links), or,
+    where one does not exist yet, the same path once every link is followed."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -144,10 +156,50 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+_QUIET_LOCK = threading.Lock()
+_quiet_depth = 0
+_saved_stderr_fd: int | None = None
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Send what C libraries print on file descriptor 2 to /dev/null meanwhile (libsndfile's MP3 decoder prints
+    "Note: Illegal Audio-MPEG-Header ..." for files it then refuses; the user gets our one line instead).
+
+    Python's own ``sys.stderr`` is flushed first and keeps working for other threads only through this file
+    descriptor, so the quiet stretch is kept to the decoder call. Nested and concurrent uses share one redirect.
+    """
+    global _quiet_depth, _saved_stderr_fd
+    try:
+        fd = sys.stderr.fileno() if sys.stderr is not None else 2
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        fd = 2
+    with _QUIET_LOCK:
+        if _quiet_depth == 0:
+            try:
+                sys.stderr.flush()
+                _saved_stderr_fd = os.dup(fd)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            except (AttributeError, OSError, ValueError):
+                _saved_stderr_fd = None
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _saved_stderr_fd is not None:
+                os.dup2(_saved_stderr_fd, fd)
+                os.close(_saved_stderr_fd)
+                _saved_stderr_fd = None
+
+
 def _load_with_soundfile(path: Path, max_seconds: float | None, offset_s: float) -> tuple[np.ndarray, int]:
     import soundfile
 
-    with soundfile.SoundFile(str(path)) as audio:
+    with quiet_native_stderr(), soundfile.SoundFile(str(path)) as audio:
         native_sr = audio.samplerate
         start = int(round(offset_s * native_sr))
         if start:
@@ -257,7 +309,8 @@ def header_duration(path: str | Path) -> float | None:
     try:
         import soundfile
 
-        info = soundfile.info(str(path))
+        with quiet_native_stderr():
+            info = soundfile.info(str(path))
     except Exception:
         return None
     return info.frames / info.samplerate if info.frames > 0 else None

@@ -251,8 +251,13 @@ def _read_finished_rows(output_csv: Path, columns: tuple[str, ...]) -> dict[str,
 
     if not output_csv.exists() or output_csv.stat().st_size == 0:
         return {}
-    with open(output_csv, newline="", encoding="utf-8") as stream:
-        lines = stream.readlines()
+    try:
+        with open(output_csv, newline="", encoding="utf-8") as stream:
+            lines = stream.readlines()
+    except UnicodeDecodeError:
+        raise DatasetError(f"{output_csv} exists but is not a features CSV (not text); choose another -o") from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read {output_csv}: {exc.strerror or exc}; choose another -o") from None
     header = next(csv.reader(lines[:1]), [])
     if tuple(header) != columns:
         known = [name for name in FEATURE_SETS if tuple(header) == csv_columns(name)]
@@ -394,8 +399,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         import functions_musicnn
 
         try:
-            musicnn_weights = str(functions_musicnn.ensure_weights().resolve())
-            functions_musicnn.load_network(weights=musicnn_weights)
+            functions_musicnn.load_network()  # converted from the wheel first where needed
+            musicnn_weights = str(functions_musicnn.weights_path().resolve())
         except functions_musicnn.MusicnnUnavailable as error:
             raise DatasetError(str(error)) from None
     clips, skipped = scan_dataset(dataset_dir)

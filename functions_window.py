@@ -36,6 +36,7 @@ import functions_audio
 import functions_dataviz as viz
 import functions_library as fl
 from functions_analysis import SongResult
+from functions_audio import same_file
 from functions_fetch import (
     Cancelled,
     FetchError,
@@ -215,12 +216,13 @@ class ClassifierWindow:
     def export_csv(self) -> None:
         path = filedialog.asksaveasfilename(parent=self.root, title="Export the table", defaultextension=".csv",
                                             filetypes=[("CSV files", "*.csv")], initialfile="genres.csv")
-        if path:
+        if path and not self._overwrites_a_song(path):
             self._library_action(lambda: fl.export_csv(self.library.entries(), path), f"Table saved to {path}.")
 
     def save_playlists(self) -> None:
         folder = filedialog.askdirectory(parent=self.root, title="Save the playlists in")
-        if folder:
+        if folder and not any(self._overwrites_a_song(Path(folder) / f"{name}.m3u8")
+                              for name in [*self.job.load().genres, fl.UNCERTAIN_PLAYLIST]):
             genres = self.job.load().genres
             self._library_action(lambda: fl.write_playlists(fl.plan_playlists(self.library.entries(), genres),
                                                             folder), f"Playlists saved in {folder}.")
@@ -276,9 +278,17 @@ class ClassifierWindow:
         name = f"like {self.library.like_query}.m3u8" if self.library.like_query else "library.m3u8"
         path = filedialog.asksaveasfilename(parent=self.root, title="Save the playlist", defaultextension=".m3u8",
                                             filetypes=[("Playlists", "*.m3u8")], initialfile=name)
-        if path:
+        if path and not self._overwrites_a_song(path):
             self._library_action(lambda: fsim.write_playlist(shown, path),
                                  f"Playlist of {len(shown)} songs saved to {path}.")
+
+    def _overwrites_a_song(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` is a song of the table (then the status line says so and nothing is written)."""
+        for song in self.library.results:
+            if not looks_like_url(song) and same_file(path, song):
+                self.status.set(f"Not saved: {path} is a song of the library; choose another name.", error=True)
+                return True
+        return False
 
     def _library_action(self, action: Callable[[], Any], done: str) -> None:
         import functions_similarity as fsim
