@@ -172,7 +172,7 @@ class ClassificationJob:
             self.musicnn_weights = self._analyser.musicnn_weights
         except functions_nn.ModelLoadError as exc:
             hint = ""
-            if self.model_dir is None:
+            if self.model_dir is None and not (folder / functions_nn.METADATA_FILE).is_file():
                 hint = " (the shipped model is missing: train one with 02_train_model.py or pass --model DIR)"
             raise ModelUnavailable(f"{exc}{hint}") from None
         return self._analyser

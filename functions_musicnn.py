@@ -29,6 +29,7 @@ builder); the classifier (03) imports this module to compute the learned feature
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -53,7 +54,7 @@ from functions_audio import (
 MUSICNN_WHEEL = "musicnn==0.1.0"
 INSTALL_COMMAND = f"pip install --no-deps {MUSICNN_WHEEL}"
 WEIGHTS_DIR = DATA_DIR / "musicnn"  # converted weights (not committed): made from the wheel's checkpoint
-WEIGHTS_FORMAT_VERSION = 1
+WEIGHTS_FORMAT_VERSION = 2  # 2: the model's name is checked and the arrays' SHA-256 recorded
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default, which the checkpoint was trained with
 
 INPUT_SAMPLE_RATE = int(MUSICNN_SETTINGS["sample_rate"])
@@ -120,9 +121,17 @@ def checkpoint_dir(model: str = MUSICNN_MODEL) -> Path:
     return folder
 
 
+WEIGHTS_ENV = "GENRE_MUSICNN_WEIGHTS"
+PREPARE_COMMAND = "python 00_preprocess_music.py --prepare-musicnn"
+
+
 def weights_path(model: str = MUSICNN_MODEL) -> Path:
     """Where the converted weights of ``model`` are cached ($GENRE_MUSICNN_WEIGHTS overrides the folder)."""
-    folder = Path(os.environ.get("GENRE_MUSICNN_WEIGHTS") or WEIGHTS_DIR)
+    setting = os.environ.get(WEIGHTS_ENV)
+    folder = Path(setting or WEIGHTS_DIR)
+    if setting and folder.exists() and not folder.is_dir():
+        raise MusicnnUnavailable(f"{WEIGHTS_ENV}={setting} is a file, not a folder: point it at a folder (the "
+                                 f"weights are kept there as {model}.npz), or unset it to use {WEIGHTS_DIR}")
     return folder / f"{model}.npz"
 
 
@@ -134,12 +143,49 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the network's arrays (names, dtypes, shapes and bytes, in ``_array_names`` order)."""
+    digest = hashlib.sha256()
+    for _, name in _array_names():
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def expected_shapes() -> dict[str, tuple[int, ...]]:
+    """The shape of every array of MSD_musicnn / MTT_musicnn (models.build_musicnn with 96 mel bands, 50 tags)."""
+    timbral = {"timbral_38": (7, 38, 1, 204), "timbral_67": (7, 67, 1, 204)}
+    temporal = {f"temporal_{n}": (n, 1, 1, 51) for n in (128, 64, 32)}
+    midend = {"midend_1": (7, 561, 1, 64), "midend_2": (7, 64, 1, 64), "midend_3": (7, 64, 1, 64)}
+    kernels = {**timbral, **temporal, **midend, "dense": (1506, PENULTIMATE_UNITS),
+               "output": (PENULTIMATE_UNITS, N_TAGS)}
+    bn_width = {"input_bn": 1, "pool_bn": 1506, "dense_bn": PENULTIMATE_UNITS,
+                **{f"{name}_bn": shape[-1] for name, shape in kernels.items() if name not in ("dense", "output")}}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for _, name in _array_names():
+        layer, part = name.split("/")
+        if part in _BN_PARTS:
+            shapes[name] = (bn_width[layer],)
+        else:
+            shapes[name] = kernels[layer] if part == "kernel" else (kernels[layer][-1],)
+    return shapes
+
+
+# The arrays of the wheel's checkpoints as convert_checkpoint writes them (a cache made from another checkpoint,
+# say MTT_musicnn's, has the same shapes but other weights: it is refused by this, not only by its metadata)
+KNOWN_ARRAYS_SHA256: dict[str, str] = {
+    "MSD_musicnn": "792a806dd416000fbae4dcd833a92fe12f719657072b4289b675f5cc008b9a75",
+}
+
+
 def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -> Path:
     """Read the wheel's TensorFlow checkpoint of ``model`` and write its inference arrays to our cache file.
 
     Kernels, biases and the four arrays of every batch normalisation (gamma, beta, moving mean and variance) are
-    kept as they are (Adam's slots are dropped); the file also records the checkpoint's SHA-256 and the layer
-    names. Written atomically: a crash leaves the old file or none.
+    kept as they are (Adam's slots are dropped); the file also records the model's name, the checkpoint's and the
+    arrays' SHA-256. Written atomically: a crash leaves the old file or none. A folder that cannot be written (a
+    read-only mount, say) is one line naming it and the setting that moves it.
     """
     folder = checkpoint_dir(model)
     output = output or weights_path(model)
@@ -159,31 +205,63 @@ def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -
                                  f"`pip install --force-reinstall {INSTALL_COMMAND.removeprefix('pip install ')}`"
                                  ) from None
     meta = {"format_version": WEIGHTS_FORMAT_VERSION, "model": model, "wheel": MUSICNN_WHEEL,
-            "checkpoint_sha256": _file_sha256(folder / ".data-00000-of-00001")}
+            "checkpoint_sha256": _file_sha256(folder / ".data-00000-of-00001"),
+            "arrays_sha256": arrays_sha256(arrays)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(partial, output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(partial, output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise MusicnnUnavailable(
+            f"cannot write the musicnn weights to {output.parent} ({exc.strerror or exc}): make that folder "
+            f"writable, or set {WEIGHTS_ENV} to a writable folder, then run `{PREPARE_COMMAND}`") from None
     return output
 
 
-def read_weights(path: Path) -> dict[str, np.ndarray]:
-    """The raw arrays of a cache file; MusicnnUnavailable (one line, with the command to run) if unusable."""
-    remedy = f"delete it and run `python 00_preprocess_music.py --prepare-musicnn` (needs `{INSTALL_COMMAND}`)"
+class _StaleWeights(MusicnnUnavailable):
+    """A cache file of ours in an older format (converting again makes it current)."""
+
+
+def read_weights(path: Path, model: str = MUSICNN_MODEL) -> dict[str, np.ndarray]:
+    """The raw arrays of a cache file, checked before use: its format, the model named in it, every array's
+    name and shape, the checksum written with them, and (for a model whose weights are known) that they are the
+    wheel's. MusicnnUnavailable (one line, with the command to run) if unusable."""
+    remedy = f"delete it and run `{PREPARE_COMMAND}` (needs `{INSTALL_COMMAND}`)"
     if not Path(path).is_file():
-        raise MusicnnUnavailable(f"{path}: no musicnn weights there: run `python 00_preprocess_music.py "
-                                 f"--prepare-musicnn` (needs `{INSTALL_COMMAND}`)")
+        raise MusicnnUnavailable(f"{path}: no musicnn weights there: run `{PREPARE_COMMAND}` "
+                                 f"(needs `{INSTALL_COMMAND}`)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: np.asarray(npz[name]) for name in npz.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode())
+        if not isinstance(meta, dict):
+            raise ValueError("metadata is not an object")
     except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise MusicnnUnavailable(f"{path}: damaged musicnn weights ({type(exc).__name__}): {remedy}") from None
-    expected = {name for _, name in _array_names()}
-    if meta.get("format_version") != WEIGHTS_FORMAT_VERSION or set(arrays) != expected:
-        raise MusicnnUnavailable(f"{path}: not a musicnn weights file of this version: {remedy}")
+    if meta.get("model") not in (None, model):
+        raise MusicnnUnavailable(f"{path}: holds the weights of {meta.get('model')!s:.40}, not {model}: {remedy}")
+    shapes = expected_shapes()
+    if meta.get("format_version") != WEIGHTS_FORMAT_VERSION or set(arrays) != set(shapes):
+        stale = meta.get("format_version") in range(1, WEIGHTS_FORMAT_VERSION) and meta.get("model") == model
+        raise (_StaleWeights if stale else MusicnnUnavailable)(
+            f"{path}: not a musicnn weights file of this version: {remedy}")
+    wrong = [name for name, shape in shapes.items() if arrays[name].shape != shape or arrays[name].dtype != np.float32]
+    if wrong:
+        name = wrong[0]
+        raise MusicnnUnavailable(f"{path}: damaged musicnn weights ({name} has shape {arrays[name].shape} "
+                                 f"{arrays[name].dtype}, {model} has {shapes[name]} float32): {remedy}")
+    checksum = arrays_sha256(arrays)
+    if checksum != meta.get("arrays_sha256"):
+        raise MusicnnUnavailable(f"{path}: damaged musicnn weights (their checksum is not the one written with "
+                                 f"them): {remedy}")
+    if KNOWN_ARRAYS_SHA256.get(model, checksum) != checksum:
+        raise MusicnnUnavailable(f"{path}: these are not the {model} weights of {MUSICNN_WHEEL} (another "
+                                 f"checkpoint converted under its name): {remedy}")
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise MusicnnUnavailable(f"{path}: damaged musicnn weights (non-finite values): {remedy}")
     return arrays
@@ -198,19 +276,24 @@ def ensure_weights(model: str = MUSICNN_MODEL) -> Path:
 
 
 def load_network(model: str = MUSICNN_MODEL, weights: str | os.PathLike | None = None) -> MusicnnNetwork:
-    """The network of ``model`` from its cache file (converted from the wheel on first use), or from the file
-    ``weights`` (a Dask worker is given the path where the client has it); loaded once per process and file."""
+    """The network of ``model`` from its cache file (converted from the wheel on first use, and again when the
+    file is of an older format), or from the file ``weights`` (a Dask worker is given the path where the client
+    has it); loaded once per process and file."""
     if weights is None:
-        return _network_from(str(ensure_weights(model)))
+        path = ensure_weights(model)
+        try:
+            return _network_from(str(path), model)
+        except _StaleWeights:
+            return _network_from(str(convert_checkpoint(model, path)), model)
     if not Path(weights).is_file():
         raise MusicnnUnavailable(f"{weights}: no musicnn weights there (a Dask worker must see the file at the "
                                  f"path the client has it)")
-    return _network_from(str(weights))
+    return _network_from(str(weights), model)
 
 
 @functools.lru_cache(maxsize=2)
-def _network_from(path: str) -> MusicnnNetwork:
-    return MusicnnNetwork(read_weights(Path(path)))
+def _network_from(path: str, model: str = MUSICNN_MODEL) -> MusicnnNetwork:
+    return MusicnnNetwork(read_weights(Path(path), model))
 
 
 def _bn_affine(arrays: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -392,3 +392,65 @@ def test_parity_with_the_original_musicnn_outputs(network: musicnn.MusicnnNetwor
     assert clip_mean.mean() <= 0.01 and clip_mean.max() <= 0.1
     assert patch.mean() <= 0.01 and patch.max() <= 0.2
     assert np.argmax(ours.mean(axis=0)) == np.argmax(reference.mean(axis=0))  # the same top tag
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The weights are the right ones before any song (issue 25: another checkpoint, a wrong shape, the setting, a
+# read-only folder)
+# --------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mtt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel's MTT_musicnn checkpoint converted the same way (same shapes, other weights, its own name)."""
+    folder = tmp_path_factory.mktemp("mtt")
+    return musicnn.convert_checkpoint("MTT_musicnn", folder / "MTT_musicnn.npz")
+
+
+def save_cache(path: Path, arrays: dict[str, np.ndarray], **meta: object) -> Path:
+    """A cache file of ``arrays`` whose metadata says ``meta`` (a valid checksum unless meta gives one)."""
+    meta = {"format_version": musicnn.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL,
+            "arrays_sha256": musicnn.arrays_sha256(arrays), **meta}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    return path
+
+
+def test_another_checkpoints_weights_are_refused_by_name_and_by_checksum(mtt_cache: Path, tmp_path: Path) -> None:
+    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
+        musicnn.read_weights(mtt_cache)  # what the MTT conversion wrote: its own name
+    assert "MTT_musicnn" in one_line(caught.value) and str(mtt_cache) in str(caught.value)
+    mtt = musicnn.read_weights(mtt_cache, "MTT_musicnn")  # the file itself is sound
+    relabelled = save_cache(tmp_path / "relabelled.npz", mtt)  # named MSD_musicnn, checksum recomputed
+    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
+        musicnn.read_weights(relabelled)
+    assert "not the MSD_musicnn weights" in one_line(caught.value)
+
+
+def test_a_wrong_shape_or_checksum_is_refused_naming_the_array(arrays: dict[str, np.ndarray], tmp_path: Path) -> None:
+    shrunk = {**arrays, "midend_2/kernel": arrays["midend_2/kernel"][:, :60]}
+    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
+        musicnn.read_weights(save_cache(tmp_path / "shape.npz", shrunk))
+    assert "midend_2/kernel has shape (7, 60, 1, 64)" in one_line(caught.value)
+    changed = {**arrays, "output/bias": arrays["output/bias"] + np.float32(0.01)}
+    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
+        musicnn.read_weights(save_cache(tmp_path / "sum.npz", changed, arrays_sha256=musicnn.arrays_sha256(arrays)))
+    assert "checksum" in one_line(caught.value)
+
+
+def test_an_older_cache_of_ours_is_converted_again(arrays: dict[str, np.ndarray], cache_in: Path) -> None:
+    save_cache(cache_in, arrays, format_version=1)
+    with pytest.raises(musicnn.MusicnnUnavailable, match="not a musicnn weights file of this version"):
+        musicnn.read_weights(cache_in)
+    musicnn.load_network()  # the default cache: converted again from the wheel, then loaded
+    with np.load(cache_in) as npz:
+        assert json.loads(npz["meta"].tobytes())["format_version"] == musicnn.WEIGHTS_FORMAT_VERSION
+    for name, value in musicnn.read_weights(cache_in).items():
+        np.testing.assert_array_equal(value, arrays[name])
+
+
+def test_the_weights_setting_naming_a_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setting = tmp_path / "weights.npz"
+    setting.write_bytes(b"x")
+    monkeypatch.setenv("GENRE_MUSICNN_WEIGHTS", str(setting))
+    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
+        musicnn.ensure_weights()
+    assert f"GENRE_MUSICNN_WEIGHTS={setting} is a file, not a folder" in one_line(caught.value)

@@ -8,7 +8,10 @@ set-up installs (``make`` installs the wheel and converts it into data/musicnn/)
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +168,58 @@ def test_damaged_weights_are_one_line_saying_what_to_run(musicnn_model, tmp_path
     assert "damaged musicnn weights" in line and "--prepare-musicnn" in line and str(weights) in line
     run = run_script("00_preprocess_music.py", tmp_path, "-o", tmp_path / "f.csv", "--features", "all")
     assert run.returncode == 1 and "damaged musicnn weights" in run.stderr and "Traceback" not in run.stderr
+
+
+def wrong_shape_cache(folder: Path) -> Path:
+    """A weights cache whose arrays all exist, with a valid checksum, one of them of a wrong shape."""
+    arrays = musicnn.read_weights(musicnn.ensure_weights())
+    arrays["temporal_64/kernel"] = arrays["temporal_64/kernel"][:60]
+    meta = {"format_version": musicnn.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL,
+            "arrays_sha256": musicnn.arrays_sha256(arrays)}
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "MSD_musicnn.npz", meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    return folder
+
+
+def only_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def test_wrong_weights_are_one_line_before_any_song_with_only_the_remedy_that_applies(tmp_path, monkeypatch):
+    songs = tmp_path / "songs"
+    for i, genre in enumerate(("metal", "blues")):
+        write_wav(songs / genre / f"{genre}.wav", synthetic_song([(genre, 4.0)], seed=i))
+    library = tmp_path / "library.jsonl"  # scanned with the right weights; the query song is not in it
+    assert run_classifier(songs / "metal", "--results", library).returncode == 0
+    monkeypatch.setenv("GENRE_MUSICNN_WEIGHTS", str(wrong_shape_cache(tmp_path / "weights")))
+    expected = "temporal_64/kernel has shape (60, 1, 1, 51)"
+    for args in ([songs / "metal" / "metal.wav"], [songs, "--workers", "2"],
+                 ["--like", songs / "blues" / "blues.wav", "--results", library]):
+        run = run_classifier(*args)  # the shipped model, which is there: no "shipped model is missing"
+        line = only_line(run.stderr)
+        assert run.returncode in (1, 2) and expected in line and "--prepare-musicnn" in line, args
+        assert "shipped model is missing" not in line and run.stdout == "", args
+    run = run_script("00_preprocess_music.py", songs, "-o", tmp_path / "f.csv", "--no-progress")
+    assert run.returncode == 1 and expected in run.stderr.strip().splitlines()[-1] and "Traceback" not in run.stderr
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_a_read_only_weights_folder_is_one_line_naming_it(tmp_path):
+    """The folder is a read-only bind mount (a mode is not enough: root writes through modes)."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root to make a read-only bind mount (util-linux)")
+    song = write_wav(tmp_path / "song.wav", synthetic_song([("metal", 4.0)]))
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    script = (f'mount -o bind,ro "{folder}" "{folder}" && exec "{sys.executable}" '
+              f'"{audio.PROJECT_DIR / "03_launch_classifier.py"}" "{song}"')
+    env = {**os.environ, "GENRE_MUSICNN_WEIGHTS": str(folder), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=300,
+                         cwd=audio.PROJECT_DIR)
+    if "mount:" in run.stderr:
+        pytest.skip(f"this machine allows no bind mount here: {run.stderr.strip()[:100]}")
+    line = only_line(run.stderr)
+    assert run.returncode == 2 and f"cannot write the musicnn weights to {folder} (Read-only file system)" in line
+    assert "GENRE_MUSICNN_WEIGHTS" in line and not list(folder.iterdir())
