@@ -74,6 +74,8 @@ class WindowResult:
     start_s: float
     genre: str
     probabilities: dict[str, float]
+    novelty: float | None = None  # 0..1, how unlike the model's training songs (None: the model has no score)
+    known: bool | None = None  # False: not one of the model's genres (None: the model cannot tell)
 
 
 @dataclass
@@ -82,6 +84,10 @@ class SongResult:
 
     ``uncertain``: the song's top probability is below the model's uncertain threshold (model.json, chosen on
     validation clips): the answer is then given as the two most probable genres, not as one genre.
+    ``known``: False when the song is not one of the model's genres (its novelty, the median over its windows, is
+    at or above the model's novelty threshold: most of its windows are unlike every genre it was trained on); the
+    genre and probabilities stay (the nearest genres), but no tag or genre playlist is made of them. None when the
+    model has no novelty score (older models, the classic one): it cannot tell.
     """
 
     input: str
@@ -95,6 +101,8 @@ class SongResult:
     # the musicnn network's 50 tag probabilities (MUSICNN_TAGS order), averaged over the song's analysed patches
     # (None when it did not run); the record keeps only ``tags``, the strongest of them
     tag_means: np.ndarray | None = field(default=None, repr=False)
+    novelty: float | None = None
+    known: bool | None = None
 
     @property
     def tags(self) -> list[tuple[str, float]] | None:
@@ -116,6 +124,24 @@ class SongResult:
     def uncertain_text(self) -> str:
         """The headline of an uncertain answer: 'uncertain: blues 31 % or country 27 %'."""
         return "uncertain: " + " or ".join(f"{genre} {p * 100:.0f} %" for genre, p in self.top_two())
+
+    @property
+    def unknown(self) -> bool:
+        """Classified, and not one of the model's genres."""
+        return self.ok and self.known is False
+
+    def unknown_text(self) -> str:
+        """The headline of an unknown answer: 'not one of the 10 genres this model knows (nearest: classical 38 %)'."""
+        nearest = ", ".join(f"{genre} {p * 100:.0f} %" for genre, p in self.top_two()[:1])
+        return f"not one of the {len(self.probabilities or {})} genres this model knows (nearest: {nearest})"
+
+    def answer_text(self) -> str:
+        """The answer in words: the genre with its probability, the uncertain pair, or the unknown line."""
+        if self.unknown:
+            return self.unknown_text()
+        if self.uncertain:
+            return self.uncertain_text()
+        return f"{self.genre} ({(self.probabilities or {}).get(self.genre or '', 0.0) * 100:.1f} %)"
 
     def window_spans(self) -> list[tuple[float, float]]:
         """Each window's own stretch of the song as ``(start_s, end_s)``: up to the next window's start, the end
@@ -142,10 +168,12 @@ class SongResult:
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "genre": self.genre,
             "probabilities": rounded(self.probabilities),
-            "windows": [{"start_s": round(w.start_s, 3), "genre": w.genre, "probabilities": rounded(w.probabilities)}
-                        for w in self.windows],
+            "windows": [{"start_s": round(w.start_s, 3), "genre": w.genre, "probabilities": rounded(w.probabilities),
+                         "known": w.known, "novelty": finite_or_none(w.novelty)} for w in self.windows],
             "error": self.error,
             "uncertain": self.uncertain,
+            "known": self.known,
+            "novelty": finite_or_none(self.novelty),
             "tags": None if self.tags is None else [{"tag": tag, "probability": round(p, 6)}
                                                    for tag, p in self.tags],
         }
@@ -153,6 +181,13 @@ class SongResult:
     def tags_text(self) -> str:
         """The song's strongest descriptive tags, e.g. 'male vocalists, 80s, classic rock' ('' if none)."""
         return ", ".join(tag for tag, _ in self.tags or [])
+
+
+def finite_or_none(value: float | None, digits: int = 6) -> float | None:
+    """``value`` rounded for a JSON record, or None when it is missing, NaN or infinite (JSON has no NaN)."""
+    if value is None or not np.isfinite(value):
+        return None
+    return round(float(value), digits)
 
 
 def block_energy(y: np.ndarray) -> np.ndarray:

@@ -300,7 +300,7 @@ def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True) -> No
     bars_axis, time_axis = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     _draw_probabilities(bars_axis, result.probabilities, colours, use_seaborn)
     _draw_timeline(time_axis, result, colours)
-    answer = result.uncertain_text() if result.uncertain else result.genre
+    answer = result.unknown_text() if result.unknown else result.uncertain_text() if result.uncertain else result.genre
     figure.suptitle(f"{result.title or result.input}: {answer}", fontsize=11)
     figure.tight_layout()
 
@@ -339,6 +339,10 @@ def _draw_timeline(axis: Any, result: SongResult, colours: dict[str, str]) -> No
         axis.bar(lefts, row, width=widths, bottom=bottom, align="edge", color=colour, label=genre,
                  edgecolor="white", linewidth=0.6)
         bottom += row
+    unknown = np.array([w.known is False for w in result.windows], dtype=bool)
+    if unknown.any():  # windows unlike every genre of the model: hatched over their bars
+        axis.bar(lefts[unknown], np.full(int(unknown.sum()), 100.0), width=widths[unknown], align="edge",
+                 color="none", edgecolor="#555555", hatch="///", linewidth=0.0, label="not a known genre")
     end = float(spans[-1, 1]) if len(spans) else 0.0
     ticks = time_ticks(end)
     axis.set_xticks(ticks, [format_seconds(t) for t in ticks], fontsize=8)

@@ -77,6 +77,9 @@ def text_bar(fraction: float, width: int = 30, encoding: str | None = "utf-8") -
     return bar.ljust(width)
 
 
+UNKNOWN_LABEL = "unknown"  # a window or song that is not one of the model's genres (timeline, table, playlist)
+
+
 def top_genres(probabilities: dict[str, float], k: int) -> list[tuple[str, float]]:
     """The ``k`` most probable genres, best first (ties in genre order)."""
     return sorted(probabilities.items(), key=lambda item: -item[1])[:max(1, k)]
@@ -86,10 +89,11 @@ def timeline_runs(result: SongResult) -> list[tuple[float, float, str]]:
     """Consecutive windows with the same top genre merged: ``(start_s, end_s, genre)``."""
     runs: list[tuple[float, float, str]] = []
     for window, (start, end) in zip(result.windows, result.window_spans(), strict=True):
-        if runs and runs[-1][2] == window.genre:
-            runs[-1] = (runs[-1][0], end, window.genre)
+        genre = UNKNOWN_LABEL if window.known is False else window.genre
+        if runs and runs[-1][2] == genre:
+            runs[-1] = (runs[-1][0], end, genre)
         else:
-            runs.append((start, end, window.genre))
+            runs.append((start, end, genre))
     return runs
 
 
@@ -101,15 +105,16 @@ def format_result(result: SongResult, top_k: int = 3, encoding: str | None = "ut
     name = result.input
     if result.title and result.title not in (Path(result.input).stem, result.input):
         name = f"{result.input} ({result.title})"
-    confidence = result.probabilities[result.genre]
     length = f", {format_seconds(result.duration_s)}" if result.duration_s is not None else ""
     windows = f"{len(result.windows)} window{'s' if len(result.windows) != 1 else ''}"
-    answer = result.uncertain_text() if result.uncertain else f"{result.genre} ({confidence * 100:.1f} %)"
+    answer = result.answer_text()
+    if result.unknown and result.tags:
+        answer += f"; sounds like: {result.tags_text()}"
     lines = [f"{name}: {answer}  [{windows}{length}]"]
     width = max(len(g) for g in result.probabilities)
     for genre, p in top_genres(result.probabilities, top_k):
         lines.append(f"    {genre:<{width}} {text_bar(p, encoding=encoding)} {p * 100:5.1f} %")
-    if result.tags:
+    if result.tags and not result.unknown:
         lines.append(f"    sounds like: {result.tags_text()}")
     if len(result.windows) > 1:
         runs = timeline_runs(result)

@@ -46,7 +46,7 @@ from functions_fetch import (
     looks_like_url,
     search_target,
 )
-from functions_interface import ClassificationJob, ModelUnavailable, expand_inputs, timeline_runs
+from functions_interface import UNKNOWN_LABEL, ClassificationJob, ModelUnavailable, expand_inputs, timeline_runs
 
 POLL_MS = 50
 LIKE_TOP = 25  # songs shown by More like this
@@ -443,7 +443,8 @@ class StatusPanel:
 
 class ResultPanel:
     """The last result: title (with the song's length), genre and confidence (or, for an uncertain answer, an amber
-    headline naming the two most probable genres), the song's strongest musicnn tags ("Sounds like: ..."), the
+    headline naming the two most probable genres; for a song of none of the model's genres, an amber "not one of
+    the N genres this model knows (nearest: ...)"), the song's strongest musicnn tags ("Sounds like: ..."), the
     timeline as text, the chart."""
 
     GENRE_FONT = ("TkDefaultFont", 30, "bold")
@@ -480,13 +481,14 @@ class ResultPanel:
             assert result.probabilities is not None and result.genre is not None
             length = f"  ({format_seconds(result.duration_s)})" if result.duration_s else ""
             self.title_text.set(f"{result.title or result.input}{length}")
-            if result.uncertain:
-                text = result.uncertain_text()
+            hedged = result.uncertain or result.unknown
+            if hedged:
+                text = result.unknown_text() if result.unknown else result.uncertain_text()
                 self.genre_text.set(text[:1].upper() + text[1:])
             else:
                 self.genre_text.set(f"{result.genre}  {result.probabilities[result.genre] * 100:.0f} %")
-            self.genre_label.configure(foreground=FG_UNCERTAIN if result.uncertain else self._genre_colour,
-                                       font=self.UNCERTAIN_FONT if result.uncertain else self.GENRE_FONT)
+            self.genre_label.configure(foreground=FG_UNCERTAIN if hedged else self._genre_colour,
+                                       font=self.UNCERTAIN_FONT if hedged else self.GENRE_FONT)
             self.tags_text.set(f"Sounds like: {result.tags_text()}" if result.tags else "")
             self.timeline_text.set("Timeline: " + ", ".join(
                 f"{format_seconds(a)}–{format_seconds(b)} {g}" for a, b, g in timeline_runs(result)))
@@ -558,7 +560,8 @@ class LibraryPanel:
             else path.name
         if result.ok:
             assert result.probabilities is not None and result.genre is not None
-            values = (name, result.title or "", result.genre, f"{result.probabilities[result.genre] * 100:.1f} %",
+            genre = f"{UNKNOWN_LABEL} (nearest: {result.genre})" if result.unknown else result.genre
+            values = (name, result.title or "", genre, f"{result.probabilities[result.genre] * 100:.1f} %",
                       "yes" if result.uncertain else "no")
         else:
             values = (name, result.error or "", "error", "", "")
