@@ -60,7 +60,8 @@ class LibraryEntry:
     size: int | None = None
     mtime_ns: int | None = None
     model: str | None = None
-    embedding_version: str | None = None  # the version of its similarity vector (None: it has none)
+    # the version of its similarity vector (None: it has none, or one that is not 50 finite numbers)
+    embedding_version: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,7 +79,9 @@ class LibraryEntry:
                    genre=genre, confidence=float(probabilities.get(genre, 0.0)) if genre else 0.0,
                    uncertain=bool(record.get("uncertain", False)), error=record.get("error"),
                    size=record.get("size"), mtime_ns=record.get("mtime_ns"), model=record.get("model"),
-                   embedding_version=record.get(functions_similarity.VERSION_FIELD))
+                   embedding_version=record.get(functions_similarity.VERSION_FIELD)
+                   if functions_similarity.stored_vector(record.get(functions_similarity.EMBEDDING_FIELD)) is not None
+                   else None)
 
 
 def library_path(item: str) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 from array import array
 from collections.abc import Iterable
@@ -69,6 +70,29 @@ def decode_vector(text: str | bytes) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4")
 
 
+def stored_vector(text: Any) -> np.ndarray | None:
+    """The vector of a record's ``embedding`` field, or None unless it is base64 of 50 finite float32 (NaN, inf,
+    another length or text that is not base64 is no vector: a scan computes it again)."""
+    if not isinstance(text, str) or len(text) != _VECTOR_TEXT:
+        return None
+    try:
+        vector = np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4")
+    except ValueError:
+        return None
+    return vector if vector.size == EMBEDDING_DIM and np.isfinite(vector).all() else None
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every float that is NaN or infinite replaced by None (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_none(item) for item in value]
+    return value
+
+
 def embedding_fields(result: Any) -> dict[str, str]:
     """The record fields of a song's vector (none when it has no vector); they go last in a record."""
     vector = song_vector(result)
@@ -100,17 +124,19 @@ class Projection:
 
     def __call__(self, raw: np.ndarray, rows_at_once: int = 8192) -> np.ndarray:
         """The projected, unit-length float32 rows of ``raw`` (computed a block of rows at a time: a library's
-        temporaries stay a few MB)."""
+        temporaries stay a few MB). Worked in float64: finite float32 rows give finite rows (in float32 a value
+        near its largest, 3e38, made the discriminant part overflow to inf and the row NaN)."""
         raw = np.atleast_2d(np.asarray(raw, dtype=np.float32))
         out = np.empty((raw.shape[0], self.dim), dtype=np.float32)
-        centre, scalings = self.centre.astype(np.float32), self.scalings.astype(np.float32)
+        centre, scalings = self.centre.astype(np.float64), self.scalings.astype(np.float64)
         for first in range(0, raw.shape[0], rows_at_once):
-            centred = raw[first:first + rows_at_once] - centre
-            block = out[first:first + rows_at_once]
+            centred = raw[first:first + rows_at_once].astype(np.float64) - centre
+            block = np.empty((centred.shape[0], self.dim))
             block[:, :centre.size] = unit_rows(centred)
             if scalings.shape[1]:
-                block[:, centre.size:] = np.float32(self.weight) * unit_rows(centred @ scalings)
-            block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), np.float32(1e-30))
+                block[:, centre.size:] = self.weight * unit_rows(centred @ scalings)
+            block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-30)
+            out[first:first + rows_at_once] = block
         return out
 
     @property
@@ -222,6 +248,7 @@ _VECTOR_BYTES = EMBEDDING_DIM * 4
 _VECTOR_TEXT = 4 * -(-_VECTOR_BYTES // 3)  # its base64 length
 _TAIL = _KEY_VERSION + EMBEDDING_VERSION.encode() + b'", ' + _KEY_VECTOR  # how this program's records end
 READ_BLOCK = 1 << 22  # the file is read 4 MB at a time: memory holds one block, not the whole file
+NONE, UNUSABLE = -1, -2  # a record without a vector of this version; one whose vector is not 50 finite float32
 
 
 def _json_string(data: bytes, start: int, end: int) -> str | None:
@@ -257,6 +284,7 @@ class LibraryVectors:
     records: int = 0  # song records in the file (the latest of each path)
     without_vector: int = 0  # failed songs, and songs scanned by a model that reads only classic features
     other_versions: dict[str, int] = field(default_factory=dict)
+    unusable: int = 0  # songs whose vector is not 50 finite numbers (NaN, inf, damaged): no vector
     index: dict[str, int] = field(default_factory=dict)  # path -> row
     projection: Projection = PROJECTION
 
@@ -276,6 +304,9 @@ class LibraryVectors:
                         "classic features)")
         for version, count in sorted(self.other_versions.items()):
             left.append(f"{count} with vectors of another version ({version}): a scan with this program updates them")
+        if self.unusable:
+            left.append(f"{self.unusable} with an unusable vector (not {EMBEDDING_DIM} finite numbers): a scan with "
+                        "this program recomputes them")
         return [f"{self.path}: {len(self.paths)} songs compared; left out: " + "; ".join(left)] if left else []
 
     def record(self, row: int) -> dict[str, Any] | None:
@@ -300,6 +331,10 @@ class LibraryVectors:
         or an earlier neighbour's file (links), and local files that no longer exist. Returns the neighbours and
         how many songs were left out as the same song and as vanished.
         """
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        if query.size != EMBEDDING_DIM or not np.isfinite(query).all():
+            raise SimilarityError(f"the query song's vector is not {EMBEDDING_DIM} finite numbers: it cannot be "
+                                  "compared")
         if not self.paths or top < 1:
             return [], 0, 0
         similarity = self.vectors @ self.projection(query)[0]
@@ -356,7 +391,9 @@ class _Reader:
         self.where: dict[str, int] = {}  # path -> its number in the lists below (its latest record)
         self.paths: list[str] = []
         self.versions: list[str | None] = []  # None: the record has no vector
-        self.vectors: list[int] = []  # the number of its vector in ``blob`` (-1: none, or another version's)
+        # the number of its vector in ``blob``; NONE: none, or another version's; UNUSABLE: this version's field
+        # holds no 50 float32 (not base64, another length); vectors with NaN or inf are found after reading
+        self.vectors: list[int] = []
         self.spans = array("q")  # offset and length of each record's line in the file
         self.blob = bytearray()  # the decoded vectors of this version, one after the other
         self.superseded = 0
@@ -387,7 +424,7 @@ class _Reader:
                     continue
             else:
                 song = song.decode("utf-8", "replace")
-            version, number = None, -1
+            version, number = None, NONE
             begin = stop - tail_size
             if data.startswith(tail, begin) and data.startswith(b'"}', stop - 2):  # this version's vector, last
                 version = EMBEDDING_VERSION
@@ -399,7 +436,7 @@ class _Reader:
                     number = len(blob) // _VECTOR_BYTES
                     blob += vector
                 else:
-                    version = None  # a damaged vector: the song has none
+                    number = UNUSABLE  # a damaged vector: the song has none
             else:
                 key = rfind(_KEY_VERSION, start, stop)
                 if key >= 0:
@@ -420,17 +457,17 @@ class _Reader:
         first = key + len(_KEY_VERSION)
         version = data[first:data.find(b'"', first, stop)].decode("ascii", "replace")
         if version != EMBEDDING_VERSION:
-            return version, -1
+            return version, NONE
         at = data.rfind(_KEY_VECTOR, start, stop)
         if at < 0:
-            return None, -1
+            return version, UNUSABLE
         first = at + len(_KEY_VECTOR)
         try:
             vector = base64.b64decode(data[first:data.find(b'"', first, stop)], validate=True)
         except ValueError:
-            return None, -1
+            return version, UNUSABLE
         if len(vector) != _VECTOR_BYTES:
-            return None, -1
+            return version, UNUSABLE
         self.blob += vector
         return version, len(self.blob) // _VECTOR_BYTES - 1
 
@@ -483,8 +520,19 @@ def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projecti
         version = reader.versions[i]
         if version is not None and version != EMBEDDING_VERSION:
             other[version] = other.get(version, 0) + 1
+    everything = np.frombuffer(reader.blob, dtype="<f4").reshape(-1, EMBEDDING_DIM)
+    finite = np.isfinite(everything).all(axis=1)
+    if not finite.all():  # NaN or inf: no vector (its cosine would be NaN, and NaN sorts anywhere)
+        for i in live:
+            if reader.vectors[i] >= 0 and not finite[reader.vectors[i]]:
+                reader.vectors[i] = UNUSABLE
     current = [i for i in live if reader.vectors[i] >= 0]
+    unusable = sum(reader.vectors[i] == UNUSABLE for i in live)
     if not current:
+        if unusable:
+            raise SimilarityError(f"{path}: none of its {records} songs has a usable similarity vector ({unusable} "
+                                  f"are not {EMBEDDING_DIM} finite numbers): scan again with this program to "
+                                  f"recompute them (03_launch_classifier.py FOLDER --results {path})")
         if other:
             version = max(other, key=lambda v: other[v])
             raise SimilarityError(f"{path}: its similarity vectors are of another version ({version}; this program "
@@ -493,9 +541,8 @@ def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projecti
         raise SimilarityError(f"{path}: none of its {records} songs has a similarity vector (they failed, or were "
                               "scanned with a model that reads only classic features, so the musicnn network did not "
                               "run): scan again with a model that reads musicnn columns (--model DIR)")
-    everything = np.frombuffer(reader.blob, dtype="<f4").reshape(-1, EMBEDDING_DIM)
     spans = np.frombuffer(reader.spans, dtype=np.int64).reshape(-1, 2)
-    if len(current) == len(reader.paths):  # every record current, none superseded: the lists are the library
+    if len(current) == len(reader.paths) == len(everything):  # every record current: the lists are the library
         raw, paths, index = everything, reader.paths, reader.where
     else:
         raw = np.array(everything[[reader.vectors[i] for i in current]], dtype=np.float32)
@@ -504,7 +551,7 @@ def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projecti
         index = {song: i for i, song in enumerate(paths)}
     return LibraryVectors(path=path, paths=paths, raw=raw, vectors=projection(raw), offsets=spans, records=records,
                           without_vector=sum(reader.versions[i] is None for i in live), other_versions=other,
-                          index=index, projection=projection)
+                          unusable=unusable, index=index, projection=projection)
 
 
 def _records_are_ours(path: Path, reader: _Reader) -> bool:
@@ -536,8 +583,9 @@ class Neighbour:
     duration_s: float | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "similarity": round(self.similarity, 6), "path": self.path, "title": self.title,
-                "genre": self.genre, "duration_s": self.duration_s}
+        """One line of ``03 --like --json``: numbers that are NaN or infinite (a record may hold them) are null."""
+        return finite_or_none({"rank": self.rank, "similarity": round(self.similarity, 6), "path": self.path,
+                               "title": self.title, "genre": self.genre, "duration_s": self.duration_s})
 
 
 @dataclass

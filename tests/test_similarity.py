@@ -11,6 +11,7 @@ the shared reference data and skips without it.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -92,6 +93,14 @@ def clusters(seed: int = 3) -> list[np.ndarray]:
 
 def state(path: Path) -> tuple[bytes, int]:
     return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def strict_json(line: str) -> object:
+    """``line`` parsed as JSON proper: NaN, Infinity and -Infinity are refused (Python's reader accepts them)."""
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(line, parse_constant=refuse)
 
 
 def one_error_line(run) -> str:
@@ -308,14 +317,85 @@ def test_the_reader_keeps_the_last_record_of_a_path_and_skips_torn_and_damaged_l
     with open(results, "a") as out:
         out.write(json.dumps(record(paths[1], rows[8]))[:70])  # torn by a kill
     library = fsim.load_library(results)
-    assert library.records == 3 and library.without_vector == 1
+    assert library.records == 3 and library.unusable == 1 and library.without_vector == 0  # the damaged vector
     assert library.paths == [str(paths[0]), str(paths[2])]  # in the order of their latest records
     np.testing.assert_array_equal(library.raw[library.index[str(paths[0])]], rows[5])
     np.testing.assert_array_equal(library.raw[library.index[str(paths[2])]], rows[2])
     assert library.record(library.index[str(paths[0])])["path"] == str(paths[0])
-    assert library.notes() == [f"{results}: 2 songs compared; left out: 1 without a vector (failed, or scanned "
-                               "with a model that reads only classic features)"]
+    assert library.notes() == [f"{results}: 2 songs compared; left out: 1 with an unusable vector (not 50 finite "
+                               "numbers): a scan with this program recomputes them"]
 
+
+# --- vectors that are not 50 finite numbers ------------------------------------------------------------------
+def unusable_vectors() -> dict[str, str]:
+    """Stored vectors that are not 50 finite float32, as a damaged or foreign writer could leave them."""
+    nan, inf = basis(0), basis(1)
+    nan[3], inf[7] = np.nan, np.inf
+    return {"nan": fsim.encode_vector(nan), "inf": fsim.encode_vector(inf),
+            "minus inf": fsim.encode_vector(-inf), "49 values": fsim.encode_vector(np.full(49, 0.1, np.float32))}
+
+
+def test_vectors_with_nan_or_inf_are_no_vector_and_the_answer_is_strict_json(tmp_path, musicnn_model):
+    music = tmp_path / "music"
+    paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
+    records = [record(p, v) for p, v in zip(paths, clusters(), strict=True)]
+    huge = song_file(music, "huge.wav")  # finite, but its projection overflows float32
+    records.append(record(huge, np.full(fsim.EMBEDDING_DIM, 3e38, np.float32)))
+    bad = {name: song_file(music, f"{name}.wav") for name in unusable_vectors()}
+    for name, text in unusable_vectors().items():
+        records.append({**record(bad[name], basis(0)), fsim.EMBEDDING_FIELD: text})
+    query = write_wav(music / "query.wav", synthetic_song([("metal", 4.0)]))
+    records.append({**record(query, basis(0)), fsim.EMBEDDING_FIELD: unusable_vectors()["nan"]})
+    results = write_results(tmp_path / "r.jsonl", records)
+    before = state(results)
+
+    run = run_classifier("--like", paths[0], "--results", results, "--top", "100", "--json")
+    assert run.returncode == 0, run.stderr
+    listed = [strict_json(line) for line in run.stdout.splitlines()]
+    assert {song["path"] for song in listed} == {str(p) for p in [*paths[1:], huge]}
+    similarities = [song["similarity"] for song in listed]
+    assert all(np.isfinite(similarities)) and similarities == sorted(similarities, reverse=True)
+    assert "Warning" not in run.stderr
+    assert run.stderr.splitlines() == [f"{results}: 10 songs compared; left out: 5 with an unusable vector (not 50 "
+                                       "finite numbers): a scan with this program recomputes them"]
+    text = run_classifier("--like", paths[0], "--results", results, "--top", "100")
+    assert text.returncode == 0 and len(text.stdout.splitlines()) == 1 + 9
+    assert all(np.isfinite(float(line.split()[1])) for line in text.stdout.splitlines()[1:])
+
+    # the query's own record holds NaN: it has no vector, so the song is analysed; the answer is ordered
+    run = run_classifier("--like", query, "--results", results, "--model", musicnn_model, "--json", "--top", "100")
+    assert run.returncode == 0, run.stderr
+    assert f"{query}: not in the library (or changed since its scan): analysed now" in run.stderr
+    listed = [strict_json(line) for line in run.stdout.splitlines()]
+    similarities = [song["similarity"] for song in listed]
+    assert len(listed) == 10 and all(np.isfinite(similarities))
+    assert similarities == sorted(similarities, reverse=True)
+    assert state(results) == before
+
+    library = fsim.load_library(results)
+    assert library.unusable == 5 and np.isfinite(library.vectors).all()
+    for text in unusable_vectors().values():
+        vector = np.frombuffer(base64.b64decode(text), "<f4")
+        with pytest.raises(fsim.SimilarityError, match="not 50 finite numbers"):
+            library.neighbours(vector, 3)
+
+
+def test_a_rescan_recomputes_vectors_that_are_not_50_finite_numbers(tmp_path, musicnn_model):
+    music = tmp_path / "music"
+    for k, genre in enumerate(("metal", "classical", "reggae")):
+        write_wav(music / f"{genre}.wav", synthetic_song([(genre, 3.0)], seed=k))
+    results = tmp_path / "r.jsonl"
+    run = run_classifier(music, "--model", musicnn_model, "--results", results)
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    vectors = {r["path"]: r[fsim.EMBEDDING_FIELD] for r in records}
+    records[0][fsim.EMBEDDING_FIELD] = unusable_vectors()["nan"]
+    records[1][fsim.EMBEDDING_FIELD] = unusable_vectors()["49 values"]
+    write_results(results, records)
+    again = run_classifier(music, "--model", musicnn_model, "--results", results)
+    assert "library: 2 classified, 0 uncertain, 0 failed, 1 skipped as unchanged" in again.stderr, again.stderr
+    assert {r["path"]: r[fsim.EMBEDDING_FIELD] for r in map(json.loads, results.read_text().splitlines())} == vectors
+    assert "skipped as unchanged" in run_classifier(music, "--model", musicnn_model, "--results", results).stderr
 
 # --- the measured quality, on the shared reference data ------------------------------------------------------
 def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist_filtered_split(shared_data):
