@@ -1,0 +1,362 @@
+"""Novelty: how unlike the genres it was trained on a song (or one 30-s window of it) is, so that the classifier
+can answer "unknown" instead of naming one of its genres.
+
+The score reads the model's own feature rows (the same columns, per song or per window) through two Gaussian
+models of the training rows, each a Gaussian per genre with one shared (tied) covariance, shrunk towards a
+multiple of the identity, on standardised columns:
+
+- the **genre part** reads the columns named ``NoveltySettings.column_prefix`` (default: the 50 musicnn tag
+  means, square-rooted): ``d_min``, the squared Mahalanobis distance to the nearest genre mean (far from every
+  genre), and ``H``, the entropy of softmax(-d / (2 * temperature)) over the genres (between several genres:
+  GTZAN's left-out genres land between the known ones more often than away from all of them);
+- the **guard part** reads the classic columns (``guard_prefix``: MFCC, chroma, tempo, ...) for what is not music
+  at all (sine tones, noise, speech: their tags can look like a genre's, their spectra cannot): its nearest-genre
+  distance ``g_min`` counts only above its ``guard_quantile`` over the training rows.
+
+Raw score = z(d_min) + entropy_weight * z(H) + guard_weight * max(0, z(g_min) - margin), each component
+standardised by its mean and std over the training rows (so that scorers fitted on different rows give comparable
+scores), ``margin`` the ``guard_quantile`` of z(g_min) over them. Higher = more novel.
+
+The threshold at or above which a row is unknown comes from ``choose_threshold``: leave-one-genre-out inside the
+training rows with artist-grouped folds (each genre in turn plays the unknown one; scorers fitted on the other
+folds' rows of the other genres score the held-out fold), the ``keep`` quantile of the held-out known rows'
+scores. The same held-out scores give the 0..1 novelty value (``novelty_values``: the share of them below a score)
+and the figures (AUROC, share of the left-out genre caught). ``fit_novelty`` does both: the scorer a model ships.
+
+A song cut into windows is unknown when more than half of its windows are (``song_score``). ``to_arrays`` /
+``from_arrays`` store a scorer as plain arrays (``novelty_*``, for weights.npz) and a JSON-able record (for
+model.json). NumPy and the standard library at module level; ``held_out_scores`` imports functions_evaluation
+(scikit-learn) for its folds. Scoring a row costs a few microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+FORMAT_VERSION = 1
+ARRAY_PREFIX = "novelty_"
+REFERENCE_POINTS = 201  # quantiles of the held-out known scores kept for novelty_values (every 0.5 %)
+KEEP = 0.90  # share of known-genre rows the threshold keeps (on held-out rows of the leave-one-genre-out folds)
+FOLDS = 5  # artist-grouped folds of held_out_scores
+CLASSIC_PREFIXES = ("mfcc_", "chroma_", "tempo", "zcr_", "rolloff_", "centroid_")  # functions_audio's classic columns
+
+
+@dataclass(frozen=True)
+class NoveltySettings:
+    """What the score reads and how. The genre part's defaults were chosen by leave-one-genre-out inside the
+    training clips (bench/bench_novelty.py --part cv); the guard's to turn non-music away at a small cost there."""
+
+    column_prefix: str | tuple[str, ...] = "musicnn_mean_"  # genre part: the columns whose names start with it
+    transform: str = "sqrt"  # of the genre part's columns: "sqrt" (of values >= 0, e.g. probabilities) or "none"
+    shrinkage: float = 0.6  # covariance -> (1 - s) * covariance + s * mean variance * identity
+    temperature: float = 16.0  # of the genre softmax whose entropy is the second component
+    entropy_weight: float = 1.0  # 0: the distance alone
+    guard_prefix: str | tuple[str, ...] = CLASSIC_PREFIXES  # guard part's columns; () for no guard
+    guard_shrinkage: float = 0.6
+    guard_quantile: float = 0.99  # the guard counts above this quantile of its training-row values
+    guard_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("column_prefix", "guard_prefix"):  # JSON gives lists back
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        if self.transform not in ("sqrt", "none"):
+            raise ValueError(f"transform must be 'sqrt' or 'none', not {self.transform!r}")
+        if not (0.0 <= self.shrinkage <= 1.0 and 0.0 <= self.guard_shrinkage <= 1.0
+                and 0.0 < self.guard_quantile <= 1.0):
+            raise ValueError("shrinkages must be in [0, 1] and guard_quantile in (0, 1]")
+        if self.temperature <= 0 or self.entropy_weight < 0 or self.guard_weight < 0:
+            raise ValueError("temperature must be > 0, the weights >= 0")
+
+
+# the distance to the nearest genre mean of the standardised tag means, nothing else: the baseline
+NEAREST_MEAN = NoveltySettings(transform="none", shrinkage=1.0, entropy_weight=0.0, guard_prefix=())
+
+
+@dataclass(frozen=True)
+class GenreGaussians:
+    """One Gaussian per genre with a shared covariance over some columns of the rows."""
+
+    used: np.ndarray  # (F,) indices of the columns read
+    transform: str
+    centre: np.ndarray  # (F,) standardisation of the transformed columns
+    scale: np.ndarray  # (F,)
+    whitener: np.ndarray  # (F, F): squared Mahalanobis distance = || (z - mean) @ whitener ||^2
+    class_means: np.ndarray  # (C, F) genre means, already multiplied by the whitener
+
+    def distances(self, X: np.ndarray) -> np.ndarray:
+        """(n, C) squared Mahalanobis distances of raw rows X to each genre."""
+        w = (_transformed(X, self.used, self.transform) - self.centre) / self.scale @ self.whitener
+        return ((w[:, None, :] - self.class_means[None]) ** 2).sum(axis=2)
+
+
+@dataclass(frozen=True)
+class NoveltyScorer:
+    """A fitted score (``fit_scorer``), with its threshold and reference scores once chosen (``fit_novelty``)."""
+
+    settings: NoveltySettings
+    columns: tuple[str, ...]  # the columns of the rows it scores (e.g. the model's feature columns), in order
+    genre: GenreGaussians
+    guard: GenreGaussians | None
+    component_centre: np.ndarray  # (3,) mean of d_min, H and g_min over the training rows
+    component_scale: np.ndarray  # (3,) their std
+    guard_margin: float  # the guard_quantile of z(g_min) over the training rows
+    threshold: float = float("nan")  # raw score at or above which a row is unknown (nan: not chosen)
+    reference: np.ndarray = field(default_factory=lambda: np.empty(0))  # sorted quantiles of held-out known scores
+    figures: dict = field(default_factory=dict)  # how the threshold was chosen and what it did (JSON-able)
+
+
+def _transformed(X: np.ndarray, used: np.ndarray, transform: str) -> np.ndarray:
+    rows = np.atleast_2d(np.asarray(X, dtype=np.float64))[:, used]
+    return np.sqrt(np.maximum(rows, 0.0)) if transform == "sqrt" else rows
+
+
+def _columns_with(columns: tuple[str, ...], prefix: str | tuple[str, ...]) -> np.ndarray:
+    prefix = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+    return np.array([i for i, c in enumerate(columns) if prefix and c.startswith(prefix)], dtype=np.intp)
+
+
+def _fit_gaussians(X: np.ndarray, codes: np.ndarray, used: np.ndarray, transform: str,
+                   shrinkage: float) -> GenreGaussians:
+    T = _transformed(X, used, transform)
+    if not np.isfinite(T).all():
+        raise ValueError("the training rows have non-finite values in the columns read")
+    centre, scale = T.mean(axis=0), T.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    Z = (T - centre) / scale
+    means = np.array([Z[codes == c].mean(axis=0) for c in range(int(codes.max()) + 1)])
+    R = Z - means[codes]
+    n_features = Z.shape[1]
+    cov = R.T @ R / len(R)
+    cov = (1.0 - shrinkage) * cov + (shrinkage * np.trace(cov) / n_features + 1e-9) * np.eye(n_features)
+    whitener = np.linalg.cholesky(np.linalg.inv(cov))  # inv(cov) = W W^T: (z - m) W has unit covariance
+    return GenreGaussians(used, transform, centre, scale, whitener, means @ whitener)
+
+
+def _components(scorer: NoveltyScorer, X: np.ndarray) -> np.ndarray:
+    """(n, 3): d_min, H and g_min (0 without a guard) of raw rows X."""
+    d = scorer.genre.distances(X)
+    logits = -(d - d.min(axis=1, keepdims=True)) / (2.0 * scorer.settings.temperature)
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    entropy = -(p * np.log(np.maximum(p, 1e-300))).sum(axis=1)
+    guard = scorer.guard.distances(X).min(axis=1) if scorer.guard is not None else np.zeros(len(d))
+    return np.column_stack([d.min(axis=1), entropy, guard])
+
+
+def _combine(scorer: NoveltyScorer, parts: np.ndarray) -> np.ndarray:
+    z = (parts - scorer.component_centre) / scorer.component_scale
+    s = scorer.settings
+    return z[:, 0] + s.entropy_weight * z[:, 1] + s.guard_weight * np.maximum(z[:, 2] - scorer.guard_margin, 0.0)
+
+
+def fit_scorer(X: np.ndarray, y: Sequence, columns: Sequence[str],
+               settings: NoveltySettings = NoveltySettings()) -> NoveltyScorer:
+    """Fit the score on training rows ``X`` (n, len(columns)) with genre labels ``y`` (any hashable labels; at least
+    two genres with two rows each). No threshold yet (``fit_novelty`` adds it)."""
+    columns = tuple(columns)
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    y = np.asarray(y)
+    if X.shape != (len(y), len(columns)):
+        raise ValueError(f"expected rows of {len(columns)} columns and {len(y)} labels, got {X.shape}")
+    genres, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if len(genres) < 2 or counts.min() < 2:
+        raise ValueError("need at least two genres with two rows each")
+    used, guard_used = _columns_with(columns, settings.column_prefix), _columns_with(columns, settings.guard_prefix)
+    if used.size == 0:
+        raise ValueError(f"no column starts with {settings.column_prefix!r}")
+    genre = _fit_gaussians(X, codes, used, settings.transform, settings.shrinkage)
+    guard = _fit_gaussians(X, codes, guard_used, "none", settings.guard_shrinkage) if guard_used.size else None
+    scorer = NoveltyScorer(settings, columns, genre, guard, np.zeros(3), np.ones(3), 0.0)
+    parts = _components(scorer, X)
+    centre, spread = parts.mean(axis=0), parts.std(axis=0)
+    spread = np.where(spread > 1e-12, spread, 1.0)
+    margin = float(np.quantile((parts[:, 2] - centre[2]) / spread[2], settings.guard_quantile))
+    return replace(scorer, component_centre=centre, component_scale=spread, guard_margin=margin)
+
+
+def raw_scores(scorer: NoveltyScorer, X: np.ndarray) -> np.ndarray:
+    """(n,) novelty scores of raw rows X (n, len(scorer.columns)), e.g. one per window; higher = more novel. A row
+    with a missing (non-finite) value in a column read scores +inf."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    if X.shape[1] != len(scorer.columns):
+        raise ValueError(f"expected rows of {len(scorer.columns)} columns, got shape {X.shape}")
+    scores = _combine(scorer, _components(scorer, X))
+    return np.where(np.isfinite(scores), scores, np.inf)
+
+
+def novelty_values(scorer: NoveltyScorer, scores: np.ndarray | float) -> np.ndarray:
+    """Raw scores as 0..1 novelty values: the share of the held-out known-genre rows of ``choose_threshold``
+    scoring lower (interpolated; 1 above them all). The threshold sits at ``figures["keep"]`` (0.9 by default)."""
+    if scorer.reference.size < 2:
+        raise ValueError("the scorer has no reference scores: fit it with fit_novelty")
+    levels = np.linspace(0.0, 1.0, scorer.reference.size)
+    return np.interp(np.asarray(scores, dtype=np.float64), scorer.reference, levels, left=0.0, right=1.0)
+
+
+def is_unknown(scorer: NoveltyScorer, scores: np.ndarray | float) -> np.ndarray:
+    """True where a raw score (a row's, a window's or ``song_score``'s) is at or above the threshold."""
+    if not np.isfinite(scorer.threshold):
+        raise ValueError("the scorer has no threshold: fit it with fit_novelty")
+    return np.asarray(scores, dtype=np.float64) >= scorer.threshold
+
+
+def song_score(window_scores: Sequence[float] | np.ndarray) -> float:
+    """A song's raw score from its windows' raw scores: the highest value that more than half of the windows
+    reach, so the song is unknown (``is_unknown``) exactly when more than half of its windows are (one window: its
+    own score; two: the lower one)."""
+    scores = np.sort(np.asarray(window_scores, dtype=np.float64).ravel())[::-1]
+    if scores.size == 0:
+        raise ValueError("no window scores")
+    return float(scores[scores.size // 2])
+
+
+def auroc(known: np.ndarray, novel: np.ndarray) -> float:
+    """Area under the ROC curve of a score separating ``novel`` (positives) from ``known`` rows (ties count
+    half): the chance that a random novel row scores above a random known one."""
+    known, novel = np.asarray(known, dtype=np.float64).ravel(), np.asarray(novel, dtype=np.float64).ravel()
+    if known.size == 0 or novel.size == 0:
+        return float("nan")
+    ordered = np.sort(known)
+    below = np.searchsorted(ordered, novel, side="left")
+    not_above = np.searchsorted(ordered, novel, side="right")
+    return float((below + not_above).sum() / (2.0 * known.size * novel.size))
+
+
+# --------------------------------------------------------------------------------------------------------
+# The threshold: leave-one-genre-out inside the training rows, artist-grouped folds
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """What ``choose_threshold`` found: the threshold, the reference quantiles and the figures (JSON-able)."""
+
+    threshold: float
+    reference: np.ndarray
+    figures: dict
+
+
+def held_out_scores(X: np.ndarray, y: Sequence, groups: Sequence, columns: Sequence[str],
+                    settings: NoveltySettings = NoveltySettings(), folds: int = FOLDS,
+                    seed: int = 0) -> dict[object, tuple[np.ndarray, np.ndarray]]:
+    """Leave-one-genre-out with artist-grouped folds inside the training rows: for each genre g, every row is
+    scored by the scorer fitted on the other folds' rows of the genres other than g (none of the row's group, e.g.
+    its artist, among them). Returns {g: (scores of the rows of the other genres, scores of the rows of g)}."""
+    from functions_evaluation import group_cv_masks
+
+    y = np.asarray(y)
+    X = np.asarray(X, dtype=np.float64)
+    masks = group_cv_masks(y, np.asarray(groups), folds, seed, source="novelty threshold")
+    held = {}
+    for g in np.unique(y):
+        out = np.empty(len(y))
+        for train in masks:
+            fit = train & (y != g)
+            out[~train] = raw_scores(fit_scorer(X[fit], y[fit], columns, settings), X[~train])
+        held[g] = (out[y != g], out[y == g])
+    return held
+
+
+def choose_threshold(X: np.ndarray, y: Sequence, groups: Sequence, columns: Sequence[str],
+                     settings: NoveltySettings = NoveltySettings(), keep: float = KEEP, folds: int = FOLDS,
+                     seed: int = 0) -> ThresholdChoice:
+    """The threshold that keeps ``keep`` of the known-genre rows of ``held_out_scores`` (leave-one-genre-out,
+    artist-grouped folds; ``groups``: one value per row, e.g. its artist), the reference quantiles of those rows'
+    scores, and the figures per left-out genre (AUROC, share of its rows caught) with their means."""
+    if not 0.0 < keep < 1.0:
+        raise ValueError("keep must be between 0 and 1")
+    held = held_out_scores(X, y, groups, columns, settings, folds, seed)
+    known = np.concatenate([k for k, _ in held.values()])
+    threshold = float(np.quantile(known, keep))
+    reference = np.quantile(known, np.linspace(0.0, 1.0, REFERENCE_POINTS))
+    per_genre = {str(g): {"auroc": auroc(k, n), "caught": float((n >= threshold).mean()),
+                          "known_flagged": float((k >= threshold).mean()), "n_rows": int(n.size)}
+                 for g, (k, n) in held.items()}
+    figures = {
+        "method": "leave-one-genre-out inside the training rows with artist-grouped folds: each row scored by "
+                  "scorers fitted on the other folds' rows of the other genres; threshold = the keep quantile of "
+                  "the known rows' scores",
+        "keep": keep, "folds": folds, "seed": seed, "n_rows": int(len(np.asarray(y))),
+        "n_groups": len(set(np.asarray(groups).tolist())),
+        "mean_auroc": float(np.mean([f["auroc"] for f in per_genre.values()])),
+        "mean_caught": float(np.mean([f["caught"] for f in per_genre.values()])),
+        "known_flagged": float((known >= threshold).mean()),
+        "per_genre": per_genre,
+    }
+    return ThresholdChoice(threshold, reference, figures)
+
+
+def fit_novelty(X: np.ndarray, y: Sequence, groups: Sequence, columns: Sequence[str],
+                settings: NoveltySettings = NoveltySettings(), keep: float = KEEP, folds: int = FOLDS,
+                seed: int = 0) -> NoveltyScorer:
+    """The scorer a model ships: fitted on all the training rows, with the threshold, reference scores and
+    figures of ``choose_threshold`` on the same rows."""
+    choice = choose_threshold(X, y, groups, columns, settings, keep, folds, seed)
+    return replace(fit_scorer(X, y, columns, settings), threshold=choice.threshold, reference=choice.reference,
+                   figures=choice.figures)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Storage: arrays for weights.npz, a record for model.json
+# --------------------------------------------------------------------------------------------------------
+_GAUSSIAN_ARRAYS = ("centre", "scale", "whitener", "class_means")
+
+
+def to_arrays(scorer: NoveltyScorer) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays named ``novelty_*``, float64, for weights.npz; a JSON-able record for model.json)."""
+    arrays = {f"{ARRAY_PREFIX}{name}": np.asarray(getattr(scorer, name), dtype=np.float64)
+              for name in ("component_centre", "component_scale", "reference")}
+    record = {"format_version": FORMAT_VERSION, "settings": asdict(scorer.settings),
+              "threshold": float(scorer.threshold) if np.isfinite(scorer.threshold) else None,
+              "guard_margin": scorer.guard_margin, "figures": scorer.figures}
+    for part in ("genre", "guard"):
+        gaussians = getattr(scorer, part)
+        record[f"{part}_columns"] = [scorer.columns[i] for i in gaussians.used] if gaussians is not None else []
+        if gaussians is not None:
+            arrays.update({f"{ARRAY_PREFIX}{part}_{name}": np.asarray(getattr(gaussians, name), dtype=np.float64)
+                           for name in _GAUSSIAN_ARRAYS})
+    return arrays, record
+
+
+def _stored_gaussians(arrays: dict, part: str, names: list[str], columns: tuple[str, ...],
+                      transform: str) -> GenreGaussians:
+    values = {name: np.asarray(arrays[f"{ARRAY_PREFIX}{part}_{name}"], dtype=np.float64) for name in _GAUSSIAN_ARRAYS}
+    missing = [c for c in names if c not in columns]
+    if missing:
+        raise ValueError(f"novelty {part} part reads {len(missing)} column(s) the rows lack, e.g. {missing[0]}")
+    n, means = len(names), values["class_means"]
+    if not (values["centre"].shape == values["scale"].shape == (n,) and values["whitener"].shape == (n, n)
+            and means.ndim == 2 and means.shape[1] == n and means.shape[0] >= 2):
+        raise ValueError(f"novelty {part} arrays do not match its {n} columns")
+    used = np.array([columns.index(c) for c in names], dtype=np.intp)
+    return GenreGaussians(used, transform, values["centre"], values["scale"], values["whitener"], means)
+
+
+def from_arrays(arrays: dict[str, np.ndarray], record: dict, columns: Sequence[str]) -> NoveltyScorer:
+    """The scorer ``to_arrays`` stored, reading rows of ``columns`` (e.g. the model's feature columns, which must
+    hold every column it reads); ValueError (one line) if the record and the arrays do not make one."""
+    version = record.get("format_version") if isinstance(record, dict) else None
+    if version != FORMAT_VERSION:
+        raise ValueError(f"novelty record: unsupported format_version {version!r}")
+    columns = tuple(columns)
+    try:
+        settings = NoveltySettings(**record["settings"])
+        genre = _stored_gaussians(arrays, "genre", list(record["genre_columns"]), columns, settings.transform)
+        guard_names = list(record["guard_columns"])
+        guard = _stored_gaussians(arrays, "guard", guard_names, columns, "none") if guard_names else None
+        centre, scale, reference = (np.asarray(arrays[f"{ARRAY_PREFIX}{name}"], dtype=np.float64)
+                                    for name in ("component_centre", "component_scale", "reference"))
+        threshold = float("nan") if record.get("threshold") is None else float(record["threshold"])
+        margin = float(record["guard_margin"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"novelty record or arrays incomplete (missing {exc})") from None
+    if centre.shape != (3,) or scale.shape != (3,) or reference.ndim != 1:
+        raise ValueError("novelty component arrays have the wrong shapes")
+    parts = [centre, scale, reference, *(getattr(g, n) for g in (genre, guard) if g for n in _GAUSSIAN_ARRAYS)]
+    if not all(np.isfinite(a).all() for a in parts) or not np.isfinite(margin):
+        raise ValueError("novelty arrays contain non-finite values")
+    return NoveltyScorer(settings, columns, genre, guard, centre, scale, margin, threshold, reference,
+                         dict(record.get("figures") or {}))
