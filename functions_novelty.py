@@ -53,7 +53,7 @@ class NoveltySettings:
     transform: str = "sqrt"  # of the genre part's columns: "sqrt" (of values >= 0, e.g. probabilities) or "none"
     shrinkage: float = 0.6  # covariance -> (1 - s) * covariance + s * mean variance * identity
     temperature: float = 16.0  # of the genre softmax whose entropy is the second component
-    entropy_weight: float = 1.0  # 0: the distance alone
+    entropy_weight: float = 2.0  # 0: the distance alone
     guard_prefix: str | tuple[str, ...] = CLASSIC_PREFIXES  # guard part's columns; () for no guard
     guard_shrinkage: float = 0.6
     guard_quantile: float = 0.99  # the guard counts above this quantile of its training-row values

@@ -1,0 +1,532 @@
+"""Benchmark of the novelty score (functions_novelty, issue 20: "knows what it doesn't know").
+
+Data: the shared reference rows (functions_reference: the 443 ``train`` and 290 ``test`` clips of the
+artist-filtered GTZAN split, 85 classic + 100 musicnn columns, the shipped model's inputs) and the artists TSV.
+Every choice is made inside ``train``; ``test`` is only read to report (parts ``test`` and ``shipped``).
+
+Parts (``--part``, comma-separated; default ``cv,test,shipped,nonmusic``):
+
+- ``cv`` (train only): the settings of the score, each judged by leave-one-genre-out with artist-grouped 5-fold CV
+  inside the train clips (functions_novelty.choose_threshold): mean AUROC of left-out genre vs known, and the
+  share of the left-out genre at or above the threshold that keeps 90 % of the known clips. The rule fixed before
+  the run: the grid's best mean AUROC; the module's defaults should be it.
+- ``netcv`` (train only, trains networks): the same protocol for scores read from the network (the shipped
+  recipe, musicnn185+reg-ens10, trained per left-out genre and fold): top probability, entropy, energy, ensemble
+  mutual information, member disagreement, Mahalanobis distance on a hidden layer; and the chosen score plus
+  each of them.
+- ``test``: for each of the 10 genres, the whole recipe fitted on the train clips of the other 9 (the network
+  ensemble by functions_training, its temperature and uncertain threshold on its artist-grouped out-of-fold
+  predictions as 02 fits them, the novelty scorer and its threshold by functions_novelty.fit_novelty), then the
+  test clips read: AUROC (left-out vs known test clips), share of the left-out genre's clips answered with a
+  confident known genre (neither unknown nor uncertain), share of its clips flagged unknown, share of known
+  clips flagged unknown, accuracy on the known clips (plain, and counting unknown as wrong). Scores: the chosen
+  one (module defaults), the same family with its settings chosen again by leave-one-genre-out inside the 9
+  genres' train clips ("nested"), and the baselines: top probability (unknown below the 10th percentile of the
+  out-of-fold top probabilities) and distance to the nearest genre mean (functions_novelty.NEAREST_MEAN).
+- ``shipped``: the shipped model (data/pretrained, all 10 genres) with the scorer fitted on all 443 train clips:
+  test accuracy over the 290 clips counting unknown as wrong, share flagged.
+- ``nonmusic``: numpy-made sine tones, noise, clicks and formant "speech" (and any ``--audio`` files, e.g.
+  recorded speech) analysed by the shipped model's pipeline (functions_analysis) and scored; time per song of
+  the analysis and of the scoring.
+
+    .venv/bin/python bench/bench_novelty.py [--part cv,netcv,test,shipped,nonmusic] [--quick] [--members M]
+        [--audio FILE ...] [--json outputs/novelty/bench_novelty.json]
+
+--quick: 3 network members instead of 10 and a smaller grid (the figures are then not the recipe's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # a shared 2-core machine: one BLAS thread
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT_DIR)]
+
+import numpy as np  # noqa: E402
+
+import functions_audio as audio  # noqa: E402
+import functions_calibration as calibration  # noqa: E402
+import functions_evaluation as evaluation  # noqa: E402
+import functions_nn as nn  # noqa: E402
+import functions_novelty as fnov  # noqa: E402
+
+CANDIDATE = nn.CANDIDATES[nn.MUSICNN_CANDIDATE]  # musicnn185+reg-ens10, the shipped recipe
+EPOCHS, BATCH = 100, 32  # the shipped model's cell (README, "The shipped model")
+GROUP_FOLDS = 5
+SEED = 0
+GRID = {"transform": ("sqrt", "none"), "shrinkage": (0.3, 0.6, 0.9), "temperature": (8.0, 16.0, 32.0, 64.0),
+        "entropy_weight": (0.0, 0.5, 1.0, 1.5, 2.0)}
+QUICK_GRID = {"transform": ("sqrt",), "shrinkage": (0.6,), "temperature": (16.0,), "entropy_weight": (0.0, 1.0)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------------
+class Data:
+    """The reference rows of the artist-filtered split: train and test rows of the shipped model's columns."""
+
+    def __init__(self) -> None:
+        import functions_reference
+
+        shared = audio.shared_data_dir()
+        if shared is None:
+            sys.exit("error: the shared data folder is not there (../shared/data or $GENRE_SHARED_DATA)")
+        csv = functions_reference.REFERENCE_CSV
+        if not csv.is_file():
+            functions_reference.build_reference_features(shared, csv)
+        self.columns = list(nn.ARCHITECTURES[CANDIDATE.architecture].feature_columns)
+        df = evaluation.load_features_csv(csv, self.columns)
+        files = df["file"].tolist()
+        split = evaluation.read_split(shared / "splits" / "gtzan_fault_filtered", files, absent_ok=("valid",))
+        self.genres = evaluation.genres_in_order(df["genre"])
+        y = np.array([self.genres.index(g) for g in df["genre"]])
+        X = df[self.columns].to_numpy(dtype=np.float64)
+        train, test = split.masks["train"], split.masks["test"]
+        self.X_train, self.y_train, self.X_test, self.y_test = X[train], y[train], X[test], y[test]
+        self.groups = evaluation.read_artist_groups(shared / "gtzan_artists.tsv",
+                                                    [f for f, t in zip(files, train, strict=True) if t])
+
+
+def grid_settings(grid: dict) -> list[fnov.NoveltySettings]:
+    """Every combination of the grid (entropy weight 0: one temperature only), guard as the module's default."""
+    out = []
+    for transform in grid["transform"]:
+        for shrinkage in grid["shrinkage"]:
+            for weight in grid["entropy_weight"]:
+                for temperature in (grid["temperature"] if weight else grid["temperature"][:1]):
+                    out.append(fnov.NoveltySettings(transform=transform, shrinkage=shrinkage,
+                                                    temperature=temperature, entropy_weight=weight))
+    return out
+
+
+def describe(s: fnov.NoveltySettings) -> str:
+    if s == fnov.NEAREST_MEAN:
+        return "nearest genre mean (baseline)"
+    guard = "guard" if s.guard_prefix else "no guard"
+    entropy = f"+ {s.entropy_weight:g} H(T={s.temperature:g})" if s.entropy_weight else ""
+    return f"{s.transform} a={s.shrinkage:g} d_min {entropy} {guard}".replace("  ", " ")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# cv: the settings, inside train
+# ---------------------------------------------------------------------------------------------------------
+def part_cv(data: Data, grid: dict) -> dict:
+    """Leave-one-genre-out inside train for every setting of the grid, the baselines and the guard's cost."""
+    settings = grid_settings(grid)
+    default = fnov.NoveltySettings()
+    extra = [fnov.NEAREST_MEAN, replace(default, guard_prefix=())]
+    rows = []
+    started = time.perf_counter()
+    for s in settings + [e for e in extra if e not in settings]:
+        f = fnov.choose_threshold(data.X_train, data.y_train, data.groups, data.columns, s).figures
+        rows.append({"settings": asdict(s), "name": describe(s), "mean_auroc": f["mean_auroc"],
+                     "mean_caught": f["mean_caught"],
+                     "per_genre_auroc": [f["per_genre"][str(i)]["auroc"] for i in range(len(data.genres))]})
+    seconds = time.perf_counter() - started
+    in_grid = rows[:len(settings)]
+    best = max(in_grid, key=lambda r: r["mean_auroc"])
+    print(f"\n== cv: leave-one-genre-out inside the {len(data.y_train)} train clips, artist-grouped "
+          f"{GROUP_FOLDS}-fold ({len(set(data.groups.tolist()))} groups); {len(rows)} settings in {seconds:.1f} s")
+    print(f"{'score':<44} {'AUROC':>6} {'caught@90':>9}  per left-out genre: " + " ".join(g[:5] for g in data.genres))
+    for r in sorted(rows, key=lambda r: -r["mean_auroc"]):
+        mark = " <- best" if r is best else " <- default" if r["settings"] == asdict(default) else ""
+        print(f"{r['name']:<44} {r['mean_auroc']:6.3f} {r['mean_caught']:9.3f}  "
+              + " ".join(f"{a:5.2f}" for a in r["per_genre_auroc"]) + mark)
+    same = best["settings"] == asdict(default)
+    print(f"rule (best mean AUROC of the grid): {best['name']}; module defaults: {describe(default)} "
+          f"({'the same' if same else 'DIFFERENT'})")
+    return {"rows": rows, "best": best["settings"], "default_is_best": same, "seconds": seconds}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# netcv: scores from the network, inside train
+# ---------------------------------------------------------------------------------------------------------
+def _hidden_and_logits(arrays_per_fold: dict, X: np.ndarray, members: int, fold: int) -> tuple[list, np.ndarray]:
+    """Hidden layers [(M, N, units)] and logits (M, N, C) of fold ``fold``'s members on raw rows X."""
+    from functions_nn import _ACTIVATIONS
+
+    mean, variance, weights = arrays_per_fold["norm"][fold] + (arrays_per_fold["weights"],)
+    h = np.repeat(((X - mean) / np.sqrt(variance))[None], members, axis=0)
+    layers = []
+    chosen = slice(fold * members, (fold + 1) * members)
+    for kernel, bias, act in zip(weights.kernels, weights.biases, weights.activations, strict=True):
+        h = h @ kernel[chosen].astype(np.float64) + bias[chosen, None, :].astype(np.float64)
+        if act != "softmax":
+            h = _ACTIVATIONS[act](h)
+            layers.append(h)
+    return layers, h
+
+
+def _tied_mahalanobis(F: np.ndarray, y: np.ndarray, G: np.ndarray, shrinkage: float = 0.3) -> np.ndarray:
+    """Min over classes of the squared Mahalanobis distance (tied, shrunk covariance) of rows G; fitted on F, y."""
+    mu, sd = F.mean(axis=0), F.std(axis=0) + 1e-6
+    A, B = (F - mu) / sd, (G - mu) / sd
+    classes = np.unique(y)
+    means = np.array([A[y == c].mean(axis=0) for c in classes])
+    R = A - means[np.searchsorted(classes, y)]
+    S = R.T @ R / len(R)
+    S = (1 - shrinkage) * S + shrinkage * np.trace(S) / len(S) * np.eye(len(S))
+    D = B[:, None, :] - means[None]
+    return np.einsum("ncf,fg,ncg->nc", D, np.linalg.pinv(S), D).min(axis=1)
+
+
+def part_netcv(data: Data, members: int) -> dict:
+    """Network-read scores by leave-one-genre-out with the artist-grouped folds inside train."""
+    import functions_training as training
+
+    training.configure_tf_threads(1)
+    architecture, recipe = nn.ARCHITECTURES[CANDIDATE.architecture], nn.RECIPES[CANDIDATE.recipe]
+    X, y = data.X_train, data.y_train
+    masks = evaluation.group_cv_masks(y, data.groups, GROUP_FOLDS, SEED)
+    default = fnov.NoveltySettings()
+    names = ["top probability", "entropy", "energy", "mutual information", "member disagreement",
+             "hidden layer 4 Mahalanobis", "penultimate layer Mahalanobis", "chosen score"]
+    scores = {n: np.empty((len(data.genres), len(y))) for n in names}
+    started = time.perf_counter()
+    for g in range(len(data.genres)):
+        keep = [c for c in range(len(data.genres)) if c != g]
+        y9 = np.array([keep.index(c) if c != g else 0 for c in y])
+        fit_masks = masks & (y != g)[None]
+        X_folds = evaluation.standardise_per_fold(X, fit_masks)
+        weights = training.train_members(np.repeat(X_folds, members, axis=0), y9,
+                                         np.repeat(fit_masks, members, axis=0), architecture.hidden, len(keep),
+                                         recipe, BATCH, [EPOCHS], seed=SEED)
+        norm = [evaluation.standardisation(X[m]) for m in fit_masks]
+        per_fold = {"norm": [(mean, np.where(var > 0, var, 1.0)) for mean, var in norm], "weights": weights}
+        for k, train in enumerate(masks):
+            held = ~train
+            layers, logits = _hidden_and_logits(per_fold, X[held], members, k)
+            fit_layers, _ = _hidden_and_logits(per_fold, X[fit_masks[k]], members, k)
+            p = calibration.softmax(logits)
+            mean_p = p.mean(axis=0)
+            entropy = -(mean_p * np.log(np.maximum(mean_p, 1e-12))).sum(axis=1)
+            member_entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=2).mean(axis=0)
+            top = logits.max(axis=2, keepdims=True)
+            energy = -(top[..., 0] + np.log(np.exp(logits - top).sum(axis=2))).mean(axis=0)
+            scores["top probability"][g, held] = -mean_p.max(axis=1)
+            scores["entropy"][g, held] = entropy
+            scores["energy"][g, held] = energy
+            scores["mutual information"][g, held] = entropy - member_entropy
+            scores["member disagreement"][g, held] = 1 - (p.argmax(axis=2) == mean_p.argmax(axis=1)).mean(axis=0)
+            y_fit = y[fit_masks[k]]
+            for name, layer in (("hidden layer 4 Mahalanobis", 3), ("penultimate layer Mahalanobis", -1)):
+                scores[name][g, held] = np.mean([_tied_mahalanobis(fit_layers[layer][m], y_fit, layers[layer][m])
+                                                 for m in range(members)], axis=0)
+            scorer = fnov.fit_scorer(X[fit_masks[k]], y_fit, data.columns, default)
+            scores["chosen score"][g, held] = fnov.raw_scores(scorer, X[held])
+        print(f"  left-out {data.genres[g]}: {time.perf_counter() - started:.0f} s", flush=True)
+
+    def figures(values: np.ndarray) -> tuple[float, float, list[float]]:
+        aucs, caught, known_all = [], [], []
+        for g in range(len(data.genres)):
+            known_all.append(values[g, y != g])
+        threshold = np.quantile(np.concatenate(known_all), fnov.KEEP)
+        for g in range(len(data.genres)):
+            aucs.append(fnov.auroc(values[g, y != g], values[g, y == g]))
+            caught.append(float((values[g, y == g] >= threshold).mean()))
+        return float(np.mean(aucs)), float(np.mean(caught)), aucs
+
+    def z(values: np.ndarray) -> np.ndarray:  # standardised per left-out genre by its known rows
+        out = np.empty_like(values)
+        for g in range(len(values)):
+            known = values[g, y != g]
+            out[g] = (values[g] - known.mean()) / known.std()
+        return out
+
+    rows = {}
+    for name in names:
+        rows[name] = figures(scores[name])
+    for name in names[:-1]:
+        for weight in (0.25, 0.5):
+            rows[f"chosen + {weight:g} x {name}"] = figures(z(scores["chosen score"]) + weight * z(scores[name]))
+    print(f"\n== netcv: network-read scores, leave-one-genre-out inside train ({members}-member ensembles, "
+          f"{time.perf_counter() - started:.0f} s)")
+    print(f"{'score':<52} {'AUROC':>6} {'caught@90':>9}  per left-out genre")
+    for name, (auc, caught, aucs) in sorted(rows.items(), key=lambda kv: -kv[1][0]):
+        print(f"{name:<52} {auc:6.3f} {caught:9.3f}  " + " ".join(f"{a:5.2f}" for a in aucs))
+    return {name: {"mean_auroc": a, "mean_caught": c, "per_genre_auroc": p} for name, (a, c, p) in rows.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# test: leave-one-genre-out on the test clips, the whole recipe fitted on the other 9 genres' train clips
+# ---------------------------------------------------------------------------------------------------------
+def fit_recipe(X: np.ndarray, y: np.ndarray, groups: np.ndarray, genres: list[str], columns: list[str],
+               members: int) -> tuple[nn.Classifier, float, np.ndarray]:
+    """The shipped recipe on these rows, as 02 --artists fits it: (classifier with its temperature, uncertain
+    threshold, out-of-fold calibrated probabilities of the rows)."""
+    import functions_training as training
+
+    architecture, recipe = nn.ARCHITECTURES[CANDIDATE.architecture], nn.RECIPES[CANDIDATE.recipe]
+    masks = evaluation.group_cv_masks(y, groups, GROUP_FOLDS, SEED)
+    logits = training.out_of_fold_logits(X, y, masks, len(genres), architecture, recipe, BATCH, EPOCHS, members,
+                                         SEED)
+    temperature = calibration.fit_temperature(logits, y)
+    oof = calibration.calibrated_probabilities(logits, temperature)
+    uncertain = calibration.choose_uncertain_threshold(oof, y)
+    arrays = training.fit_members(X, y, len(genres), architecture, recipe, BATCH, EPOCHS, members, SEED)
+    activations = [act for _, act in architecture.hidden] + ["softmax"]
+    classifier = nn.Classifier.from_arrays(arrays, genres, columns, activations, temperature=temperature,
+                                           uncertain_threshold=uncertain)
+    return classifier, uncertain, oof
+
+
+def nested_settings(X: np.ndarray, y: np.ndarray, groups: np.ndarray, columns: list[str],
+                    grid: dict) -> fnov.NoveltySettings:
+    """The grid's best mean AUROC by leave-one-genre-out inside these rows only."""
+    return max(grid_settings(grid), key=lambda s: fnov.choose_threshold(X, y, groups, columns, s).figures["mean_auroc"])
+
+
+def outcome(scores_known: np.ndarray, scores_novel: np.ndarray, unknown_known: np.ndarray,
+            unknown_novel: np.ndarray, proba_known: np.ndarray, proba_novel: np.ndarray, y_known: np.ndarray,
+            uncertain: float) -> dict:
+    """The figures of one score for one left-out genre on the test clips."""
+    right = proba_known.argmax(axis=1) == y_known
+    confident_novel = ~unknown_novel & (proba_novel.max(axis=1) >= uncertain)
+    return {"auroc": fnov.auroc(scores_known, scores_novel),
+            "novel_confident_known": float(confident_novel.mean()),
+            "novel_unknown": float(unknown_novel.mean()),
+            "known_unknown": float(unknown_known.mean()),
+            "known_accuracy": float(right.mean()),
+            "known_accuracy_unknown_wrong": float((right & ~unknown_known).mean())}
+
+
+def part_test(data: Data, members: int, grid: dict) -> dict:
+    """The leave-one-genre-out test protocol: ten rows per score and their means."""
+    import functions_training as training
+
+    training.configure_tf_threads(1)
+    default = fnov.NoveltySettings()
+    results: dict[str, list[dict]] = {"chosen": [], "nested": [], "top probability": [], "nearest genre mean": []}
+    chosen_settings = []
+    started = time.perf_counter()
+    for g, genre in enumerate(data.genres):
+        keep = [c for c in range(len(data.genres)) if c != g]
+        train = data.y_train != g
+        X9, y9, groups9 = data.X_train[train], np.searchsorted(keep, data.y_train[train]), data.groups[train]
+        genres9 = [data.genres[c] for c in keep]
+        classifier, uncertain, oof = fit_recipe(X9, y9, groups9, genres9, data.columns, members)
+        novel = data.y_test == g
+        y_known = np.searchsorted(keep, data.y_test[~novel])
+        proba = classifier.predict_proba(data.X_test)
+        pk, pn = proba[~novel], proba[novel]
+        nested = nested_settings(X9, y9, groups9, data.columns, grid)
+        chosen_settings.append(asdict(nested))
+        for name, settings in (("chosen", default), ("nested", nested), ("nearest genre mean", fnov.NEAREST_MEAN)):
+            scorer = fnov.fit_novelty(X9, y9, groups9, data.columns, settings)
+            s = fnov.raw_scores(scorer, data.X_test)
+            flags = fnov.is_unknown(scorer, s)
+            results[name].append(outcome(s[~novel], s[novel], flags[~novel], flags[novel], pk, pn, y_known,
+                                         uncertain))
+        top_threshold = float(np.quantile(oof.max(axis=1), 1 - fnov.KEEP))
+        top = -proba.max(axis=1)
+        flags = -top < top_threshold
+        results["top probability"].append(outcome(top[~novel], top[novel], flags[~novel], flags[novel], pk, pn,
+                                                  y_known, uncertain))
+        print(f"  left-out {genre}: {time.perf_counter() - started:.0f} s (nested: {describe(nested)})", flush=True)
+    seconds = time.perf_counter() - started
+    keys = ("auroc", "novel_confident_known", "novel_unknown", "known_unknown", "known_accuracy",
+            "known_accuracy_unknown_wrong")
+    heads = ("AUROC", "novel->confident", "novel->unknown", "known->unknown", "known acc", "known acc (unk=wrong)")
+    print(f"\n== test: leave-one-genre-out on the {len(data.y_test)} artist-filtered test clips; recipe fitted on the "
+          f"other 9 genres' train clips ({members}-member ensembles, {EPOCHS} epochs, batch {BATCH}; {seconds:.0f} s)")
+    means = {}
+    for name, rows in results.items():
+        print(f"\n-- {name}" + (f": {describe(default)}" if name == "chosen" else ""))
+        print(f"{'left-out genre':<15}" + "".join(f"{h:>22}" for h in heads))
+        for genre, row in zip(data.genres, rows, strict=True):
+            print(f"{genre:<15}" + "".join(f"{row[k]:22.3f}" for k in keys))
+        means[name] = {k: float(np.mean([row[k] for row in rows])) for k in keys}
+        print(f"{'mean':<15}" + "".join(f"{means[name][k]:22.3f}" for k in keys))
+    print("\nmeans side by side:")
+    print(f"{'score':<22}" + "".join(f"{h:>22}" for h in heads))
+    for name, m in means.items():
+        print(f"{name:<22}" + "".join(f"{m[k]:22.3f}" for k in keys))
+    return {"per_genre": results, "means": means, "nested_settings": chosen_settings, "seconds": seconds,
+            "members": members}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# shipped: the 10-genre model with the scorer fitted on all train clips
+# ---------------------------------------------------------------------------------------------------------
+def shipped_scorer(data: Data) -> fnov.NoveltyScorer:
+    return fnov.fit_novelty(data.X_train, data.y_train, data.groups, data.columns)
+
+
+def part_shipped(data: Data) -> dict:
+    classifier = nn.load_classifier(audio.PRETRAINED_MODEL_DIR)
+    if list(classifier.feature_columns) != data.columns or list(classifier.genres) != data.genres:
+        sys.exit(f"error: {audio.PRETRAINED_MODEL_DIR} does not read {CANDIDATE.name}'s columns and genres")
+    started = time.perf_counter()
+    scorer = shipped_scorer(data)
+    fit_seconds = time.perf_counter() - started
+    proba = classifier.predict_proba(data.X_test)
+    right = proba.argmax(axis=1) == data.y_test
+    flags = fnov.is_unknown(scorer, fnov.raw_scores(scorer, data.X_test))
+    uncertain = proba.max(axis=1) < classifier.uncertain_threshold
+    f = scorer.figures
+    out = {"accuracy": float(right.mean()), "accuracy_unknown_wrong": float((right & ~flags).mean()),
+           "unknown_share": float(flags.mean()), "unknown_right": int((flags & right).sum()),
+           "unknown_wrong": int((flags & ~right).sum()), "uncertain_share": float(uncertain.mean()),
+           "uncertain_or_unknown_share": float((uncertain | flags).mean()),
+           "threshold": scorer.threshold, "fit_seconds": fit_seconds,
+           "train_cv": {k: f[k] for k in ("mean_auroc", "mean_caught", "known_flagged")}}
+    print(f"\n== shipped: data/pretrained (10 genres) + the scorer fitted on the {len(data.y_train)} train clips "
+          f"({fit_seconds:.2f} s, threshold {scorer.threshold:.3f}; its train-CV leave-one-genre-out: AUROC "
+          f"{f['mean_auroc']:.3f}, caught {f['mean_caught']:.3f})")
+    print(f"test ({len(data.y_test)} clips): accuracy {out['accuracy']:.3f}; counting unknown as wrong "
+          f"{out['accuracy_unknown_wrong']:.3f}; unknown {out['unknown_share']:.3f} ({out['unknown_right']} of them "
+          f"right, {out['unknown_wrong']} wrong); uncertain {out['uncertain_share']:.3f}; either "
+          f"{out['uncertain_or_unknown_share']:.3f}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# nonmusic: synthetic signals through the shipped analysis, and the time it costs
+# ---------------------------------------------------------------------------------------------------------
+def nonmusic_signals(seconds: float = 30.0, seed: int = 20) -> dict[str, np.ndarray]:
+    """Numpy-made signals that are not music, float32 mono at the project's sample rate."""
+    from scipy.signal import lfilter
+
+    sr = audio.SAMPLE_RATE
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    n = t.size
+
+    def coloured(power: float) -> np.ndarray:
+        f = np.fft.rfftfreq(n)
+        spectrum = rng.normal(size=f.size) + 1j * rng.normal(size=f.size)
+        spectrum[1:] /= f[1:] ** (power / 2)
+        spectrum[0] = 0
+        x = np.fft.irfft(spectrum, n)
+        return 0.5 * x / np.abs(x).max()
+
+    def formant_speech() -> np.ndarray:
+        """Syllables: glottal pulses with a wavering pitch through three vowel formants, short pauses between."""
+        vowels = [(730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (640, 1190, 2390)]
+        y, pos = np.zeros(n), 0
+        while pos < n:
+            length = int(sr * rng.uniform(0.12, 0.3))
+            tt = np.arange(length) / sr
+            phase = np.cumsum(rng.uniform(100, 200) * (1 + 0.1 * np.sin(2 * np.pi * 3 * tt))) / sr
+            seg = (np.diff(np.floor(phase), prepend=0) > 0).astype(float)
+            for formant in vowels[rng.integers(len(vowels))]:
+                r = np.exp(-np.pi * 80 / sr)
+                seg = lfilter([1], [1, -2 * r * np.cos(2 * np.pi * formant / sr), r * r], seg)
+            seg = (seg + 0.02 * rng.normal(size=length)) * np.hanning(length)
+            y[pos:pos + length] = seg[:max(0, min(length, n - pos))]
+            pos += length + int(sr * rng.uniform(0.03, 0.25))
+        return 0.5 * y / np.abs(y).max()
+
+    sweep_rate = np.log(10000 / 50)
+    signals = {
+        "sine 220 Hz": 0.5 * np.sin(2 * np.pi * 220 * t),
+        "sine 440 Hz": 0.5 * np.sin(2 * np.pi * 440 * t),
+        "sine 3 kHz": 0.3 * np.sin(2 * np.pi * 3000 * t),
+        "square 200 Hz": 0.3 * np.sign(np.sin(2 * np.pi * 200 * t)),
+        "sine sweep 50 Hz-10 kHz": 0.5 * np.sin(2 * np.pi * 50 * seconds / sweep_rate
+                                                * (np.exp(sweep_rate * t / seconds) - 1)),
+        "white noise": 0.1 * rng.normal(size=n),
+        "pink noise": coloured(1.0),
+        "brown noise": coloured(2.0),
+        "quiet white noise (-50 dBFS)": 0.003 * rng.normal(size=n),
+        "clicks, 2 per second": np.where(np.arange(n) % (sr // 2) < 20, 0.8, 0.0),
+        "formant speech (synthetic)": formant_speech(),
+    }
+    return {name: np.clip(y, -1, 1).astype(np.float32) for name, y in signals.items()}
+
+
+def part_nonmusic(data: Data, extra_audio: list[Path]) -> dict:
+    """Songs analysed by the shipped pipeline; each window's row scored; song = more than half its windows."""
+    import functions_analysis
+
+    scorer = shipped_scorer(data)
+    analyser = functions_analysis.SongAnalyser.from_model_dir(audio.PRETRAINED_MODEL_DIR)
+    captured: list[np.ndarray] = []
+    probabilities = analyser._probabilities
+
+    def keep_rows(features: np.ndarray) -> np.ndarray:  # the window rows the model reads, kept for scoring
+        captured.append(np.atleast_2d(features)[:, analyser._column_index].copy())
+        return probabilities(features)
+
+    analyser._probabilities = keep_rows
+    songs = dict(nonmusic_signals())
+    for path in extra_audio:
+        songs[f"file {path.name}"] = audio.load_audio(path, max_seconds=None)
+    from functions_synthetic import synthesize_clip
+
+    music = {"synthetic rock, 4 min (timing)": np.tile(synthesize_clip("rock", seed=1), 8)}
+    results = {}
+    print(f"\n== nonmusic: the shipped analysis (data/pretrained) then the scorer (threshold {scorer.threshold:.3f})")
+    print(f"{'input':<34} {'answer':>10} {'top p':>6} {'windows':>7} {'novelty':>8} {'unknown':>8} "
+          f"{'analysis s':>10} {'score ms':>9}")
+    for name, y in {**songs, **music}.items():
+        captured.clear()
+        started = time.perf_counter()
+        try:
+            result = analyser.analyse_samples(y)
+        except functions_analysis.AnalysisError as exc:
+            print(f"{name:<34} refused before the model: {exc}")
+            results[name] = {"refused": str(exc)}
+            continue
+        analysis = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(100):
+            song = fnov.song_score(fnov.raw_scores(scorer, captured[-1]))
+        scoring = (time.perf_counter() - started) / 100
+        novelty, unknown = float(fnov.novelty_values(scorer, song)), bool(fnov.is_unknown(scorer, song))
+        top = max(result.probabilities.values())
+        print(f"{name:<34} {result.genre:>10} {top:6.2f} {len(captured[-1]):7d} {novelty:8.3f} {str(unknown):>8} "
+              f"{analysis:10.2f} {scoring * 1e3:9.3f}")
+        results[name] = {"genre": result.genre, "top_probability": top, "windows": len(captured[-1]),
+                         "novelty": novelty, "unknown": unknown, "analysis_s": analysis, "scoring_s": scoring}
+    timing = results[next(iter(music))]
+    print(f"scoring a song costs {timing['scoring_s'] * 1e3:.3f} ms against {timing['analysis_s']:.2f} s of "
+          f"analysis for a 4-minute song: {100 * timing['scoring_s'] / timing['analysis_s']:.4f} %")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", default="cv,test,shipped,nonmusic",
+                        help="comma-separated: cv, netcv, test, shipped, nonmusic")
+    parser.add_argument("--quick", action="store_true", help="3 network members and a small grid")
+    parser.add_argument("--members", type=int, help="network members (default 10, --quick 3)")
+    parser.add_argument("--audio", type=Path, nargs="*", default=[], help="more non-music files (e.g. speech)")
+    parser.add_argument("--json", type=Path, default=audio.OUTPUTS_DIR / "novelty" / "bench_novelty.json")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.part.split(",") if p.strip()]
+    unknown = sorted(set(parts) - {"cv", "netcv", "test", "shipped", "nonmusic"})
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(unknown)}")
+    members = args.members or (3 if args.quick else 10)
+    grid = QUICK_GRID if args.quick else GRID
+    nn.quiet_tensorflow()
+    data = Data()
+    report: dict = {"members": members, "grid": grid, "quick": args.quick}
+    if "cv" in parts:
+        report["cv"] = part_cv(data, grid)
+    if "netcv" in parts:
+        report["netcv"] = part_netcv(data, members)
+    if "test" in parts:
+        report["test"] = part_test(data, members, grid)
+    if "shipped" in parts:
+        report["shipped"] = part_shipped(data)
+    if "nonmusic" in parts:
+        report["nonmusic"] = part_nonmusic(data, args.audio)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
