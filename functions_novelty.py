@@ -75,6 +75,16 @@ class NoveltySettings:
 
 # the distance to the nearest genre mean of the standardised tag means, nothing else: the baseline
 NEAREST_MEAN = NoveltySettings(transform="none", shrinkage=1.0, entropy_weight=0.0, guard_prefix=())
+# for a model without musicnn columns (the classic 85col model): the same score on the classic columns, no guard;
+# not chosen by any benchmark (its leave-one-genre-out AUROC inside train is far lower: bench --part cv)
+CLASSIC_ONLY = NoveltySettings(column_prefix=CLASSIC_PREFIXES, transform="none", guard_prefix=())
+
+
+def settings_for_columns(columns: Sequence[str]) -> NoveltySettings:
+    """The settings for a model reading ``columns``: the defaults where the musicnn tag means are among them,
+    else CLASSIC_ONLY."""
+    prefix = NoveltySettings().column_prefix
+    return NoveltySettings() if any(c.startswith(prefix) for c in columns) else CLASSIC_ONLY
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,8 @@ def grid_settings(grid: dict) -> list[fnov.NoveltySettings]:
 def describe(s: fnov.NoveltySettings) -> str:
     if s == fnov.NEAREST_MEAN:
         return "nearest genre mean (baseline)"
+    if s == fnov.CLASSIC_ONLY:
+        return "classic columns only (CLASSIC_ONLY)"
     guard = "guard" if s.guard_prefix else "no guard"
     entropy = f"+ {s.entropy_weight:g} H(T={s.temperature:g})" if s.entropy_weight else ""
     return f"{s.transform} a={s.shrinkage:g} d_min {entropy} {guard}".replace("  ", " ")
@@ -123,7 +125,7 @@ def part_cv(data: Data, grid: dict) -> dict:
     """Leave-one-genre-out inside train for every setting of the grid, the baselines and the guard's cost."""
     settings = grid_settings(grid)
     default = fnov.NoveltySettings()
-    extra = [fnov.NEAREST_MEAN, replace(default, guard_prefix=())]
+    extra = [fnov.NEAREST_MEAN, replace(default, guard_prefix=()), fnov.CLASSIC_ONLY]
     rows = []
     started = time.perf_counter()
     for s in settings + [e for e in extra if e not in settings]:

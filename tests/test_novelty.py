@@ -183,3 +183,13 @@ def test_rows_of_the_wrong_width_and_too_few_genres_are_refused() -> None:
         fnov.fit_scorer(X[y == "genre0"], y[y == "genre0"], COLUMNS)
     with pytest.raises(ValueError, match="threshold"):
         fnov.is_unknown(scorer, 1.0)
+
+
+def test_a_model_without_musicnn_columns_gets_the_classic_settings() -> None:
+    assert fnov.settings_for_columns(COLUMNS) == fnov.NoveltySettings()
+    assert fnov.settings_for_columns(CLASSIC) == fnov.CLASSIC_ONLY
+    X, y, groups = training_set(seed=12)
+    scorer = fnov.fit_novelty(X[:, :len(CLASSIC)], y, groups, CLASSIC, fnov.settings_for_columns(CLASSIC))
+    assert scorer.guard is None and len(scorer.genre.used) == len(CLASSIC)
+    far = np.full((3, len(CLASSIC)), 30.0)
+    assert fnov.is_unknown(scorer, fnov.raw_scores(scorer, far)).all()
