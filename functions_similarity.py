@@ -285,6 +285,7 @@ class LibraryVectors:
     without_vector: int = 0  # failed songs, and songs scanned by a model that reads only classic features
     other_versions: dict[str, int] = field(default_factory=dict)
     unusable: int = 0  # songs whose vector is not 50 finite numbers (NaN, inf, damaged): no vector
+    file_state: tuple[int, int, int, int] | None = None  # the file as read: device, inode, size, mtime_ns
     index: dict[str, int] = field(default_factory=dict)  # path -> row
     projection: Projection = PROJECTION
 
@@ -322,6 +323,56 @@ class LibraryVectors:
             return None
         return record if isinstance(record, dict) and record.get("path") == self.paths[row] else None
 
+    def shown_fields(self, rows: list[int]) -> list[tuple[str | None, str | None, float | None]]:
+        """The (title, genre, duration_s) of the records of ``rows`` (all None for a record that changed since the
+        file was loaded), read in one pass over the file in its order, each record only as far as these fields
+        (the whole library as an answer: each record opened and parsed on its own took most of its time)."""
+        empty = (None, None, None)
+        if self.path is None or not rows:
+            return [empty] * len(rows)
+        shown: list[tuple[str | None, str | None, float | None]] = [empty] * len(rows)
+        spans = self.offsets[rows].tolist()
+        fast: list[int] = []  # the records whose fields are in ``heads`` (their beginnings, parsed 4,096 at once)
+        heads: list[bytes] = []
+
+        def parse_heads(handle: Any) -> None:
+            heads[-1] = b"}]"
+            try:
+                parsed = json.loads(b"[" + b"".join(heads))
+            except ValueError:
+                parsed = [_parsed(head + b"}") for head in heads[::2]]
+            for k, fields in zip(fast, parsed, strict=True):
+                if not (isinstance(fields, dict) and _SHOWN <= fields.keys()):  # another order of fields
+                    handle.seek(spans[k][0])
+                    fields = _parsed(handle.read(spans[k][1]))
+                shown[k] = _shown(fields)
+            fast.clear()
+            heads.clear()
+
+        try:
+            with open(self.path, "rb", buffering=1 << 20) as handle:
+                info = os.fstat(handle.fileno())
+                unchanged = self.file_state == (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                for k in np.argsort(self.offsets[rows, 0], kind="stable").tolist():
+                    start, length = spans[k]
+                    handle.seek(start)
+                    line = handle.read(min(length, _HEAD_BYTES) if unchanged else length)
+                    if not unchanged and _record_path(line, 0, len(line)) != self.paths[rows[k]]:
+                        continue  # the file changed since it was loaded, and this record with it
+                    cut = line.find(_SHOWN_END) if line.startswith(_RECORD_START) else -1
+                    if cut < 0:
+                        shown[k] = _shown(_parsed(line + handle.read(length - len(line))))
+                        continue
+                    fast.append(k)
+                    heads += (line[:cut], b"},")
+                    if len(fast) == 4096:
+                        parse_heads(handle)
+                if fast:
+                    parse_heads(handle)
+        except OSError:
+            pass
+        return shown
+
     def neighbours(self, query: np.ndarray, top: int, exclude: Iterable[int] = (),
                    query_file: tuple[int, int] | None = None) -> tuple[list[tuple[int, float]], int, int]:
         """The ``top`` rows most similar to the stored vector ``query``, best first, as ``(row, cosine)``.
@@ -340,29 +391,37 @@ class LibraryVectors:
         similarity = self.vectors @ self.projection(query)[0]
         skip = set(exclude)
         kept: list[tuple[int, float]] = []
-        seen_raw = [np.asarray(query, dtype=np.float32)]
+        seen = _SeenVectors(self._key_weights())
+        query_code = int(seen.codes(query[None, :])[0])
+        seen.add(query, query_code)
         seen_files = {query_file} if query_file is not None else set()
         duplicates = vanished = done = 0
         count = min(len(self.paths), 2 * top + 16)
+        paths, raw, stat = self.paths, self.raw, os.stat
         while len(kept) < top and done < len(self.paths):
-            if count >= len(self.paths) // 2:
+            rows: Any
+            if count >= len(self.paths) // 2:  # most of the library: every song sorted, lone songs found at once
                 count = len(self.paths)
-                candidates = np.argsort(-similarity, kind="stable")
+                rows = np.argsort(-similarity, kind="stable")[done:]
+                codes = seen.codes(raw)
+                alone = seen.alone(codes, query_code)[rows].tolist()
+                codes = codes[rows]
             else:
                 part = np.argpartition(-similarity, count - 1)[:count]
-                candidates = part[np.lexsort((part, -similarity[part]))]
-            for row in candidates[done:]:
+                rows = part[np.lexsort((part, -similarity[part]))][done:]
+                codes, alone = seen.codes(raw[rows]), [False] * len(rows)
+            for row, code, lone, score in zip(rows.tolist(), codes.tolist(), alone, similarity[rows].tolist(),
+                                              strict=True):
                 done += 1
-                row = int(row)
                 if row in skip:
                     continue
-                if np.abs(np.vstack(seen_raw) - self.raw[row]).max(axis=1).min() <= DUPLICATE_TOLERANCE:
+                if not lone and seen.holds(raw[row], code):
                     duplicates += 1
                     continue
-                path = self.paths[row]
+                path = paths[row]
                 if not _is_url(path):
                     try:
-                        info = os.stat(path)
+                        info = stat(path)
                     except OSError:
                         vanished += 1
                         continue
@@ -370,15 +429,117 @@ class LibraryVectors:
                         duplicates += 1
                         continue
                     seen_files.add((info.st_dev, info.st_ino))
-                kept.append((row, float(similarity[row])))
-                seen_raw.append(self.raw[row])
+                kept.append((row, score))
+                if not lone:
+                    seen.add(raw[row], code)
                 if len(kept) == top:
                     break
             count = min(len(self.paths), count * 4)
         return kept, duplicates, vanished
 
+    def _key_weights(self) -> np.ndarray:
+        """(50, 2): the two directions of largest spread of the stored vectors (principal directions of up to 1,000
+        songs), each scaled to absolute values summing to 1; kept for the next query."""
+        weights = getattr(self, "_weights", None)
+        if weights is None:
+            sample = self.raw[::max(1, len(self.raw) // 1000)].astype(np.float64)
+            weights = np.full((2, EMBEDDING_DIM), 1.0 / EMBEDDING_DIM)  # the mean, if there is no spread to find
+            if len(sample) > 1:
+                directions = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=False)[2][:2]
+                weights[:len(directions)] = directions
+            weights /= np.abs(weights).sum(axis=1, keepdims=True)
+            self._weights = weights = weights.T.copy()
+        return weights
+
+
+class _SeenVectors:
+    """The stored vectors of the songs listed so far (and the query's), to tell whether a new one is the same
+    audio: within DUPLICATE_TOLERANCE of one of them in every value.
+
+    They are filed in a grid of cells on two keys that change no more than the vector does (weighted sums whose
+    weights' absolute values sum to 1: the two directions of largest spread in the library). Two vectors within the
+    tolerance in every value are in the same cell or a neighbouring one (cells are twice the tolerance wide), so a
+    new vector is compared only with the few filed in the 9 cells around its own: the check costs the same however
+    many songs were listed (each against all of them made a whole library of 8,012 songs take 15.6 s). On 100,000
+    synthetic songs (bench/bench_similarity.py) the whole answer made 1,533 comparisons, 0.015 a song; one key
+    (the mean) would put 70 songs on average in a song's 3 cells. When most of the library is asked for, the songs
+    with nobody in their 9 cells are found first, for all at once, and skip the check.
+    """
+
+    WIDTH = 2 * DUPLICATE_TOLERANCE
+    LIMIT = 1 << 29  # keys beyond this many cells (not tag probabilities) are clipped: they share the edge cells
+    SHIFT = 1 << 32  # a cell's code: (first key + 2^30) * 2^32 + second key + 2^30
+    AROUND = tuple(da * (1 << 32) + db for da in (0, -1, 1) for db in (0, -1, 1))  # a cell's, its 8 neighbours'
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.weights = weights  # (50, 2)
+        self.filed: dict[int, list[np.ndarray]] = {}
+
+    def codes(self, rows: np.ndarray) -> np.ndarray:
+        """The cell of each of ``rows`` (stored vectors), as one int64 each."""
+        keys = np.floor(np.asarray(rows, dtype=np.float64) @ self.weights / self.WIDTH)
+        keys = np.clip(keys, -self.LIMIT, self.LIMIT).astype(np.int64) + (1 << 30)
+        return keys[:, 0] * self.SHIFT + keys[:, 1]
+
+    def alone(self, codes: np.ndarray, query: int) -> np.ndarray:
+        """Whether each of ``codes`` (a whole library's) has no other song and not the query in its 9 cells: such
+        a song is no copy of anything, and none is a copy of it (found for all at once, in a few array passes)."""
+        unique, counts = np.unique(np.append(codes, query), return_counts=True)
+        order = np.argsort(codes, kind="stable")
+        ordered = codes[order]  # looked up in order: several times faster than in the songs' order
+        near = np.zeros(len(codes), dtype=np.int64)
+        for offset in self.AROUND:
+            wanted = ordered + offset
+            at = np.minimum(np.searchsorted(unique, wanted), len(unique) - 1)
+            near += np.where(unique[at] == wanted, counts[at], 0)
+        alone = np.empty(len(codes), dtype=bool)
+        alone[order] = near == 1  # itself only
+        return alone
+
+    def holds(self, vector: np.ndarray, code: int) -> bool:
+        filed = self.filed
+        for offset in self.AROUND:
+            for other in filed.get(code + offset, ()):
+                if np.abs(np.subtract(other, vector, dtype=np.float64)).max() <= DUPLICATE_TOLERANCE:
+                    return True
+        return False
+
+    def add(self, vector: np.ndarray, code: int) -> None:
+        self.filed.setdefault(code, []).append(vector)
+
+
+_RECORD_START = b'{"input": '  # how this program's records begin (SongResult.to_json_dict) ...
+_SHOWN_END = b', "probabilities": '  # ... and what follows the fields of a neighbour that are shown
+_SHOWN = frozenset(("title", "genre", "duration_s"))
+_HEAD_BYTES = 4096  # a record's shown fields are read from its first 4 KB (the rest of it if they are not there)
+
+
+def _record_path(data: Any, start: int, stop: int) -> str | None:
+    """The ``path`` of the record line ``data[start:stop]``, or None."""
+    at = data.rfind(_KEY_PATH, start, stop)
+    return None if at < 0 else _json_string(data, at + len(_KEY_PATH), stop)
+
+
+def _parsed(line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _shown(record: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
+    """A neighbour's title, genre and duration from its record: strings and a finite number, else None."""
+    title, genre, duration = record.get("title"), record.get("genre"), record.get("duration_s")
+    if type(duration) is not float:
+        duration = float(duration) if type(duration) is int else None
+    return (title if type(title) is str else None, genre if type(genre) is str else None,
+            duration if duration is not None and math.isfinite(duration) else None)
+
 
 def _is_url(path: str) -> bool:
+    if "://" not in path and "ytsearch" not in path[:16].lower():  # a local path (the common case, decided fast)
+        return False
     from functions_fetch import looks_like_url
 
     return looks_like_url(path)
@@ -397,6 +558,7 @@ class _Reader:
         self.spans = array("q")  # offset and length of each record's line in the file
         self.blob = bytearray()  # the decoded vectors of this version, one after the other
         self.superseded = 0
+        self.file_state: tuple[int, int, int, int] | None = None
 
     def lines(self, data: bytes, end: int, offset: int) -> None:
         """Read the whole lines of ``data[:end]`` (``offset``: where ``data`` starts in the file); lines that are
@@ -495,6 +657,8 @@ def load_library(path: str | os.PathLike[str], projection: Projection = PROJECTI
                     rest = data
                 if not block:
                     break
+            info = os.fstat(handle.fileno())
+            reader.file_state = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
     except FileNotFoundError:
         raise SimilarityError(f"no results file {path}: scan your music into it first "
                               f"(03_launch_classifier.py FOLDER --results {path})") from None
@@ -551,7 +715,7 @@ def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projecti
         index = {song: i for i, song in enumerate(paths)}
     return LibraryVectors(path=path, paths=paths, raw=raw, vectors=projection(raw), offsets=spans, records=records,
                           without_vector=sum(reader.versions[i] is None for i in live), other_versions=other,
-                          unusable=unusable, index=index, projection=projection)
+                          unusable=unusable, index=index, projection=projection, file_state=reader.file_state)
 
 
 def _records_are_ours(path: Path, reader: _Reader) -> bool:
@@ -571,7 +735,7 @@ def _records_are_ours(path: Path, reader: _Reader) -> bool:
 # ---------------------------------------------------------------------------------------------------------
 # Answering "03 --like SONG --results FILE"
 # ---------------------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class Neighbour:
     """One song of the answer, from its record in the results file."""
 
@@ -584,8 +748,10 @@ class Neighbour:
 
     def to_json_dict(self) -> dict[str, Any]:
         """One line of ``03 --like --json``: numbers that are NaN or infinite (a record may hold them) are null."""
-        return finite_or_none({"rank": self.rank, "similarity": round(self.similarity, 6), "path": self.path,
-                               "title": self.title, "genre": self.genre, "duration_s": self.duration_s})
+        similarity, duration = self.similarity, self.duration_s
+        return {"rank": self.rank, "similarity": round(similarity, 6) if math.isfinite(similarity) else None,
+                "path": self.path, "title": self.title, "genre": self.genre,
+                "duration_s": duration if duration is None or math.isfinite(duration) else None}
 
 
 @dataclass
@@ -645,11 +811,10 @@ def find_like(song: str, results: str | os.PathLike[str], top: int, job: Any,
         except OSError:
             pass
     found, duplicates, vanished = library.neighbours(vector, top, exclude=rows, query_file=query_file)
-    neighbours = []
-    for rank, (row, similarity) in enumerate(found, 1):
-        record = library.record(row) or {}
-        neighbours.append(Neighbour(rank, similarity, library.paths[row], record.get("title"), record.get("genre"),
-                                    record.get("duration_s")))
+    shown = library.shown_fields([row for row, _ in found])
+    paths = library.paths
+    neighbours = [Neighbour(rank, similarity, paths[row], *fields)
+                  for rank, ((row, similarity), fields) in enumerate(zip(found, shown, strict=True), 1)]
     return LikeAnswer(song, title, analysed, neighbours, library, duplicates, vanished)
 
 

@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -325,6 +326,85 @@ def test_the_reader_keeps_the_last_record_of_a_path_and_skips_torn_and_damaged_l
     assert library.notes() == [f"{results}: 2 songs compared; left out: 1 with an unusable vector (not 50 finite "
                                "numbers): a scan with this program recomputes them"]
 
+
+# --- the whole library as the answer -------------------------------------------------------------------------
+def reference_neighbours(library: fsim.LibraryVectors, query: np.ndarray) -> list[int]:
+    """Every row, most similar first, without copies of the query or of a row listed before (the definition,
+    written plainly: each row against all rows kept so far)."""
+    similarity = library.vectors @ fsim.PROJECTION(query)[0]
+    kept = np.empty((len(library.paths) + 1, fsim.EMBEDDING_DIM), np.float32)
+    kept[0], count, rows = query, 1, []
+    for row in np.argsort(-similarity, kind="stable"):
+        if np.abs(kept[:count] - library.raw[row]).max(axis=1).min() > fsim.DUPLICATE_TOLERANCE:
+            kept[count], count = library.raw[row], count + 1
+            rows.append(int(row))
+    return rows
+
+
+def test_the_whole_library_as_the_answer_is_near_linear_and_leaves_out_the_same_copies(tmp_path):
+    rng = np.random.default_rng(5)
+    songs = 20_000
+    raw = np.clip(rng.beta(0.5, 3.0, (40, fsim.EMBEDDING_DIM))[rng.integers(0, 40, songs)]
+                  + rng.normal(0, 0.05, (songs, fsim.EMBEDDING_DIM)), 0, 1).astype(np.float32)
+    tolerance = fsim.DUPLICATE_TOLERANCE
+    raw[1] = raw[0]  # equal
+    raw[2] = raw[0] + np.float32(0.9 * tolerance)  # within the tolerance in every value: the same song
+    raw[3] = raw[0]
+    raw[3, 7] += 3 * tolerance  # one value beyond it: another song
+    raw[4] = raw[5] - np.float32(0.9 * tolerance) * np.sign(rng.normal(size=fsim.EMBEDDING_DIM))
+    raw[10:20] = raw[9] + rng.uniform(-0.4, 0.4, (10, fsim.EMBEDDING_DIM)).astype(np.float32) * tolerance
+    paths = [f"https://example.org/song/{i}" for i in range(songs)]  # URLs: no file to look at
+    library = fsim.LibraryVectors.from_vectors(paths, raw)
+
+    query = raw[100]
+    started = time.perf_counter()
+    found, duplicates, vanished = library.neighbours(query, songs, exclude={100})
+    seconds = time.perf_counter() - started
+    rows = [row for row, _ in found]
+    assert seconds < 3, seconds  # near-linear: 0.15 s here; each song against every kept one took minutes
+    assert len(rows) + duplicates == songs - 1 and duplicates == 2 + 1 + 10 and vanished == 0
+    part = fsim.LibraryVectors.from_vectors(paths[:2000], raw[:2000])
+    assert [row for row, _ in part.neighbours(query, 2000, exclude={100})[0]] == [
+        row for row in reference_neighbours(part, query) if row != 100]
+    assert 3 in rows and len({0, 1, 2} & set(rows)) == 1 and len({4, 5} & set(rows)) == 1
+    similarities = [s for _, s in found]
+    assert similarities == sorted(similarities, reverse=True)
+
+    # a small library against the plain definition, with many copies near each other
+    small = fsim.LibraryVectors.from_vectors(paths[:300], np.repeat(raw[:30], 10, axis=0)
+                                             + rng.uniform(-0.6, 0.6, (300, fsim.EMBEDDING_DIM)).astype(np.float32)
+                                             * tolerance)
+    found, duplicates, _ = small.neighbours(raw[500], 300)
+    assert [row for row, _ in found] == reference_neighbours(small, raw[500]) and len(found) + duplicates == 300
+
+
+def test_the_whole_library_listed_gives_each_song_the_fields_of_its_record(tmp_path):
+    music = tmp_path / "music"
+    titles = ['a "quoted" title', "back\\slash \\", "naïve café – 日本", "two\nlines", "", None, "tab\there",
+              '", "genre": "fake', "a, comma", "#hash"]
+    rows = clusters(7) + clusters(8)
+    records = []
+    for k, vector in enumerate(rows):
+        song = song_file(music, f"song {k:02d}.wav")
+        rec = record(song, vector, genre=fsim.MUSICNN_TAGS[k] if k % 3 else "metal", duration_s=60.0 + k,
+                     title=titles[k % len(titles)] or "untitled")
+        rec["title"] = titles[k % len(titles)]
+        records.append(rec)
+    records[4]["duration_s"] = float("nan")  # a record written by an older scan
+    records[5]["duration_s"] = None
+    records[6] = {"model": "model-key", **records[6]}  # another order of the fields
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = run_classifier("--like", music / "song 00.wav", "--results", results, "--top", "1000", "--json")
+    assert run.returncode == 0, run.stderr
+    listed = [strict_json(line) for line in run.stdout.splitlines()]
+    assert len(listed) == len(records) - 1
+    by_path = {r["path"]: r for r in records}
+    for song in listed:
+        expected = by_path[song["path"]]
+        assert (song["title"], song["genre"]) == (expected["title"], expected["genre"]), song
+        duration = expected["duration_s"]
+        assert song["duration_s"] == (None if duration is None or duration != duration else duration), song
 
 # --- vectors that are not 50 finite numbers ------------------------------------------------------------------
 def unusable_vectors() -> dict[str, str]:
