@@ -154,24 +154,40 @@ class ResultsFile:
 
     def _read(self) -> None:
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                written = self._read_lines(handle)
         except FileNotFoundError:
             return
         except OSError as exc:
             raise LibraryError(f"cannot read the results file {self.path}: {exc.strerror or exc}") from None
-        lines = data.split(b"\n")
-        self.dropped_lines = int(lines[-1] != b"")  # a last line without its newline was torn by a kill
-        for line in lines[:-1]:
+        if written and not self.entries:
+            raise LibraryError(f"{self.path} is not a results file of this program (no song record in it); "
+                               "choose another --results file")
+
+    def _read_lines(self, handle: Any) -> bool:
+        """Read the records of ``handle`` line by line; returns whether anything but white space was there. A line
+        longer than functions_similarity.LONGEST_LINE is no record: it is skipped, never held whole (the file
+        was read whole, so a 300 MB line of junk took its size twice)."""
+        longest, written = functions_similarity.LONGEST_LINE, False
+        while line := handle.readline(longest + 1):
+            written = written or bool(line.strip())
+            if not line.endswith(b"\n"):
+                self.dropped_lines += 1  # a last line without its newline was torn by a kill, or junk too long
+                if len(line) <= longest:
+                    break
+                while (part := handle.readline(1 << 16)) and not part.endswith(b"\n"):
+                    pass
+                continue
             try:
                 record = json.loads(line)
+                if not isinstance(record["path"], str):
+                    raise TypeError("a path that is no string")
                 self.entries[record["path"]] = LibraryEntry.from_record(record)
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.dropped_lines += 1
                 continue
-            self.lines[record["path"]] = line + b"\n"
-        if data.strip() and not self.entries:
-            raise LibraryError(f"{self.path} is not a results file of this program (no song record in it); "
-                               "choose another --results file")
+            self.lines[record["path"]] = line
+        return written
 
     def _compact(self) -> None:
         """Drop vanished files, torn lines and superseded records: rewrite the file atomically if any."""

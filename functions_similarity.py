@@ -248,7 +248,16 @@ _VECTOR_BYTES = EMBEDDING_DIM * 4
 _VECTOR_TEXT = 4 * -(-_VECTOR_BYTES // 3)  # its base64 length
 _TAIL = _KEY_VERSION + EMBEDDING_VERSION.encode() + b'", ' + _KEY_VECTOR  # how this program's records end
 READ_BLOCK = 1 << 22  # the file is read 4 MB at a time: memory holds one block, not the whole file
+# A line longer than this is no record (a record of 20 windows is about 4 KB; 16 MB would hold 60,000 windows): it is
+# skipped as it is read, never held whole (a 300 MB line of junk took 644 MB and 14 s)
+LONGEST_LINE = 1 << 24
 NONE, UNUSABLE = -1, -2  # a record without a vector of this version; one whose vector is not 50 finite float32
+
+
+def _braced(line: bytes) -> bool:
+    """Whether ``line`` is ``{...}`` but for white space around it (a line written elsewhere, e.g. with CR LF)."""
+    line = line.strip()
+    return line[:1] == b"{" and line[-1:] == b"}"
 
 
 def _json_string(data: bytes, start: int, end: int) -> str | None:
@@ -286,6 +295,7 @@ class LibraryVectors:
     other_versions: dict[str, int] = field(default_factory=dict)
     unusable: int = 0  # songs whose vector is not 50 finite numbers (NaN, inf, damaged): no vector
     file_state: tuple[int, int, int, int] | None = None  # the file as read: device, inode, size, mtime_ns
+    unreadable: int = 0  # lines that are no record (torn, empty, junk)
     index: dict[str, int] = field(default_factory=dict)  # path -> row
     projection: Projection = PROJECTION
 
@@ -298,7 +308,7 @@ class LibraryVectors:
                    records=len(paths), index={song: i for i, song in enumerate(paths)}, projection=projection)
 
     def notes(self) -> list[str]:
-        """One line about the songs left out, if any (for stderr)."""
+        """One line about the songs left out, one about lines that are no record, if any (for stderr)."""
         left = []
         if self.without_vector:
             left.append(f"{self.without_vector} without a vector (failed, or scanned with a model that reads only "
@@ -308,7 +318,10 @@ class LibraryVectors:
         if self.unusable:
             left.append(f"{self.unusable} with an unusable vector (not {EMBEDDING_DIM} finite numbers): a scan with "
                         "this program recomputes them")
-        return [f"{self.path}: {len(self.paths)} songs compared; left out: " + "; ".join(left)] if left else []
+        notes = [f"{self.path}: {len(self.paths)} songs compared; left out: " + "; ".join(left)] if left else []
+        if self.unreadable:  # as a scan of the file says it
+            notes.append(f"{self.path}: {self.unreadable} torn or unreadable line(s) ignored")
+        return notes
 
     def record(self, row: int) -> dict[str, Any] | None:
         """The record of ``row``, read from the file again (None if the file changed since it was loaded)."""
@@ -558,6 +571,7 @@ class _Reader:
         self.spans = array("q")  # offset and length of each record's line in the file
         self.blob = bytearray()  # the decoded vectors of this version, one after the other
         self.superseded = 0
+        self.unreadable = 0  # lines that are no record: torn, empty, or longer than LONGEST_LINE (as a scan counts)
         self.file_state: tuple[int, int, int, int] | None = None
 
     def lines(self, data: bytes, end: int, offset: int) -> None:
@@ -570,18 +584,18 @@ class _Reader:
         while start < end:
             stop = find(b"\n", start, end)
             at = rfind(_KEY_PATH, start, stop)  # near the end of a record: found sooner from there
-            if at < 0:
-                start = stop + 1
-                continue
             first = at + len(_KEY_PATH)
-            close = find(b'"', first, stop)
-            if close < 0:  # a damaged line
+            close = find(b'"', first, stop) if at >= 0 else -1
+            if close < 0 or (not (data[start] == 0x7B and data[stop - 1] == 0x7D)  # not {...}: torn, or not ours
+                             and not _braced(data[start:stop])):
+                self.unreadable += 1
                 start = stop + 1
                 continue
             song = data[first:close]
             if b"\\" in song:
                 song = _json_string(data, first, stop)
                 if song is None:
+                    self.unreadable += 1
                     start = stop + 1
                     continue
             else:
@@ -642,11 +656,21 @@ def load_library(path: str | os.PathLike[str], projection: Projection = PROJECTI
     blank = True  # nothing but white space so far
     try:
         with open(path, "rb") as handle:
-            offset, rest = 0, b""
+            offset, rest = 0, b""  # where ``rest`` (a line's beginning) is in the file
+            skipping = False  # in a line longer than LONGEST_LINE: dropped up to its newline, a block at a time
             while True:
                 block = handle.read(READ_BLOCK)
+                done = not block
                 if blank and not reader.paths and block.strip():
                     blank = False
+                if skipping:
+                    end = block.find(b"\n")
+                    offset += len(block) if end < 0 else end + 1
+                    if end < 0:
+                        if done:
+                            break
+                        continue
+                    skipping, block = False, block[end + 1:]
                 data = rest + block if rest else block
                 last = data.rfind(b"\n")
                 if last >= 0:
@@ -655,7 +679,11 @@ def load_library(path: str | os.PathLike[str], projection: Projection = PROJECTI
                     rest = data[last + 1:]
                 else:
                     rest = data
-                if not block:
+                if len(rest) > LONGEST_LINE:  # no record
+                    reader.unreadable += 1
+                    offset, rest, skipping = offset + len(rest), b"", True
+                if done:
+                    reader.unreadable += bool(rest)  # a last line without its newline: torn
                     break
             info = os.fstat(handle.fileno())
             reader.file_state = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
@@ -715,7 +743,8 @@ def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projecti
         index = {song: i for i, song in enumerate(paths)}
     return LibraryVectors(path=path, paths=paths, raw=raw, vectors=projection(raw), offsets=spans, records=records,
                           without_vector=sum(reader.versions[i] is None for i in live), other_versions=other,
-                          unusable=unusable, index=index, projection=projection, file_state=reader.file_state)
+                          unusable=unusable, index=index, projection=projection, file_state=reader.file_state,
+                          unreadable=reader.unreadable)
 
 
 def _records_are_ours(path: Path, reader: _Reader) -> bool:

@@ -107,6 +107,35 @@ def test_a_torn_last_line_is_ignored_and_a_foreign_file_is_refused(library, mode
     assert foreign.read_text() == "my notes, not results\n"
 
 
+
+def test_a_line_longer_than_any_record_is_dropped_without_being_read_whole(library, model_dir, tmp_path,
+                                                                           monkeypatch):
+    import tracemalloc
+
+    import functions_similarity
+
+    results = tmp_path / "r.jsonl"
+    assert run_classifier(library, "--model", model_dir, "--results", results).returncode == 0
+    whole = results.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    junk = b"x" * (24 << 20)  # longer than any record (16 MB)
+    results.write_bytes(b"".join(lines[:2]) + junk + b"\n" + b"".join(lines[2:]))
+    monkeypatch.setattr(functions_similarity, "LONGEST_LINE", 1 << 20)
+    tracemalloc.start()
+    try:
+        read = fl.ResultsFile(results)
+        read._read()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak  # the whole file was read: 48 MB and more
+    assert read.dropped_lines == 1 and len(read.entries) == 5
+    run = run_classifier(library, "--model", model_dir, "--results", results)
+    assert run.returncode == 0, run.stderr
+    assert f"{results}: 1 torn or unreadable line(s) ignored" in run.stderr.splitlines()
+    assert summary_of(run).endswith("5 skipped as unchanged")
+    assert results.read_bytes() == whole  # compacted: the junk is gone
+
 def test_bad_files_each_get_one_line_and_the_rest_is_kept(library, model_dir, tmp_path):
     (library / "zero.wav").write_bytes(b"")
     (library / "text.flac").write_text("not audio at all")

@@ -324,7 +324,8 @@ def test_the_reader_keeps_the_last_record_of_a_path_and_skips_torn_and_damaged_l
     np.testing.assert_array_equal(library.raw[library.index[str(paths[2])]], rows[2])
     assert library.record(library.index[str(paths[0])])["path"] == str(paths[0])
     assert library.notes() == [f"{results}: 2 songs compared; left out: 1 with an unusable vector (not 50 finite "
-                               "numbers): a scan with this program recomputes them"]
+                               "numbers): a scan with this program recomputes them",
+                               f"{results}: 1 torn or unreadable line(s) ignored"]
 
 
 # --- the whole library as the answer -------------------------------------------------------------------------
@@ -476,6 +477,56 @@ def test_a_rescan_recomputes_vectors_that_are_not_50_finite_numbers(tmp_path, mu
     assert "library: 2 classified, 0 uncertain, 0 failed, 1 skipped as unchanged" in again.stderr, again.stderr
     assert {r["path"]: r[fsim.EMBEDDING_FIELD] for r in map(json.loads, results.read_text().splitlines())} == vectors
     assert "skipped as unchanged" in run_classifier(music, "--model", musicnn_model, "--results", results).stderr
+
+# --- torn and unreadable lines -------------------------------------------------------------------------------
+def test_torn_and_unreadable_lines_are_the_scans_one_note_line(tmp_path):
+    music = tmp_path / "music"
+    paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
+    lines = [json.dumps(record(p, v)) + "\n" for p, v in zip(paths, clusters(), strict=True)]
+    damaged = [lines[0][:70] + "\n",  # a record torn in the middle of the file
+               "\n",  # an empty line
+               "some notes\n",
+               lines[1][:-2] + "\n",  # its closing brace lost
+               lines[2].replace('"path": "', '"path": ', 1)]  # a path that is no string
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(lines[:4] + damaged + lines[4:]) + lines[5][:100])  # and a torn last line
+    before = state(results)
+    scan = fl.ResultsFile(results)
+    scan._read()  # what a scan of this file says (reading only)
+    assert scan.dropped_lines == 6
+    run = run_classifier("--like", paths[0], "--results", results, "--top", "100", "--json")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines() == [f"{results}: 6 torn or unreadable line(s) ignored"]
+    assert sorted(json.loads(line)["path"] for line in run.stdout.splitlines()) == sorted(set(scan.entries) - {
+        str(paths[0])})
+    assert state(results) == before
+
+
+def test_a_line_longer_than_any_record_is_skipped_without_reading_it_whole(tmp_path, monkeypatch):
+    import tracemalloc
+
+    music = tmp_path / "music"
+    paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
+    lines = [(json.dumps(record(p, v)) + "\n").encode() for p, v in zip(paths, clusters(), strict=True)]
+    junk = b"x" * (24 << 20)  # 24 MB without a newline, the limit set to 1 MB below
+    head = b"".join(lines[:5])
+    for name, content in (("middle", head + junk + b"\n" + b"".join(lines[5:])),
+                          ("newline last in a block", head + junk[:(30 << 16) - len(head) - 1] + b"\n"
+                           + b"".join(lines[5:])),
+                          ("end", b"".join(lines) + junk)):
+        results = tmp_path / f"{name}.jsonl"
+        results.write_bytes(content)
+        monkeypatch.setattr(fsim, "READ_BLOCK", 1 << 16)
+        monkeypatch.setattr(fsim, "LONGEST_LINE", 1 << 20)
+        tracemalloc.start()
+        try:
+            library = fsim.load_library(results)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 << 20, (name, peak)  # the limit, a block and the library; the whole line took 48 MB
+        assert sorted(library.paths) == sorted(map(str, paths)), name
+        assert library.notes() == [f"{results}: 1 torn or unreadable line(s) ignored"], name
 
 # --- the measured quality, on the shared reference data ------------------------------------------------------
 def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist_filtered_split(shared_data):
