@@ -162,6 +162,7 @@ class HeldOut:
     record: dict  # how the rows were chosen, for model.json
     note: str = ""  # one line for the user (e.g. rows left out)
     cv_masks: np.ndarray | None = None  # --artists: (K, n fit rows) training masks of the artist-grouped folds
+    groups: np.ndarray | None = None  # --artists: the artist of each fit row (the novelty score's folds too)
 
 
 def held_out_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray) -> HeldOut:
@@ -210,7 +211,7 @@ def group_cv_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray
               "n_artist_groups": n_groups, "fold_seed": args.seed}
     note = (f"split {args.split}: {split.describe()}; calibration by {args.group_folds}-fold artist-grouped CV "
             f"inside the {int(train.sum())} train clips ({n_groups} artist groups)")
-    return HeldOut(train, split.masks["test"], None, record, note, cv_masks=masks)
+    return HeldOut(train, split.masks["test"], None, record, note, cv_masks=masks, groups=groups)
 
 
 def calibrate_out_of_fold(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args: argparse.Namespace,
@@ -280,6 +281,11 @@ def print_report(metrics: dict, cal: dict | None, rows: HeldOut, fit_seconds: fl
         print(f"ECE {metrics['ece']:.3f} (uncalibrated: calibration needs --split)")
     else:
         print_calibration(metrics, cal, rows)
+    if "novelty" in metrics:
+        n = metrics["novelty"]
+        print(f"unknown answers on the held-out clips: {n['unknown_share']:.1%} ({n['n_unknown']} of {n['n_clips']}; "
+              f"{n['unknown_wrong_share']:.1%} of them were wrong genres); accuracy counting an unknown answer as "
+              f"wrong {n['accuracy_unknown_wrong']:.3f}, on the known answers {n['known_accuracy']:.3f}")
     floor = metrics["ece_if_calibrated"]
     print(f"ECE a perfectly calibrated model with these probabilities would show on {floor['n_clips']} clips: "
           f"{floor['mean']:.3f} on average, up to {floor['p95']:.3f} (95th percentile)")
@@ -388,6 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     # Held-out figures, from the exported Keras model itself
     proba, logits, metrics = held_out_figures(model, X, y, rows, genres, columns, architecture, temperature, cal)
     confusion = metrics.pop("confusion_matrix")
+    # The novelty score: which songs are none of these genres (fitted on the same training rows)
+    scorer, novelty_line = training.fit_model_novelty(X[fit], y[fit], rows.groups, columns, args.seed)
+    print(novelty_line)
+    if scorer is not None:
+        metrics["novelty"] = evaluation.novelty_figures(scorer, X[test], y[test], proba)
     training_info = {
         "features_csv": str(args.features_csv), "n_rows": len(df), "n_train": int(fit.sum()),
         "n_test": int(test.sum()), "held_out": rows.record, "epochs": epochs, "batch_size": batch,
@@ -396,10 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     metadata = nn.model_metadata(args.architecture, name, genres, columns, recipe, training_info, metrics, confusion,
                                  sha, members=args.members, calibration=cal)
+    novelty_arrays: dict[str, np.ndarray] = {}
+    if scorer is not None:
+        import functions_novelty
+
+        novelty_arrays, metadata["novelty"] = functions_novelty.to_arrays(scorer)
     # Export
     out = args.output_dir
     try:
-        nn.write_model_dir(out, model, metadata, extra_files={"test_files.txt": "\n".join(df["file"][test]) + "\n"})
+        nn.write_model_dir(out, model, metadata, extra_files={"test_files.txt": "\n".join(df["file"][test]) + "\n"},
+                           extra_arrays=novelty_arrays)
     except OSError as exc:
         print(f"error: {out}: cannot write the model ({exc})", file=sys.stderr)
         return 1

@@ -289,10 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.like is not None:
         return like_main(args, job)  # the model is loaded only if the song must be analysed
     try:
-        job.load()
+        analyser = job.load()
     except fi.ModelUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(analyser.classifier, "novelty", None) is None and (
+            args.write_tags or args.playlists or not (args.json or args.library)):
+        print(f"note: this model has no novelty score, so it cannot tell songs outside its {len(analyser.genres)} "
+              "genres: it answers one of them for any sound (models trained by 02_train_model.py now have one)",
+              file=sys.stderr)
 
     items = fi.expand_inputs(args.inputs) + [(target, None) for target in args.search_targets]
     show_progress = not args.no_progress and sys.stderr.isatty()
@@ -322,5 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_ALL_FAILED if results and failed == len(results) else EXIT_OK
 
 
+def run() -> int:
+    """``main`` as a command: output piped into a program that stops reading (``| head``) ends it quietly."""
+    try:
+        return main()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_OK
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

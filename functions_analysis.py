@@ -407,6 +407,22 @@ class WindowFeatures:
         return np.concatenate(self._tags).mean(axis=0, dtype=np.float64) if self._tags else None
 
 
+@dataclass
+class SongNovelty:
+    """The 0..1 novelty and known flag of each window and of the song (empty lists and None: no novelty score)."""
+
+    window_values: list[float] = field(default_factory=list)
+    window_known: list[bool] = field(default_factory=list)
+    song: float | None = None
+    song_known: bool | None = None
+
+    def windows(self, count: int) -> tuple[list[float | None], list[bool | None]]:
+        """Per window: (novelty values, known flags), Nones where the model has no novelty score."""
+        if self.song is None:
+            return [None] * count, [None] * count
+        return list(self.window_values), list(self.window_known)
+
+
 class SongAnalyser:
     """Loads a classifier once and classifies whole songs with it (used by the CLI and the GUI).
 
@@ -576,14 +592,31 @@ class SongAnalyser:
             raise AnalysisError(problems[0] if len(problems) == 1 else f"no usable window ({problems[0]})")
         per_window = self._probabilities(np.vstack(rows))
         mean = per_window.mean(axis=0)
+        novelty = self._novelty(np.vstack(rows))
         windows = [WindowResult(start_s=round(offset_s + s, 3), genre=self.genres[int(np.argmax(p))],
-                                probabilities=self._as_dict(p)) for s, p in zip(kept, per_window, strict=True)]
+                                probabilities=self._as_dict(p), novelty=value, known=known)
+                   for s, p, value, known in zip(kept, per_window, *novelty.windows(len(kept)), strict=True)]
         report_progress(progress, "done", 1.0, "done")
         threshold = getattr(self.classifier, "uncertain_threshold", None)
         return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
                           probabilities=self._as_dict(mean), windows=windows,
                           uncertain=threshold is not None and float(mean.max()) < threshold,
-                          tag_means=features.tag_means())
+                          tag_means=features.tag_means(), novelty=novelty.song, known=novelty.song_known)
+
+    def _novelty(self, rows: np.ndarray) -> SongNovelty:
+        """The novelty of a song's windows (``rows``: one feature row per window) and of the song: unknown when more
+        than half of its windows are (functions_novelty.song_score). Empty when the model has no novelty score."""
+        scorer = getattr(self.classifier, "novelty", None)
+        if scorer is None:
+            return SongNovelty()
+        import functions_novelty
+
+        raw = functions_novelty.raw_scores(scorer, np.atleast_2d(rows)[:, self._column_index])
+        song = functions_novelty.song_score(raw)
+        return SongNovelty([float(v) for v in functions_novelty.novelty_values(scorer, raw)],
+                           [not bool(u) for u in functions_novelty.is_unknown(scorer, raw)],
+                           float(functions_novelty.novelty_values(scorer, song)),
+                           not bool(functions_novelty.is_unknown(scorer, song)))
 
     def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:

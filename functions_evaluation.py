@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -358,3 +358,17 @@ def fold_metrics(y: np.ndarray, pred: np.ndarray, train_mask: np.ndarray, n_clas
         "f1": float(f),
         "train_accuracy": float((pred[train_mask] == y[train_mask]).mean()),
     }
+
+
+def novelty_figures(scorer: Any, X_test: np.ndarray, y_test: np.ndarray, proba: np.ndarray) -> dict:
+    """What a model's novelty score does on held-out clips of its own genres: the share it calls unknown, how many
+    of those the network had wrong anyway, and the accuracy with an unknown answer counted as wrong."""
+    import functions_novelty
+
+    unknown = functions_novelty.is_unknown(scorer, functions_novelty.raw_scores(scorer, X_test))
+    right = proba.argmax(axis=1) == np.asarray(y_test)
+    n = len(right)
+    return {"n_clips": n, "n_unknown": int(unknown.sum()), "unknown_share": float(unknown.mean()) if n else 0.0,
+            "unknown_wrong_share": float((~right[unknown]).mean()) if unknown.any() else 0.0,
+            "accuracy_unknown_wrong": float((right & ~unknown).mean()) if n else 0.0,
+            "known_accuracy": float(right[~unknown].mean()) if (~unknown).any() else 0.0}

@@ -145,6 +145,10 @@ class KerasBackedClassifier:
     def check_columns(self, available: Any) -> None:
         self._numpy.check_columns(available)
 
+    @property
+    def novelty(self) -> Any:
+        return self._numpy.novelty
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(self._model.predict(np.asarray(X, dtype=np.float32), verbose=0), dtype=np.float64)
 

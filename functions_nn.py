@@ -29,7 +29,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -318,6 +318,7 @@ class Classifier:
     activations: list[str] = field(default_factory=list)
     temperature: float = 1.0  # fitted on validation clips (model.json "calibration"); 1 = uncalibrated
     uncertain_threshold: float | None = None  # calibrated top probability below which an answer is uncertain
+    novelty: Any = None  # functions_novelty.NoveltyScorer of model.json "novelty" (None: it cannot tell unknown songs)
 
     @property
     def members(self) -> int:
@@ -423,8 +424,30 @@ def load_classifier(model_dir: str | os.PathLike) -> Classifier:
         raise ModelLoadError(f"{meta_path}: the last activation must be softmax")
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ModelLoadError(f"{weights_path}: contains non-finite values")
-    return Classifier.from_arrays(arrays, genres, columns, activations, model_dir=model_dir, metadata=meta,
-                                  temperature=temperature, uncertain_threshold=threshold)
+    expected_sha = meta.get("weights_sha256")
+    if expected_sha is not None and _file_sha256(weights_path) != expected_sha:
+        raise ModelLoadError(f"{weights_path}: not the weights model.json was written with (their SHA-256 "
+                             "differs): copy the model folder whole, or train it again with 02_train_model.py")
+    classifier = Classifier.from_arrays(arrays, genres, columns, activations, model_dir=model_dir, metadata=meta,
+                                        temperature=temperature, uncertain_threshold=threshold)
+    if meta.get("novelty") is not None:
+        import functions_novelty
+
+        try:
+            classifier.novelty = functions_novelty.from_arrays(arrays, meta["novelty"], columns)
+        except ValueError as exc:
+            raise ModelLoadError(f"{meta_path}: unusable novelty score ({exc})") from None
+    return classifier
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _calibration(meta: dict, meta_path: Path) -> tuple[float, float | None]:
@@ -575,18 +598,21 @@ def keras_model_from_arrays(columns: Sequence[str], genres: Sequence[str], hidde
 
 
 def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict,
-                    extra_files: Mapping[str, str] | None = None) -> None:
-    """Write model.keras, weights.npz (no pickle), model.json and ``extra_files`` (name -> text) as the folder
-    ``model_dir``; other files of an earlier folder there are kept.
+                    extra_files: Mapping[str, str] | None = None,
+                    extra_arrays: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write model.keras, weights.npz (no pickle; the network's arrays and ``extra_arrays``, e.g. the novelty
+    score's), model.json (with the SHA-256 of weights.npz, checked at load) and ``extra_files`` (name -> text) as
+    the folder ``model_dir``; other files of an earlier folder there are kept.
 
     Everything is written into a new sibling folder first, which then takes the place of ``model_dir`` in one
     atomic step: a crash at any moment leaves either the old folder or the new one whole, never a mix.
     """
-    arrays = keras_model_arrays(model)
+    arrays = {**keras_model_arrays(model), **(extra_arrays or {})}
     with _replacing_folder(Path(os.path.realpath(model_dir))) as folder:
         model.save(folder / MODEL_FILE)
         with open(folder / WEIGHTS_FILE, "wb") as fh:
             np.savez(fh, **arrays)
+        metadata = {**metadata, "weights_sha256": _file_sha256(folder / WEIGHTS_FILE)}
         (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         for name, text in (extra_files or {}).items():
             (folder / name).write_text(text, encoding="utf-8")

@@ -101,8 +101,12 @@ def test_model_folder_contents(trained: tuple[Path, Path]) -> None:
         names = list(npz.files)
         assert all(npz[n].dtype != object for n in names)
         assert names[:2] == ["norm_mean", "norm_variance"]
-        assert names[2:] == [f"dense_{i}_{p}" for i in range(8) for p in ("kernel", "bias")]
+        network = [n for n in names if not n.startswith("novelty_")]
+        assert network[2:] == [f"dense_{i}_{p}" for i in range(8) for p in ("kernel", "bias")]
+        # then the novelty score's arrays (functions_novelty.to_arrays), described by model.json's "novelty"
+        assert names == network + [n for n in names if n.startswith("novelty_")] and len(network) < len(names)
         assert npz["dense_0_kernel"].shape == (1, 85, 85) and npz["dense_7_bias"].shape == (1, n_genres)
+    assert meta["novelty"]["threshold"] is not None and len(meta["weights_sha256"]) == 64
     assert meta["format_version"] == nn.MODEL_FORMAT_VERSION == 2 and meta["members"] == 1
     assert "calibration" not in meta and 0 <= meta["metrics"]["ece"] <= 1  # no valid clips: not calibrated
     # the held-out clips are the ones listed, none of them trained on
@@ -145,15 +149,28 @@ def test_format_1_model_folders_still_load(trained: tuple[Path, Path], tmp_path:
     folder = _copy(trained[1], tmp_path / "v1")
     meta = json.loads((folder / "model.json").read_text())
     meta["format_version"] = 1
-    del meta["members"]
+    for key in ("members", "weights_sha256", "novelty"):  # none of these existed then
+        del meta[key]
     (folder / "model.json").write_text(json.dumps(meta))
     with np.load(folder / "weights.npz") as npz:
-        arrays = {n: (npz[n][0] if n.startswith("dense_") else npz[n]) for n in npz.files}
+        arrays = {n: (npz[n][0] if n.startswith("dense_") else npz[n]) for n in npz.files
+                  if not n.startswith("novelty_")}
     np.savez(folder / "weights.npz", **arrays)
     old, new = nn.load_classifier(folder), nn.load_classifier(trained[1])
     assert old.members == 1 and old.temperature == 1.0 and old.uncertain_threshold is None
     X = real_feature_rows(new.feature_columns, 20)
     np.testing.assert_allclose(old.predict_proba(X), new.predict_proba(X), atol=1e-12)
+
+
+def test_weights_of_another_model_are_refused_by_their_checksum(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """model.json records the SHA-256 of the weights.npz written with it: a weights.npz copied in from another
+    model of the same shapes would otherwise be read silently."""
+    folder = _copy(trained[1], tmp_path / "mixed")
+    with np.load(folder / "weights.npz") as npz:
+        arrays = {n: npz[n] * (1.01 if n.startswith("dense_") else 1.0) for n in npz.files}
+    np.savez(folder / "weights.npz", **arrays)
+    with pytest.raises(nn.ModelLoadError, match="not the weights model.json was written with"):
+        nn.load_classifier(folder)
 
 
 def test_check_columns_names_the_missing_ones(trained: tuple[Path, Path]) -> None:
