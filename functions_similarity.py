@@ -848,16 +848,32 @@ def find_like(song: str, results: str | os.PathLike[str], top: int, job: Any,
 
 
 def format_answer(answer: LikeAnswer) -> str:
-    """The text of ``03 --like``: a headline, then one line per song (rank, similarity, genre, title, path)."""
-    name = answer.query_title or Path(answer.query).stem
-    lines = [f"Songs like {name} ({answer.query}), most similar first:"]
+    """The text of ``03 --like``: a headline, then one line per song (rank, similarity, genre, title, path).
+
+    Every song is one line of printable text whatever its name holds: in a path a newline, carriage return or tab
+    is written ``\\n``, ``\\r``, ``\\t``, another control character or a byte that is not UTF-8 ``\\xNN``
+    (a name with a newline took two lines, and one that is not UTF-8 printed bytes no UTF-8 reader takes).
+    """
+    name = _printable(" ".join((answer.query_title or Path(answer.query).stem).split()))
+    lines = [f"Songs like {name} ({_printable(answer.query)}), most similar first:"]
     width = max([len(n.genre or "") for n in answer.neighbours] + [5])
     for n in answer.neighbours:
-        title = " ".join((n.title or Path(n.path).stem).split())
-        lines.append(f"{n.rank:>4}. {n.similarity:6.3f}  {n.genre or '-':<{width}}  {title}  [{n.path}]")
+        title = _printable(" ".join((n.title or Path(n.path).stem).split()))
+        lines.append(f"{n.rank:>4}. {n.similarity:6.3f}  {_printable(n.genre or '-'):<{width}}  {title}  "
+                     f"[{_printable(n.path)}]")
     if not answer.neighbours:
         lines.append("    (no other song in the library has a vector to compare)")
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """``text`` with what a line of text cannot show as it is escaped (see ``format_answer``)."""
+    if text.isprintable():
+        return text
+    escapes = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return "".join(c if c.isprintable() else escapes.get(c) or (
+        f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else  # a byte that is not UTF-8
+        f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in text)
 
 
 def write_playlist(neighbours: Iterable[Any], output: str | os.PathLike[str]) -> Path:

@@ -15,6 +15,8 @@ import base64
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -527,6 +529,35 @@ def test_a_line_longer_than_any_record_is_skipped_without_reading_it_whole(tmp_p
         assert peak < 4 << 20, (name, peak)  # the limit, a block and the library; the whole line took 48 MB
         assert sorted(library.paths) == sorted(map(str, paths)), name
         assert library.notes() == [f"{results}: 1 torn or unreadable line(s) ignored"], name
+
+# --- odd file names ------------------------------------------------------------------------------------------
+def test_odd_file_names_are_one_line_each_in_the_answer_and_reach_the_playlist(tmp_path):
+    music = tmp_path / "music"
+    names = [b"caf\xe9 latin-1.wav", b"new\nline.wav", b"carriage\rreturn.wav", b"#hash.wav", b'say "hi".wav',
+             b"a, comma.wav", b"tab\there.wav", b"back\\slash.wav", b"plain.wav"]
+    paths = [song_file(music, os.fsdecode(name)) for name in names]
+    results = write_results(tmp_path / "r.jsonl", [record(p, v, title=p.stem) for p, v in zip(paths, clusters(),
+                                                                                              strict=True)])
+    playlist = music / "like.m3u8"  # beside the songs: '#hash.wav' is a relative location
+    command = [sys.executable, str(fl.__file__).replace("functions_library.py", "03_launch_classifier.py"),
+               "--like", paths[-1], "--results", results, "--top", "100"]
+    run = subprocess.run([*map(str, command), "--playlist", str(playlist)], capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.decode("utf-8").splitlines()  # strict UTF-8, one line per song
+    assert len(lines) == 1 + 8 and all(line.isprintable() for line in lines)
+    shown = {line.rsplit("  [", 1)[1][:-1] for line in lines[1:]}
+    assert str(music / "new\\nline.wav") in shown and str(music / "caf\\xe9 latin-1.wav") in shown
+    assert str(music / 'say "hi".wav') in shown and str(music / "back\\slash.wav") in shown
+    from urllib.parse import unquote_to_bytes
+
+    places = playlist.read_bytes().decode("utf-8").splitlines()[2::2]
+    found = {unquote_to_bytes(p[len("file://"):]) if p.startswith("file://") else os.fsencode(music / p)
+             for p in places}
+    assert {os.path.normpath(f) for f in found} == {os.fsencode(p) for p in paths[:-1]}
+
+    run = subprocess.run([*map(str, command), "--json"], capture_output=True, timeout=120)
+    listed = [json.loads(line) for line in run.stdout.decode("utf-8", "surrogateescape").splitlines()]
+    assert sorted(song["path"] for song in listed) == sorted(map(str, paths[:-1]))
 
 # --- the measured quality, on the shared reference data ------------------------------------------------------
 def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist_filtered_split(shared_data):
