@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -76,12 +77,17 @@ class LibraryEntry:
         probabilities = record.get("probabilities") or {}
         genre = record.get("genre")
         return cls(path=record["path"], title=record.get("title"), duration_s=record.get("duration_s"),
-                   genre=genre, confidence=float(probabilities.get(genre, 0.0)) if genre else 0.0,
+                   genre=genre, confidence=_probability(probabilities.get(genre)) if genre else 0.0,
                    uncertain=bool(record.get("uncertain", False)), error=record.get("error"),
                    size=record.get("size"), mtime_ns=record.get("mtime_ns"), model=record.get("model"),
                    embedding_version=record.get(functions_similarity.VERSION_FIELD)
                    if functions_similarity.stored_vector(record.get(functions_similarity.EMBEDDING_FIELD)) is not None
                    else None)
+
+
+def _probability(value: Any) -> float:
+    """A record's probability as a float: 0 for null (a NaN or infinite one is written so) or anything else."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
 
 def library_path(item: str) -> str:
@@ -200,8 +206,10 @@ class ResultsFile:
             write_atomically(self.path, b"".join(self.lines.values()))
 
     def append(self, record: dict[str, Any]) -> LibraryEntry:
-        """Append one record and flush it: a kill after this loses nothing of it."""
-        line = (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
+        """Append one record and flush it: a kill after this loses nothing of it. Numbers that are NaN or infinite
+        are written as null (JSON has no such numbers: Python wrote a bare NaN, which other readers refuse)."""
+        record = functions_similarity.finite_or_none(record)
+        line = (json.dumps(record, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
         self._out.write(line)
         self._out.flush()
         entry = LibraryEntry.from_record(record)
@@ -421,22 +429,61 @@ def export_csv(entries: Iterable[LibraryEntry], path: str | os.PathLike[str]) ->
     import csv
     import io
 
+    def number(value: float | None, form: str = "") -> str:  # NaN or infinite: empty
+        return "" if value is None or not math.isfinite(value) else format(value, form)
+
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CR LF line ends (RFC 4180): a field holding a carriage return is quoted, as one holding a newline is (with LF
+    # ends a lone CR was written bare, and readers took it for the end of the row)
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["path", "title", "genre", "confidence", "uncertain", "duration_s", "error"])
     for e in entries:
-        writer.writerow([e.path, e.title or "", e.genre or "", f"{e.confidence:.4f}" if e.ok else "", e.uncertain,
-                         "" if e.duration_s is None else e.duration_s, e.error or ""])
-    write_atomically(Path(path), buffer.getvalue().encode("utf-8"))
+        writer.writerow([e.path, e.title or "", e.genre or "", number(e.confidence, ".4f") if e.ok else "", e.uncertain,
+                         number(e.duration_s), e.error or ""])
+    write_atomically(Path(path), utf8(buffer.getvalue()))  # a name's bytes that are not UTF-8 failed here
     return Path(path)
 
 
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, a file name's bytes that are not UTF-8 (surrogate escapes) written as U+FFFD."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8")
+
+
 def playlist_text(songs: Iterable[LibraryEntry], folder: Path) -> str:
-    """An extended M3U playlist of ``songs`` with paths relative to ``folder`` (forward slashes; URLs as they are)."""
+    """An extended M3U playlist of ``songs`` with paths relative to ``folder`` (forward slashes; URLs as they are).
+
+    Every song is one ``#EXTINF`` line and one location line, whatever its name holds: a relative path that starts
+    with ``#`` or white space gets ``./`` (players skip ``#...`` lines as comments, some strip spaces), and a path
+    that no line holds as it is (a newline, carriage return or other control character, white space at its end,
+    bytes that are not UTF-8) is written as the ``file://`` URI of its bytes, percent-encoded (a name that is not
+    UTF-8 made writing the playlist fail with UnicodeEncodeError). Titles are one line of printable text; a
+    duration that is not a finite number is -1 (unknown).
+    """
     lines = ["#EXTM3U"]
     for song in songs:
-        seconds = -1 if song.duration_s is None else int(round(song.duration_s))
-        title = " ".join((song.title or Path(song.path).stem).split())  # one line, whatever the name holds
-        where = song.path if looks_like_url(song.path) else Path(os.path.relpath(song.path, folder)).as_posix()
-        lines += [f"#EXTINF:{seconds},{title}", where]
+        duration = song.duration_s
+        seconds = -1 if duration is None or not math.isfinite(duration) else int(round(duration))
+        lines += [f"#EXTINF:{seconds},{one_line(song.title or Path(song.path).stem)}", _m3u_location(song.path, folder)]
     return "\n".join(lines) + "\n"
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of printable characters: control characters as spaces, runs of white space as one
+    space, a name's bytes that are not UTF-8 as U+FFFD."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else " " for c in utf8(text).decode("utf-8"))
+    return " ".join(text.split())
+
+
+def _m3u_location(path: str, folder: Path) -> str:
+    """The location line of ``path`` in a playlist in ``folder`` (see ``playlist_text``)."""
+    if looks_like_url(path):  # as it is, but for characters a URL must not hold as they are
+        return path if path.isprintable() and " " not in path else "".join(
+            f"%{ord(c):02X}" if c == " " or (ord(c) < 0x80 and not c.isprintable()) else c for c in path)
+    where = Path(os.path.relpath(path, folder)).as_posix()
+    if not where.isprintable() or where != where.rstrip():  # surrogate escapes are not printable either
+        return Path(os.path.abspath(path)).as_uri()
+    return f"./{where}" if where.startswith("#") or where != where.lstrip() else where

@@ -294,6 +294,80 @@ def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertai
     assert any("Rock ünd Roll/song" in line for p in lists.iterdir() for line in p.read_text("utf-8").splitlines())
 
 
+
+ODD_NAMES = [b"caf\xe9 latin-1.wav", b"new\nline.wav", b"carriage\rreturn.wav", b"#hash first.wav",
+             b'say "hi".wav', b"a, comma.wav", b" space first.wav", b"tab\there.wav"]
+
+
+def strict_json(line: str | bytes) -> dict:
+    """``line`` parsed as JSON proper: NaN, Infinity and -Infinity are refused (Python's reader accepts them)."""
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def playlist_songs(playlist: Path) -> list[bytes]:
+    """The files a player finds in an M3U8 playlist: its location lines (relative to its folder, or file URIs)."""
+    from urllib.parse import unquote_to_bytes
+
+    lines = playlist.read_bytes().decode("utf-8").split("\n")  # strict UTF-8
+    assert lines[0] == "#EXTM3U" and lines[-1] == "", lines
+    infos, places = lines[1:-1:2], lines[2:-1:2]
+    assert all(info.startswith("#EXTINF:") and info.isprintable() for info in infos), infos
+    assert not any(place.startswith("#") or place != place.strip() or "\r" in place for place in places), places
+    return [unquote_to_bytes(place[len("file://"):]) if place.startswith("file://")
+            else os.path.normpath(os.fsencode(playlist.parent) + b"/" + place.encode("utf-8")) for place in places]
+
+
+def test_odd_file_names_reach_playlists_the_csv_and_the_records_intact(model_dir, tmp_path):
+    music = tmp_path / "music"
+    make_library(music, 1, seconds=3.0)
+    plain = music / "song 00.wav"
+    for name in ODD_NAMES:
+        shutil.copy(plain, os.path.join(os.fsencode(music), name))
+    songs = sorted(os.path.join(os.fsencode(music), name) for name in [*ODD_NAMES, b"song 00.wav"])
+    results = tmp_path / "r.jsonl"
+    run = subprocess.run([sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), music, "--model", model_dir,
+                          "--results", results, "--playlists", music, "--min-confidence", "0"], cwd=PROJECT_DIR,
+                         capture_output=True, env=script_env(), timeout=300)  # playlists beside the songs
+    run.stderr = run.stderr.decode("utf-8", "surrogateescape")  # names are printed as their bytes
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert summary_of(run) == "library: 9 classified, 0 uncertain, 0 failed, 0 skipped as unchanged"
+    listed = [song for playlist in music.glob("*.m3u8") for song in playlist_songs(playlist)]
+    assert sorted(listed) == songs
+
+    records = [strict_json(line) for line in results.read_bytes().splitlines()]
+    assert sorted(os.fsencode(r["path"]) for r in records) == songs
+
+    with fl.ResultsFile(results) as read:
+        entries = list(read.entries.values())
+    table = tmp_path / "table.csv"
+    fl.export_csv(entries, table)
+    import csv
+
+    with open(table, encoding="utf-8", newline="") as handle:  # strict UTF-8
+        rows = list(csv.reader(handle))
+    assert rows[0][0] == "path" and len(rows) == 1 + len(songs)
+    written = sorted(row[0] for row in rows[1:])
+    expected = sorted(os.fsencode(song).decode("utf-8", "replace") for song in map(os.fsdecode, songs))
+    assert written == expected  # the name's byte that is not UTF-8 as U+FFFD, every other name as it is
+
+
+def test_numbers_that_are_nan_or_infinite_are_null_in_records_and_playlists(tmp_path):
+    import functions_analysis as fa
+
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")
+    result = fa.SongResult(input=str(song), title="t", duration_s=float("nan"), genre="metal",
+                           probabilities={"metal": float("inf"), "blues": 0.1})
+    with fl.ResultsFile(tmp_path / "r.jsonl") as results:
+        entry = results.append(fl.record_for(result, (4, 1), "model"))
+    record = strict_json((tmp_path / "r.jsonl").read_bytes())
+    assert record["duration_s"] is None and record["probabilities"] == {"metal": None, "blues": 0.1}
+    assert fl.playlist_text([entry, fl.LibraryEntry(str(song), duration_s=float("inf"))], tmp_path).splitlines()[
+        1::2] == ["#EXTINF:-1,t", "#EXTINF:-1,song"]
+
 @pytest.mark.slow
 def test_a_cli_started_dask_cluster_scan_writes_the_same_results_file(library, model_dir, tmp_path, cli_cluster):
     """Scheduler and workers started with the dask command-line tools, where the project is not importable."""
