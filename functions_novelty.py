@@ -26,7 +26,8 @@ and the figures (AUROC, share of the left-out genre caught). ``fit_novelty`` doe
 A song cut into windows is unknown when more than half of its windows are (``song_score``). ``to_arrays`` /
 ``from_arrays`` store a scorer as plain arrays (``novelty_*``, for weights.npz) and a JSON-able record (for
 model.json). NumPy and the standard library at module level; ``held_out_scores`` imports functions_evaluation
-(scikit-learn) for its folds. Scoring a row costs a few microseconds.
+(scikit-learn) for its folds. Scoring a song's rows takes well under a millisecond (bench: 0.05-0.09 ms
+against 0.4-1.4 s for the analysis that makes them).
 """
 
 from __future__ import annotations

@@ -33,6 +33,21 @@ Parts (``--part``, comma-separated; default ``cv,test,shipped,nonmusic``):
         [--audio FILE ...] [--json outputs/novelty/bench_novelty.json]
 
 --quick: 3 network members instead of 10 and a smaller grid (the figures are then not the recipe's).
+
+Measured (full run, 10 members, this 2-core machine, one thread; 36 min in all):
+- cv (train only, 104 settings in 19 s): the chosen score (sqrt tag means, shrinkage 0.6, entropy weight 2,
+  temperature 16, guard) 0.862 mean AUROC, 0.566 of the left-out genre caught at 90 % kept; without the guard
+  0.868 / 0.601; nearest genre mean 0.830 / 0.502; classic columns only 0.571.
+- netcv (394 s): top probability 0.704, entropy 0.700, energy 0.663, mutual information 0.738, member
+  disagreement 0.672, Mahalanobis on hidden layer 4 0.744 and on the penultimate layer 0.708; the chosen score
+  plus any of them at weight 0.25 or 0.5: 0.848-0.863 (alone 0.862): the network adds nothing.
+- test (615 s), means over the ten left-out genres, chosen / nested / top probability / nearest mean: AUROC
+  0.892 / 0.891 / 0.728 / 0.864; left-out clips answered with a confident known genre 0.431 / 0.434 / 0.769 /
+  0.401; flagged unknown 0.509 / 0.503 / 0.188 / 0.523; known clips flagged unknown 0.030 / 0.037 / 0.073 /
+  0.077; known accuracy 0.807 (counting unknown as wrong 0.795 / 0.790 / 0.782 / 0.762).
+- shipped: test accuracy 0.786, counting unknown as wrong 0.783 (7 clips unknown, 6 of them wrong answers).
+- nonmusic: the 11 numpy signals and 3 espeak-ng speech files (--audio) all unknown (novelty 0.977-1.000);
+  scoring a song 0.04-0.09 ms against 0.4-1.4 s of analysis (0.006 % for a 4-minute song).
 """
 
 from __future__ import annotations
