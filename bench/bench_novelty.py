@@ -34,7 +34,7 @@ Parts (``--part``, comma-separated; default ``cv,test,shipped,nonmusic``):
 
 --quick: 3 network members instead of 10 and a smaller grid (the figures are then not the recipe's).
 
-Measured (full run, 10 members, this 2-core machine, one thread; 36 min in all):
+Measured (full run, 10 members, this 2-core machine, one thread; about 18 min in all):
 - cv (train only, 104 settings in 19 s): the chosen score (sqrt tag means, shrinkage 0.6, entropy weight 2,
   temperature 16, guard) 0.862 mean AUROC, 0.566 of the left-out genre caught at 90 % kept; without the guard
   0.868 / 0.601; nearest genre mean 0.830 / 0.502; classic columns only 0.571.
