@@ -420,7 +420,7 @@ def write_playlists(lists: dict[str, list[LibraryEntry]], folder: str | os.PathL
     written = []
     for name, songs in lists.items():
         written.append(folder / f"{name}.m3u8")
-        write_atomically(written[-1], playlist_text(songs, folder).encode("utf-8"))
+        write_atomically(written[-1], utf8(playlist_text(songs, folder)))
     return written
 
 
@@ -482,7 +482,8 @@ def _m3u_location(path: str, folder: Path) -> str:
     """The location line of ``path`` in a playlist in ``folder`` (see ``playlist_text``)."""
     if looks_like_url(path):  # as it is, but for characters a URL must not hold as they are
         return path if path.isprintable() and " " not in path else "".join(
-            f"%{ord(c):02X}" if c == " " or (ord(c) < 0x80 and not c.isprintable()) else c for c in path)
+            f"%{ord(c):02X}" if c == " " or (ord(c) < 0x80 and not c.isprintable()) else
+            f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in path)  # a byte not UTF-8
     where = Path(os.path.relpath(path, folder)).as_posix()
     if not where.isprintable() or where != where.rstrip():  # surrogate escapes are not printable either
         return Path(os.path.abspath(path)).as_uri()

@@ -355,10 +355,16 @@ class LibraryVectors:
             except ValueError:
                 parsed = [_parsed(head + b"}") for head in heads[::2]]
             for k, fields in zip(fast, parsed, strict=True):
-                if not (isinstance(fields, dict) and _SHOWN <= fields.keys()):  # another order of fields
+                try:
+                    title, genre, duration = fields["title"], fields["genre"], fields["duration_s"]
+                except (KeyError, TypeError):  # another order of fields
                     handle.seek(spans[k][0])
-                    fields = _parsed(handle.read(spans[k][1]))
-                shown[k] = _shown(fields)
+                    shown[k] = _shown(_parsed(handle.read(spans[k][1])))
+                    continue
+                if type(title) is str and type(genre) is str and type(duration) is float and math.isfinite(duration):
+                    shown[k] = (title, genre, duration)
+                else:
+                    shown[k] = _shown(fields)
             fast.clear()
             heads.clear()
 
@@ -523,8 +529,7 @@ class _SeenVectors:
 
 _RECORD_START = b'{"input": '  # how this program's records begin (SongResult.to_json_dict) ...
 _SHOWN_END = b', "probabilities": '  # ... and what follows the fields of a neighbour that are shown
-_SHOWN = frozenset(("title", "genre", "duration_s"))
-_HEAD_BYTES = 4096  # a record's shown fields are read from its first 4 KB (the rest of it if they are not there)
+_HEAD_BYTES = 1024  # a record's shown fields are read from its first 1 KB (the rest of it if they are not there)
 
 
 def _record_path(data: Any, start: int, stop: int) -> str | None:
@@ -805,7 +810,7 @@ def query_vector(library: LibraryVectors, song: str, job: Any) -> tuple[np.ndarr
     for row in sorted(rows):
         record = library.record(row) or {}
         if _is_url(key) or _unchanged(library.paths[row], record):
-            return library.raw[row], record.get("title"), rows, False
+            return library.raw[row], _shown(record)[0], rows, False
     result = job.classify(song)
     if not result.ok:
         raise SimilarityError(f"{song}: cannot be analysed ({result.error})")
@@ -858,9 +863,12 @@ def format_answer(answer: LikeAnswer) -> str:
     lines = [f"Songs like {name} ({_printable(answer.query)}), most similar first:"]
     width = max([len(n.genre or "") for n in answer.neighbours] + [5])
     for n in answer.neighbours:
-        title = _printable(" ".join((n.title or Path(n.path).stem).split()))
-        lines.append(f"{n.rank:>4}. {n.similarity:6.3f}  {_printable(n.genre or '-'):<{width}}  {title}  "
-                     f"[{_printable(n.path)}]")
+        title = " ".join((n.title or Path(n.path).stem).split())
+        line = f"{n.rank:>4}. {n.similarity:6.3f}  {n.genre or '-':<{width}}  {title}  [{n.path}]"
+        if not line.isprintable():
+            line = (f"{n.rank:>4}. {n.similarity:6.3f}  {_printable(n.genre or '-'):<{width}}  {_printable(title)}  "
+                    f"[{_printable(n.path)}]")
+        lines.append(line)
     if not answer.neighbours:
         lines.append("    (no other song in the library has a vector to compare)")
     return "\n".join(lines)
@@ -888,7 +896,7 @@ def write_playlist(neighbours: Iterable[Any], output: str | os.PathLike[str]) ->
         raise SimilarityError(f"cannot create the folder of {output}: {exc.strerror or exc}") from None
     songs = [fl.LibraryEntry(path=n.path, title=n.title, duration_s=n.duration_s) for n in neighbours]
     try:
-        fl.write_atomically(output, fl.playlist_text(songs, output.parent.absolute()).encode("utf-8"))
+        fl.write_atomically(output, fl.utf8(fl.playlist_text(songs, output.parent.absolute())))
     except fl.LibraryError as exc:
         raise SimilarityError(str(exc)) from None
     return output

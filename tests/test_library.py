@@ -368,6 +368,13 @@ def test_numbers_that_are_nan_or_infinite_are_null_in_records_and_playlists(tmp_
     assert fl.playlist_text([entry, fl.LibraryEntry(str(song), duration_s=float("inf"))], tmp_path).splitlines()[
         1::2] == ["#EXTINF:-1,t", "#EXTINF:-1,song"]
 
+
+def test_a_url_in_a_playlist_is_one_line_of_utf8(tmp_path):
+    url = "https://example.org/a song\nwith\r\udce9 odd bytes"
+    text = fl.playlist_text([fl.LibraryEntry(url, title="t\u00e9\x00x")], tmp_path)
+    assert text.encode("utf-8").decode("utf-8").splitlines() == [
+        "#EXTM3U", "#EXTINF:-1,t\u00e9 x", "https://example.org/a%20song%0Awith%0D%E9%20odd%20bytes"]
+
 @pytest.mark.slow
 def test_a_cli_started_dask_cluster_scan_writes_the_same_results_file(library, model_dir, tmp_path, cli_cluster):
     """Scheduler and workers started with the dask command-line tools, where the project is not importable."""
