@@ -38,6 +38,7 @@ from functions_interface import ClassificationJob, classify_items
 
 DEFAULT_MIN_CONFIDENCE = 0.5  # tags and genre playlists: only songs whose top genre has at least this probability
 UNCERTAIN_PLAYLIST = "uncertain"
+UNKNOWN_PLAYLIST = "unknown"  # songs of none of the model's genres (functions_interface.UNKNOWN_LABEL)
 
 
 class LibraryError(Exception):
@@ -63,14 +64,16 @@ class LibraryEntry:
     model: str | None = None
     # the version of its similarity vector (None: it has none, or one that is not 50 finite numbers)
     embedding_version: str | None = None
+    known: bool | None = None  # False: not one of the model's genres (never tagged; unknown.m3u8); None: no score
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.genre is not None
 
     def is_sure(self, min_confidence: float) -> bool:
-        """Sure enough to act on (tags, genre playlists): classified, not uncertain, confident enough."""
-        return self.ok and not self.uncertain and self.confidence >= min_confidence
+        """Sure enough to act on (tags, genre playlists): classified, one of the model's genres, not uncertain,
+        confident enough."""
+        return self.ok and self.known is not False and not self.uncertain and self.confidence >= min_confidence
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> LibraryEntry:
@@ -80,6 +83,7 @@ class LibraryEntry:
                    genre=genre, confidence=_probability(probabilities.get(genre)) if genre else 0.0,
                    uncertain=bool(record.get("uncertain", False)), error=record.get("error"),
                    size=record.get("size"), mtime_ns=record.get("mtime_ns"), model=record.get("model"),
+                   known=record.get("known") if isinstance(record.get("known"), bool) else None,
                    embedding_version=record.get(functions_similarity.VERSION_FIELD)
                    if functions_similarity.stored_vector(record.get(functions_similarity.EMBEDDING_FIELD)) is not None
                    else None)
@@ -398,13 +402,18 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
 def plan_playlists(entries: Iterable[LibraryEntry], genres: Iterable[str],
                    min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict[str, list[LibraryEntry]]:
     """The songs of each playlist: every genre of the model gets its sure songs (see ``LibraryEntry.is_sure``),
-    most confident first; ``uncertain`` gets the classified songs that are not sure enough. Local files only."""
+    most confident first; ``unknown`` the songs of none of its genres (where the model has a novelty score),
+    ``uncertain`` the other classified songs that are not sure enough. Local files only."""
+    entries = list(entries)
     lists: dict[str, list[LibraryEntry]] = {genre: [] for genre in genres}
     lists[UNCERTAIN_PLAYLIST] = []
+    if any(entry.known is not None for entry in entries):  # a model with a novelty score
+        lists[UNKNOWN_PLAYLIST] = []
     for entry in entries:
         if entry.ok and not looks_like_url(entry.path):
             sure = entry.is_sure(min_confidence) and entry.genre in lists
-            lists[entry.genre if sure else UNCERTAIN_PLAYLIST].append(entry)
+            name = UNKNOWN_PLAYLIST if entry.known is False else entry.genre if sure else UNCERTAIN_PLAYLIST
+            lists[name].append(entry)
     for songs in lists.values():
         songs.sort(key=lambda e: (-e.confidence, e.path))
     return lists
@@ -425,7 +434,8 @@ def write_playlists(lists: dict[str, list[LibraryEntry]], folder: str | os.PathL
 
 
 def export_csv(entries: Iterable[LibraryEntry], path: str | os.PathLike[str]) -> Path:
-    """The songs as a CSV table (path, title, genre, confidence, uncertain, duration, error), UTF-8."""
+    """The songs as a CSV table (path, title, genre, confidence, uncertain, known, duration, error), UTF-8; known
+    is empty where the model has no novelty score, false for a song of none of its genres (genre: the nearest)."""
     import csv
     import io
 
@@ -436,10 +446,11 @@ def export_csv(entries: Iterable[LibraryEntry], path: str | os.PathLike[str]) ->
     # CR LF line ends (RFC 4180): a field holding a carriage return is quoted, as one holding a newline is (with LF
     # ends a lone CR was written bare, and readers took it for the end of the row)
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["path", "title", "genre", "confidence", "uncertain", "duration_s", "error"])
+    writer.writerow(["path", "title", "genre", "confidence", "uncertain", "known", "duration_s", "error"])
     for e in entries:
         writer.writerow([e.path, e.title or "", e.genre or "", number(e.confidence, ".4f") if e.ok else "", e.uncertain,
-                         number(e.duration_s), e.error or ""])
+                         "" if e.known is None else e.known, number(e.duration_s),
+                         e.error or ""])
     write_atomically(Path(path), utf8(buffer.getvalue()))  # a name's bytes that are not UTF-8 failed here
     return Path(path)
 

@@ -208,17 +208,18 @@ class TagPlan:
     already: int = 0  # the tag already says this genre
     kept: int = 0  # another genre is tagged and --overwrite-tags was not given
     not_sure: int = 0  # uncertain, below --min-confidence, or not classified
+    unknown: int = 0  # not one of the model's genres (novelty score): never tagged
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
 
     def line(self, dry_run: bool) -> str:
         verb = "to write" if dry_run else "written"
         return (f"tags: {len(self.changes)} {verb}, {self.already} already right, {self.kept} kept (another genre "
                 f"is tagged; --overwrite-tags replaces it), {self.not_sure} not sure enough, "
-                f"{len(self.problems)} cannot be tagged")
+                f"{self.unknown} not one of the model's genres, {len(self.problems)} cannot be tagged")
 
 
 def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite: bool) -> TagPlan:
-    """The tag changes for ``entries``: sure songs only (not uncertain, confidence >= ``min_confidence``),
+    """The tag changes for ``entries``: sure songs only (not unknown, not uncertain, confidence >= ``min_confidence``),
     an existing genre kept unless ``overwrite``, each file once however many paths reach it. Temporary files
     left by a killed earlier run are removed on the way."""
     plan = TagPlan()
@@ -232,6 +233,9 @@ def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite:
                 continue
             seen.add((info.st_dev, info.st_ino))
             temp_path(os.path.realpath(entry.path)).unlink(missing_ok=True)
+            if entry.known is False:
+                plan.unknown += 1
+                continue
             if not entry.is_sure(min_confidence):
                 plan.not_sure += 1
                 continue
