@@ -287,6 +287,36 @@ def test_an_uncertain_answer_gets_its_own_headline(display, model_dir, tmp_path)
         driver.close()
 
 
+def test_an_unknown_answer_replaces_the_genre_line_and_the_table_says_unknown(display, tmp_path):
+    """The shipped model (it has a novelty score) on a sine tone: the big line says it is none of its genres and
+    names the nearest one, in amber; in a folder's table the row says unknown (nearest: ...)."""
+    import numpy as np
+
+    import functions_audio as audio
+
+    t = np.arange(12 * audio.SAMPLE_RATE) / audio.SAMPLE_RATE
+    tone = write_wav(tmp_path / "folder" / "tone.wav", (0.4 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
+    driver = Driver(display, audio.PRETRAINED_MODEL_DIR)
+    try:
+        result = driver.classify(str(tone))
+        assert result.ok and result.known is False
+        nearest = result.top_two()[0]
+        assert driver.window.genre_text.get() == (f"Not one of the 10 genres this model knows (nearest: {nearest[0]} "
+                                                  f"{nearest[1] * 100:.0f} %)")
+        assert str(driver.window.results.genre_label.cget("foreground")) == fw.FG_UNCERTAIN
+        assert f"unknown (nearest: {nearest[0]})" in _row_values(driver, result)
+    finally:
+        driver.close()
+
+
+def _row_values(driver: Driver, result: fa.SongResult) -> tuple[str, ...]:
+    """The values of the table row that ``result`` gets."""
+    panel = driver.window.library
+    panel.clear(Path(result.input).parent)
+    panel.add(result)
+    return tuple(panel.tree.item(result.input, "values"))
+
+
 def test_open_file_classifies_the_chosen_file(driver, model_dir, tmp_path, monkeypatch):
     """The Open file… button: Tk's own dialog is replaced by the file a user would pick in it."""
     song = write_wav(tmp_path / "picked.wav", synthetic_song([("blues", 12)], seed=11))
