@@ -408,6 +408,11 @@ def test_the_whole_library_listed_gives_each_song_the_fields_of_its_record(tmp_p
         assert (song["title"], song["genre"]) == (expected["title"], expected["genre"]), song
         duration = expected["duration_s"]
         assert song["duration_s"] == (None if duration is None or duration != duration else duration), song
+    # json_lines (the lines at once) writes what json.dumps writes of each song
+    answer = fsim.find_like(str(music / "song 00.wav"), results, 1000, job=None)
+    answer.neighbours[0].duration_s = 61  # a whole number given as an int
+    assert fsim.json_lines(answer).split("\n") == [json.dumps(n.to_json_dict(), ensure_ascii=False)
+                                                   for n in answer.neighbours]
 
 # --- vectors that are not 50 finite numbers ------------------------------------------------------------------
 def unusable_vectors() -> dict[str, str]:
@@ -534,9 +539,10 @@ def test_a_line_longer_than_any_record_is_skipped_without_reading_it_whole(tmp_p
 def test_odd_file_names_are_one_line_each_in_the_answer_and_reach_the_playlist(tmp_path):
     music = tmp_path / "music"
     names = [b"caf\xe9 latin-1.wav", b"new\nline.wav", b"carriage\rreturn.wav", b"#hash.wav", b'say "hi".wav',
-             b"a, comma.wav", b"tab\there.wav", b"back\\slash.wav", b"plain.wav"]
+             b"a, comma.wav", b"tab\there.wav", b"back\\slash.wav", "Müller.wav".encode(), b"plain.wav"]
     paths = [song_file(music, os.fsdecode(name)) for name in names]
-    results = write_results(tmp_path / "r.jsonl", [record(p, v, title=p.stem) for p, v in zip(paths, clusters(),
+    vectors = (clusters() + clusters(4))[:len(paths)]
+    results = write_results(tmp_path / "r.jsonl", [record(p, v, title=p.stem) for p, v in zip(paths, vectors,
                                                                                               strict=True)])
     playlist = music / "like.m3u8"  # beside the songs: '#hash.wav' is a relative location
     command = [sys.executable, str(fl.__file__).replace("functions_library.py", "03_launch_classifier.py"),
@@ -544,7 +550,7 @@ def test_odd_file_names_are_one_line_each_in_the_answer_and_reach_the_playlist(t
     run = subprocess.run([*map(str, command), "--playlist", str(playlist)], capture_output=True, timeout=120)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.decode("utf-8").splitlines()  # strict UTF-8, one line per song
-    assert len(lines) == 1 + 8 and all(line.isprintable() for line in lines)
+    assert len(lines) == len(names) and all(line.isprintable() for line in lines)
     shown = {line.rsplit("  [", 1)[1][:-1] for line in lines[1:]}
     assert str(music / "new\\nline.wav") in shown and str(music / "caf\\xe9 latin-1.wav") in shown
     assert str(music / 'say "hi".wav') in shown and str(music / "back\\slash.wav") in shown
@@ -558,6 +564,14 @@ def test_odd_file_names_are_one_line_each_in_the_answer_and_reach_the_playlist(t
     run = subprocess.run([*map(str, command), "--json"], capture_output=True, timeout=120)
     listed = [json.loads(line) for line in run.stdout.decode("utf-8", "surrogateescape").splitlines()]
     assert sorted(song["path"] for song in listed) == sorted(map(str, paths[:-1]))
+    # 03 prints json.dumps(ensure_ascii=False) of each song (a name that is not UTF-8 goes out as its raw bytes);
+    # json_lines is always UTF-8, and its paths come back as they are
+    answer = fsim.find_like(str(paths[-1]), results, 100, job=None)
+    text = fsim.json_lines(answer).encode("utf-8").decode("utf-8")
+    assert text.split("\n") == [json.dumps(n.to_json_dict(), ensure_ascii="\udce9" in n.path)
+                                 for n in answer.neighbours]
+    assert sorted(strict_json(line)["path"] for line in text.splitlines()) == sorted(map(str, paths[:-1]))
+    assert "Müller.wav" in text  # names that are UTF-8 as they are
 
 # --- the measured quality, on the shared reference data ------------------------------------------------------
 def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist_filtered_split(shared_data):
