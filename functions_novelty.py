@@ -11,11 +11,20 @@ multiple of the identity, on standardised columns:
   GTZAN's left-out genres land between the known ones more often than away from all of them);
 - the **guard part** reads the classic columns (``guard_prefix``: MFCC, chroma, tempo, ...) for what is not music
   at all (sine tones, noise, speech: their tags can look like a genre's, their spectra cannot): its nearest-genre
-  distance ``g_min`` counts only above its ``guard_quantile`` over the training rows.
+  distance ``g_min`` counts only above its ``guard_quantile`` over the training rows;
+- the **not-music test** (``not_music``: a flag per row, not a distance) reads how much the sound changes over the
+  window: the frame-to-frame standard deviations of the MFCCs (``still_prefix``, default ``mfcc_std_``), as the mean
+  over those columns of z(log value), standardised by the training rows. Steady sounds (noise of any colour and
+  level, rain, fans, hum, room tone, tones, a held chord, speech drowned in noise) sit far below every music clip
+  (GTZAN train clips: -2.1 at the lowest, white/pink/brown noise about -4.6, a sine -11); a row below the training
+  rows' lowest value minus ``still_margin`` times their standard deviation is not music, whatever its tags and
+  spectrum look like (a low-cut brown noise's tags look like a quiet classical clip's). One-sided and beyond the
+  training range, so it flags no training row and (bench --part cv) no held-out one in the artist-grouped folds.
 
 Raw score = z(d_min) + entropy_weight * z(H) + guard_weight * max(0, z(g_min) - margin), each component
 standardised by its mean and std over the training rows (so that scorers fitted on different rows give comparable
-scores), ``margin`` the ``guard_quantile`` of z(g_min) over them. Higher = more novel.
+scores), ``margin`` the ``guard_quantile`` of z(g_min) over them. Higher = more novel. A row the not-music test
+flags scores +inf (unknown, novelty 1), as a row with a missing value does.
 
 The threshold at or above which a row is unknown comes from ``choose_threshold``: leave-one-genre-out inside the
 training rows with artist-grouped folds (each genre in turn plays the unknown one; scorers fitted on the other
@@ -23,11 +32,12 @@ folds' rows of the other genres score the held-out fold), the ``keep`` quantile 
 scores. The same held-out scores give the 0..1 novelty value (``novelty_values``: the share of them below a score)
 and the figures (AUROC, share of the left-out genre caught). ``fit_novelty`` does both: the scorer a model ships.
 
-A song cut into windows is unknown when more than half of its windows are (``song_score``). ``to_arrays`` /
-``from_arrays`` store a scorer as plain arrays (``novelty_*``, for weights.npz) and a JSON-able record (for
-model.json). NumPy and the standard library at module level; ``held_out_scores`` imports functions_evaluation
-(scikit-learn) for its folds. Scoring a song's rows takes well under a millisecond (bench: 0.05-0.09 ms
-against 0.4-1.4 s for the analysis that makes them).
+A song cut into windows is unknown when more than half of its windows are (``song_score``), and not music when
+more than half of them are (``song_not_music``). ``to_arrays`` / ``from_arrays`` store a scorer as plain arrays
+(``novelty_*``, for weights.npz) and a JSON-able record (for model.json); a record written before the not-music test
+(no ``not_music`` entry) loads as a scorer without it. NumPy and the standard library at module level;
+``held_out_scores`` imports functions_evaluation (scikit-learn) for its folds. Scoring a song's rows takes well
+under a millisecond (bench: 0.05-0.09 ms against 0.4-1.4 s for the analysis that makes them).
 """
 
 from __future__ import annotations
@@ -59,9 +69,11 @@ class NoveltySettings:
     guard_shrinkage: float = 0.6
     guard_quantile: float = 0.99  # the guard counts above this quantile of its training-row values
     guard_weight: float = 1.0
+    still_prefix: str | tuple[str, ...] = "mfcc_std_"  # the not-music test's columns; () for none
+    still_margin: float = 0.5  # not music below the training rows' lowest value - still_margin * their std
 
     def __post_init__(self) -> None:
-        for name in ("column_prefix", "guard_prefix"):  # JSON gives lists back
+        for name in ("column_prefix", "guard_prefix", "still_prefix"):  # JSON gives lists back
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -72,10 +84,13 @@ class NoveltySettings:
             raise ValueError("shrinkages must be in [0, 1] and guard_quantile in (0, 1]")
         if self.temperature <= 0 or self.entropy_weight < 0 or self.guard_weight < 0:
             raise ValueError("temperature must be > 0, the weights >= 0")
+        if not (self.still_margin >= 0 and np.isfinite(self.still_margin)):
+            raise ValueError("still_margin must be a finite number >= 0")
 
 
 # the distance to the nearest genre mean of the standardised tag means, nothing else: the baseline
-NEAREST_MEAN = NoveltySettings(transform="none", shrinkage=1.0, entropy_weight=0.0, guard_prefix=())
+NEAREST_MEAN = NoveltySettings(transform="none", shrinkage=1.0, entropy_weight=0.0, guard_prefix=(),
+                               still_prefix=())
 # for a model without musicnn columns (the classic 85col model): the same score on the classic columns, no guard;
 # not chosen by any benchmark (its leave-one-genre-out AUROC inside train is far lower: bench --part cv)
 CLASSIC_ONLY = NoveltySettings(column_prefix=CLASSIC_PREFIXES, transform="none", guard_prefix=())
@@ -106,6 +121,25 @@ class GenreGaussians:
 
 
 @dataclass(frozen=True)
+class StillnessTest:
+    """The not-music test: a row whose sound hardly changes over its window, judged against the training rows."""
+
+    used: np.ndarray  # (F,) indices of the columns read (frame-to-frame standard deviations, > 0)
+    centre: np.ndarray  # (F,) mean of log(value) over the training rows
+    scale: np.ndarray  # (F,) its std
+    floor: float  # a row whose variation is below it is not music
+    train_min: float  # the lowest variation of the training rows
+    train_std: float  # the std of their variations
+
+    def variation(self, X: np.ndarray) -> np.ndarray:
+        """(n,) how much each row's sound changes: the mean over the columns of z(log value); training rows average
+        0 (GTZAN train clips: -2.1 to 4), steady noise about -4.6, a pure tone below -10."""
+        rows = np.atleast_2d(np.asarray(X, dtype=np.float64))[:, self.used]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((np.log(np.maximum(rows, 1e-12)) - self.centre) / self.scale).mean(axis=1)
+
+
+@dataclass(frozen=True)
 class NoveltyScorer:
     """A fitted score (``fit_scorer``), with its threshold and reference scores once chosen (``fit_novelty``)."""
 
@@ -119,6 +153,7 @@ class NoveltyScorer:
     threshold: float = float("nan")  # raw score at or above which a row is unknown (nan: not chosen)
     reference: np.ndarray = field(default_factory=lambda: np.empty(0))  # sorted quantiles of held-out known scores
     figures: dict = field(default_factory=dict)  # how the threshold was chosen and what it did (JSON-able)
+    still: StillnessTest | None = None  # the not-music test (None: none, e.g. a scorer stored before it existed)
 
 
 def _transformed(X: np.ndarray, used: np.ndarray, transform: str) -> np.ndarray:
@@ -146,6 +181,18 @@ def _fit_gaussians(X: np.ndarray, codes: np.ndarray, used: np.ndarray, transform
     cov = (1.0 - shrinkage) * cov + (shrinkage * np.trace(cov) / n_features + 1e-9) * np.eye(n_features)
     whitener = np.linalg.cholesky(np.linalg.inv(cov))  # inv(cov) = W W^T: (z - m) W has unit covariance
     return GenreGaussians(used, transform, centre, scale, whitener, means @ whitener)
+
+
+def _fit_stillness(X: np.ndarray, used: np.ndarray, margin: float) -> StillnessTest:
+    rows = X[:, used]
+    if not np.isfinite(rows).all():
+        raise ValueError("the training rows have non-finite values in the not-music test's columns")
+    logs = np.log(np.maximum(rows, 1e-12))  # a value <= 0 (no such clip in GTZAN) only lowers the floor
+    centre, scale = logs.mean(axis=0), logs.std(axis=0)
+    test = StillnessTest(used, centre, np.where(scale > 1e-12, scale, 1.0), 0.0, 0.0, 0.0)
+    variation = test.variation(X)
+    low, spread = float(variation.min()), float(variation.std())
+    return replace(test, floor=low - margin * spread, train_min=low, train_std=spread)
 
 
 def _components(scorer: NoveltyScorer, X: np.ndarray) -> np.ndarray:
@@ -182,7 +229,9 @@ def fit_scorer(X: np.ndarray, y: Sequence, columns: Sequence[str],
         raise ValueError(f"no column starts with {settings.column_prefix!r}")
     genre = _fit_gaussians(X, codes, used, settings.transform, settings.shrinkage)
     guard = _fit_gaussians(X, codes, guard_used, "none", settings.guard_shrinkage) if guard_used.size else None
-    scorer = NoveltyScorer(settings, columns, genre, guard, np.zeros(3), np.ones(3), 0.0)
+    still_used = _columns_with(columns, settings.still_prefix)
+    still = _fit_stillness(X, still_used, settings.still_margin) if still_used.size else None
+    scorer = NoveltyScorer(settings, columns, genre, guard, np.zeros(3), np.ones(3), 0.0, still=still)
     parts = _components(scorer, X)
     centre, spread = parts.mean(axis=0), parts.std(axis=0)
     spread = np.where(spread > 1e-12, spread, 1.0)
@@ -192,12 +241,37 @@ def fit_scorer(X: np.ndarray, y: Sequence, columns: Sequence[str],
 
 def raw_scores(scorer: NoveltyScorer, X: np.ndarray) -> np.ndarray:
     """(n,) novelty scores of raw rows X (n, len(scorer.columns)), e.g. one per window; higher = more novel. A row
-    with a missing (non-finite) value in a column read scores +inf."""
+    with a missing (non-finite) value in a column read, or that the not-music test flags, scores +inf."""
+    X = _checked_rows(scorer, X)
+    scores = _combine(scorer, _components(scorer, X))
+    return np.where(np.isfinite(scores) & ~not_music(scorer, X), scores, np.inf)
+
+
+def _checked_rows(scorer: NoveltyScorer, X: np.ndarray) -> np.ndarray:
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     if X.shape[1] != len(scorer.columns):
         raise ValueError(f"expected rows of {len(scorer.columns)} columns, got shape {X.shape}")
-    scores = _combine(scorer, _components(scorer, X))
-    return np.where(np.isfinite(scores), scores, np.inf)
+    return X
+
+
+def not_music(scorer: NoveltyScorer, X: np.ndarray) -> np.ndarray:
+    """(n,) True where a raw row (a song's or a window's) is not music: its sound changes less over the window than
+    any training row's, by a margin (``NoveltySettings.still_margin``). All False when the scorer has no such test
+    (a scorer stored before it, or settings with ``still_prefix=()``). Such rows score +inf in ``raw_scores``, so
+    they are unknown too; this says why (the answer may say "not music" rather than "none of these genres")."""
+    X = _checked_rows(scorer, X)
+    if scorer.still is None:
+        return np.zeros(len(X), dtype=bool)
+    return scorer.still.variation(X) < scorer.still.floor
+
+
+def song_not_music(window_flags: Sequence[bool] | np.ndarray) -> bool:
+    """A song is not music when more than half of its windows are (``not_music`` of its window rows), the rule of
+    ``song_score``."""
+    flags = np.asarray(window_flags, dtype=bool).ravel()
+    if flags.size == 0:
+        raise ValueError("no window flags")
+    return bool(flags.sum() * 2 > flags.size)
 
 
 def novelty_values(scorer: NoveltyScorer, scores: np.ndarray | float) -> np.ndarray:
@@ -281,10 +355,14 @@ def choose_threshold(X: np.ndarray, y: Sequence, groups: Sequence, columns: Sequ
         raise ValueError("keep must be between 0 and 1")
     held = held_out_scores(X, y, groups, columns, settings, folds, seed)
     known = np.concatenate([k for k, _ in held.values()])
-    threshold = float(np.quantile(known, keep))
-    reference = np.quantile(known, np.linspace(0.0, 1.0, REFERENCE_POINTS))
+    finite = known[np.isfinite(known)]  # +inf: rows the not-music test flagged (training rows have no missing value)
+    if finite.size < 2:
+        raise ValueError("the not-music test flagged almost every held-out known row")
+    threshold = float(np.quantile(np.minimum(known, finite.max() + 1.0), keep))  # as with +inf, without inf - inf
+    reference = np.quantile(finite, np.linspace(0.0, 1.0, REFERENCE_POINTS))
     per_genre = {str(g): {"auroc": auroc(k, n), "caught": float((n >= threshold).mean()),
-                          "known_flagged": float((k >= threshold).mean()), "n_rows": int(n.size)}
+                          "known_flagged": float((k >= threshold).mean()), "n_rows": int(n.size),
+                          "not_music": float(np.isinf(n).mean())}
                  for g, (k, n) in held.items()}
     figures = {
         "method": "leave-one-genre-out inside the training rows with artist-grouped folds: each row scored by "
@@ -295,6 +373,7 @@ def choose_threshold(X: np.ndarray, y: Sequence, groups: Sequence, columns: Sequ
         "mean_auroc": float(np.mean([f["auroc"] for f in per_genre.values()])),
         "mean_caught": float(np.mean([f["caught"] for f in per_genre.values()])),
         "known_flagged": float((known >= threshold).mean()),
+        "known_not_music": float(np.isinf(known).mean()),  # held-out known rows the not-music test flagged
         "per_genre": per_genre,
     }
     return ThresholdChoice(threshold, reference, figures)
@@ -329,7 +408,29 @@ def to_arrays(scorer: NoveltyScorer) -> tuple[dict[str, np.ndarray], dict]:
         if gaussians is not None:
             arrays.update({f"{ARRAY_PREFIX}{part}_{name}": np.asarray(getattr(gaussians, name), dtype=np.float64)
                            for name in _GAUSSIAN_ARRAYS})
+    if scorer.still is not None:
+        still = scorer.still
+        record["not_music"] = {"columns": [scorer.columns[i] for i in still.used], "floor": still.floor,
+                               "train_min": still.train_min, "train_std": still.train_std}
+        arrays.update({f"{ARRAY_PREFIX}still_{name}": np.asarray(getattr(still, name), dtype=np.float64)
+                       for name in ("centre", "scale")})
     return arrays, record
+
+
+def _stored_stillness(arrays: dict, entry: dict, columns: tuple[str, ...]) -> StillnessTest:
+    names = list(entry["columns"])
+    missing = [c for c in names if c not in columns]
+    if missing:
+        raise ValueError(f"novelty not-music test reads {len(missing)} column(s) the rows lack, e.g. {missing[0]}")
+    centre, scale = (np.asarray(arrays[f"{ARRAY_PREFIX}still_{name}"], dtype=np.float64)
+                     for name in ("centre", "scale"))
+    if not names or centre.shape != (len(names),) or scale.shape != (len(names),):
+        raise ValueError(f"novelty not-music arrays do not match its {len(names)} columns")
+    values = [float(entry[k]) for k in ("floor", "train_min", "train_std")]
+    if not (np.isfinite(centre).all() and np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(values).all()):
+        raise ValueError("novelty not-music test has non-finite values")
+    used = np.array([columns.index(c) for c in names], dtype=np.intp)
+    return StillnessTest(used, centre, scale, *values)
 
 
 def _stored_gaussians(arrays: dict, part: str, names: list[str], columns: tuple[str, ...],
@@ -362,6 +463,10 @@ def from_arrays(arrays: dict[str, np.ndarray], record: dict, columns: Sequence[s
                                     for name in ("component_centre", "component_scale", "reference"))
         threshold = float("nan") if record.get("threshold") is None else float(record["threshold"])
         margin = float(record["guard_margin"])
+        entry = record.get("not_music")  # absent in records written before the not-music test: none
+        still = _stored_stillness(arrays, entry, columns) if entry is not None else None
+        if still is None:
+            settings = replace(settings, still_prefix=())
     except (KeyError, TypeError) as exc:
         raise ValueError(f"novelty record or arrays incomplete (missing {exc})") from None
     if centre.shape != (3,) or scale.shape != (3,) or reference.ndim != 1:
@@ -370,4 +475,4 @@ def from_arrays(arrays: dict[str, np.ndarray], record: dict, columns: Sequence[s
     if not all(np.isfinite(a).all() for a in parts) or not np.isfinite(margin):
         raise ValueError("novelty arrays contain non-finite values")
     return NoveltyScorer(settings, columns, genre, guard, centre, scale, margin, threshold, reference,
-                         dict(record.get("figures") or {}))
+                         dict(record.get("figures") or {}), still)
