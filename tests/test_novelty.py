@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import functions_novelty as fnov
@@ -193,3 +194,152 @@ def test_a_model_without_musicnn_columns_gets_the_classic_settings() -> None:
     assert scorer.guard is None and len(scorer.genre.used) == len(CLASSIC)
     far = np.full((3, len(CLASSIC)), 30.0)
     assert fnov.is_unknown(scorer, fnov.raw_scores(scorer, far)).all()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The not-music test: steady sounds, judged by how little their MFCCs change over the window
+# ----------------------------------------------------------------------------------------------------------
+STILL = [f"mfcc_std_{i:02d}" for i in range(1, 7)]
+STILL_COLUMNS = CLASSIC + STILL + TAGS
+# GTZAN train clips' median mfcc_std_01..06 and the std of their logs; real noise sits ~1.2 (log) below them
+MUSIC_STD, MUSIC_LOG_SPREAD = np.array([62.0, 22.0, 16.0, 13.0, 12.0, 10.0]), 0.3
+
+
+def rows_with_still(rng: np.random.Generator, genre: int, n: int, shift: float = 0.0) -> np.ndarray:
+    """Rows of STILL_COLUMNS: a genre's rows, their mfcc_std log-normal around GTZAN's, shifted by ``shift``."""
+    base = genre_rows(rng, genre, n)
+    still = MUSIC_STD * np.exp(rng.normal(0, MUSIC_LOG_SPREAD, (n, len(STILL))) + shift)
+    return np.hstack([base[:, :len(CLASSIC)], still, base[:, len(CLASSIC):]])
+
+
+def still_training_set(seed: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rows_with_still(rng, g, ARTISTS * CLIPS) for g in range(N_GENRES)])
+    y = np.repeat([f"genre{g}" for g in range(N_GENRES)], ARTISTS * CLIPS)
+    groups = np.array([f"artist{i // CLIPS}" for i in range(len(y))])
+    return X, y, groups
+
+
+@pytest.fixture(scope="module")
+def still_scorer() -> fnov.NoveltyScorer:
+    X, y, groups = still_training_set()
+    return fnov.fit_novelty(X, y, groups, STILL_COLUMNS)
+
+
+def test_steady_rows_are_not_music_and_unknown_even_with_a_genres_tags(still_scorer) -> None:
+    rng = np.random.default_rng(21)
+    steady = rows_with_still(rng, 2, 30, shift=-1.4)  # genre 2's tags and classic values, noise-like mfcc_std
+    music = np.vstack([rows_with_still(rng, g, 250) for g in range(N_GENRES)])
+    assert fnov.not_music(still_scorer, steady).all()
+    scores = fnov.raw_scores(still_scorer, steady)
+    assert np.isinf(scores).all() and fnov.is_unknown(still_scorer, scores).all()
+    assert (fnov.novelty_values(still_scorer, scores) == 1.0).all()
+    assert fnov.not_music(still_scorer, music).mean() < 0.005  # beyond the training range only
+    X, _, _ = still_training_set()
+    assert not fnov.not_music(still_scorer, X).any()  # never a training row
+    assert still_scorer.figures["known_not_music"] == 0.0
+    assert np.isfinite(still_scorer.reference).all() and np.isfinite(still_scorer.threshold)
+    # a song is not music when more than half of its windows are
+    assert fnov.song_not_music([True, True, False]) and not fnov.song_not_music([True, False])
+    with pytest.raises(ValueError):
+        fnov.song_not_music([])
+
+
+def test_the_margin_and_the_prefix_set_the_not_music_floor() -> None:
+    X, y, _ = still_training_set()
+    floors = [fnov.fit_scorer(X, y, STILL_COLUMNS, fnov.NoveltySettings(still_margin=m)).still for m in (0, 0.5, 2)]
+    assert floors[0].floor == pytest.approx(floors[0].train_min)
+    assert floors[0].floor > floors[1].floor > floors[2].floor
+    assert floors[1].floor == pytest.approx(floors[1].train_min - 0.5 * floors[1].train_std)
+    off = fnov.fit_scorer(X, y, STILL_COLUMNS, fnov.NoveltySettings(still_prefix=()))
+    steady = rows_with_still(np.random.default_rng(22), 1, 5, shift=-3.0)
+    assert off.still is None and not fnov.not_music(off, steady).any()
+    assert fnov.NEAREST_MEAN.still_prefix == () and fnov.settings_for_columns(STILL_COLUMNS).still_prefix
+    with pytest.raises(ValueError, match="still_margin"):
+        fnov.NoveltySettings(still_margin=-1.0)
+
+
+def test_a_stored_not_music_test_flags_the_same_rows_and_an_older_record_loads_without_it(still_scorer) -> None:
+    arrays, record = fnov.to_arrays(still_scorer)
+    assert {"novelty_still_centre", "novelty_still_scale"} <= set(arrays)
+    assert record["not_music"]["columns"] == STILL
+    record = json.loads(json.dumps(record))
+    rng = np.random.default_rng(23)
+    rows = np.vstack([rows_with_still(rng, 0, 10), rows_with_still(rng, 3, 10, shift=-1.4)])
+    loaded = fnov.from_arrays(arrays, record, STILL_COLUMNS)
+    assert np.array_equal(fnov.not_music(loaded, rows), fnov.not_music(still_scorer, rows))
+    assert np.array_equal(fnov.raw_scores(loaded, rows), fnov.raw_scores(still_scorer, rows))
+    # a model written before the not-music test: no record entry, no arrays; it loads, without the test
+    old_arrays = {k: v for k, v in arrays.items() if not k.startswith("novelty_still_")}
+    old_record = {k: v for k, v in record.items() if k != "not_music"}
+    for key in ("still_prefix", "still_margin"):
+        old_record["settings"].pop(key)
+    old = fnov.from_arrays(old_arrays, old_record, STILL_COLUMNS)
+    assert old.still is None and old.settings.still_prefix == () and not fnov.not_music(old, rows).any()
+    finite = ~fnov.not_music(still_scorer, rows)
+    assert np.array_equal(fnov.raw_scores(old, rows)[finite], fnov.raw_scores(still_scorer, rows)[finite])
+    # damaged: a missing array, a wrong shape, a column the rows lack, a non-finite floor: one line each
+    faults = [({k: v for k, v in arrays.items() if k != "novelty_still_scale"}, record, STILL_COLUMNS, "incomplete"),
+              ({**arrays, "novelty_still_centre": arrays["novelty_still_centre"][:-1]}, record, STILL_COLUMNS,
+               "do not match"),
+              (arrays, record, [c for c in STILL_COLUMNS if c != STILL[2]], r"column\(s\) the rows lack"),
+              (arrays, {**record, "not_music": {**record["not_music"], "floor": None}}, STILL_COLUMNS, "incomplete")]
+    for bad_arrays, bad_record, columns, needle in faults:
+        with pytest.raises(ValueError, match=needle) as info:
+            fnov.from_arrays(bad_arrays, bad_record, columns)
+        assert "\n" not in str(info.value)
+
+
+def noise_clips() -> dict[str, np.ndarray]:
+    """Real audio of steady sounds at 22.05 kHz: the issue's low-cut brown noise (it scored novelty 0.85-0.91, at
+    the threshold, before the not-music test), quiet pink noise and mains hum."""
+    sr, n = 22050, 30 * 22050
+    rng = np.random.default_rng(0)
+    b = np.cumsum(rng.standard_normal(n))
+    b -= np.convolve(b, np.ones(2000) / 2000, "same")
+    f = np.fft.rfftfreq(n)
+    spectrum = rng.normal(size=f.size) + 1j * rng.normal(size=f.size)
+    spectrum[1:] /= np.sqrt(f[1:])
+    spectrum[0] = 0
+    pink = np.fft.irfft(spectrum, n)
+    t = np.arange(n) / sr
+    hum = sum(np.sin(2 * np.pi * 50 * k * t) / k for k in range(1, 13))
+    return {"low-cut brown noise": 0.5 * b / np.abs(b).max(),
+            "pink noise at -30 dBFS": 10 ** (-30 / 20) * pink / np.sqrt(np.mean(pink ** 2)),
+            "50 Hz hum": 0.5 * hum / np.abs(hum).max() + 0.01 * rng.normal(size=n)}
+
+
+def test_on_real_gtzan_rows_noise_is_not_music_and_no_music_clip_is(shared_data, tmp_path) -> None:
+    import functions_audio as audio
+    import functions_features
+    import functions_reference
+
+    csv, _ = functions_reference.build_reference_features(shared_data, tmp_path / "reference.csv")
+    df = pd.read_csv(csv)
+    split = shared_data / "splits" / "gtzan_fault_filtered"
+    train = df["file"].isin((split / "train.txt").read_text().split()).to_numpy()
+    columns = [c for c in df.columns if c.startswith(("mfcc_", "chroma_", "tempo", "musicnn_"))]
+    X, y = df.loc[train, columns].to_numpy(dtype=np.float64), df.loc[train, "genre"].to_numpy()
+    scorer = fnov.fit_scorer(X, y, columns)
+    assert not fnov.not_music(scorer, X).any()
+    assert -2.5 < scorer.still.train_min < -1.5 and scorer.still.floor < scorer.still.train_min
+    # the steady sounds, their musicnn part a classical train clip's (the low-cut noise's tags looked classical)
+    classical = X[y == "classical"][0]
+    index = {c: i for i, c in enumerate(audio.CLASSIC_COLUMNS)}
+    for name, clip in noise_clips().items():
+        row = classical.copy()
+        classic = functions_features.compute_features(clip.astype(np.float32))
+        row[:85] = [classic[index[c]] for c in columns[:85]]
+        assert fnov.not_music(scorer, row).all(), name
+        assert scorer.still.variation(row)[0] < -4.0, name  # GTZAN train: -2.1 at the lowest
+        assert np.isinf(fnov.raw_scores(scorer, row)).all()
+    # music it never saw: none of GTZAN's valid clips nor the 70 clips in no list (classic columns of
+    # gtzan_features.csv; the musicnn columns, which the test does not read, set to the train mean)
+    full = pd.read_csv(shared_data / "gtzan_features.csv")
+    listed = set()
+    for name in ("train", "test"):
+        listed |= set((split / f"{name}.txt").read_text().split())
+    unseen = full[~full["file"].isin(listed)]
+    rows = np.tile(X.mean(axis=0), (len(unseen), 1))
+    rows[:, :85] = unseen[columns[:85]].to_numpy(dtype=np.float64)
+    assert len(rows) == 267 and not fnov.not_music(scorer, rows).any()
