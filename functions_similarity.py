@@ -464,9 +464,9 @@ class LibraryVectors:
         if weights is None:
             sample = self.raw[::max(1, len(self.raw) // 1000)].astype(np.float64)
             weights = np.full((2, EMBEDDING_DIM), 1.0 / EMBEDDING_DIM)  # the mean, if there is no spread to find
-            if len(sample) > 1:
-                directions = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=False)[2][:2]
-                weights[:len(directions)] = directions
+            if len(sample) > 1:  # the covariance's two largest eigenvectors (an SVD of the sample took 25-230 ms
+                centred = sample - sample.mean(axis=0)  # with several BLAS threads on a busy machine; this 1 ms)
+                weights[:] = np.linalg.eigh(centred.T @ centred)[1][:, ::-1][:, :2].T
             weights /= np.abs(weights).sum(axis=1, keepdims=True)
             self._weights = weights = weights.T.copy()
         return weights
@@ -719,7 +719,8 @@ def _library_from(path: Path, reader: _Reader, blank: bool, projection: Projecti
         if version is not None and version != EMBEDDING_VERSION:
             other[version] = other.get(version, 0) + 1
     everything = np.frombuffer(reader.blob, dtype="<f4").reshape(-1, EMBEDDING_DIM)
-    finite = np.isfinite(everything).all(axis=1)
+    finite = np.isfinite(everything.sum(axis=1, dtype=np.float64))  # NaN and inf carry into the sum, which cannot
+    # overflow in float64 (50 values of at most 3.4e38); 0.8 MB instead of a 5 MB test of every value
     if not finite.all():  # NaN or inf: no vector (its cosine would be NaN, and NaN sorts anywhere)
         for i in live:
             if reader.vectors[i] >= 0 and not finite[reader.vectors[i]]:

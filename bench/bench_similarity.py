@@ -457,6 +457,22 @@ def strict_json(line: str) -> object:
     return json.loads(line, parse_constant=refuse)
 
 
+ANSWER_PARTS = """
+import sys, time
+started = time.perf_counter()
+import functions_similarity as fsim
+import functions_interface as fi
+times = {"import": time.perf_counter() - started}
+t = time.perf_counter(); library = fsim.load_library(sys.argv[1]); times["load"] = time.perf_counter() - t
+t = time.perf_counter()
+answer = fsim.find_like(sys.argv[2], sys.argv[1], len(library.paths), fi.ClassificationJob(), library=library)
+times["find_like (neighbours and their fields)"] = time.perf_counter() - t
+t = time.perf_counter(); text = fsim.format_answer(answer); times["format_answer (text)"] = time.perf_counter() - t
+t = time.perf_counter(); lines = fsim.json_lines(answer); times["json_lines (JSON)"] = time.perf_counter() - t
+print(", ".join(f"{name} {seconds:.2f} s" for name, seconds in times.items()))
+"""
+
+
 def full_answer(results: Path, song: Path, songs: int, repeats: int, env: dict[str, str]) -> None:
     """``03 --like SONG --top SONGS``: every song of the library listed, as text and as JSON lines."""
     print(f"\n| `03 --like SONG --top {songs:,}` (every song listed) | median of {repeats} | lines | target |")
@@ -476,6 +492,11 @@ def full_answer(results: Path, song: Path, songs: int, repeats: int, env: dict[s
                 assert [p["rank"] for p in parsed] == list(range(1, len(parsed) + 1))
         print(f"| {name} | {statistics.median(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)}) | "
               f"{lines:,}{' (each parsed as strict JSON)' if extra else ''} | <= 3 s |")
+    run = subprocess.run([sys.executable, "-c", ANSWER_PARTS, str(results), str(song)], capture_output=True,
+                         text=True, env=env, cwd=PROJECT_DIR, timeout=3600)
+    assert run.returncode == 0, run.stderr
+    print(f"where the time goes (one process, in-process parts): {run.stdout.strip()}; 03 --json prints and flushes "
+          "each line on its own instead of writing json_lines at once")
 
 
 def junk_line(junk_mb: int = 300, songs: int = 1000) -> None:
