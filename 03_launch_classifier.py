@@ -160,8 +160,8 @@ def like_main(args: argparse.Namespace, job: fi.ClassificationJob) -> int:
             note(f"left out: {answer.duplicates} song(s) reached twice (links, copies with equal audio), "
                  f"{answer.vanished} file(s) gone since the scan")
         if args.json:
-            for neighbour in answer.neighbours:
-                print(json.dumps(neighbour.to_json_dict(), ensure_ascii=False), flush=True)
+            if answer.neighbours:
+                print(fsim.json_lines(answer), flush=True)
         else:
             print(fsim.format_answer(answer), flush=True)
         if args.playlist:
@@ -190,7 +190,12 @@ def plot_paths(plot: str, count: int) -> list[Path]:
 def print_result(result: fa.SongResult, args: argparse.Namespace) -> None:
     """One result on stdout: a JSON line with --json, else the headline, bar chart and timeline."""
     if args.json:
-        print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
+        line = json.dumps(result.to_json_dict(), ensure_ascii=False)
+        try:
+            line.encode(sys.stdout.encoding or "utf-8")
+        except UnicodeEncodeError:  # a file name with bytes that are not text: ASCII escapes Python reads back
+            line = json.dumps(result.to_json_dict(), ensure_ascii=True)
+        print(line, flush=True)
     else:
         print(fi.format_result(result, args.top, encoding=sys.stdout.encoding), flush=True)
 

@@ -259,6 +259,7 @@ def scan_song(path: Path, keep_s: float, progress: ProgressCallback | None = Non
             kept[n:n + chunk.size] = chunk
         else:
             kept = None  # longer than keep_s: only the energies are needed
+        functions_audio.check_finite(chunk)
         energies.append(block_energy(chunk))
         n += chunk.size
     check_cancel(cancel)

@@ -301,7 +301,14 @@ def load_audio(path: str | Path, max_seconds: float | None = CLIP_SECONDS, offse
         y = soxr.resample(y, native_sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
     if y.size == 0:
         raise AudioError("no audio samples (empty or truncated file)")
+    check_finite(y)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def check_finite(y: np.ndarray) -> None:
+    """AudioError when decoded samples hold NaN or infinity (a damaged floating-point file)."""
+    if not np.isfinite(y).all():
+        raise AudioError("damaged audio: some samples are not numbers (NaN or infinite)")
 
 
 def header_duration(path: str | Path) -> float | None:

@@ -1,15 +1,17 @@
 """Outputs never land on inputs (issue 25): a --like playlist, the genre playlists, 00's features CSV and the window's
 exports are refused, in one line, where they would write the results file or a song; a file no decoder reads is one
-line, without the decoder's own notes on stderr.
+line, without the decoder's own notes on stderr, and so is a file whose samples are NaN or infinite.
 
 Runs the real scripts on a real scanned library (synthetic songs, the shipped model); no shared data needed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import run_script
 from helpers_classify import run_classifier, synthetic_song, write_wav
@@ -114,3 +116,18 @@ def test_same_file_sees_links_and_paths_not_made_yet(tmp_path):
     assert not audio.same_file(tmp_path / "b.txt", a)
     (tmp_path / "dangling").symlink_to(tmp_path / "c.txt")
     assert audio.same_file(tmp_path / "dangling", tmp_path / "c.txt")
+
+
+def test_a_float_file_with_nan_or_infinite_samples_is_one_line(tmp_path):
+    """It ended in an IndexError traceback (the silence trimming found no loud block among NaN energies)."""
+    import soundfile
+
+    y = np.sin(np.arange(5 * audio.SAMPLE_RATE) / 10).astype(np.float32)
+    y[1000], y[2000] = np.nan, np.inf
+    damaged = tmp_path / "damaged.wav"
+    soundfile.write(str(damaged), y, audio.SAMPLE_RATE, subtype="FLOAT")
+    run = run_classifier(damaged)
+    assert run.returncode == 1 and "Traceback" not in run.stderr and "RuntimeWarning" not in run.stderr
+    assert run.stdout.strip() == f"{damaged}: ERROR: damaged audio: some samples are not numbers (NaN or infinite)"
+    record = json.loads(run_classifier(damaged, "--json").stdout)
+    assert record["error"].startswith("damaged audio") and record["genre"] is None
