@@ -103,6 +103,7 @@ class SongResult:
     tag_means: np.ndarray | None = field(default=None, repr=False)
     novelty: float | None = None
     known: bool | None = None
+    not_music: bool | None = None  # True: unknown because most windows are a steady sound (noise, tone, hum)
 
     @property
     def tags(self) -> list[tuple[str, float]] | None:
@@ -133,6 +134,8 @@ class SongResult:
     def unknown_text(self) -> str:
         """The headline of an unknown answer: 'not one of the 10 genres this model knows (nearest: classical 38 %)'."""
         nearest = ", ".join(f"{genre} {p * 100:.0f} %" for genre, p in self.top_two()[:1])
+        if self.not_music:
+            return f"not music: a steady sound such as noise, a tone or a hum (nearest genre: {nearest})"
         return f"not one of the {len(self.probabilities or {})} genres this model knows (nearest: {nearest})"
 
     def answer_text(self) -> str:
@@ -174,6 +177,7 @@ class SongResult:
             "uncertain": self.uncertain,
             "known": self.known,
             "novelty": finite_or_none(self.novelty),
+            "not_music": self.not_music,
             "tags": None if self.tags is None else [{"tag": tag, "probability": round(p, 6)}
                                                    for tag, p in self.tags],
         }
@@ -416,6 +420,7 @@ class SongNovelty:
     window_known: list[bool] = field(default_factory=list)
     song: float | None = None
     song_known: bool | None = None
+    not_music: bool | None = None  # most windows a steady sound (functions_novelty.not_music)
 
     def windows(self, count: int) -> tuple[list[float | None], list[bool | None]]:
         """Per window: (novelty values, known flags), Nones where the model has no novelty score."""
@@ -602,7 +607,8 @@ class SongAnalyser:
         return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
                           probabilities=self._as_dict(mean), windows=windows,
                           uncertain=threshold is not None and float(mean.max()) < threshold,
-                          tag_means=features.tag_means(), novelty=novelty.song, known=novelty.song_known)
+                          tag_means=features.tag_means(), novelty=novelty.song, known=novelty.song_known,
+                          not_music=novelty.not_music)
 
     def _novelty(self, rows: np.ndarray) -> SongNovelty:
         """The novelty of a song's windows (``rows``: one feature row per window) and of the song: unknown when more
@@ -612,12 +618,14 @@ class SongAnalyser:
             return SongNovelty()
         import functions_novelty
 
-        raw = functions_novelty.raw_scores(scorer, np.atleast_2d(rows)[:, self._column_index])
+        model_rows = np.atleast_2d(rows)[:, self._column_index]
+        raw = functions_novelty.raw_scores(scorer, model_rows)
         song = functions_novelty.song_score(raw)
         return SongNovelty([float(v) for v in functions_novelty.novelty_values(scorer, raw)],
                            [not bool(u) for u in functions_novelty.is_unknown(scorer, raw)],
                            float(functions_novelty.novelty_values(scorer, song)),
-                           not bool(functions_novelty.is_unknown(scorer, song)))
+                           not bool(functions_novelty.is_unknown(scorer, song)),
+                           functions_novelty.song_not_music(functions_novelty.not_music(scorer, model_rows)))
 
     def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:

@@ -225,7 +225,7 @@ def test_cli_json_record_matches_the_analysis(model_dir, analyser, songs):
     assert len(records) == 1
     record = records[0]
     assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error", "uncertain",
-                           "tags", "known", "novelty"}
+                           "tags", "known", "novelty", "not_music"}
     assert record["tags"] is None  # a model of classic features does not run the musicnn network
     expected = analyser.analyse_file(songs["long"])
     assert record["error"] is None and record["genre"] == expected.genre
@@ -237,6 +237,7 @@ def test_cli_json_record_matches_the_analysis(model_dir, analyser, songs):
     assert record["known"] == expected.known and [w["known"] for w in record["windows"]] == [
         w.known for w in expected.windows]
     assert record["novelty"] == (None if expected.novelty is None else pytest.approx(expected.novelty, abs=1e-6))
+    assert record["not_music"] == expected.not_music
 
 
 def test_cli_human_output_has_a_top_k_bar_chart(model_dir, analyser, songs):

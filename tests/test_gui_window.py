@@ -288,8 +288,8 @@ def test_an_uncertain_answer_gets_its_own_headline(display, model_dir, tmp_path)
 
 
 def test_an_unknown_answer_replaces_the_genre_line_and_the_table_says_unknown(display, tmp_path):
-    """The shipped model (it has a novelty score) on a sine tone: the big line says it is none of its genres and
-    names the nearest one, in amber; in a folder's table the row says unknown (nearest: ...)."""
+    """The shipped model (it has a novelty score) on a sine tone: the big line says it is not music and names the
+    nearest genre, in amber; in a folder's table the row says unknown (nearest: ...)."""
     import numpy as np
 
     import functions_audio as audio
@@ -301,8 +301,9 @@ def test_an_unknown_answer_replaces_the_genre_line_and_the_table_says_unknown(di
         result = driver.classify(str(tone))
         assert result.ok and result.known is False
         nearest = result.top_two()[0]
-        assert driver.window.genre_text.get() == (f"Not one of the 10 genres this model knows (nearest: {nearest[0]} "
-                                                  f"{nearest[1] * 100:.0f} %)")
+        assert result.not_music and driver.window.genre_text.get() == (
+            f"Not music: a steady sound such as noise, a tone or a hum (nearest genre: {nearest[0]} "
+            f"{nearest[1] * 100:.0f} %)")
         assert str(driver.window.results.genre_label.cget("foreground")) == fw.FG_UNCERTAIN
         assert f"unknown (nearest: {nearest[0]})" in _row_values(driver, result)
     finally:
