@@ -39,6 +39,14 @@ def shared_data_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (read a block at a time)."""
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether writing ``a`` would write the file ``b``: the same file (also through symbolic or hard links), or,
     where one does not exist yet, the same path once every link is followed."""

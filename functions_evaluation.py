@@ -6,7 +6,6 @@ Only NumPy and the standard library at module level; pandas and scikit-learn are
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from functions_audio import FEATURE_COLUMNS, GENRES
+from functions_audio import FEATURE_COLUMNS, GENRES, file_sha256  # noqa: F401 - evaluation.file_sha256 for 01/02
 from functions_nn import NORMALIZATION_EPSILON
 
 if TYPE_CHECKING:
@@ -28,12 +27,6 @@ if TYPE_CHECKING:
 
 class DataError(Exception):
     """A features CSV cannot be used; the message is one line naming the file."""
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def genres_in_order(labels: Sequence[str]) -> list[str]:

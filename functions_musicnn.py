@@ -49,6 +49,7 @@ from functions_audio import (
     MUSICNN_TAGS,
     SAMPLE_RATE,
     AudioError,
+    file_sha256,
 )
 
 MUSICNN_WHEEL = "musicnn==0.1.0"
@@ -135,14 +136,6 @@ def weights_path(model: str = MUSICNN_MODEL) -> Path:
     return folder / f"{model}.npz"
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
     """SHA-256 of the network's arrays (names, dtypes, shapes and bytes, in ``_array_names`` order)."""
     digest = hashlib.sha256()
@@ -205,7 +198,7 @@ def convert_checkpoint(model: str = MUSICNN_MODEL, output: Path | None = None) -
                                  f"`pip install --force-reinstall {INSTALL_COMMAND.removeprefix('pip install ')}`"
                                  ) from None
     meta = {"format_version": WEIGHTS_FORMAT_VERSION, "model": model, "wheel": MUSICNN_WHEEL,
-            "checkpoint_sha256": _file_sha256(folder / ".data-00000-of-00001"),
+            "checkpoint_sha256": file_sha256(folder / ".data-00000-of-00001"),
             "arrays_sha256": arrays_sha256(arrays)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")

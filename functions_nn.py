@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from functions_audio import CLASSIC_COLUMNS, FEATURE_COLUMNS, MUSICNN_COLUMNS
+from functions_audio import CLASSIC_COLUMNS, FEATURE_COLUMNS, MUSICNN_COLUMNS, file_sha256
 from functions_calibration import calibrated_probabilities
 
 if TYPE_CHECKING:
@@ -425,7 +425,7 @@ def load_classifier(model_dir: str | os.PathLike) -> Classifier:
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ModelLoadError(f"{weights_path}: contains non-finite values")
     expected_sha = meta.get("weights_sha256")
-    if expected_sha is not None and _file_sha256(weights_path) != expected_sha:
+    if expected_sha is not None and file_sha256(weights_path) != expected_sha:
         raise ModelLoadError(f"{weights_path}: not the weights model.json was written with (their SHA-256 "
                              "differs): copy the model folder whole, or train it again with 02_train_model.py")
     classifier = Classifier.from_arrays(arrays, genres, columns, activations, model_dir=model_dir, metadata=meta,
@@ -439,15 +439,6 @@ def load_classifier(model_dir: str | os.PathLike) -> Classifier:
             raise ModelLoadError(f"{meta_path}: unusable novelty score ({exc})") from None
     return classifier
 
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _calibration(meta: dict, meta_path: Path) -> tuple[float, float | None]:
@@ -612,7 +603,7 @@ def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict,
         model.save(folder / MODEL_FILE)
         with open(folder / WEIGHTS_FILE, "wb") as fh:
             np.savez(fh, **arrays)
-        metadata = {**metadata, "weights_sha256": _file_sha256(folder / WEIGHTS_FILE)}
+        metadata = {**metadata, "weights_sha256": file_sha256(folder / WEIGHTS_FILE)}
         (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         for name, text in (extra_files or {}).items():
             (folder / name).write_text(text, encoding="utf-8")
