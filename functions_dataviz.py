@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -284,53 +285,171 @@ def probability_limit(largest_pct: float) -> float:
     return float(min(100.0, max(5.0, 5.0 * math.ceil(largest_pct * 1.25 / 5.0 - 1e-9))))
 
 
-def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True) -> None:
+MIN_BAR_PX = 12.0  # a bar of the probability chart is never drawn thinner than this
+BAR_FILL = 0.8  # a bar's height as a share of its row
+OTHERS_COLOUR = "#b8b8b8"
+UNKNOWN_HATCH_LABEL = "not a known genre"
+
+
+@dataclass(frozen=True)
+class ChartStyle:
+    """Font sizes (points) of the result chart, chosen from the figure's height in pixels: 9-10 pt labels on a
+    figure of 340 px or more, down to 7 pt on a short one (nothing smaller, so every label stays legible)."""
+
+    small: float  # tick labels, bar values, legend
+    label: float  # axis labels
+    title: float  # axes titles
+    suptitle: float
+
+    @classmethod
+    def for_height(cls, height_px: float) -> ChartStyle:
+        scale = min(1.0, max(0.78, height_px / 340.0))
+        return cls(small=max(7.0, round(8.0 * scale * 2) / 2), label=max(7.0, round(9.5 * scale * 2) / 2),
+                   title=max(7.5, round(10.0 * scale * 2) / 2), suptitle=max(8.0, round(11.0 * scale * 2) / 2))
+
+
+def text_height_px(points: float, dpi: float) -> float:
+    """The height of one line of text of ``points`` at ``dpi`` (ascent and descent of DejaVu Sans)."""
+    return points * dpi / 72.0 * 1.17
+
+
+def bars_that_fit(axis_height_px: float, font_points: float, dpi: float) -> int:
+    """How many bars fit one above the other in ``axis_height_px``: each row at least MIN_BAR_PX / BAR_FILL high
+    (a bar of MIN_BAR_PX) and a little higher than its label, so neither bars nor labels touch."""
+    row = max(MIN_BAR_PX / BAR_FILL + 0.5, 1.2 * text_height_px(font_points, dpi))
+    return max(1, int(axis_height_px // row))
+
+
+def top_with_others(probabilities: dict[str, float], count: int) -> list[tuple[str, float]]:
+    """The ``count`` rows of the probability chart, largest first: every genre when they fit, otherwise the
+    ``count - 1`` most probable ones and one row "N others" with the sum of the rest."""
+    ordered = sorted(probabilities.items(), key=lambda item: -item[1])
+    if count >= len(ordered):
+        return ordered
+    shown, rest = ordered[:max(1, count - 1)], ordered[max(1, count - 1):]
+    return [*shown, (f"{len(rest)} others", float(sum(p for _, p in rest)))]
+
+
+def draw_result(figure: Any, result: SongResult, use_seaborn: bool = True, title: bool = True) -> None:
     """Draw the probability bar chart (left) and the per-window timeline (right) of ``result`` on ``figure``.
 
-    Works on any matplotlib Figure (a saved PNG or the one embedded in the tkinter window).
+    Works on any matplotlib Figure (a saved PNG or the one embedded in the tkinter window) and adapts to its size
+    in pixels: font sizes follow its height (``ChartStyle``), the chart shows as many genres as fit with bars of at
+    least MIN_BAR_PX (the rest summed as "N others"), the timeline's legend takes as many columns as its height
+    needs and its time axis as many ticks as its width holds. ``title``: the answer above both (03 --plot; the
+    window has it in its own lines above the figure).
     """
+    import warnings
+
     figure.clear()
+    dpi = float(figure.dpi)
+    width_px, height_px = (float(v) * dpi for v in figure.get_size_inches())
+    style = ChartStyle.for_height(height_px)
     if not result.ok:
         axis = figure.add_subplot(1, 1, 1)
         axis.axis("off")
-        axis.text(0.5, 0.5, result.error or "no result", ha="center", va="center", wrap=True)
+        axis.text(0.5, 0.5, result.error or "no result", ha="center", va="center", wrap=True, fontsize=style.label)
         return
     assert result.probabilities is not None
     colours = {g: GENRE_COLOURS[i % len(GENRE_COLOURS)] for i, g in enumerate(result.probabilities)}
     bars_axis, time_axis = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
-    _draw_probabilities(bars_axis, result.probabilities, colours, use_seaborn)
-    _draw_timeline(time_axis, result, colours)
-    answer = result.unknown_text() if result.unknown else result.uncertain_text() if result.uncertain else result.genre
-    figure.suptitle(f"{result.title or result.input}: {answer}", fontsize=11)
-    figure.tight_layout()
+    if title:
+        _fit_suptitle(figure, f"{result.title or result.input}: {result.answer_text()}", style.suptitle, width_px)
+    rows = len(result.probabilities)
+    legend_columns = 1
+    for _ in range(3):  # draw, lay out, measure; again while the measured space asks for fewer rows or columns
+        bars_axis.clear()
+        _draw_probabilities(bars_axis, top_with_others(result.probabilities, rows), colours, use_seaborn, style,
+                            unknown=result.unknown)
+        time_axis.clear()
+        _draw_timeline(time_axis, result, colours, style, legend_columns, max_ticks=MAX_TIME_TICKS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a very small figure: tight_layout says it cannot fit everything
+            figure.tight_layout(pad=0.6)
+        renderer = figure.canvas.get_renderer()
+        bars_height = bars_axis.get_window_extent(renderer).height
+        time_box = time_axis.get_window_extent(renderer)
+        fit_rows = min(len(result.probabilities), bars_that_fit(bars_height, style.small, dpi))
+        entries = len(time_axis.get_legend_handles_labels()[1])
+        legend_rows = max(1, int(time_box.height // (1.55 * text_height_px(style.small, dpi))))
+        fit_columns = max(1, math.ceil(entries / legend_rows))
+        if fit_rows >= rows and fit_columns <= legend_columns:
+            break
+        rows, legend_columns = min(rows, fit_rows), max(legend_columns, fit_columns)
+    _fit_values(bars_axis, figure.canvas.get_renderer())
+    ticks = time_ticks(_timeline_end(result), max_ticks=max(2, min(MAX_TIME_TICKS, int(time_box.width // 45))))
+    time_axis.set_xticks(ticks, [format_seconds(t) for t in ticks], fontsize=style.small)
 
 
-def _draw_probabilities(axis: Any, probabilities: dict[str, float], colours: dict[str, str],
-                        use_seaborn: bool) -> None:
-    """Horizontal bars of the mean probabilities, largest at the top, each labelled with its value."""
-    ordered = sorted(probabilities, key=lambda g: probabilities[g])  # largest at the top
-    values = [probabilities[g] * 100 for g in ordered]
+def _fit_suptitle(figure: Any, text: str, points: float, width_px: float) -> None:
+    """The figure's title, in a smaller font (down to 7 pt) or cut with "…" when it is wider than the figure."""
+    title = figure.suptitle(text, fontsize=points)
+    renderer = figure.canvas.get_renderer()
+    while title.get_window_extent(renderer).width > 0.98 * width_px:
+        if title.get_fontsize() > 7.0:
+            title.set_fontsize(title.get_fontsize() - 0.5)
+        else:
+            text = text[:-2]
+            title.set_text(text.rstrip() + "…")
+
+
+def _draw_probabilities(axis: Any, rows: list[tuple[str, float]], colours: dict[str, str], use_seaborn: bool,
+                        style: ChartStyle, unknown: bool = False) -> None:
+    """Horizontal bars of the mean probabilities (``rows``, largest first, maybe ending with "N others"), largest
+    at the top, each labelled with its value."""
+    names = [name for name, _ in rows]
+    values = [p * 100 for _, p in rows]
+    palette = [colours.get(name, OTHERS_COLOUR) for name in names]
     if use_seaborn:
         import seaborn
 
-        seaborn.barplot(x=values, y=ordered, hue=ordered, palette=[colours[g] for g in ordered],
-                        orient="h", legend=False, ax=axis, order=ordered[::-1])
+        seaborn.barplot(x=values, y=names, hue=names, palette=palette, orient="h", legend=False, ax=axis,
+                        order=names, width=BAR_FILL)
     else:
-        axis.barh(ordered, values, color=[colours[g] for g in ordered])
+        axis.barh(names[::-1], values[::-1], color=palette[::-1], height=BAR_FILL)
     limit = probability_limit(max(values))
-    for genre, value in zip(ordered, values, strict=True):
+    for name, value in zip(names, values, strict=True):
         inside = value > 0.8 * limit
-        axis.annotate(f"{value:.1f} %", (value, genre), xytext=(-3 if inside else 3, 0), textcoords="offset points",
-                      ha="right" if inside else "left", va="center", fontsize=8,
+        axis.annotate(f"{value:.1f} %", (value, name), xytext=(-3 if inside else 3, 0), textcoords="offset points",
+                      ha="right" if inside else "left", va="center", fontsize=style.small,
                       color="white" if inside else "black")
     axis.set_xlim(0, limit)
-    axis.set_xlabel("probability (%), mean over windows")
+    axis.set_ylim((len(names) - 0.5, -0.5) if use_seaborn else (-0.5, len(names) - 0.5))  # rows fill the height
+    axis.tick_params(labelsize=style.small)
+    axis.set_xlabel("probability (%), mean over windows", fontsize=style.label)
     axis.set_ylabel("")
-    axis.set_title("genre probabilities", fontsize=10)
+    axis.set_title("nearest genres (none fits)" if unknown else "genre probabilities", fontsize=style.title)
 
 
-def _draw_timeline(axis: Any, result: SongResult, colours: dict[str, str]) -> None:
-    """Stacked genre probabilities of every window, drawn over its own stretch of the song (m:ss axis)."""
+def _fit_values(axis: Any, renderer: Any) -> None:
+    """Keep every bar's value inside the (laid out) axis: a value that would cross its right edge goes inside the
+    end of its bar when the bar is wide enough for it, otherwise the axis grows by 5 % steps until it fits."""
+    for _ in range(20):
+        frame = axis.get_window_extent(renderer)
+        limit = axis.get_xlim()[1]
+        crossing = [text for text in axis.texts if text.get_window_extent(renderer).x1 > frame.x1 - 1]
+        if not crossing:
+            return
+        for text in crossing:
+            bar_px = text.xy[0] / limit * frame.width
+            if text.get_ha() == "left" and bar_px > text.get_window_extent(renderer).width + 8:
+                text.set_ha("right")
+                text.xyann = (-3, 0)
+                text.set_color("white")
+            else:
+                axis.set_xlim(0, min(100.0, limit + 5.0) if limit < 100 else limit * 1.05)
+                break
+
+
+def _timeline_end(result: SongResult) -> float:
+    spans = result.window_spans()
+    return float(spans[-1][1]) if spans else 0.0
+
+
+def _draw_timeline(axis: Any, result: SongResult, colours: dict[str, str], style: ChartStyle,
+                   legend_columns: int = 1, max_ticks: int = MAX_TIME_TICKS) -> None:
+    """Stacked genre probabilities of every window, drawn over its own stretch of the song (m:ss axis); the legend
+    right of it in ``legend_columns`` columns."""
     spans = np.array(result.window_spans(), dtype=float).reshape(-1, 2)
     lefts, widths = spans[:, 0], spans[:, 1] - spans[:, 0]
     bottom = np.zeros(len(spans))
@@ -342,16 +461,18 @@ def _draw_timeline(axis: Any, result: SongResult, colours: dict[str, str]) -> No
     unknown = np.array([w.known is False for w in result.windows], dtype=bool)
     if unknown.any():  # windows unlike every genre of the model: hatched over their bars
         axis.bar(lefts[unknown], np.full(int(unknown.sum()), 100.0), width=widths[unknown], align="edge",
-                 color="none", edgecolor="#555555", hatch="///", linewidth=0.0, label="not a known genre")
-    end = float(spans[-1, 1]) if len(spans) else 0.0
-    ticks = time_ticks(end)
-    axis.set_xticks(ticks, [format_seconds(t) for t in ticks], fontsize=8)
+                 color="none", edgecolor="#555555", hatch="///", linewidth=0.0, label=UNKNOWN_HATCH_LABEL)
+    end = _timeline_end(result)
+    ticks = time_ticks(end, max_ticks)
+    axis.set_xticks(ticks, [format_seconds(t) for t in ticks], fontsize=style.small)
     axis.set_xlim(0, max(end, 1.0))
     axis.set_ylim(0, 100)
-    axis.set_xlabel("time in the song (m:ss)")
-    axis.set_ylabel("probability (%)")
-    axis.set_title("timeline (30-s windows)", fontsize=10)
-    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    axis.tick_params(axis="y", labelsize=style.small)
+    axis.set_xlabel("time in the song (m:ss)", fontsize=style.label)
+    axis.set_ylabel("probability (%)", fontsize=style.label)
+    axis.set_title("timeline (30-s windows)", fontsize=style.title)
+    axis.legend(fontsize=style.small, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+                ncols=legend_columns, columnspacing=1.0, handlelength=1.5, borderaxespad=0.3)
 
 
 def save_plot(result: SongResult, path: str | os.PathLike[str]) -> Path:
