@@ -5,9 +5,10 @@
     python 00_preprocess_music.py --demo -o outputs/demo/features.csv        # synthetic demo collection
     python 00_preprocess_music.py --download-gtzan -o outputs/features.csv   # fetch real GTZAN first
     python 00_preprocess_music.py --prepare-musicnn                          # convert the musicnn weights once
+    python 00_preprocess_music.py LIBRARY --labels tags -o outputs/mine.csv  # your own genres, from the tags
 
 Every later step reads the CSV this writes (columns: file, genre, then the features of --features: the 91
-classic ones, the 100 musicnn tag statistics, or both).
+classic ones, the 100 musicnn tag statistics, or both; with --labels tags an artist column after genre).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import functions_audio as audio
 import functions_dataset as dataset
 import functions_gtzan as gtzan
+import functions_labels as labels
 import functions_synthetic as synthetic
 from functions_parallel import WORKER_DIED
 
@@ -44,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                "  python 00_preprocess_music.py ~/Downloads/archive.zip -o outputs/features.csv\n"
                "  python 00_preprocess_music.py --demo -o outputs/demo/features.csv\n"
                "  python 00_preprocess_music.py --download-gtzan -o outputs/features.csv\n"
+               "  python 00_preprocess_music.py ~/Music --labels tags -o outputs/mine.csv --genre-map my.tsv\n"
                "  python 00_preprocess_music.py data/genres -o outputs/features.csv --scheduler tcp://10.0.0.5:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset_dir", nargs="?", type=Path, metavar="DATASET_DIR",
@@ -86,6 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prepare-musicnn", action="store_true",
                         help="only convert the musicnn weights of the installed musicnn wheel (pip install "
                              "--no-deps musicnn==0.1.0) into data/musicnn/, then exit")
+    parser.add_argument("--labels", choices=("folders", "tags"), default="folders",
+                        help="folders: one sub-folder per genre (default); tags: a library of any layout, each "
+                             "song labelled by its genre tag (ID3, Vorbis comments, MP4, ASF; spellings merged "
+                             "up to case, spaces and punctuation; ID3v1 numbers named; the first of several "
+                             "genres), its artist (else album artist) in an artist column. The tag summary is "
+                             "printed before any audio is read; every song's tag, label and status goes to "
+                             "FEATURES.labels.csv, each label's most frequent spelling to FEATURES.settings.json")
+    parser.add_argument("--genre-map", type=Path, metavar="FILE.tsv",
+                        help="with --labels tags: merge or rename genres, one 'tag as written<TAB>label' a line")
+    parser.add_argument("--min-songs", type=int, default=labels.DEFAULT_MIN_SONGS, metavar="N",
+                        help="with --labels tags: set aside genres with fewer songs (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --labels tags: print the tag summary, write FEATURES.labels.csv, read no audio")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     sources = sum([args.dataset_dir is not None, args.demo, args.download_gtzan])
@@ -103,6 +119,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--max-seconds must be more than {audio.MIN_SECONDS:g} (got {args.max_seconds:g})")
     if args.demo_clips < 1:
         parser.error(f"--demo-clips must be at least 1 (got {args.demo_clips})")
+    if args.labels == "tags" and args.dataset_dir is None:
+        parser.error("--labels tags reads the genre tags of a LIBRARY folder: give one (not --demo or "
+                     "--download-gtzan)")
+    if args.labels != "tags" and (args.genre_map or args.dry_run or args.min_songs != labels.DEFAULT_MIN_SONGS):
+        parser.error("--genre-map, --min-songs and --dry-run go with --labels tags")
+    if args.min_songs < 1:
+        parser.error(f"--min-songs must be at least 1 (got {args.min_songs})")
     if args.scheduler and "://" not in args.scheduler:
         parser.error(f"--scheduler must look like tcp://HOST:PORT (got {args.scheduler!r})")
     return args
@@ -150,6 +173,29 @@ def prepare_musicnn() -> int:
     return 0
 
 
+def read_labels(library: Path, args: argparse.Namespace) -> tuple | None:
+    """--labels tags: read every song's tags (no audio), print the summary, write FEATURES.labels.csv; the
+    (clips, skipped, labels record) to extract, or None (reason printed) where nothing can be trained."""
+    genre_map = None
+    if args.genre_map is not None:
+        genre_map = labels.read_genre_map(args.genre_map)
+        for problem in genre_map.problems:
+            print(problem, file=sys.stderr)
+    scan = labels.label_library(library, genre_map, args.min_songs, progress=not args.no_progress)
+    labels_csv = labels.labels_csv_for(args.output)
+    try:
+        labels.write_labels_csv(scan, labels_csv)
+    except OSError as error:
+        raise dataset.DatasetError(f"cannot write {labels_csv}: {error.strerror or error}") from None
+    print("\n".join(labels.summary_lines(scan, labels_csv)))
+    print(f"Every song's tag, label and status: {labels_csv}")
+    problem = scan.training_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return None
+    return scan.clips, scan.skipped, scan.record()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.prepare_musicnn:
@@ -161,12 +207,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         dataset_dir = dataset_from_args(args)
+        labelled = None
+        if args.labels == "tags":
+            labelled = read_labels(dataset_dir, args)
+            if labelled is None:
+                return EXIT_FAILED
+            if args.dry_run:
+                print("--dry-run: no audio read, no features written.")
+                return 0
         print(f"Extracting the {args.features} features of {dataset_dir} -> {args.output}"
               + (f" on the Dask cluster {args.scheduler}" if args.scheduler else f" ({args.workers} workers)"))
         report = dataset.extract_dataset(dataset_dir, args.output, workers=args.workers, scheduler=args.scheduler,
                                          max_seconds=args.max_seconds, overwrite=args.overwrite,
                                          progress=not args.no_progress, on_skip=report_skip,
-                                         feature_set=args.features)
+                                         feature_set=args.features, labelled=labelled)
     except dataset.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -182,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Set aside {report.rows_set_aside} rows made with other settings ({report.settings_change}) "
               f"as {report.set_aside_csv}; their clips were extracted again.")
     if report.stale_rows_dropped:
-        print(f"Dropped {report.stale_rows_dropped} rows of files no longer in {dataset_dir}.")
+        print(f"Dropped {report.stale_rows_dropped} rows of files no longer in {dataset_dir}"
+              + (" or no longer labelled (untagged, or their genre set aside)." if labelled else "."))
     if report.skipped:
         print(f"Skipped {len(report.skipped)} files or folders; reasons in {report.errors_csv}.")
     lost = sum(item.error.startswith(WORKER_DIED) for item in report.skipped)

@@ -41,6 +41,7 @@ class Clip:
     file: str  # path relative to the dataset root, forward slashes
     genre: str
     path: Path  # absolute path
+    artist: str | None = None  # labels from tags (00 --labels tags): the artist tag, "" if none
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,14 @@ def settings_json_for(output_csv: Path) -> Path:
 DEFAULT_FEATURE_SET = "all"
 
 
-def csv_columns(feature_set: str = DEFAULT_FEATURE_SET) -> tuple[str, ...]:
-    """The header of a features CSV of ``feature_set`` ("classic", "musicnn" or "all")."""
-    return ID_COLUMNS + FEATURE_SETS[feature_set]
+ARTIST_COLUMN = "artist"
+
+
+def csv_columns(feature_set: str = DEFAULT_FEATURE_SET, artist: bool = False) -> tuple[str, ...]:
+    """The header of a features CSV of ``feature_set`` ("classic", "musicnn" or "all"): file, genre, then (labels
+    from tags only) artist, then the features. 01/02 pick their columns by name, so the artist column is
+    only one more column to them."""
+    return ID_COLUMNS + (ARTIST_COLUMN,) * artist + FEATURE_SETS[feature_set]
 
 
 def extraction_record(max_seconds: float | None, feature_set: str = DEFAULT_FEATURE_SET) -> dict:
@@ -214,8 +220,8 @@ def settings_change(output_csv: Path, record: dict) -> str | None:
     if not isinstance(earlier, dict):
         return f"no {settings_json_for(output_csv).name} beside it: rows of an older extractor"
 
-    def flat(settings: dict) -> dict:
-        return {k: v for key, value in settings.items()
+    def flat(settings: dict) -> dict:  # the labels' genres and spellings are no setting of the features
+        return {k: v for key, value in settings.items() if key not in ("genres", "set_aside", "min_songs", "genre_map")
                 for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
 
     before, now = flat(earlier), flat(record)
@@ -260,10 +266,16 @@ def _read_finished_rows(output_csv: Path, columns: tuple[str, ...]) -> dict[str,
         raise DatasetError(f"cannot read {output_csv}: {exc.strerror or exc}; choose another -o") from None
     header = next(csv.reader(lines[:1]), [])
     if tuple(header) != columns:
-        known = [name for name in FEATURE_SETS if tuple(header) == csv_columns(name)]
+        with_artist = ARTIST_COLUMN in columns
+        known = [name for name in FEATURE_SETS if tuple(header) == csv_columns(name, with_artist)]
         if known:
             raise DatasetError(f"{output_csv} holds the '{known[0]}' features, not these: give --features "
                                f"{known[0]}, --overwrite to replace it, or another -o")
+        other = [name for name in FEATURE_SETS if tuple(header) == csv_columns(name, not with_artist)]
+        if other:
+            made, give = ("folders", "folders") if with_artist else ("tags", "tags")
+            raise DatasetError(f"{output_csv} holds rows labelled by {'genre tags' if made == 'tags' else 'folder'}"
+                               f": give --labels {give}, --overwrite to replace it, or another -o")
         raise DatasetError(f"{output_csv} exists but is not a features CSV of this project (other columns); "
                            f"use --overwrite to replace it or choose another -o")
     rows: dict[str, str] = {}
@@ -374,7 +386,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                     scheduler: str | None = None, max_seconds: float | None = CLIP_SECONDS,
                     overwrite: bool = False, progress: bool = True,
                     on_skip: Callable[[SkippedItem], None] | None = None,
-                    feature_set: str = DEFAULT_FEATURE_SET) -> ExtractionReport:
+                    feature_set: str = DEFAULT_FEATURE_SET,
+                    labelled: tuple[list[Clip], list[SkippedItem], dict] | None = None) -> ExtractionReport:
     """Write the ``feature_set`` features of every clip of `dataset_dir` to `output_csv` (`csv_columns`).
 
     Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
@@ -383,7 +396,13 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     again. At the end the file is rewritten sorted by `file`, so the result does not depend on the order in
     which workers finished. Files that cannot be used are reported through `on_skip` and listed in
     `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
+
+    ``labelled`` (labels from tags, functions_labels): (clips with their artist, skipped items, labels record)
+    instead of scanning genre folders; the CSV then has an artist column, the labels record goes into the
+    settings JSON, and rows of an earlier run whose song was tagged otherwise since keep their features under
+    the new genre and artist.
     """
+    import csv
     import json
     import time
     from contextlib import closing
@@ -403,8 +422,17 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
             musicnn_weights = str(functions_musicnn.weights_path().resolve())
         except functions_musicnn.MusicnnUnavailable as error:
             raise DatasetError(str(error)) from None
-    clips, skipped = scan_dataset(dataset_dir)
-    record = extraction_record(max_seconds, feature_set)
+    if labelled is None:
+        clips, skipped = scan_dataset(dataset_dir)
+        record = extraction_record(max_seconds, feature_set)
+    else:
+        clips, skipped = labelled[0], list(labelled[1])
+        record = {**extraction_record(max_seconds, feature_set), **json.loads(json.dumps(labelled[2]))}
+        columns = csv_columns(feature_set, artist=True)
+
+    def id_fields(clip: Clip) -> list[str]:
+        return [clip.file, clip.genre] + ([clip.artist or ""] if labelled is not None else [])
+
     finished = {} if overwrite else _read_finished_rows(output_csv, columns)
     report = ExtractionReport(output_csv, errors_csv, len(clips))
     change = settings_change(output_csv, record) if finished else None
@@ -415,6 +443,12 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         wanted = {clip.file for clip in clips}
         report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
         finished = {file: line for file, line in finished.items() if file in wanted}
+        if labelled is not None:  # a song tagged otherwise since: same features, its new genre and artist
+            by_file = {clip.file: clip for clip in clips}
+            for file, line in finished.items():
+                fields = next(csv.reader([line]))
+                if fields[:3] != id_fields(by_file[file]):
+                    finished[file] = _csv_line(id_fields(by_file[file]) + fields[3:])
         report.rows_from_earlier_run = len(finished)
         output_csv.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(output_csv, _csv_line(columns) + "".join(finished.values()))
@@ -444,7 +478,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
             if values is None:
                 skip(SkippedItem(clip.file, error or "unknown error"), errors_out)
             else:
-                line = _csv_line([clip.file, clip.genre, *values])
+                line = _csv_line([*id_fields(clip), *values])
                 rows_out.write(line)
                 rows_out.flush()  # one write per finished clip: a kill loses at most the clip in flight
                 finished[clip.file] = line

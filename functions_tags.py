@@ -1,6 +1,8 @@
 """Genre tags in the music files, through mutagen: read, planned by the library's rules, written crash-safely.
 
-What lives here, top-down: reading and writing one file's genre (``read_genre``, ``write_genre``, ``TagError``),
+What lives here, top-down: reading and writing one file's genre (``read_song_tags``: genre values, artist and
+album artist, the one home of tag reading that 00 --labels tags and 03 share; ``read_genre``, ``write_genre``,
+``TagError``),
 then the rules over a library (``plan_tags``: only sure songs, existing genres kept unless asked, each file
 once) and carrying a plan out (``apply_tags``).
 
@@ -38,9 +40,14 @@ def tag_value(genre: str) -> str:
     return TAG_NAMES.get(genre, genre.capitalize())
 
 
+def genre_key(text: str) -> str:
+    """A genre without case, spaces and punctuation: "Hip-Hop", "Hip Hop" and "hiphop" are all "hiphop"."""
+    return re.sub(r"[\W_]+", "", text).casefold()
+
+
 def same_genre(a: str, b: str) -> bool:
     """Genres equal up to case, spaces and punctuation ("Hip-Hop" == "hiphop")."""
-    return re.sub(r"[\W_]+", "", a).casefold() == re.sub(r"[\W_]+", "", b).casefold()
+    return genre_key(a) == genre_key(b)
 
 
 def temp_path(path: str | os.PathLike[str]) -> Path:
@@ -83,18 +90,53 @@ def _genre_key(tags: Any) -> str:
     raise TagError(f"cannot tag {type(tags).__name__} tags")
 
 
-def read_genre(path: str | os.PathLike[str]) -> str | None:
-    """The file's genre tag (several values joined by "; "), or None; raises TagError."""
+@dataclass(frozen=True)
+class SongTags:
+    """What the labels of a song are read from: its genre values as written (in tag order), its artist and
+    album artist (first value, or None)."""
+
+    genres: tuple[str, ...] = ()
+    artist: str | None = None
+    album_artist: str | None = None
+
+
+# the artist and album-artist keys of each kind of tags, by the kind's genre key
+_ARTIST_KEYS = {"TCON": (("TPE1",), ("TPE2",)),
+                "genre": (("artist",), ("albumartist", "album artist", "album_artist")),
+                "\xa9gen": (("\xa9ART",), ("aART",)),
+                "WM/Genre": (("Author",), ("WM/AlbumArtist",))}
+
+
+def _texts(tags: Any, key: str) -> list[str]:
+    """The non-empty text values of one tag key (an ID3 frame's text, a Vorbis/MP4/ASF value list)."""
+    try:
+        values = tags.get(key)
+    except (KeyError, ValueError):  # mutagen's Vorbis dict refuses keys it cannot hold
+        return []
+    if not values:
+        return []
+    texts = getattr(values, "text", values)  # ID3 gives a frame, the others a list
+    texts = [texts] if isinstance(texts, str) else texts
+    return [" ".join(str(text).split()) for text in texts if str(text).strip()]
+
+
+def read_song_tags(path: str | os.PathLike[str]) -> SongTags:
+    """The file's genre values, artist and album artist (the one home of tag reading); raises TagError."""
     audio = _open(path)
     if audio.tags is None:
-        return None
+        return SongTags()
     key = _genre_key(audio.tags)
-    values = audio.tags.get(key)
-    if not values:
-        return None
-    texts = values.text if key == "TCON" else values  # ID3 gives a frame, the others a list
-    joined = "; ".join(str(text) for text in texts if str(text).strip())
-    return joined or None
+    artist_keys, album_keys = _ARTIST_KEYS[key]
+
+    def first(keys: tuple[str, ...]) -> str | None:
+        return next((texts[0] for k in keys if (texts := _texts(audio.tags, k))), None)
+
+    return SongTags(tuple(_texts(audio.tags, key)), first(artist_keys), first(album_keys))
+
+
+def read_genre(path: str | os.PathLike[str]) -> str | None:
+    """The file's genre tag (several values joined by "; "), or None; raises TagError."""
+    return "; ".join(read_song_tags(path).genres) or None
 
 
 def _set_genre(audio: Any, value: str) -> None:
