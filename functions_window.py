@@ -9,7 +9,8 @@ What lives here, top-down:
 * ``ResultPanel``: title, genre and timeline of the last result above its chart (a matplotlib figure in Tk);
 * ``LibraryPanel``: a scanned folder as a sortable table, with Export CSV…, Write tags… and Save playlists…, and
   More like this (the table shows a song's nearest neighbours, functions_similarity), Whole library and Save
-  playlist… (what the table shows);
+  playlist… (what the table shows); it is in the window only while a library is open (a folder scanned): a song
+  classified on its own takes the whole height, with "Back to the library" one click away;
 * ``ConfirmDialog``: the question asked before tags are written;
 * ``JobRunner``: runs one job at a time (a song, a folder scan, tags) in a worker thread and polls its messages
   on the Tk thread; closing the window (or Ctrl-C) cancels the job and waits for it to remove its files and end
@@ -53,6 +54,11 @@ LIKE_TOP = 25  # songs shown by More like this
 BG_ERROR = "#b00020"
 CLOSE_TIMEOUT_S = 15.0  # closing waits this long at most for the job to stop and remove its files
 FG_UNCERTAIN = "#9a5b00"  # the headline of an uncertain answer: amber, smaller, two genres
+DEFAULT_SIZE = (940, 740)  # the window's size when it opens (at most the screen's)
+MIN_SIZE = (780, 640)  # the smallest size at which every part and the chart read well (tests/test_gui_window.py)
+TABLE_ROWS = (4, 12)  # the library table's rows: 4 at the minimum height, one more for every 40 px, at most 12
+TIMELINE_LINES = 2  # the timeline in words takes at most two lines (the chart shows all of it)
+REDRAW_DELAY_MS = 80  # the chart is drawn again for its new size this long after the last resize
 
 
 class ClassifierWindow:
@@ -68,7 +74,10 @@ class ClassifierWindow:
         self.last_result: SongResult | None = None
         self.model_error: str | None = None
         root.title("Music genre classifier")
-        root.minsize(820, 560)
+        root.minsize(*MIN_SIZE)
+        width = min(DEFAULT_SIZE[0], max(MIN_SIZE[0], root.winfo_screenwidth() - 40))
+        height = min(DEFAULT_SIZE[1], max(MIN_SIZE[1], root.winfo_screenheight() - 80))
+        root.geometry(f"{width}x{height}")
         root.report_callback_exception = self._report_callback_exception
         outer = ttk.Frame(root, padding=10)
         outer.pack(fill="both", expand=True)
@@ -79,7 +88,7 @@ class ClassifierWindow:
                                     on_tags=self.write_tags, on_playlists=self.save_playlists,
                                     on_like=self.more_like_this, on_whole=self.whole_library,
                                     on_playlist=self.save_playlist)
-        self.results = ResultPanel(outer)
+        self.results = ResultPanel(outer, on_library=self.toggle_library)
         self.confirm_dialog: ConfirmDialog | None = None
         self._name_the_widgets()
         self.entry.focus_set()
@@ -91,6 +100,13 @@ class ClassifierWindow:
         self.closed = False
         self.closed_by: int | None = None  # the signal that closed the window, if one did
         root.protocol("WM_DELETE_WINDOW", self.close)
+        root.bind("<Configure>", self._resized, add="+")
+
+    def _resized(self, event: tk.Event) -> None:
+        """The library table gets more rows in a taller window (the chart keeps the height it needs)."""
+        if event.widget is self.root:
+            low, high = TABLE_ROWS
+            self.library.set_rows(max(low, min(high, low + (event.height - MIN_SIZE[1]) // 40)))
 
     def _name_the_widgets(self) -> None:
         """The parts' widgets under the window's names (see the class docstring)."""
@@ -103,6 +119,7 @@ class ClassifierWindow:
         self.playlists_button = self.library.playlists_button
         self.like_button, self.whole_button = self.library.like_button, self.library.whole_button
         self.playlist_button = self.library.playlist_button
+        self.library_button = results.library_button
         self.progress, self.status_text, self.status_label = status.progress, status.text, status.label
         self.title_text, self.genre_text = results.title_text, results.genre_text
         self.timeline_text, self.figure, self.canvas = results.timeline_text, results.figure, results.canvas
@@ -176,6 +193,23 @@ class ClassifierWindow:
                 signal.signal(getattr(signal, name), on_signal)
 
     # -- a folder: the library table ----------------------------------------------------------------------
+    def show_library(self) -> None:
+        """The library table and its buttons above the result (the figure gets the height that is left)."""
+        self.library.show(before=self.results.frame)
+        self.results.offer_library(len(self.library.results), shown=True)
+
+    def hide_library(self) -> None:
+        """The result takes the whole height; "Back to the library (N songs)" brings the table back."""
+        self.library.hide()
+        self.results.offer_library(len(self.library.results), shown=False)
+
+    def toggle_library(self) -> None:
+        """The button right of the song's title: "Hide the library" or "Back to the library (N songs)"."""
+        if self.library.visible:
+            self.hide_library()
+        else:
+            self.show_library()
+
     def open_folder(self) -> None:
         folder = filedialog.askdirectory(parent=self.root, title="Open a music folder", mustexist=True)
         if folder:
@@ -187,6 +221,7 @@ class ClassifierWindow:
         if self.busy or self.model_error:
             return
         self.library.clear(folder)
+        self.show_library()
         self._set_busy(True)
         self.status.set(f"Scanning {folder}…")
         job = self.job
@@ -257,6 +292,7 @@ class ClassifierWindow:
                 query_file = (info.st_dev, info.st_ino)
             except OSError:
                 pass
+        self.show_library()
         exclude = {index.index[query.input]} if query.input in index.index else set()
         found, _, _ = index.neighbours(vector, LIKE_TOP, exclude=exclude, query_file=query_file)
         self.library.show_neighbours(name, [(index.paths[row], similarity) for row, similarity in found])
@@ -264,6 +300,7 @@ class ClassifierWindow:
                         "(Whole library shows every song again).")
 
     def whole_library(self) -> None:
+        self.show_library()
         self.library.show_all()
         self.status.set(f"The whole library: {len(self.library.results)} songs.")
 
@@ -341,6 +378,8 @@ class ClassifierWindow:
     def _show_result(self, result: SongResult) -> None:
         self._set_busy(False)
         self.last_result = result
+        if self.library.visible:  # a song on its own: the whole height is its, the library one click away
+            self.hide_library()
         self.results.show(result)
         if not result.ok:
             self.status.set(f"Error: {result.error}", error=True)
@@ -445,37 +484,103 @@ class ResultPanel:
     """The last result: title (with the song's length), genre and confidence (or, for an uncertain answer, an amber
     headline naming the two most probable genres; for a song of none of the model's genres, an amber "not one of
     the N genres this model knows (nearest: ...)"), the song's strongest musicnn tags ("Sounds like: ..."), the
-    timeline as text, the chart."""
+    timeline as text (at most TIMELINE_LINES lines), the chart.
+
+    Every line wraps at the panel's width, and the chart is drawn again for its new size after a resize
+    (functions_dataviz.draw_result fits fonts, rows and legend to it). Right of the title, while a library is
+    open, the button "Hide the library" / "Back to the library (N songs)"."""
 
     GENRE_FONT = ("TkDefaultFont", 30, "bold")
     UNCERTAIN_FONT = ("TkDefaultFont", 22, "bold")
+    UNKNOWN_FONT = ("TkDefaultFont", 18, "bold")  # a longer line: it wraps onto two at the window's width
 
-    def __init__(self, parent: tk.Misc) -> None:
+    def __init__(self, parent: tk.Misc, *, on_library: Callable[[], None]) -> None:
         from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
         from matplotlib.figure import Figure
 
-        frame = ttk.Frame(parent)
+        self.frame = frame = ttk.Frame(parent)
         frame.pack(fill="both", expand=True, pady=(8, 0))
+        header = ttk.Frame(frame)
+        header.pack(fill="x")
+        self.library_button = ttk.Button(header, text="Back to the library", command=on_library)
         self.title_text = tk.StringVar(value="")
-        ttk.Label(frame, textvariable=self.title_text, font=("TkDefaultFont", 14)).pack(anchor="w")
+        self.title_label = ttk.Label(header, textvariable=self.title_text, font=("TkDefaultFont", 14))
+        self.title_label.pack(side="left", anchor="w")
         self.genre_text = tk.StringVar(value="")
-        self.genre_label = tk.Label(frame, textvariable=self.genre_text, font=self.GENRE_FONT, anchor="w")
+        self.genre_label = tk.Label(frame, textvariable=self.genre_text, font=self.GENRE_FONT, anchor="w",
+                                    justify="left")
         self.genre_label.pack(anchor="w")
         self._genre_colour = self.genre_label.cget("foreground")
         self.tags_text = tk.StringVar(value="")
-        ttk.Label(frame, textvariable=self.tags_text, font=("TkDefaultFont", 12, "italic")).pack(anchor="w")
+        self.tags_label = ttk.Label(frame, textvariable=self.tags_text, font=("TkDefaultFont", 12, "italic"))
         self.timeline_text = tk.StringVar(value="")
-        ttk.Label(frame, textvariable=self.timeline_text, wraplength=780).pack(anchor="w")
+        self.timeline_label = ttk.Label(frame, textvariable=self.timeline_text)
+        self.timeline_label.pack(anchor="w")  # the tags line goes above it when a result has tags
         self.figure = Figure(figsize=(8, 3.4), dpi=100)
         self.canvas = FigureCanvasTkAgg(self.figure, master=frame)
         self.canvas.get_tk_widget().pack(fill="both", expand=True)
+        self.result: SongResult | None = None
+        self.timeline_runs: list[str] = []  # the timeline in words, one "0:00–0:30 genre" a run
+        self._redraw_after: str | None = None
+        frame.bind("<Configure>", lambda event: self._wrap(event.width), add="+")
+        self.canvas.get_tk_widget().bind("<Configure>", lambda _event: self._schedule_redraw(), add="+")
+
+    def offer_library(self, songs: int, shown: bool) -> None:
+        """The library's button right of the title: "Hide the library" while the table is ``shown``, else "Back to
+        the library (N songs)"."""
+        self.library_button.configure(text="Hide the library" if shown else
+                                      f"Back to the library ({songs} song{'s' if songs != 1 else ''})")
+        if not self.library_button.winfo_manager():
+            self.library_button.pack(side="right", anchor="n", before=self.title_label)
+        self._wrap(self.frame.winfo_width())
+
+    def _wrap(self, width: int) -> None:
+        """The texts wrap at the panel's width (the title leaves room for the library button)."""
+        button = self.library_button.winfo_reqwidth() + 12 if self.library_button.winfo_manager() else 0
+        self.title_label.configure(wraplength=max(100, width - button))
+        for label in (self.genre_label, self.tags_label, self.timeline_label):
+            label.configure(wraplength=max(100, width - 4))
+        self._fit_timeline()
+
+    def _fit_timeline(self) -> None:
+        """The timeline in words, its runs up to what fits in TIMELINE_LINES lines, then "… (N more)"."""
+        if not self.timeline_runs:
+            self.timeline_text.set("")
+            return
+        import tkinter.font
+
+        font = tkinter.font.nametofont(str(self.timeline_label.cget("font") or "TkDefaultFont"))
+        budget = TIMELINE_LINES * (int(self.timeline_label.cget("wraplength") or 780) - 40)
+        runs = self.timeline_runs
+        for shown in range(len(runs), 0, -1):
+            rest = len(runs) - shown
+            text = "Timeline: " + ", ".join(runs[:shown]) + (f", … ({rest} more in the chart)" if rest else "")
+            if font.measure(text) <= budget:
+                break
+        self.timeline_text.set(text)
+
+    def _schedule_redraw(self) -> None:
+        """Draw the chart again for its new size once the resizing has paused (fonts, rows, legend follow it)."""
+        widget = self.canvas.get_tk_widget()
+        if self._redraw_after is not None:
+            widget.after_cancel(self._redraw_after)
+        self._redraw_after = widget.after(REDRAW_DELAY_MS, self.redraw)
+
+    def redraw(self) -> None:
+        """The shown result's chart at the figure's present size."""
+        self._redraw_after = None
+        if self.result is not None:
+            viz.draw_result(self.figure, self.result, use_seaborn=False, title=False)
+            self.canvas.draw_idle()
 
     def show(self, result: SongResult) -> None:
         """Texts and chart of ``result``; for an error, the input as title and the error in the chart."""
+        self.timeline_runs = []
         if not result.ok:
             self.title_text.set(result.input if len(result.input) < 90 else result.input[:87] + "...")
             self.genre_text.set("")
             self.tags_text.set("")
+            self.tags_label.pack_forget()
             self.timeline_text.set("")
         else:
             assert result.probabilities is not None and result.genre is not None
@@ -488,12 +593,17 @@ class ResultPanel:
             else:
                 self.genre_text.set(f"{result.genre}  {result.probabilities[result.genre] * 100:.0f} %")
             self.genre_label.configure(foreground=FG_UNCERTAIN if hedged else self._genre_colour,
-                                       font=self.UNCERTAIN_FONT if hedged else self.GENRE_FONT)
+                                       font=self.UNKNOWN_FONT if result.unknown else self.UNCERTAIN_FONT if hedged
+                                       else self.GENRE_FONT)
             self.tags_text.set(f"Sounds like: {result.tags_text()}" if result.tags else "")
-            self.timeline_text.set("Timeline: " + ", ".join(
-                f"{format_seconds(a)}–{format_seconds(b)} {g}" for a, b, g in timeline_runs(result)))
-        viz.draw_result(self.figure, result, use_seaborn=False)
-        self.canvas.draw_idle()
+            if not result.tags:
+                self.tags_label.pack_forget()
+            else:
+                self.tags_label.pack(anchor="w", before=self.timeline_label)
+            self.timeline_runs = [f"{format_seconds(a)}–{format_seconds(b)} {g}" for a, b, g in timeline_runs(result)]
+            self._fit_timeline()
+        self.result = result
+        self.redraw()
 
 
 class LibraryPanel:
@@ -505,7 +615,7 @@ class LibraryPanel:
     rows are detached, not deleted); Whole library (``show_all``) shows every row again; Save playlist… saves the
     rows shown (``shown_entries``)."""
 
-    COLUMNS = (("file", "File", 250, "w"), ("title", "Title", 190, "w"), ("genre", "Genre", 90, "w"),
+    COLUMNS = (("file", "File", 210, "w"), ("title", "Title", 150, "w"), ("genre", "Genre", 210, "w"),
                ("confidence", "Confidence", 90, "e"), ("uncertain", "Uncertain", 80, "center"),
                ("similarity", "Similarity", 95, "e"))
     LIBRARY_COLUMNS = tuple(c[0] for c in COLUMNS if c[0] != "similarity")  # shown outside More like this
@@ -513,8 +623,7 @@ class LibraryPanel:
     def __init__(self, parent: tk.Misc, *, on_select: Callable[[SongResult], None], on_export: Callable[[], None],
                  on_tags: Callable[[], None], on_playlists: Callable[[], None], on_like: Callable[[], None],
                  on_whole: Callable[[], None], on_playlist: Callable[[], None]) -> None:
-        frame = ttk.Frame(parent)
-        frame.pack(fill="x", pady=(6, 0))
+        self.frame = frame = ttk.Frame(parent)  # packed by ``show``: not in the window until a library is open
         table = ttk.Frame(frame)
         table.pack(fill="x")
         self.tree = ttk.Treeview(table, columns=[c[0] for c in self.COLUMNS], show="headings", height=6,
@@ -545,6 +654,22 @@ class LibraryPanel:
         self.saved_sort: tuple[str, bool] | None = None  # the library's sort while neighbours are shown
         self.busy = False
         self.set_busy(False)
+
+    def set_rows(self, rows: int) -> None:
+        if int(self.tree.cget("height")) != rows:
+            self.tree.configure(height=rows)
+
+    @property
+    def visible(self) -> bool:
+        return bool(self.frame.winfo_manager())
+
+    def show(self, before: tk.Misc) -> None:
+        """Put the table and its buttons in the window, above ``before``."""
+        if not self.visible:
+            self.frame.pack(fill="x", pady=(6, 0), before=before)
+
+    def hide(self) -> None:
+        self.frame.pack_forget()
 
     def clear(self, folder: Path) -> None:
         self.show_all()

@@ -625,6 +625,10 @@ def test_more_like_this_shows_a_songs_neighbours_and_saves_them_as_a_playlist(di
         single = write_wav(tmp_path / "elsewhere" / "new metal.wav", synthetic_song([("metal", 6.0)], seed=0))
         result = driver.classify(str(single))  # the same audio as metal a.wav and its copy
         assert result.ok and result.tag_means is not None
+        assert not window.table.winfo_ismapped()  # a song on its own takes the whole height; the library:
+        assert window.library_button.cget("text") == "Back to the library (6 songs)"
+        driver.click(window.library_button)  # one click away, the song still shown
+        assert window.table.winfo_ismapped() and window.last_result is result
         driver.click(window.like_button)
         names = [Path(iid).name for iid in window.table.get_children()]
         assert sorted(names) == ["blues.wav", "classical.wav", "metal b.wav", "reggae.wav"]
@@ -654,5 +658,120 @@ def test_more_like_this_with_a_model_that_reads_only_classic_features_says_why_n
                                             "so the musicnn network did not run.")
         assert str(window.status_label.cget("foreground")) == fw.BG_ERROR
         assert len(table_rows(window)) == 2
+    finally:
+        driver.close()
+
+
+# --- the window at its minimum and default size (issue 24) -------------------------------------------------------
+def figure_problems(driver: Driver) -> list[str]:
+    """The chart drawn again at the window's present size, checked as tests/test_result_plot checks any figure:
+    no text over another or outside the figure, bars of at least 12 px; and every line above it shown whole."""
+    from test_result_plot import layout_problems
+
+    window = driver.window
+    driver.pump(fw.REDRAW_DELAY_MS / 1000 + 0.3)  # the redraw that follows a resize
+    window.canvas.draw()
+    widget = window.canvas.get_tk_widget()
+    problems = layout_problems(window.figure)
+    if (round(window.figure.bbox.width), round(window.figure.bbox.height)) != (widget.winfo_width(),
+                                                                               widget.winfo_height()):
+        problems.append(f"the figure is {window.figure.bbox.width} x {window.figure.bbox.height}, its widget "
+                        f"{widget.winfo_width()} x {widget.winfo_height()}")
+    for label in (window.results.title_label, window.results.genre_label, window.results.tags_label,
+                  window.results.timeline_label, window.library_button):
+        if not label.winfo_ismapped():
+            continue
+        if label.winfo_height() < label.winfo_reqheight() or label.winfo_width() < label.winfo_reqwidth():
+            problems.append(f"{label.cget('text') or label.winfo_name()!r} is cut")
+    bottom = widget.winfo_rooty() + widget.winfo_height()
+    if bottom > driver.root.winfo_rooty() + driver.root.winfo_height():
+        problems.append("the figure goes below the window")
+    return problems
+
+
+def text_width(tree: tk.Widget, text: str) -> int:
+    """The width in pixels of ``text`` in the table's font."""
+    import tkinter.font
+    from tkinter import ttk
+
+    return tkinter.font.nametofont(str(ttk.Style(tree).lookup("Treeview", "font") or "TkDefaultFont")).measure(text)
+
+
+def library_of(results: list[fa.SongResult], folder: Path) -> list[fa.SongResult]:
+    """Twelve songs of a folder: the given results under the folder's file names."""
+    import dataclasses
+
+    return [dataclasses.replace(results[i % len(results)], input=str(folder / f"song {i:02d}.wav"),
+                                title=f"song {i:02d}") for i in range(12)]
+
+
+@pytest.mark.parametrize("size", ["minimum", "default"])
+def test_the_window_reads_well_at_its_minimum_and_default_size(display, model_dir, tmp_path, size):
+    """One clip, a four-minute song (and an unknown answer) on their own, then a library of 12 songs, at the
+    window's minimum and default size: no text of the chart over another or outside it, bars >= 12 px, the lines
+    above the chart shown whole. No table before a library is open; a song classified on its own hides it, and
+    "Back to the library" brings it back."""
+    import dataclasses
+
+    from test_result_plot import GENRES, clip_result, four_minute_result
+
+    started = time.monotonic()
+    driver = Driver(display, model_dir)
+    print(f"window built in {time.monotonic() - started - 0.5:.2f} s (+0.5 s of pumping)")
+    try:
+        window, root = driver.window, driver.root
+        width, height = fw.MIN_SIZE if size == "minimum" else fw.DEFAULT_SIZE
+        root.geometry(f"{width}x{height}")
+        driver.pump(until=lambda: (root.winfo_width(), root.winfo_height()) == (width, height), timeout=10)
+        assert not window.library.visible and not window.table.winfo_ismapped()
+        assert not window.export_button.winfo_ismapped() and not window.library_button.winfo_ismapped()
+        unknown_windows = four_minute_result()
+        unknown_windows.windows = [dataclasses.replace(w, known=i % 3 != 0) for i, w in
+                                   enumerate(unknown_windows.windows)]
+        songs = {"clip": clip_result(), "four-minute song": four_minute_result(), "not music": clip_result(True),
+                 "unknown windows": dataclasses.replace(unknown_windows, known=False)}
+        for name, result in songs.items():
+            window._show_result(result)
+            problems = figure_problems(driver)
+            print(f"{size} {width}x{height}, {name}: figure {window.figure.bbox.width:.0f} x "
+                  f"{window.figure.bbox.height:.0f} px, {len(window.figure.axes[0].patches)} bars")
+            assert problems == [], name
+
+        folder = tmp_path / "Music"
+        window.library.clear(folder)
+        window.show_library()
+        for result in library_of(list(songs.values()), folder):
+            window.library.add(result)
+        driver.pump(0.2)
+        assert window.table.winfo_ismapped() and window.library_button.cget("text") == "Hide the library"
+        buttons = (window.export_button, window.tags_button, window.playlists_button, window.like_button,
+                   window.whole_button, window.playlist_button, window.library_button)
+        for button in buttons:  # whole, inside the window
+            assert button.winfo_ismapped() and button.winfo_width() >= button.winfo_reqwidth() and \
+                button.winfo_rootx() + button.winfo_width() <= root.winfo_rootx() + root.winfo_width(), \
+                button.cget("text")
+        genre_width = int(window.table.column("genre", "width"))  # every row's genre shown whole
+        longest = max(text_width(window.table, window.table.set(iid, "genre")) for iid in window.table.get_children())
+        assert longest + 8 <= genre_width, f"a genre of {longest} px in a column of {genre_width} px"
+        for iid in list(window.table.get_children())[:4]:
+            click_row(driver, iid)
+            assert window.last_result is window.library.results[iid]
+            problems = figure_problems(driver)
+            print(f"{size}, library, {Path(iid).name}: figure {window.figure.bbox.width:.0f} x "
+                  f"{window.figure.bbox.height:.0f} px, {len(window.figure.axes[0].patches)} bars")
+            assert problems == [], iid
+            assert len(window.figure.axes[0].patches) >= (4 if size == "minimum" else len(GENRES))
+
+        window._show_result(songs["four-minute song"])  # a song on its own: the library one click away
+        driver.pump(0.2)
+        assert not window.table.winfo_ismapped()
+        assert window.library_button.winfo_ismapped() and window.library_button.cget("text") == \
+            "Back to the library (12 songs)"
+        assert figure_problems(driver) == []
+        driver.click(window.library_button)
+        assert window.table.winfo_ismapped() and window.library_button.cget("text") == "Hide the library"
+        assert len(table_rows(window)) == 12 and figure_problems(driver) == []
+        driver.click(window.library_button)
+        assert not window.table.winfo_ismapped() and window.library_button.cget("text").startswith("Back to")
     finally:
         driver.close()
