@@ -3,12 +3,15 @@
     python docs/make_screenshot.py [--model DIR] [-o docs/screenshot.png]
     python docs/make_screenshot.py --long-song [-o docs/screenshot_long_song.png]
     python docs/make_screenshot.py --library [-o docs/screenshot_library.png]
+    python docs/make_screenshot.py --size minimum ...   # the same at the window's minimum size (*_min.png)
+    python docs/make_screenshot.py --all                # all six: three views, default and minimum size
 
 A 90-s medley of three GTZAN clips (classical, jazz, metal) from ../shared/data is encoded to MP3 and served
 from a loopback HTTP server; the window is driven as in tests/test_gui_window.py (real key and mouse events)
 and captured. ``--long-song`` makes a 4-minute medley of eight 30-s clips instead, analysed in 15 windows, to
 show the timeline of a whole song. ``--library`` opens a folder of twelve GTZAN clips (linked from the shared
-data) with Open folder…, sorts the table by confidence and shows one row.
+data) with Open folder…, sorts the table by confidence and shows one row. The window has its default size
+(functions_window.DEFAULT_SIZE) or, with ``--size minimum``, its minimum size (MIN_SIZE).
 Needs Xvfb (and xdotool for real input events); the medley is synthetic
 where the shared data is absent. The audio only lives in a temporary folder.
 """
@@ -84,18 +87,35 @@ def library_view(driver, work: Path) -> Path:
     return driver.screenshot(work / "window.png")
 
 
+def window_size(size: str) -> tuple[int, int]:
+    """The window's default or minimum size (functions_window)."""
+    import functions_window
+
+    return functions_window.MIN_SIZE if size == "minimum" else functions_window.DEFAULT_SIZE
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(audio.PRETRAINED_MODEL_DIR), help="model folder (default: shipped)")
     parser.add_argument("--long-song", action="store_true",
                         help="a 4-minute song in 15 windows (default output docs/screenshot_long_song.png)")
     parser.add_argument("--library", action="store_true", help="the folder view (docs/screenshot_library.png)")
+    parser.add_argument("--size", choices=("default", "minimum"), default="default",
+                        help="the window's size (default: its default size; minimum: *_min.png)")
+    parser.add_argument("--all", action="store_true", help="every view at both sizes, with their default names")
     parser.add_argument("-o", "--output", default=None, help="PNG to write (default docs/screenshot.png)")
     args = parser.parse_args()
+    if args.all:
+        for view in ([], ["--long-song"], ["--library"]):
+            for size in ("default", "minimum"):
+                run = subprocess.run([sys.executable, __file__, "--model", args.model, "--size", size, *view])
+                if run.returncode:
+                    return run.returncode
+        return 0
     if args.output is None:
-        name = "screenshot_long_song.png" if args.long_song else "screenshot_library.png" if args.library \
-            else "screenshot.png"
-        args.output = str(PROJECT_DIR / "docs" / name)
+        name = "screenshot_long_song" if args.long_song else "screenshot_library" if args.library else "screenshot"
+        args.output = str(PROJECT_DIR / "docs" / f"{name}{'_min' if args.size == 'minimum' else ''}.png")
+    width, height = window_size(args.size)
     if shutil.which("Xvfb") is None:
         print("make_screenshot: Xvfb is not installed (apt-get install xvfb)", file=sys.stderr)
         return 1
@@ -111,11 +131,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             if args.library:
                 driver = Driver(display, Path(args.model))
-                driver.root.geometry("900x760+0+0")
+                driver.root.geometry(f"{width}x{height}+0+0")
                 shot = library_view(driver, Path(tmp))
                 driver.close()
                 save_small_png(Path(shot), Path(args.output))
-                print(f"{args.output}: the folder view")
+                print(f"{args.output}: the folder view, {width}x{height}")
                 return 0
             if args.long_song:
                 song = medley(Path(tmp), LONG_MEDLEY, "gtzan-4-minutes", clip_seconds=30.0)
@@ -123,7 +143,7 @@ def main() -> int:
                 song = medley(Path(tmp), SHORT_MEDLEY, "gtzan-medley")
             url = server.add_file("/" + song.name, song, "audio/mpeg")
             driver = Driver(display, Path(args.model))
-            driver.root.geometry("900x620+0+0")
+            driver.root.geometry(f"{width}x{height}+0+0")
             driver.pump(0.5)
             result = driver.classify(url)
             if not result.ok:
@@ -132,7 +152,7 @@ def main() -> int:
             shot = driver.screenshot(Path(tmp) / "window.png")
             driver.close()
             save_small_png(shot, Path(args.output))
-        print(f"{args.output}: {result.genre} ({result.probabilities[result.genre]:.0%}), "
+        print(f"{args.output}: {width}x{height}, {result.genre} ({result.probabilities[result.genre]:.0%}), "
               f"{len(result.windows)} windows {[w.genre for w in result.windows]}")
     finally:
         server.close()
