@@ -26,6 +26,8 @@ DEFAULT_MIN_SONGS = 10
 SEPARATORS = re.compile(r"\s*[;|\x00]\s*")  # between genres inside one value ("/" is not: "R&B/Soul" is one)
 ID3V1_REFERENCE = re.compile(r"\((\d+|RX|CR)\)")
 ID3V1_SPECIAL = {"RX": "Remix", "CR": "Cover"}
+# values that say "no genre" (rippers' placeholders; pandas would also read most of them back as missing)
+PLACEHOLDERS = frozenset({"none", "null", "nan", "na", "n/a", "<na>", "unknown", "undefined", "genre"})
 SHOWN = 20  # lines of a list the summary prints; the labels CSV has them all
 
 LABELLED, UNTAGGED, UNREADABLE, SET_ASIDE = "labelled", "untagged", "unreadable tags", "set aside"
@@ -62,11 +64,13 @@ def id3v1_genres(text: str) -> list[str]:
 
 
 def split_genres(values: Iterable[str]) -> list[str]:
-    """The genres of a tag's values, in order: several values, values holding "a; b" or "a | b", ID3v1 numbers."""
+    """The genres of a tag's values, in order: several values, values holding "a; b" or "a | b", ID3v1 numbers;
+    placeholders ("Unknown", "None", "N/A", ...) are no genre."""
     genres = []
     for value in values:
         for part in SEPARATORS.split(value):
-            genres += [" ".join(g.split()) for g in id3v1_genres(part) if genre_key(g)]
+            genres += [" ".join(g.split()) for g in id3v1_genres(part)
+                       if genre_key(g) and " ".join(g.split()).casefold() not in PLACEHOLDERS]
     return genres
 
 

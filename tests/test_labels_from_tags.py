@@ -241,4 +241,16 @@ def test_genre_values() -> None:
     assert labels.split_genres(["(17)(9)"]) == ["Rock", "Metal"]
     assert labels.split_genres(["(17)Hard Rock"]) == ["Hard Rock"]
     assert labels.split_genres(["R&B/Soul | Pop", "  Drum  and Bass "]) == ["R&B/Soul", "Pop", "Drum and Bass"]
-    assert labels.split_genres(["255", " ; ", "--"]) == []
+    assert labels.split_genres(["255", " ; ", "--", "Unknown", "N/A", "none"]) == []
+
+
+def test_a_dask_cluster_gives_the_same_csv(cli_cluster, synthetic_library: Path, tmp_path: Path) -> None:
+    common = ("--labels", "tags", "--features", "classic", "--min-songs", "2", "--no-progress")
+    local = tmp_path / "local.csv"
+    assert run_script("00_preprocess_music.py", synthetic_library, "-o", local, "--workers", "2",
+                      *common).returncode == 0
+    result = run_script("00_preprocess_music.py", synthetic_library, "-o", tmp_path / "dask.csv", "--scheduler",
+                        cli_cluster.address, *common)
+    assert result.returncode == 0, result.stderr
+    assert "Dask cluster" in result.stdout and "Traceback" not in result.stderr
+    assert (tmp_path / "dask.csv").read_text() == local.read_text()
