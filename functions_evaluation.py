@@ -285,7 +285,8 @@ def accuracy_interval(n_correct: int, n: int, z: float = 1.959964) -> tuple[floa
     p = n_correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (float(max(centre - half, 0.0)), float(min(centre + half, 1.0)))
+    # the interval holds p itself (at p = 1 the upper end is 1 exactly, which rounding made 0.9999999999999999)
+    return (float(min(max(centre - half, 0.0), p)), float(max(min(centre + half, 1.0), p)))
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, genres: Sequence[str]) -> dict:

@@ -138,6 +138,8 @@ def test_accuracy_interval_is_the_wilson_score_interval() -> None:
             assert abs(p - q) == pytest.approx(z * np.sqrt(q * (1 - q) / n), rel=1e-6)
     assert evaluation.accuracy_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
     assert evaluation.accuracy_interval(10, 10)[1] == pytest.approx(1.0)
+    for n in range(1, 300):  # the interval holds the figure itself: 4 of 4 gave an upper end of 0.9999999999999999
+        assert evaluation.accuracy_interval(n, n)[1] == 1.0 and evaluation.accuracy_interval(0, n)[0] == 0.0
     # 157 of 290 (54.1 %): about +-5.7 points; four times the clips halves it
     low, high = evaluation.accuracy_interval(157, 290)
     low4, high4 = evaluation.accuracy_interval(628, 1160)
