@@ -495,8 +495,7 @@ def full_answer(results: Path, song: Path, songs: int, repeats: int, env: dict[s
     run = subprocess.run([sys.executable, "-c", ANSWER_PARTS, str(results), str(song)], capture_output=True,
                          text=True, env=env, cwd=PROJECT_DIR, timeout=3600)
     assert run.returncode == 0, run.stderr
-    print(f"where the time goes (one process, in-process parts): {run.stdout.strip()}; 03 --json prints and flushes "
-          "each line on its own instead of writing json_lines at once")
+    print(f"where the time goes (one process, in-process parts): {run.stdout.strip()}")
 
 
 def junk_line(junk_mb: int = 300, songs: int = 1000) -> None:
