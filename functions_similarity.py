@@ -28,6 +28,7 @@ import base64
 import binascii
 import json
 import math
+import mmap
 import os
 from array import array
 from collections.abc import Iterable
@@ -370,18 +371,18 @@ class LibraryVectors:
             heads.clear()
 
         try:
-            with open(self.path, "rb", buffering=1 << 20) as handle:
+            with open(self.path, "rb", buffering=1 << 20) as handle, \
+                    mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:  # slices: no read calls
                 info = os.fstat(handle.fileno())
                 unchanged = self.file_state == (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
                 for k in np.argsort(self.offsets[rows, 0], kind="stable").tolist():
                     start, length = spans[k]
-                    handle.seek(start)
-                    line = handle.read(min(length, _HEAD_BYTES) if unchanged else length)
+                    line = mapped[start:start + (min(length, _HEAD_BYTES) if unchanged else length)]
                     if not unchanged and _record_path(line, 0, len(line)) != self.paths[rows[k]]:
                         continue  # the file changed since it was loaded, and this record with it
                     cut = line.find(_SHOWN_END) if line.startswith(_RECORD_START) else -1
                     if cut < 0:
-                        shown[k] = _shown(_parsed(line + handle.read(length - len(line))))
+                        shown[k] = _shown(_parsed(mapped[start:start + length]))
                         continue
                     fast.append(k)
                     heads += (line[:cut], b"},")
@@ -389,7 +390,7 @@ class LibraryVectors:
                         parse_heads(handle)
                 if fast:
                     parse_heads(handle)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: mmap of an empty file (emptied since it was loaded)
             pass
         return shown
 
