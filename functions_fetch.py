@@ -552,4 +552,9 @@ def _converted_file(work_dir: Path, info: dict[str, Any], target: str, logger: _
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        print("usage: python functions_fetch.py REQUEST_JSON\n\nThe download helper process that 03 and 04 start for "
+              "a URL (one JSON request in, one JSON message per line out). Not a command for people: use "
+              "03_launch_classifier.py URL.")
+        sys.exit(0 if sys.argv[1:] in (["-h"], ["--help"]) else 2)
     _helper_main(sys.argv[1])
