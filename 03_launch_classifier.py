@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"seconds between window starts (default {fa.DEFAULT_HOP_SECONDS:g})")
     parser.add_argument("--max-windows", type=int, default=fa.DEFAULT_MAX_WINDOWS, metavar="N",
                         help=f"windows per song at most, spread evenly (default {fa.DEFAULT_MAX_WINDOWS})")
+    parser.add_argument("--patches", type=fa.parse_patches, default=fa.MUSICNN_PATCH_BUDGET, metavar="N|all",
+                        help=fa.PATCHES_HELP)
     parser.add_argument("--max-duration", type=float, default=ff.DEFAULT_MAX_DURATION_S / 60, metavar="MIN",
                         help=f"refuse to download media longer than this (default {ff.DEFAULT_MAX_DURATION_S / 60:g})")
     parser.add_argument("--max-size", type=float, default=ff.DEFAULT_MAX_DOWNLOAD_BYTES / 2**20, metavar="MB",
@@ -271,7 +273,7 @@ def write_tags(args: argparse.Namespace, entries: list, results, note) -> None:
     import functions_library as fl
     import functions_tags as ft
 
-    plan = ft.plan_tags(entries, min_confidence(args), args.overwrite_tags)
+    plan = ft.plan_tags(entries, min_confidence(args), args.overwrite_tags, ft.model_spellings(args.model))
     for path, reason in plan.problems:
         note(f"{path}: not tagged: {reason}")
     if args.dry_run:
@@ -290,7 +292,7 @@ def write_tags(args: argparse.Namespace, entries: list, results, note) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = fa.AnalysisSettings(hop_s=args.hop, max_windows=args.max_windows)
+    settings = fa.AnalysisSettings(hop_s=args.hop, max_windows=args.max_windows, musicnn_patches=args.patches)
     job = fi.ClassificationJob(model_dir=args.model, backend=args.backend, settings=settings,
                                fetch_options={"max_duration_s": args.max_duration * 60,
                                               "max_bytes": int(args.max_size * 2**20)})

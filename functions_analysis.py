@@ -49,6 +49,22 @@ MUSICNN_PATCH_BUDGET = 24
 MUSICNN_MIN_PATCHES = 4
 MUSICNN_DENSE_FROM = 10
 TOP_TAGS = 3
+PATCHES_HELP = ("musicnn patches (3 s each) per song: N spreads N patches over at most N/4 of its windows "
+                f"(default {MUSICNN_PATCH_BUDGET}); 'all' analyses every patch of every window (one every ~1 s: "
+                "slower, docs/speed.md gives the cost and how often the answer differs)")
+
+
+def parse_patches(text: str) -> int | None:
+    """03's ``--patches`` value: a whole number >= 1, or 'all' (None: every patch). ValueError otherwise
+    (argparse turns it into one line naming the option)."""
+    import argparse
+
+    value = text.strip().lower()
+    if value == "all":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number of patches >= 1 nor 'all'")
+    return int(value)
 
 
 class AnalysisError(Exception):

@@ -373,6 +373,28 @@ def _relu_bn(conv: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.nd
     return conv
 
 
+def _sign_sorted(kernel: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray
+                 ) -> tuple[tuple[np.ndarray, ...], tuple[int, np.ndarray]]:
+    """A front-end layer with its filters (kernel columns) reordered, those whose bn scale is >= 0 first:
+    ((kernel, bias, scale, shift), (how many have scale >= 0, the indices that restore the original order))."""
+    order = np.argsort(scale < 0, kind="stable")
+    layer = (np.ascontiguousarray(kernel[:, order]), bias[order], scale[order], shift[order])
+    return layer, (int((scale >= 0).sum()), np.argsort(order))
+
+
+def _pool_relu_bn(conv: np.ndarray, pool: tuple[int, np.ndarray], bias: np.ndarray, scale: np.ndarray,
+                  shift: np.ndarray) -> np.ndarray:
+    """The max over axis 1 of ``_relu_bn(conv)`` for ``conv`` (rows, positions, filters) of a ``_sign_sorted``
+    layer, in the original filter order, computed on the pooled values: ``_relu_bn`` is non-decreasing in each
+    value where the scale is >= 0 (the max of ``conv`` gives the max) and non-increasing where it is negative (the
+    min gives it), float rounding included, so this is the same value at a fraction of the element-wise work."""
+    positive = pool[0]
+    pooled = np.empty((conv.shape[0], conv.shape[2]), dtype=np.float32)
+    np.max(conv[:, :, :positive], axis=1, out=pooled[:, :positive])
+    np.min(conv[:, :, positive:], axis=1, out=pooled[:, positive:])
+    return _relu_bn(pooled, bias, scale, shift)[:, pool[1]]
+
+
 def _windows(x: np.ndarray, height: int, width: int) -> np.ndarray:
     """The (height x width) windows of a (T + height - 1, F) array as rows: (T * (F - width + 1), height * width)."""
     view = np.lib.stride_tricks.sliding_window_view(x, (height, width))  # (T, F', height, width)
@@ -385,16 +407,22 @@ class MusicnnNetwork:
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
         self.raw = arrays
         self.input_scale, self.input_shift = (float(v[0]) for v in _bn_affine(arrays, "input_bn"))
-        self.timbral = []  # (kernel rows (7*k, 204), bias, bn scale, bn shift, k)
+        # front-end layers: (kernel rows, bias, bn scale, bn shift, k) with the filters ordered by the sign of their
+        # bn scale (see _pool_relu_bn), and per layer (filters whose scale is >= 0, the original order's indices)
+        self.timbral, self.timbral_pool = [], []  # kernel rows (7*k, 204)
         for name in _TIMBRAL:
             kernel = arrays[f"{name}/kernel"]  # (7, k, 1, 204)
-            self.timbral.append((np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1])), arrays[f"{name}/bias"],
-                                 *_bn_affine(arrays, f"{name}_bn"), kernel.shape[1]))
-        self.temporal = []  # (kernel (k, 51), bias, scale, shift, k)
+            layer, pool = _sign_sorted(kernel.reshape(-1, kernel.shape[-1]), arrays[f"{name}/bias"],
+                                       *_bn_affine(arrays, f"{name}_bn"))
+            self.timbral.append((*layer, kernel.shape[1]))
+            self.timbral_pool.append(pool)
+        self.temporal, self.temporal_pool = [], []  # kernel (k, 51)
         for name in _TEMPORAL:
             kernel = arrays[f"{name}/kernel"]  # (k, 1, 1, 51)
-            self.temporal.append((np.ascontiguousarray(kernel.reshape(kernel.shape[0], -1)), arrays[f"{name}/bias"],
-                                  *_bn_affine(arrays, f"{name}_bn"), kernel.shape[0]))
+            layer, pool = _sign_sorted(kernel.reshape(kernel.shape[0], -1), arrays[f"{name}/bias"],
+                                       *_bn_affine(arrays, f"{name}_bn"))
+            self.temporal.append((*layer, kernel.shape[0]))
+            self.temporal_pool.append(pool)
         self.midend = []  # (kernel rows (7*channels, 64), bias, scale, shift)
         for name in _MIDEND:
             kernel = arrays[f"{name}/kernel"]  # (7, channels, 1, 64)
@@ -419,25 +447,25 @@ class MusicnnNetwork:
         frames = padded.shape[0] - 2 * TIMBRAL_PAD
         out = np.empty((frames, sum(t[0].shape[1] for t in self.timbral)), dtype=np.float32)
         column = 0
-        for kernel, bias, scale, shift, width in self.timbral:
+        for (kernel, bias, scale, shift, width), pool in zip(self.timbral, self.timbral_pool, strict=True):
             filters, positions = kernel.shape[1], N_MELS - width + 1
             for first in range(0, frames, TIMBRAL_BLOCK_FRAMES):
                 block = padded[first:first + min(TIMBRAL_BLOCK_FRAMES, frames - first) + 2 * TIMBRAL_PAD]
-                conv = _relu_bn(_windows(block, 2 * TIMBRAL_PAD + 1, width) @ kernel, bias, scale, shift)
                 count = block.shape[0] - 2 * TIMBRAL_PAD
-                out[first:first + count, column:column + filters] = conv.reshape(count, positions, filters).max(axis=1)
+                conv = (_windows(block, 2 * TIMBRAL_PAD + 1, width) @ kernel).reshape(count, positions, filters)
+                out[first:first + count, column:column + filters] = _pool_relu_bn(conv, pool, bias, scale, shift)
             column += filters
         return out
 
     def temporal_features(self, patch: np.ndarray) -> np.ndarray:
         """Temporal front end of one normalised patch (187, 96): (187, 153), 'same' zero padding in time."""
         parts = []
-        for kernel, bias, scale, shift, height in self.temporal:
+        for (kernel, bias, scale, shift, height), pool in zip(self.temporal, self.temporal_pool, strict=True):
             before = (height - 1) // 2
             padded = np.pad(patch, ((before, height - 1 - before), (0, 0)))
             view = np.lib.stride_tricks.sliding_window_view(padded, height, axis=0)  # (T, 96, height)
-            conv = _relu_bn(view.reshape(-1, height) @ kernel, bias, scale, shift)
-            parts.append(conv.reshape(patch.shape[0], N_MELS, -1).max(axis=1))
+            conv = (view.reshape(-1, height) @ kernel).reshape(patch.shape[0], N_MELS, -1)
+            parts.append(_pool_relu_bn(conv, pool, bias, scale, shift))
         return np.concatenate(parts, axis=1)
 
     def back(self, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -553,71 +581,10 @@ def top_tags(tag_means: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The same network in Keras (export, and the check of the NumPy pass)
+# The same network in Keras (export, and the check of the NumPy pass): functions_musicnn_keras
 # --------------------------------------------------------------------------------------------------------------
 def build_keras_model(arrays: dict[str, np.ndarray] | None = None):  # -> keras.Model
-    """MSD_musicnn as a Keras model: a (187, 96) log-mel patch in, [tags (50), penultimate (200)] out.
+    """MSD_musicnn as a Keras model: a (187, 96) log-mel patch in, [tags (50), penultimate (200)] out."""
+    from functions_musicnn_keras import build_keras_model as build
 
-    The layers are those of the original graph (batch normalisations unfolded, epsilon 1e-3), with its weights.
-    """
-    from functions_nn import quiet_tensorflow
-
-    quiet_tensorflow()
-    import keras
-    from keras import layers
-
-    arrays = arrays if arrays is not None else read_weights(ensure_weights())
-
-    def bn(name: str):
-        layer = layers.BatchNormalization(epsilon=BN_EPSILON, name=name)
-        return layer, [arrays[f"{name}/{p}"] for p in _BN_PARTS]
-
-    assigned = []
-
-    def use(layer_and_weights):
-        layer, weights = layer_and_weights
-        assigned.append((layer, weights))
-        return layer
-
-    def conv(name: str, padding: str):
-        kernel = arrays[f"{name}/kernel"]
-        layer = layers.Conv2D(kernel.shape[-1], kernel.shape[:2], padding=padding, activation="relu", name=name)
-        return use((layer, [kernel, arrays[f"{name}/bias"]]))
-
-    inputs = keras.Input(shape=(PATCH_FRAMES, N_MELS), name="log_mel")
-    x = use(bn("input_bn"))(layers.Reshape((PATCH_FRAMES, N_MELS, 1))(inputs))
-    fronts = []
-    padded = layers.ZeroPadding2D(((TIMBRAL_PAD, TIMBRAL_PAD), (0, 0)))(x)
-    for name in _TIMBRAL:
-        h = use(bn(f"{name}_bn"))(conv(name, "valid")(padded))
-        h = layers.MaxPooling2D((1, h.shape[2]))(h)
-        fronts.append(layers.Reshape((PATCH_FRAMES, h.shape[-1]))(h))
-    for name in _TEMPORAL:
-        h = use(bn(f"{name}_bn"))(conv(name, "same")(x))
-        h = layers.MaxPooling2D((1, h.shape[2]))(h)
-        fronts.append(layers.Reshape((PATCH_FRAMES, h.shape[-1]))(h))
-    front = layers.Concatenate(axis=2)(fronts)  # (187, 561)
-    maps = [front]
-    h = front
-    for number, name in enumerate(_MIDEND):
-        channels = h.shape[-1]
-        grid = layers.ZeroPadding2D(((MIDEND_PAD, MIDEND_PAD), (0, 0)))(layers.Reshape((PATCH_FRAMES, channels, 1))(h))
-        out = use(bn(f"{name}_bn"))(conv(name, "valid")(grid))  # (187, 1, 64)
-        out = layers.Reshape((PATCH_FRAMES, out.shape[-1]))(out)
-        h = out if number == 0 else layers.Add()([out, h])
-        maps.append(h)
-    features = layers.Concatenate(axis=2)(maps)  # (187, 753)
-    width = features.shape[-1]
-    pooled_max = layers.Reshape((width, 1))(layers.GlobalMaxPooling1D()(features))
-    pooled_mean = layers.Reshape((width, 1))(layers.GlobalAveragePooling1D()(features))
-    pooled = layers.Flatten()(layers.Concatenate(axis=2)([pooled_max, pooled_mean]))  # max/mean interleaved
-    pooled = use(bn("pool_bn"))(pooled)
-    dense = layers.Dense(PENULTIMATE_UNITS, activation="relu", name="dense")
-    assigned.append((dense, [arrays["dense/kernel"], arrays["dense/bias"]]))
-    penultimate = use(bn("dense_bn"))(dense(pooled))
-    output = layers.Dense(N_TAGS, activation="sigmoid", name="output")
-    assigned.append((output, [arrays["output/kernel"], arrays["output/bias"]]))
-    model = keras.Model(inputs, [output(penultimate), penultimate], name=MUSICNN_MODEL)
-    for layer, weights in assigned:
-        layer.set_weights(weights)
-    return model
+    return build(arrays)
