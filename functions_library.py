@@ -5,7 +5,7 @@ What lives here, top-down:
 * ``LibraryEntry``: what tags and playlists need of one song (its file, genre, confidence, uncertain flag);
 * ``ResultsFile``: the results file of ``03 FOLDER --results FILE.jsonl``, JSON lines, one record per song as
   ``03 --json`` prints it plus ``path`` (absolute), ``size``, ``mtime_ns`` and ``model`` (which model and
-  settings made it), and last the song's similarity vector when the musicnn network ran (functions_similarity).
+  settings made it), and last the song's similarity vector when the musicnn network ran (functions_records).
   Records are appended as songs finish and flushed, the last record of a path wins, a line
   torn by a kill is ignored, and records of files that no longer exist are dropped;
 * ``plan_scan``: which files are new or changed (to classify), unchanged (skipped), or the same file reached
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import functions_similarity
+import functions_records
 from functions_analysis import SongResult
 from functions_fetch import looks_like_url
 from functions_interface import ClassificationJob, classify_items
@@ -84,8 +84,8 @@ class LibraryEntry:
                    uncertain=bool(record.get("uncertain", False)), error=record.get("error"),
                    size=record.get("size"), mtime_ns=record.get("mtime_ns"), model=record.get("model"),
                    known=record.get("known") if isinstance(record.get("known"), bool) else None,
-                   embedding_version=record.get(functions_similarity.VERSION_FIELD)
-                   if functions_similarity.stored_vector(record.get(functions_similarity.EMBEDDING_FIELD)) is not None
+                   embedding_version=record.get(functions_records.VERSION_FIELD)
+                   if functions_records.stored_vector(record.get(functions_records.EMBEDDING_FIELD)) is not None
                    else None)
 
 
@@ -121,10 +121,10 @@ def model_key(job: ClassificationJob) -> str:
 
 def record_for(result: SongResult, state: tuple[int, int] | None, model: str) -> dict[str, Any]:
     """The results-file record of one song: ``03 --json``'s fields plus path, size, mtime_ns and model, and last
-    its similarity vector when the musicnn network ran (functions_similarity.embedding_fields)."""
+    its similarity vector when the musicnn network ran (functions_records.embedding_fields)."""
     size, mtime_ns = state if state is not None else (None, None)
     return {**result.to_json_dict(), "path": library_path(result.input), "size": size, "mtime_ns": mtime_ns,
-            "model": model, **functions_similarity.embedding_fields(result)}
+            "model": model, **functions_records.embedding_fields(result)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -176,9 +176,9 @@ class ResultsFile:
 
     def _read_lines(self, handle: Any) -> bool:
         """Read the records of ``handle`` line by line; returns whether anything but white space was there. A line
-        longer than functions_similarity.LONGEST_LINE is no record: it is skipped, never held whole (the file
+        longer than functions_records.LONGEST_LINE is no record: it is skipped, never held whole (the file
         was read whole, so a 300 MB line of junk took its size twice)."""
-        longest, written = functions_similarity.LONGEST_LINE, False
+        longest, written = functions_records.LONGEST_LINE, False
         while line := handle.readline(longest + 1):
             written = written or bool(line.strip())
             if not line.endswith(b"\n"):
@@ -212,7 +212,7 @@ class ResultsFile:
     def append(self, record: dict[str, Any]) -> LibraryEntry:
         """Append one record and flush it: a kill after this loses nothing of it. Numbers that are NaN or infinite
         are written as null (JSON has no such numbers: Python wrote a bare NaN, which other readers refuse)."""
-        record = functions_similarity.finite_or_none(record)
+        record = functions_records.finite_or_none(record)
         line = (json.dumps(record, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
         self._out.write(line)
         self._out.flush()
@@ -278,7 +278,7 @@ def plan_scan(items: Iterable[tuple[str, str | None]], earlier: dict[str, Librar
         state = (info.st_size, info.st_mtime_ns)
         before = earlier.get(path)
         if before is not None and before.ok and (before.size, before.mtime_ns) == state and before.model == model \
-                and (not needs_vector or before.embedding_version == functions_similarity.EMBEDDING_VERSION):
+                and (not needs_vector or before.embedding_version == functions_records.EMBEDDING_VERSION):
             plan.unchanged.append(before)
         else:
             plan.states[path] = state
@@ -383,7 +383,7 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     job.load()  # a model that cannot be used fails here, in one line, not on every worker
     # Workers import the modules a task needs, each after the project modules it imports.
     modules = [functions_audio, functions_features, functions_musicnn, functions_fetch, functions_dataset,
-               functions_calibration, functions_nn, functions_analysis, functions_interface, functions_similarity,
+               functions_calibration, functions_nn, functions_analysis, functions_interface, functions_records,
                sys.modules[__name__]]
     with connect_dask(scheduler, modules, LibraryError, functions_dataset.DASK_PACKAGES) as cluster:
         futures = {cluster.submit(classify_on_worker, job, item): item for item in todo}

@@ -6,7 +6,7 @@
     classic features CSV. Every transform is fitted on ``train`` only. The choice among them is made on
     ``train`` alone, by artist-grouped 5-fold cross-validation (``cv``: the held-out artists' clips against the
     other folds' clips); ``test`` is only reported. ``--write-projection`` writes the chosen projection into
-    functions_similarity.py (between its PROJECTION-BEGIN/END lines).
+    functions_projection.py (between its PROJECTION-BEGIN/END lines).
 (b) the penultimate layer (200 units), which the shared data lacks: computed from audio for the 100 clips of
     ``gtzan_mini`` by the run-time analysis (cached in outputs/similarity/), compared with the tag means on those
     clips (leave-one-out precision@10: a random split, artists on both sides, so only the comparison means
@@ -42,7 +42,8 @@ sys.path[:0] = [str(PROJECT_DIR)]
 import numpy as np  # noqa: E402
 
 import functions_audio as audio  # noqa: E402
-import functions_similarity as fsim  # noqa: E402
+import functions_projection as fproj  # noqa: E402
+import functions_records as frec  # noqa: E402
 
 WEIGHTS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 CV_TOLERANCE = 1.0  # points of cv precision@10 a combination may give up for more weight on the tags themselves
@@ -55,7 +56,7 @@ CACHE_DIR = audio.OUTPUTS_DIR / "similarity"
 def precision_at(train: np.ndarray, queries: np.ndarray, train_genres: np.ndarray, query_genres: np.ndarray,
                  k: int = 10) -> np.ndarray:
     """Per query: the share of its ``k`` most cosine-similar ``train`` rows of the same genre."""
-    similarity = fsim.unit_rows(queries.astype(np.float64)) @ fsim.unit_rows(train.astype(np.float64)).T
+    similarity = fproj.unit_rows(queries.astype(np.float64)) @ fproj.unit_rows(train.astype(np.float64)).T
     nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
     return (train_genres[nearest] == query_genres[:, None]).mean(axis=1)
 
@@ -81,19 +82,19 @@ def vector_recipes() -> dict[str, tuple[str, bool, object]]:
         return a["tags"] - a["tags"].mean(axis=0), b["tags"] - a["tags"].mean(axis=0)
 
     def lda_only(a, b, y):
-        p = fsim.fit_projection(a["tags"], y, 0.0)
+        p = fproj.fit_projection(a["tags"], y, 0.0)
         return (a["tags"] - p.centre) @ p.scalings, (b["tags"] - p.centre) @ p.scalings
 
     def lda_of(key):
         def f(a, b, y):
             fit, other = standardise(a[key], b[key])
-            p = fsim.fit_projection(fit, y, 0.0)
+            p = fproj.fit_projection(fit, y, 0.0)
             return (fit - p.centre) @ p.scalings, (other - p.centre) @ p.scalings
         return f
 
     def combined(weight):
         def f(a, b, y):
-            p = fsim.fit_projection(a["tags"], y, weight)
+            p = fproj.fit_projection(a["tags"], y, weight)
             return p(a["tags"]), p(b["tags"])
         return f
 
@@ -156,7 +157,7 @@ def subset(part: dict[str, object], rows: np.ndarray) -> dict[str, object]:
             for key, value in part.items()}
 
 
-def quality(shared: Path, write: bool) -> fsim.Projection:
+def quality(shared: Path, write: bool) -> fproj.Projection:
     from sklearn.model_selection import GroupKFold
 
     parts = reference_parts(shared)
@@ -186,20 +187,20 @@ def quality(shared: Path, write: bool) -> fsim.Projection:
     low, high = np.percentile(draws, [2.5, 97.5]) * 100
     print(f"chosen: {chosen[0]} (the smallest LDA weight within {CV_TOLERANCE:g} point of the best cv, "
           f"{best_cv:.1f} %): test {chosen[4]:.1f} % (95 % bootstrap interval over test clips {low:.1f}-{high:.1f} %)")
-    projection = fsim.fit_projection(train["tags"], train["genres"], weight, name=f"gtzan-train-lda9x{weight:g}")
+    projection = fproj.fit_projection(train["tags"], train["genres"], weight, name=f"gtzan-train-lda9x{weight:g}")
     if write:
         write_projection(projection)
-    elif not np.allclose(projection.scalings, fsim.PROJECTION.scalings, atol=1e-5) or \
-            projection.weight != fsim.PROJECTION.weight:
-        print("note: functions_similarity.PROJECTION differs from this fit (run with --write-projection)")
-    shipped = precision_at(fsim.PROJECTION(train["tags"]), fsim.PROJECTION(test["tags"]), train["genres"],
+    elif not np.allclose(projection.scalings, fproj.PROJECTION.scalings, atol=1e-5) or \
+            projection.weight != fproj.PROJECTION.weight:
+        print("note: functions_projection.PROJECTION differs from this fit (run with --write-projection)")
+    shipped = precision_at(fproj.PROJECTION(train["tags"]), fproj.PROJECTION(test["tags"]), train["genres"],
                            test["genres"]).mean()
-    print(f"functions_similarity.PROJECTION as shipped ({fsim.PROJECTION.name}): test P@10 {shipped * 100:.1f} %")
+    print(f"functions_projection.PROJECTION as shipped ({fproj.PROJECTION.name}): test P@10 {shipped * 100:.1f} %")
     return projection
 
 
-def write_projection(projection: fsim.Projection) -> None:
-    """Replace the PROJECTION block of functions_similarity.py by ``projection`` (7 significant digits)."""
+def write_projection(projection: fproj.Projection) -> None:
+    """Replace the PROJECTION block of functions_projection.py by ``projection`` (7 significant digits)."""
     def number(x: float) -> str:
         return f"{x:.7g}"
 
@@ -212,7 +213,7 @@ def write_projection(projection: fsim.Projection) -> None:
              f"PROJECTION_CENTRE: list[float] = [\n{centre},\n]\n"
              f"PROJECTION_SCALINGS: list[list[float]] = [  # (50 tags, {projection.scalings.shape[1]} directions)\n"
              f"{scalings},\n]\n# PROJECTION-END")
-    path = PROJECT_DIR / "functions_similarity.py"
+    path = PROJECT_DIR / "functions_projection.py"
     text = path.read_text()
     new = re.sub(r"# PROJECTION-BEGIN.*?# PROJECTION-END", lambda _m: block, text, count=1, flags=re.S)
     path.write_text(new)
@@ -277,7 +278,7 @@ def mini(shared: Path) -> None:
     genres = np.array([f.split("/")[0] for f in files])
 
     def leave_one_out(X: np.ndarray) -> float:
-        similarity = fsim.unit_rows(X.astype(np.float64)) @ fsim.unit_rows(X.astype(np.float64)).T
+        similarity = fproj.unit_rows(X.astype(np.float64)) @ fproj.unit_rows(X.astype(np.float64)).T
         np.fill_diagonal(similarity, -np.inf)
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :10]
         return 100 * float((genres[nearest] == genres[:, None]).mean())
@@ -291,8 +292,8 @@ def mini(shared: Path) -> None:
     for name, X in (("tag means (50)", tags), ("penultimate layer (200)", penultimate)):
         print(f"| {name} | {leave_one_out(X):.1f} % | {leave_one_out(X - X.mean(axis=0)):.1f} % | "
               f"{leave_one_out(standardised(X)):.1f} % |")
-    print(f"| tag means, shipped projection ({fsim.PROJECTION.name}; fitted on train clips, "
-          f"some of these among them) | {leave_one_out(fsim.PROJECTION(tags)):.1f} % | | |")
+    print(f"| tag means, shipped projection ({fproj.PROJECTION.name}; fitted on train clips, "
+          f"some of these among them) | {leave_one_out(fproj.PROJECTION(tags)):.1f} % | | |")
     taggram = fr.read_taggram(shared / fr.TAGGRAM_FILE)
     reference = taggram.groupby("file")[list(fr.TAG_COLUMNS)].mean()
     common = [i for i, f in enumerate(files) if f in reference.index]
@@ -306,9 +307,9 @@ def mini(shared: Path) -> None:
     overlaps = []
     for i, row in zip(common, ref, strict=True):
         others = [k for k, f in enumerate(train) if f != files[i]]
-        vectors = fsim.PROJECTION(pool[others])
-        near_runtime = set(np.argsort(-(vectors @ fsim.PROJECTION(tags[i])[0]))[:10])
-        near_reference = set(np.argsort(-(vectors @ fsim.PROJECTION(row)[0]))[:10])
+        vectors = fproj.PROJECTION(pool[others])
+        near_runtime = set(np.argsort(-(vectors @ fproj.PROJECTION(tags[i])[0]))[:10])
+        near_reference = set(np.argsort(-(vectors @ fproj.PROJECTION(row)[0]))[:10])
         overlaps.append(len(near_runtime & near_reference))
     print(f"{len(common)} of these clips have reference taggram rows: run-time tag means against the reference, "
           f"largest difference {difference.max():.4f}, mean {difference.mean():.4f}; their ten nearest train clips "
@@ -330,7 +331,7 @@ def synthetic_results(path: Path, songs: int, music: Path) -> None:
 
     rng = np.random.default_rng(0)
     genres = list(audio.GENRES)
-    centres = rng.beta(0.5, 3.0, size=(40, fsim.EMBEDDING_DIM))
+    centres = rng.beta(0.5, 3.0, size=(40, frec.EMBEDDING_DIM))
     with open(path, "w", encoding="ascii") as out:
         for i in range(songs):
             folder = music / f"artist {i // 1000:03d}"
@@ -343,7 +344,7 @@ def synthetic_results(path: Path, songs: int, music: Path) -> None:
             windows = [fa.WindowResult(start_s=40.0 * w, genre=genres[int(np.argmax(q))],
                                        probabilities=dict(zip(genres, map(float, q), strict=True)))
                        for w, q in enumerate(rng.dirichlet(np.ones(10), size=6))]
-            tags = np.clip(centres[i % 40] + rng.normal(0, 0.05, fsim.EMBEDDING_DIM), 0, 1).astype(np.float32)
+            tags = np.clip(centres[i % 40] + rng.normal(0, 0.05, frec.EMBEDDING_DIM), 0, 1).astype(np.float32)
             result = fa.SongResult(input=str(song), title=song.stem, duration_s=240.0 + i % 60,
                                    genre=genres[int(np.argmax(p))], probabilities=dict(zip(genres, map(float, p),
                                                                                           strict=True)),
@@ -425,7 +426,7 @@ def scale(songs: int, repeats: int, grow: list[int]) -> None:
 
     single_blas_thread()  # as 03 runs
     for count in sorted({songs, 10 * songs, *grow}):
-        vectors = np.random.default_rng(2).random((count, fsim.PROJECTION.dim), dtype=np.float32)
+        vectors = np.random.default_rng(2).random((count, fproj.PROJECTION.dim), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         query = vectors[0]
         times = []
@@ -541,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grow", type=int, action="append", default=[], metavar="SONGS",
                         help="also time the brute-force query over this many vectors (e.g. 10000000: 2.2 GB)")
     parser.add_argument("--write-projection", action="store_true",
-                        help="write the chosen projection into functions_similarity.py")
+                        help="write the chosen projection into functions_projection.py")
     args = parser.parse_args(argv)
     parts = set(args.part.split(","))
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; peak RSS so far "

@@ -112,7 +112,7 @@ def test_a_line_longer_than_any_record_is_dropped_without_being_read_whole(libra
                                                                            monkeypatch):
     import tracemalloc
 
-    import functions_similarity
+    import functions_records
 
     results = tmp_path / "r.jsonl"
     assert run_classifier(library, "--model", model_dir, "--results", results).returncode == 0
@@ -120,7 +120,7 @@ def test_a_line_longer_than_any_record_is_dropped_without_being_read_whole(libra
     lines = whole.splitlines(keepends=True)
     junk = b"x" * (24 << 20)  # longer than any record (16 MB)
     results.write_bytes(b"".join(lines[:2]) + junk + b"\n" + b"".join(lines[2:]))
-    monkeypatch.setattr(functions_similarity, "LONGEST_LINE", 1 << 20)
+    monkeypatch.setattr(functions_records, "LONGEST_LINE", 1 << 20)
     tracemalloc.start()
     try:
         read = fl.ResultsFile(results)

@@ -28,11 +28,14 @@ from helpers_classify import run_classifier, synthetic_song, write_wav
 import functions_analysis as fa
 import functions_audio as audio
 import functions_library as fl
+import functions_library_vectors as flv
+import functions_projection as fproj
+import functions_records as frec
 import functions_similarity as fsim
 
 GENRES = ("blues", "classical", "metal", "reggae")
-PLAIN = fsim.Projection("plain cosine", np.zeros(fsim.EMBEDDING_DIM, np.float32),
-                        np.zeros((fsim.EMBEDDING_DIM, 0), np.float32), 0.0)
+PLAIN = fproj.Projection("plain cosine", np.zeros(frec.EMBEDDING_DIM, np.float32),
+                        np.zeros((frec.EMBEDDING_DIM, 0), np.float32), 0.0)
 
 
 # --- models and libraries ------------------------------------------------------------------------------------
@@ -81,7 +84,7 @@ def song_file(folder: Path, name: str) -> Path:
 
 
 def basis(i: int) -> np.ndarray:
-    v = np.zeros(fsim.EMBEDDING_DIM, np.float32)
+    v = np.zeros(frec.EMBEDDING_DIM, np.float32)
     v[i] = 1.0
     return v
 
@@ -89,8 +92,8 @@ def basis(i: int) -> np.ndarray:
 def clusters(seed: int = 3) -> list[np.ndarray]:
     """Three songs near each of three distinct tag profiles (cluster k: rows 3k, 3k+1, 3k+2)."""
     rng = np.random.default_rng(seed)
-    centres = rng.beta(0.5, 3.0, (3, fsim.EMBEDDING_DIM))
-    return [np.clip(centres[k] + rng.normal(0, 0.002, fsim.EMBEDDING_DIM), 0, 1).astype(np.float32)
+    centres = rng.beta(0.5, 3.0, (3, frec.EMBEDDING_DIM))
+    return [np.clip(centres[k] + rng.normal(0, 0.002, frec.EMBEDDING_DIM), 0, 1).astype(np.float32)
             for k in range(3) for _ in range(3)]
 
 
@@ -134,7 +137,7 @@ def test_nearest_neighbours_of_a_small_library_are_the_known_ones(tmp_path):
     library = fsim.load_library(results)
     found, _, _ = library.neighbours(rows[4], 8, exclude={library.index[str(paths[4])]})
     assert {library.paths[row] for row, _ in found[:2]} == {str(paths[3]), str(paths[5])}
-    expected = fsim.PROJECTION(np.vstack(rows)) @ fsim.PROJECTION(rows[4])[0]
+    expected = fproj.PROJECTION(np.vstack(rows)) @ fproj.PROJECTION(rows[4])[0]
     assert [s for _, s in found] == pytest.approx(sorted(np.delete(expected, 4), reverse=True), abs=1e-5)
 
     run = run_classifier("--like", paths[4], "--results", results, "--top", "2", "--json")
@@ -202,14 +205,14 @@ def test_an_unusable_library_is_one_line_and_exit_1_and_the_file_is_never_change
     paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
     rows = clusters()
     current = [record(p, v) for p, v in zip(paths, rows, strict=True)]
-    other = [{**r, fsim.VERSION_FIELD: "MSD_musicnn:penultimate:9", fsim.EMBEDDING_FIELD: "AAAA"} for r in current]
+    other = [{**r, frec.VERSION_FIELD: "MSD_musicnn:penultimate:9", frec.EMBEDDING_FIELD: "AAAA"} for r in current]
     files = {"other version": write_results(tmp_path / "other.jsonl", other),
              "empty": write_results(tmp_path / "empty.jsonl", []),
              "foreign": tmp_path / "notes.txt",
              "no vectors": write_results(tmp_path / "classic.jsonl", [record(p, None) for p in paths])}
     files["foreign"].write_text('{"path": "/a/song.wav", "mine": true}\nsome notes\n')
     expected = {"other version": "its similarity vectors are of another version (MSD_musicnn:penultimate:9; this "
-                                 f"program compares {fsim.EMBEDDING_VERSION}), so they cannot be compared: scan again",
+                                 f"program compares {frec.EMBEDDING_VERSION}), so they cannot be compared: scan again",
                 "empty": "holds no song yet: scan your music into it first",
                 "foreign": "is not a results file of this program (no song record in it)",
                 "no vectors": "none of its 9 songs has a similarity vector (they failed, or were scanned with a model "
@@ -272,27 +275,27 @@ def test_scans_store_vectors_upgrade_old_records_and_like_analyses_a_new_song(tm
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(records) == 5
-    assert all(list(r)[-2:] == [fsim.VERSION_FIELD, fsim.EMBEDDING_FIELD] for r in records)
-    vectors = {Path(r["path"]).name: fsim.decode_vector(r[fsim.EMBEDDING_FIELD]) for r in records}
-    assert vectors["metal.wav"].shape == (fsim.EMBEDDING_DIM,)
+    assert all(list(r)[-2:] == [frec.VERSION_FIELD, frec.EMBEDDING_FIELD] for r in records)
+    vectors = {Path(r["path"]).name: frec.decode_vector(r[frec.EMBEDDING_FIELD]) for r in records}
+    assert vectors["metal.wav"].shape == (frec.EMBEDDING_DIM,)
     np.testing.assert_array_equal(vectors["metal.wav"], vectors["metal copy.flac"])
 
     # an old results file: records without the vector are redone, and only they
     lines = results.read_text().splitlines()
     old = json.loads(lines[0])
-    del old[fsim.VERSION_FIELD], old[fsim.EMBEDDING_FIELD]
+    del old[frec.VERSION_FIELD], old[frec.EMBEDDING_FIELD]
     results.write_text("\n".join([json.dumps(old), *lines[1:]]) + "\n")
     again = run_classifier(music, "--model", musicnn_model, "--results", results)
     assert "library: 1 classified, 0 uncertain, 0 failed, 4 skipped as unchanged" in again.stderr, again.stderr
     upgraded = next(json.loads(line) for line in results.read_text().splitlines()
                     if json.loads(line)["path"] == old["path"])
-    np.testing.assert_array_equal(fsim.decode_vector(upgraded[fsim.EMBEDDING_FIELD]),
+    np.testing.assert_array_equal(frec.decode_vector(upgraded[frec.EMBEDDING_FIELD]),
                                   vectors[Path(old["path"]).name])
 
     # a model that reads only classic features: no vector, and a rerun does not redo the songs for one
     plain = tmp_path / "classic.jsonl"
     assert run_classifier(music, "--model", classic_model, "--results", plain).returncode == 0
-    assert all(fsim.EMBEDDING_FIELD not in json.loads(line) for line in plain.read_text().splitlines())
+    assert all(frec.EMBEDDING_FIELD not in json.loads(line) for line in plain.read_text().splitlines())
     again = run_classifier(music, "--model", classic_model, "--results", plain)
     assert "library: 0 classified, 0 uncertain, 0 failed, 5 skipped as unchanged" in again.stderr
 
@@ -312,10 +315,10 @@ def test_the_reader_keeps_the_last_record_of_a_path_and_skips_torn_and_damaged_l
     rows = clusters()
     first = record(paths[0], rows[0])
     later = record(paths[0], rows[5])
-    damaged = {**record(paths[1], rows[1]), fsim.EMBEDDING_FIELD: "!!not base64!!"}
-    same_length = {**record(paths[1], rows[1]), fsim.EMBEDDING_FIELD: "A==" + "x" * (fsim._VECTOR_TEXT - 3)}
+    damaged = {**record(paths[1], rows[1]), frec.EMBEDDING_FIELD: "!!not base64!!"}
+    same_length = {**record(paths[1], rows[1]), frec.EMBEDDING_FIELD: "A==" + "x" * (frec.VECTOR_TEXT_LENGTH - 3)}
     unusual = record(paths[2], rows[2])
-    unusual = {fsim.EMBEDDING_FIELD: unusual.pop(fsim.EMBEDDING_FIELD), **unusual}  # the vector not last
+    unusual = {frec.EMBEDDING_FIELD: unusual.pop(frec.EMBEDDING_FIELD), **unusual}  # the vector not last
     results = write_results(tmp_path / "r.jsonl", [first, same_length, damaged, later, unusual])
     with open(results, "a") as out:
         out.write(json.dumps(record(paths[1], rows[8]))[:70])  # torn by a kill
@@ -334,11 +337,11 @@ def test_the_reader_keeps_the_last_record_of_a_path_and_skips_torn_and_damaged_l
 def reference_neighbours(library: fsim.LibraryVectors, query: np.ndarray) -> list[int]:
     """Every row, most similar first, without copies of the query or of a row listed before (the definition,
     written plainly: each row against all rows kept so far)."""
-    similarity = library.vectors @ fsim.PROJECTION(query)[0]
-    kept = np.empty((len(library.paths) + 1, fsim.EMBEDDING_DIM), np.float32)
+    similarity = library.vectors @ fproj.PROJECTION(query)[0]
+    kept = np.empty((len(library.paths) + 1, frec.EMBEDDING_DIM), np.float32)
     kept[0], count, rows = query, 1, []
     for row in np.argsort(-similarity, kind="stable"):
-        if np.abs(kept[:count] - library.raw[row]).max(axis=1).min() > fsim.DUPLICATE_TOLERANCE:
+        if np.abs(kept[:count] - library.raw[row]).max(axis=1).min() > flv.DUPLICATE_TOLERANCE:
             kept[count], count = library.raw[row], count + 1
             rows.append(int(row))
     return rows
@@ -347,15 +350,15 @@ def reference_neighbours(library: fsim.LibraryVectors, query: np.ndarray) -> lis
 def test_the_whole_library_as_the_answer_is_near_linear_and_leaves_out_the_same_copies(tmp_path):
     rng = np.random.default_rng(5)
     songs = 20_000
-    raw = np.clip(rng.beta(0.5, 3.0, (40, fsim.EMBEDDING_DIM))[rng.integers(0, 40, songs)]
-                  + rng.normal(0, 0.05, (songs, fsim.EMBEDDING_DIM)), 0, 1).astype(np.float32)
-    tolerance = fsim.DUPLICATE_TOLERANCE
+    raw = np.clip(rng.beta(0.5, 3.0, (40, frec.EMBEDDING_DIM))[rng.integers(0, 40, songs)]
+                  + rng.normal(0, 0.05, (songs, frec.EMBEDDING_DIM)), 0, 1).astype(np.float32)
+    tolerance = flv.DUPLICATE_TOLERANCE
     raw[1] = raw[0]  # equal
     raw[2] = raw[0] + np.float32(0.9 * tolerance)  # within the tolerance in every value: the same song
     raw[3] = raw[0]
     raw[3, 7] += 3 * tolerance  # one value beyond it: another song
-    raw[4] = raw[5] - np.float32(0.9 * tolerance) * np.sign(rng.normal(size=fsim.EMBEDDING_DIM))
-    raw[10:20] = raw[9] + rng.uniform(-0.4, 0.4, (10, fsim.EMBEDDING_DIM)).astype(np.float32) * tolerance
+    raw[4] = raw[5] - np.float32(0.9 * tolerance) * np.sign(rng.normal(size=frec.EMBEDDING_DIM))
+    raw[10:20] = raw[9] + rng.uniform(-0.4, 0.4, (10, frec.EMBEDDING_DIM)).astype(np.float32) * tolerance
     paths = [f"https://example.org/song/{i}" for i in range(songs)]  # URLs: no file to look at
     library = fsim.LibraryVectors.from_vectors(paths, raw)
 
@@ -375,7 +378,7 @@ def test_the_whole_library_as_the_answer_is_near_linear_and_leaves_out_the_same_
 
     # a small library against the plain definition, with many copies near each other
     small = fsim.LibraryVectors.from_vectors(paths[:300], np.repeat(raw[:30], 10, axis=0)
-                                             + rng.uniform(-0.6, 0.6, (300, fsim.EMBEDDING_DIM)).astype(np.float32)
+                                             + rng.uniform(-0.6, 0.6, (300, frec.EMBEDDING_DIM)).astype(np.float32)
                                              * tolerance)
     found, duplicates, _ = small.neighbours(raw[500], 300)
     assert [row for row, _ in found] == reference_neighbours(small, raw[500]) and len(found) + duplicates == 300
@@ -389,7 +392,7 @@ def test_the_whole_library_listed_gives_each_song_the_fields_of_its_record(tmp_p
     records = []
     for k, vector in enumerate(rows):
         song = song_file(music, f"song {k:02d}.wav")
-        rec = record(song, vector, genre=fsim.MUSICNN_TAGS[k] if k % 3 else "metal", duration_s=60.0 + k,
+        rec = record(song, vector, genre=frec.MUSICNN_TAGS[k] if k % 3 else "metal", duration_s=60.0 + k,
                      title=titles[k % len(titles)] or "untitled")
         rec["title"] = titles[k % len(titles)]
         records.append(rec)
@@ -419,8 +422,8 @@ def unusable_vectors() -> dict[str, str]:
     """Stored vectors that are not 50 finite float32, as a damaged or foreign writer could leave them."""
     nan, inf = basis(0), basis(1)
     nan[3], inf[7] = np.nan, np.inf
-    return {"nan": fsim.encode_vector(nan), "inf": fsim.encode_vector(inf),
-            "minus inf": fsim.encode_vector(-inf), "49 values": fsim.encode_vector(np.full(49, 0.1, np.float32))}
+    return {"nan": frec.encode_vector(nan), "inf": frec.encode_vector(inf),
+            "minus inf": frec.encode_vector(-inf), "49 values": frec.encode_vector(np.full(49, 0.1, np.float32))}
 
 
 def test_vectors_with_nan_or_inf_are_no_vector_and_the_answer_is_strict_json(tmp_path, musicnn_model):
@@ -428,12 +431,12 @@ def test_vectors_with_nan_or_inf_are_no_vector_and_the_answer_is_strict_json(tmp
     paths = [song_file(music, f"profile {k}.wav") for k in range(9)]
     records = [record(p, v) for p, v in zip(paths, clusters(), strict=True)]
     huge = song_file(music, "huge.wav")  # finite, but its projection overflows float32
-    records.append(record(huge, np.full(fsim.EMBEDDING_DIM, 3e38, np.float32)))
+    records.append(record(huge, np.full(frec.EMBEDDING_DIM, 3e38, np.float32)))
     bad = {name: song_file(music, f"{name}.wav") for name in unusable_vectors()}
     for name, text in unusable_vectors().items():
-        records.append({**record(bad[name], basis(0)), fsim.EMBEDDING_FIELD: text})
+        records.append({**record(bad[name], basis(0)), frec.EMBEDDING_FIELD: text})
     query = write_wav(music / "query.wav", synthetic_song([("metal", 4.0)]))
-    records.append({**record(query, basis(0)), fsim.EMBEDDING_FIELD: unusable_vectors()["nan"]})
+    records.append({**record(query, basis(0)), frec.EMBEDDING_FIELD: unusable_vectors()["nan"]})
     results = write_results(tmp_path / "r.jsonl", records)
     before = state(results)
 
@@ -476,13 +479,13 @@ def test_a_rescan_recomputes_vectors_that_are_not_50_finite_numbers(tmp_path, mu
     run = run_classifier(music, "--model", musicnn_model, "--results", results)
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in results.read_text().splitlines()]
-    vectors = {r["path"]: r[fsim.EMBEDDING_FIELD] for r in records}
-    records[0][fsim.EMBEDDING_FIELD] = unusable_vectors()["nan"]
-    records[1][fsim.EMBEDDING_FIELD] = unusable_vectors()["49 values"]
+    vectors = {r["path"]: r[frec.EMBEDDING_FIELD] for r in records}
+    records[0][frec.EMBEDDING_FIELD] = unusable_vectors()["nan"]
+    records[1][frec.EMBEDDING_FIELD] = unusable_vectors()["49 values"]
     write_results(results, records)
     again = run_classifier(music, "--model", musicnn_model, "--results", results)
     assert "library: 2 classified, 0 uncertain, 0 failed, 1 skipped as unchanged" in again.stderr, again.stderr
-    assert {r["path"]: r[fsim.EMBEDDING_FIELD] for r in map(json.loads, results.read_text().splitlines())} == vectors
+    assert {r["path"]: r[frec.EMBEDDING_FIELD] for r in map(json.loads, results.read_text().splitlines())} == vectors
     assert "skipped as unchanged" in run_classifier(music, "--model", musicnn_model, "--results", results).stderr
 
 # --- torn and unreadable lines -------------------------------------------------------------------------------
@@ -523,8 +526,8 @@ def test_a_line_longer_than_any_record_is_skipped_without_reading_it_whole(tmp_p
                           ("end", b"".join(lines) + junk)):
         results = tmp_path / f"{name}.jsonl"
         results.write_bytes(content)
-        monkeypatch.setattr(fsim, "READ_BLOCK", 1 << 16)
-        monkeypatch.setattr(fsim, "LONGEST_LINE", 1 << 20)
+        monkeypatch.setattr(flv, "READ_BLOCK", 1 << 16)
+        monkeypatch.setattr(frec, "LONGEST_LINE", 1 << 20)
         tracemalloc.start()
         try:
             library = fsim.load_library(results)
@@ -585,7 +588,7 @@ def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist
     library = fsim.LibraryVectors.from_vectors(train, means.loc[train].to_numpy(np.float32))
     hits = []
     for clip in test:
-        similarity = library.vectors @ fsim.PROJECTION(means.loc[clip].to_numpy(np.float32))[0]
+        similarity = library.vectors @ fproj.PROJECTION(means.loc[clip].to_numpy(np.float32))[0]
         nearest = np.argsort(-similarity, kind="stable")[:10]
         hits.append(np.mean(genres.loc[[train[i] for i in nearest]].to_numpy() == genres.loc[clip]))
     assert np.mean(hits) >= 0.75, np.mean(hits)
