@@ -223,46 +223,30 @@ def write_projection(projection: fproj.Projection) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # (b) the penultimate layer, from audio (gtzan_mini)
 # ---------------------------------------------------------------------------------------------------------
-class TagsOnly:
-    """A stand-in classifier that reads the musicnn columns, so that the analysis runs the network (its genre
-    output is not used here)."""
-
-    genres = list(audio.GENRES)
-    feature_columns = list(audio.MUSICNN_COLUMNS)
-    metadata: dict = {}
-    uncertain_threshold = None
-
-    def check_columns(self, available) -> None:
-        pass
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.full((len(X), len(self.genres)), 1 / len(self.genres))
-
-
 def mini_vectors(shared: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Run-time tag means and penultimate means of the gtzan_mini clips (cached)."""
     import hashlib
 
-    import functions_analysis as fa
+    import functions_musicnn as fm
     from functions_parallel import single_blas_thread
 
     cache = CACHE_DIR / "gtzan_mini_vectors.npz"
     folder = shared / "gtzan_mini"
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.wav"))
     code = hashlib.sha256(b"".join((PROJECT_DIR / name).read_bytes() for name in (
-        "functions_musicnn.py", "functions_analysis.py", "functions_audio.py"))).hexdigest()  # what made them
+        "functions_musicnn.py", "functions_audio.py"))).hexdigest()  # what made them
     if cache.is_file():
         kept = np.load(cache)
         if list(kept["files"]) == files and "code" in kept.files and str(kept["code"]) == code:
             return files, kept["tags"], kept["penultimate"]
     single_blas_thread()
-    analyser = fa.SongAnalyser(TagsOnly())
+    network = fm.load_network()
     tags, penultimate = [], []
     started = time.perf_counter()
-    for number, file in enumerate(files, 1):
-        result = analyser.analyse_file(folder / file)
-        tags.append(result.tag_means)
-        penultimate.append(result.penultimate_means)
+    for number, file in enumerate(files, 1):  # a 30-s clip: every patch, as 00 and the analysis take them
+        taggram = fm.taggram_of(audio.load_audio(folder / file), network=network)
+        tags.append(taggram.tags.mean(axis=0))
+        penultimate.append(taggram.penultimate.mean(axis=0))
         print(f"\r  analysing gtzan_mini {number}/{len(files)} ({time.perf_counter() - started:.0f} s)", end="",
               file=sys.stderr, flush=True)
     print(file=sys.stderr)
