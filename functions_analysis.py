@@ -454,6 +454,9 @@ class SongAnalyser:
 
     def __init__(self, classifier: Any, settings: AnalysisSettings = AnalysisSettings(),
                  musicnn_weights: str | None = None) -> None:
+        from functions_parallel import reuse_freed_memory
+
+        reuse_freed_memory()  # songs' arrays are large: the next song reuses the memory of the last
         self.classifier = classifier
         self.settings = settings
         self.genres = list(classifier.genres)

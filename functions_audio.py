@@ -204,7 +204,13 @@ def quiet_native_stderr() -> Iterator[None]:
                 _saved_stderr_fd = None
 
 
+READ_BLOCK_FRAMES = 1 << 18  # a whole file is read this many frames at a time (~6 s at 44.1 kHz)
+
+
 def _load_with_soundfile(path: Path, max_seconds: float | None, offset_s: float) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and their rate: at most ``max_seconds`` read at once at the file's rate, or (None)
+    all of it from ``offset_s`` on, a block at a time, each block made mono and resampled to SAMPLE_RATE as it
+    comes (``_read_whole``)."""
     import soundfile
 
     with quiet_native_stderr(), soundfile.SoundFile(str(path)) as audio:
@@ -212,9 +218,33 @@ def _load_with_soundfile(path: Path, max_seconds: float | None, offset_s: float)
         start = int(round(offset_s * native_sr))
         if start:
             audio.seek(min(start, audio.frames))
+        if max_seconds is None and (audio.channels > 1 or native_sr != SAMPLE_RATE):
+            return _read_whole(audio), SAMPLE_RATE
         frames = -1 if max_seconds is None else int(round(max_seconds * native_sr))
         data = audio.read(frames=frames, dtype="float32", always_2d=True)
     return downmix(data), native_sr
+
+
+def _read_whole(audio: object) -> np.ndarray:
+    """The rest of an open ``soundfile.SoundFile`` as float32 mono at SAMPLE_RATE, read READ_BLOCK_FRAMES at a
+    time into one buffer: no array of the whole file at its own rate and channels is ever made (a 4-minute
+    44.1-kHz stereo song is 85 MB of them, and touching fresh memory cost more than decoding it). soxr's stream
+    gives the same samples as one ``soxr.resample`` call on the whole (tested)."""
+    import soxr
+
+    rate = audio.samplerate  # type: ignore[attr-defined]
+    stream = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32",
+                                                                  quality="HQ")
+    buffer = np.empty((READ_BLOCK_FRAMES, audio.channels), dtype=np.float32)  # type: ignore[attr-defined]
+    parts = []
+    while True:
+        block = audio.read(frames=READ_BLOCK_FRAMES, dtype="float32", always_2d=True, out=buffer)  # type: ignore
+        last = block.shape[0] < READ_BLOCK_FRAMES
+        mono = np.ascontiguousarray(downmix(block))
+        parts.append(mono.copy() if stream is None else stream.resample_chunk(mono, last=last))
+        if last:
+            break
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 def downmix(data: np.ndarray) -> np.ndarray:

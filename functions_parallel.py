@@ -28,6 +28,29 @@ def limit_worker_threads() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     single_blas_thread()
+    reuse_freed_memory()
+
+
+def reuse_freed_memory(limit_bytes: int = 1 << 28) -> None:
+    """Keep memory this process frees for its next arrays (glibc's malloc; elsewhere nothing happens).
+
+    By default glibc gives every freed block over 32 MB (and, until it adapts, over 128 KB) back to the system,
+    and the next array of that size touches fresh pages again: a 4-minute song made ~8,700 page faults, about
+    0.5 CPU-s of a 2-CPU-s analysis on this machine. Blocks up to ``limit_bytes`` now come from the heap and
+    stay there for the next song (the heap stays at the largest song's working set)."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, limit_bytes)
+    mallopt(m_trim_threshold, 2 * limit_bytes)
 
 
 def single_blas_thread() -> None:

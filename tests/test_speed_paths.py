@@ -1,0 +1,136 @@
+"""The fast paths of issue 22 give the same numbers as the plain ones: reading a whole 44.1-kHz stereo MP3 a block
+at a time, the stereo downmix, a window read with a seek, the musicnn front ends pooling before their batch norm,
+the freed-memory setting; and 03 --patches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import PROJECT_DIR, run_script
+
+import functions_analysis as fa
+import functions_audio as audio
+import functions_musicnn as musicnn
+import functions_synthetic
+
+
+@pytest.fixture(scope="module")
+def stereo_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 40-s 44.1-kHz stereo MP3 (192 kb/s, the project's ffmpeg): a shared rock clip and a synthetic one, or two
+    synthetic clips where the shared data is absent."""
+    import soundfile
+    import soxr
+
+    shared = audio.shared_data_dir()
+    clips = sorted((shared / "gtzan_mini" / "rock").glob("*.wav"))[:1] if shared else []
+    first = audio.load_audio(clips[0]) if clips else functions_synthetic.synthesize_clip("rock", 1, seconds=30.0)
+    y = np.concatenate([first, functions_synthetic.synthesize_clip("jazz", 2, seconds=10.0)]).astype(np.float32)
+    y44 = soxr.resample(y, audio.SAMPLE_RATE, 44100, quality="HQ").astype(np.float32)
+    stereo = np.stack([y44, np.roll(y44, 44) * np.float32(0.8)], axis=1)
+    folder = tmp_path_factory.mktemp("mp3")
+    soundfile.write(str(folder / "song.wav"), stereo, 44100, subtype="FLOAT")
+    subprocess.run([audio.ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(folder / "song.wav"), "-c:a",
+                    "libmp3lame", "-b:a", "192k", str(folder / "song.mp3")], check=True)
+    return folder / "song.mp3"
+
+
+def test_whole_read_block_by_block_is_the_one_call_read(stereo_mp3: Path) -> None:
+    """load_audio of a whole file reads it a block at a time, mono and resampled per block: the very samples of
+    reading it at once, averaging the channels and one soxr call."""
+    import soundfile
+    import soxr
+
+    with soundfile.SoundFile(str(stereo_mp3)) as handle:
+        assert (handle.samplerate, handle.channels) == (44100, 2)
+        data = handle.read(dtype="float32", always_2d=True)
+    expected = soxr.resample(data.mean(axis=1, dtype=np.float32), 44100, audio.SAMPLE_RATE, quality="HQ")
+    y = audio.load_audio(stereo_mp3, max_seconds=None)
+    assert y.dtype == np.float32 and y.size > 39 * audio.SAMPLE_RATE
+    assert data.shape[0] > 4 * audio.READ_BLOCK_FRAMES  # several blocks
+    np.testing.assert_array_equal(y, expected.astype(np.float32))
+
+
+def test_downmix_is_the_channel_mean() -> None:
+    rng = np.random.default_rng(3)
+    for channels in (1, 2, 3, 6):
+        data = rng.standard_normal((10_001, channels)).astype(np.float32)
+        np.testing.assert_array_equal(audio.downmix(data), data.mean(axis=1, dtype=np.float32))
+
+
+def test_a_window_read_with_a_seek_is_that_stretch_of_the_whole_read(stereo_mp3: Path) -> None:
+    """The long-file path reads each window with a seek (load_audio offset_s): the same samples as the stretch of
+    the whole decode, to the resampler's edge effects (its first and last few ms)."""
+    whole = audio.load_audio(stereo_mp3, max_seconds=None)
+    sr = audio.SAMPLE_RATE
+    for offset_s in (5.0, 12.5):
+        window = audio.load_audio(stereo_mp3, max_seconds=20.0, offset_s=offset_s)
+        first = int(round(offset_s * sr))
+        reference = whole[first:first + window.size]
+        assert abs(window.size - 20.0 * sr) <= 1 and reference.size == window.size
+        inner = slice(sr // 10, -sr // 10)  # away from the resampler's edges
+        gap = np.abs(window[inner] - reference[inner])
+        assert gap.max() < 1e-3 * np.abs(reference).max() + 1e-4, gap.max()
+
+
+def test_front_ends_pool_before_their_batch_norm_with_the_same_values() -> None:
+    """_pool_relu_bn (max where the batch-norm scale is >= 0, min where negative, then the affine step) equals
+    the max over positions of the affine step applied to every value, bit for bit, in the original filter order."""
+    rng = np.random.default_rng(0)
+    filters = 40
+    kernel = rng.standard_normal((12, filters)).astype(np.float32)
+    bias, shift = (rng.standard_normal(filters).astype(np.float32) for _ in range(2))
+    scale = rng.standard_normal(filters).astype(np.float32)
+    scale[:3] = 0.0
+    layer, pool = musicnn._sign_sorted(kernel, bias, scale, shift)
+    rows = rng.standard_normal((7 * 30, 12)).astype(np.float32)
+    expected = musicnn._relu_bn(rows @ kernel, bias, scale, shift).reshape(7, 30, filters).max(axis=1)
+    got = musicnn._pool_relu_bn((rows @ layer[0]).reshape(7, 30, filters), pool, *layer[1:])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_reuse_freed_memory_keeps_large_blocks_for_the_next_array() -> None:
+    """After reuse_freed_memory, a second 40-MB array of the same size touches (almost) no fresh pages (glibc;
+    without it, hundreds: transparent huge pages or not)."""
+    code = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from functions_parallel import reuse_freed_memory
+def faults(reuse):
+    if reuse:
+        reuse_freed_memory()
+    np.ones(10_000_000, np.float32)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    np.ones(10_000_000, np.float32)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+print(faults(sys.argv[2] == "1"))
+"""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc's malloc setting")
+    counts = [int(subprocess.run([sys.executable, "-c", code, str(PROJECT_DIR), flag], capture_output=True, text=True,
+                                 check=True).stdout) for flag in ("0", "1")]
+    assert counts[0] > 100 and counts[1] < counts[0] / 10, counts
+
+
+def test_parse_patches() -> None:
+    assert fa.parse_patches("all") is None and fa.parse_patches(" ALL ") is None
+    assert fa.parse_patches("12") == 12 and fa.parse_patches("1") == 1
+    for bad in ("0", "-3", "1.5", "many", ""):
+        with pytest.raises(Exception, match="whole number"):
+            fa.parse_patches(bad)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "lots", "2.5"])
+def test_03_refuses_bad_patches_values(tmp_path: Path, value: str) -> None:
+    song = tmp_path / "song.wav"
+    import soundfile
+
+    soundfile.write(str(song), functions_synthetic.synthesize_clip("rock", 0, seconds=5.0), audio.SAMPLE_RATE)
+    done = run_script("03_launch_classifier.py", song, "--patches", value, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    last = done.stderr.strip().splitlines()[-1]
+    assert "--patches" in last and repr(value) in last and "all" in last
