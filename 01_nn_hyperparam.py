@@ -6,6 +6,8 @@ an artist-filtered split.
     python 01_nn_hyperparam.py FEATURES.csv --split SPLIT_DIR [--repeats R] ...
     python 01_nn_hyperparam.py FEATURES.csv --split SPLIT_DIR --artists ARTISTS.tsv [--group-folds K] ...
 
+A CSV with an artist column (00 --labels tags) gets artist-grouped folds without a flag (as --groups artist).
+
 Each cell (candidate x epochs x batch size) is a freshly initialised model per fold, with the scaler fitted on
 that fold's training rows only. With --split (a folder of train.txt, valid.txt, test.txt) every cell is trained
 R times (different initialisations) on the train clips and scored on the valid clips; the test clips are
@@ -120,6 +122,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(nn.CANDIDATES)}")
     args.candidates = names
+    args.auto_groups = (args.split is None and args.groups is None
+                        and evaluation.ARTIST_COLUMN in csv_header(args.features_csv))
+    if args.auto_groups:  # a CSV of 00 --labels tags: an artist's songs never on both sides of a fold
+        args.groups = evaluation.ARTIST_COLUMN
     return args
 
 
@@ -136,6 +142,9 @@ def csv_header(path: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.auto_groups:
+        print(f"{args.features_csv} has an artist column: artist-grouped folds (no artist's songs on both sides of a "
+              "fold; a song of unknown artist is a group of its own)")
     try:
         search = gridsearch.GridSearch.prepare(
             args.features_csv, args.output_dir, candidates=args.candidates, epochs=args.epochs,

@@ -18,6 +18,15 @@ out-of-fold predictions of an artist-grouped K-fold CV inside train (default 5 f
 makes: each train clip predicted by the networks trained on the other folds, which saw none of its artist's
 clips), the exported model is trained on all the train clips, and test is reported on as with --split alone.
 
+With a CSV that has an artist column (00 --labels tags: a library labelled by its own genre tags) and no --split,
+02 needs no flag: the exported model trains on every song, and the temperature, the "uncertain" threshold, the
+novelty score's folds and every figure printed come from artist-grouped K-fold CV (default 5 folds, or fewer
+artists): each song predicted by networks that saw none of its artist's songs. Per genre: accuracy, precision,
+recall and the confusion matrix (a warning for a genre of one or two artists), then suspect_tags.csv in the model
+folder: songs whose out-of-fold prediction is sure and disagrees with their tag, most confident first (every
+song's in out_of_fold.csv). model.json
+records each genre's own tag spelling (from FEATURES.settings.json) for 03 --write-tags.
+
 The shipped default model, data/pretrained/ (functions_nn.MUSICNN_CANDIDATE, chosen by artist-grouped CV inside
 train before any test read; seed 0: two runs gave byte-identical weights.npz; 42-45 s on 2 cores; to write it
 there, -o data/pretrained --replace-shipped):
@@ -50,6 +59,7 @@ import functions_calibration as calibration
 import functions_dataviz
 import functions_evaluation as evaluation
 import functions_gridsearch as gridsearch
+import functions_labels as labels
 import functions_nn as nn
 import functions_training as training
 
@@ -86,7 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --split: artists TSV (file, artist); calibrate on the out-of-fold predictions of "
                              "artist-grouped CV inside train instead of on valid")
     parser.add_argument("--group-folds", type=int,
-                        help=f"with --artists: artist-grouped folds inside train (default {gridsearch.GROUP_FOLDS})")
+                        help=f"with --artists, or a CSV with an artist column: artist-grouped folds (default "
+                             f"{gridsearch.GROUP_FOLDS})")
     parser.add_argument("--hyperparam", type=Path, action="append", default=[],
                         help="01 output folder to take the best cell from (default: looked for)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
@@ -107,6 +118,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.architecture = args.architecture or nn.SHIPPED_ARCHITECTURE
     args.members = 1 if args.members is None else args.members
     args.recipe = args.recipe or nn.default_recipe(args.architecture)
+    args.test_size_given = args.test_size is not None
     if args.test_size is None:
         args.test_size = 0.2
     elif not 0.0 < args.test_size < 1.0:
@@ -117,8 +129,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name} must be a positive integer")
     if args.split is None and (args.train_on != "train" or args.allow_missing or args.artists):
         parser.error("--train-on, --allow-missing and --artists go with --split")
-    if args.artists is None and args.group_folds is not None:
+    if args.artists is None and args.group_folds is not None and args.split is not None:
         parser.error("--group-folds goes with --artists")
+    if args.group_folds is not None and args.group_folds < 2:
+        parser.error("--group-folds must be at least 2")
     if args.artists is not None:
         if args.train_on != "train":
             parser.error("--artists calibrates inside train and does not use valid: drop --train-on")
@@ -135,7 +149,7 @@ def choose_cell(args: argparse.Namespace, sha: str) -> tuple[int, int, str]:
     epochs, batch, source = args.epochs, args.batch, "command line"
     if epochs is None or batch is None:
         protocol = (gridsearch.GROUP_CV_PROTOCOL if args.artists else gridsearch.SPLIT_PROTOCOL if args.split
-                    else "kfold")
+                    else "kfold")  # a library CSV's 01 run: k-fold, artist-grouped by its artist column
         run_dir = gridsearch.find_hyperparam_run(args.features_csv, sha, args.hyperparam, protocol)
         row = gridsearch.best_cell(run_dir / gridsearch.RESULTS_FILE, name) if run_dir else None
         if row is not None:
@@ -163,10 +177,45 @@ class HeldOut:
     note: str = ""  # one line for the user (e.g. rows left out)
     cv_masks: np.ndarray | None = None  # --artists: (K, n fit rows) training masks of the artist-grouped folds
     groups: np.ndarray | None = None  # --artists: the artist of each fit row (the novelty score's folds too)
+    library: bool = False  # an artist column and no --split: every figure out of fold, no test rows
 
 
-def held_out_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray) -> HeldOut:
-    """The split of the CSV's rows; DataError (one line) if unusable."""
+def held_out_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray,
+                  artists: list | None = None) -> HeldOut:
+    """The split of the CSV's rows; DataError (one line) if unusable. A CSV with an artist column and no --split
+    is a library of its own genres: artist-grouped folds over all its rows (library_rows)."""
+    if args.split is None and artists is not None:
+        return library_rows(args, files, labels, artists)
+    if args.group_folds is not None and args.artists is None:
+        raise evaluation.DataError(f"{args.features_csv}: --group-folds goes with --artists, or with a CSV that has "
+                                   f"an artist column (this one has none)")
+    return split_rows(args, files, labels)
+
+
+def library_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray, artists: list) -> HeldOut:
+    """Every row trains the exported model; K artist-grouped folds (StratifiedGroupKFold; a song of unknown
+    artist a group of its own) give each row's out-of-fold prediction, which calibrates and judges the model."""
+    if args.test_files is not None or args.test_size_given:
+        raise evaluation.DataError(f"{args.features_csv} has an artist column: 02 judges it by artist-grouped "
+                                   f"out-of-fold predictions over all its songs; drop --test-size/--test-files")
+    groups = evaluation.artist_groups(artists, files)
+    genres = evaluation.genres_in_order(labels)
+    y = np.array([genres.index(g) for g in labels])
+    n_groups = len(set(groups.tolist()))
+    folds = min(args.group_folds or gridsearch.GROUP_FOLDS, n_groups)
+    masks = evaluation.group_cv_masks(y, groups, folds, args.seed, f"{args.features_csv} (artist column)")
+    record = {"method": "out-of-fold", "protocol": f"artist-grouped {folds}-fold CV over every row (calibration, "
+              "threshold, novelty folds and figures); the exported model trains on every row",
+              "group_folds": folds, "n_artist_groups": n_groups, "fold_seed": args.seed}
+    note = (f"{args.features_csv} has an artist column: artist-grouped {folds}-fold CV over its {len(files)} songs "
+            f"({n_groups} artist groups; a song without an artist tag is a group of its own). Every figure below is "
+            f"out of fold: each song predicted by networks that saw none of its artist's songs.")
+    every = np.ones(len(files), dtype=bool)
+    return HeldOut(every, ~every, None, record, note, cv_masks=masks, groups=groups, library=True)
+
+
+def split_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray) -> HeldOut:
+    """--split, --test-files or --test-size: the rows that train, calibrate and report."""
     if args.split is not None and args.artists is not None:
         return group_cv_rows(args, files, labels)
     if args.split is not None:
@@ -215,10 +264,11 @@ def group_cv_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray
 
 
 def calibrate_out_of_fold(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args: argparse.Namespace,
-                          epochs: int, batch: int) -> dict:
+                          epochs: int, batch: int) -> tuple[dict, np.ndarray]:
     """Temperature and uncertain threshold fitted on the out-of-fold predictions of the artist-grouped folds
     inside train: each train clip's logits come from the members trained on the other folds (same recipe,
-    epochs, batch and members as the exported model). Returns the calibration record for model.json."""
+    epochs, batch and members as the exported model). Returns the calibration record for model.json and the
+    out-of-fold logits (members, n fit rows, classes)."""
     architecture, recipe = nn.ARCHITECTURES[args.architecture], nn.RECIPES[args.recipe]
     X_fit, y_fit = X[rows.fit], y[rows.fit]
     logits = training.out_of_fold_logits(X_fit, y_fit, rows.cv_masks, n_classes, architecture, recipe, batch, epochs,
@@ -227,17 +277,18 @@ def calibrate_out_of_fold(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes
     threshold = calibration.choose_uncertain_threshold(calibration.calibrated_probabilities(logits, temperature),
                                                        y_fit)
     k, n = len(rows.cv_masks), int(rows.fit.sum())
+    inside = "" if rows.library else " inside train"
     return {
         "method": "temperature scaling: probabilities = mean over members of softmax(logits / temperature)",
         "temperature": temperature, "uncertain_threshold": threshold,
-        "fitted_on": f"out-of-fold predictions of artist-grouped {k}-fold CV inside train ({n} clips, each predicted "
+        "fitted_on": f"out-of-fold predictions of artist-grouped {k}-fold CV{inside} ({n} clips, each predicted "
                      f"by the networks trained on the other {k - 1} folds, which saw none of its artist's clips)",
         "threshold_rule": "the threshold of 0.00, 0.01, ..., 1.00 maximising (right - wrong) among the out-of-fold "
                           "train clips at or above it; below it the answer is reported as uncertain",
         "out_of_fold": {"accuracy": float((logits.mean(axis=0).argmax(axis=1) == y_fit).mean()),
                         "folds": k, "n_clips": n,
                         **calibration.calibration_report(logits, y_fit, temperature, threshold)},
-    }
+    }, logits
 
 
 def calibrate(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args: argparse.Namespace,
@@ -290,6 +341,32 @@ def print_report(metrics: dict, cal: dict | None, rows: HeldOut, fit_seconds: fl
     print(f"ECE a perfectly calibrated model with these probabilities would show on {floor['n_clips']} clips: "
           f"{floor['mean']:.3f} on average, up to {floor['p95']:.3f} (95th percentile)")
     print(f"wrote {out}/ (model.keras, weights.npz, model.json, test_files.txt, confusion_matrix.png, reliability.png)")
+
+
+def print_library_report(metrics: dict, cal: dict, fit_seconds: float, out: Path, artists_per_genre: dict,
+                         spellings: dict) -> None:
+    """A library's figures, all out of fold: accuracy, per genre, calibration, uncertain answers, tag spellings."""
+    low, high = metrics["accuracy_interval_95"]
+    print(f"fit {fit_seconds:.1f} s (folds and the exported model); train accuracy {metrics['train_accuracy']:.3f}")
+    print(f"out-of-fold accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} songs (95 % interval "
+          f"{low:.3f}-{high:.3f}; macro F1 {metrics['macro_f1']:.3f})")
+    width = max(12, *(len(g) for g in metrics["per_genre"]))
+    print(f"{'genre':<{width}} {'accuracy':>8} {'precision':>9} {'f1':>6} {'songs':>6} {'artists':>7}")
+    for genre, m in metrics["per_genre"].items():
+        flag = "  <- few artists: not to be trusted" if artists_per_genre.get(genre, 0) < \
+            evaluation.TRUST_MIN_ARTISTS else ""
+        print(f"{genre:<{width}} {m['recall']:8.3f} {m['precision']:9.3f} {m['f1']:6.3f} {m['support']:6d} "
+              f"{artists_per_genre.get(genre, 0):7d}{flag}")
+    print("(a genre's accuracy is its recall: the share of its songs predicted as it; precision: the share of the "
+          "songs predicted as it that are tagged so)")
+    fitted = cal["out_of_fold"]
+    print(f"ECE {fitted['ece_uncalibrated']:.3f} uncalibrated -> {fitted['ece']:.3f} with the temperature "
+          f"{cal['temperature']:.3f} fitted on these predictions; uncertain below {cal['uncertain_threshold']:.2f}: "
+          f"{metrics['uncertain_share']:.1%} of the songs")
+    if spellings:
+        print("tags written by 03 --write-tags: " + ", ".join(f"{g} -> {v!r}" for g, v in spellings.items()))
+    print(f"wrote {out}/ (model.keras, weights.npz, model.json, {labels.SUSPECT_FILE}, {labels.OUT_OF_FOLD_FILE}, "
+          "confusion_matrix.png, reliability.png)")
 
 
 def print_calibration(metrics: dict, cal: dict, rows: HeldOut) -> None:
@@ -360,7 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         df = evaluation.load_features_csv(args.features_csv, columns)
         sha = evaluation.file_sha256(args.features_csv)
-        rows = held_out_rows(args, df["file"].tolist(), df["genre"].to_numpy())
+        present = df["genre"].value_counts()
+        if len(present) < 2:
+            raise evaluation.DataError(f"{args.features_csv}: only one genre ({present.index[0]}, {present.iloc[0]} "
+                                       "rows): a model needs two or more genres")
+        artists = df[evaluation.ARTIST_COLUMN].tolist() if evaluation.ARTIST_COLUMN in df.columns else None
+        rows = held_out_rows(args, df["file"].tolist(), df["genre"].to_numpy(), artists)
     except evaluation.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -377,11 +459,14 @@ def main(argv: list[str] | None = None) -> int:
     name = nn.candidate_name(args.architecture, args.recipe, args.members)
     print(f"{args.features_csv}: {len(df)} rows, {len(genres)} genres; training {name} "
           f"({architecture.describe()}) on {int(fit.sum())} rows, holding out {int(test.sum())}")
+    for line in evaluation.untrusted_genre_lines(df["genre"].tolist(), artists) if rows.library else []:
+        print(line)
     print(f"epochs {epochs}, batch {batch} ({source})")
     # Model and training (with --split: first the train-only model that calibrates on valid)
     started = time.perf_counter()
+    oof_logits = None
     if rows.cv_masks is not None:
-        cal, arrays = calibrate_out_of_fold(X, y, rows, len(genres), args, epochs, batch), None
+        (cal, oof_logits), arrays = calibrate_out_of_fold(X, y, rows, len(genres), args, epochs, batch), None
     else:
         cal, arrays = (None, None) if rows.valid is None else calibrate(X, y, rows, len(genres), args, epochs, batch)
     if arrays is None:
@@ -391,13 +476,20 @@ def main(argv: list[str] | None = None) -> int:
     temperature = cal["temperature"] if cal else 1.0
     model = nn.keras_model_from_arrays(columns, genres, architecture.hidden, X[fit], arrays, temperature,
                                        name=name.replace("+", "_").replace("-", "_"))
-    # Held-out figures, from the exported Keras model itself
-    proba, logits, metrics = held_out_figures(model, X, y, rows, genres, columns, architecture, temperature, cal)
+    # Held-out figures, from the exported Keras model itself; a library's, from the out-of-fold predictions
+    if rows.library:
+        proba, metrics = evaluation.out_of_fold_metrics(oof_logits, y, genres, temperature, cal["uncertain_threshold"])
+        metrics["train_accuracy"] = float((model.predict(X.astype(np.float32), verbose=0).argmax(axis=1) == y).mean())
+        logits, y_report = oof_logits, y
+        suspects = labels.suspect_tags(df["file"].tolist(), y, proba, genres, cal["uncertain_threshold"])
+    else:
+        proba, logits, metrics = held_out_figures(model, X, y, rows, genres, columns, architecture, temperature, cal)
+        y_report = y[test]
     confusion = metrics.pop("confusion_matrix")
     # The novelty score: which songs are none of these genres (fitted on the same training rows)
     scorer, novelty_line = training.fit_model_novelty(X[fit], y[fit], rows.groups, columns, args.seed)
     print(novelty_line)
-    if scorer is not None:
+    if scorer is not None and not rows.library:
         metrics["novelty"] = evaluation.novelty_figures(scorer, X[test], y[test], proba)
     training_info = {
         "features_csv": str(args.features_csv), "n_rows": len(df), "n_train": int(fit.sum()),
@@ -407,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     metadata = nn.model_metadata(args.architecture, name, genres, columns, recipe, training_info, metrics, confusion,
                                  sha, members=args.members, calibration=cal)
+    spellings = labels.label_spellings(args.features_csv)
+    if spellings:  # 03 --write-tags writes each genre as the library spells it most often
+        metadata["tag_spellings"] = {g: spellings[g] for g in genres if g in spellings}
     novelty_arrays: dict[str, np.ndarray] = {}
     if scorer is not None:
         import functions_novelty
@@ -414,21 +509,30 @@ def main(argv: list[str] | None = None) -> int:
         novelty_arrays, metadata["novelty"] = functions_novelty.to_arrays(scorer)
     # Export
     out = args.output_dir
+    extra_files = ({labels.SUSPECT_FILE: labels.suspect_tags_csv(suspects), labels.OUT_OF_FOLD_FILE:
+                    labels.suspect_tags_csv(labels.predictions(df["file"].tolist(), y, proba, genres))}
+                   if rows.library else {"test_files.txt": "\n".join(df["file"][test]) + "\n"})
     try:
-        nn.write_model_dir(out, model, metadata, extra_files={"test_files.txt": "\n".join(df["file"][test]) + "\n"},
-                           extra_arrays=novelty_arrays)
+        nn.write_model_dir(out, model, metadata, extra_files=extra_files, extra_arrays=novelty_arrays)
     except OSError as exc:
         print(f"error: {out}: cannot write the model ({exc})", file=sys.stderr)
         return 1
-    held = "artist-filtered test" if args.split else "held-out"
-    draw_figures(out, name, f"{int(test.sum())} {held} clips", genres, confusion, metrics, logits, proba, y[test],
-                 temperature, cal)
+    clips = (f"{len(y)} songs, out of fold" if rows.library else
+             f"{int(test.sum())} {'artist-filtered test' if args.split else 'held-out'} clips")
+    draw_figures(out, name, clips, genres, confusion, metrics, logits, proba, y_report, temperature, cal)
     # Inference: the light NumPy loader must reproduce the Keras model
-    gap = float(np.abs(nn.load_classifier(out).predict_proba(X[test]) - proba).max())
+    check = X[test] if test.any() else X[:256]
+    gap = float(np.abs(nn.load_classifier(out).predict_proba(check)
+                       - model.predict(check.astype(np.float32), verbose=0)).max())
     if gap > 1e-5:
         print(f"error: {out}: NumPy forward pass differs from Keras by {gap:.2e}", file=sys.stderr)
         return 1
-    print_report(metrics, cal, rows, fit_seconds, out)
+    if rows.library:
+        print_library_report(metrics, cal, fit_seconds, out, artists_per_genre=evaluation.artists_per_genre(
+            df["genre"].tolist(), artists), spellings=metadata.get("tag_spellings", {}))
+        print("\n".join(labels.suspect_lines(suspects, out / labels.SUSPECT_FILE, len(y), cal["uncertain_threshold"])))
+    else:
+        print_report(metrics, cal, rows, fit_seconds, out)
     return 0
 
 

@@ -35,14 +35,21 @@ def genres_in_order(labels: Sequence[str]) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
-def read_csv_with_columns(path: Path, required: Sequence[str], what: str) -> pd.DataFrame:
-    """A CSV that exists, parses, has the ``required`` columns and at least one row; DataError (one line) if not."""
+def read_csv_with_columns(path: Path, required: Sequence[str], what: str,
+                          text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """A CSV that exists, parses, has the ``required`` columns and at least one row; DataError (one line) if not.
+    The ``text_columns`` it has are read as written ("" for an empty cell: an artist called "None" stays one)."""
     import pandas as pd
+    from pandas._libs.parsers import STR_NA_VALUES
 
     if not path.is_file():
         raise DataError(f"{path}: {what} not found")
     try:
-        df = pd.read_csv(path)
+        header = pd.read_csv(path, nrows=0).columns if text_columns else []
+        as_text = [c for c in text_columns if c in header]
+        df = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in as_text},
+                         na_values={c: sorted(STR_NA_VALUES) for c in header if c not in as_text}) \
+            if as_text else pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in required if c not in df.columns]
@@ -59,7 +66,7 @@ def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_
     import pandas as pd
 
     path = Path(path)
-    df = read_csv_with_columns(path, ("file", "genre", *columns), "features CSV")
+    df = read_csv_with_columns(path, ("file", "genre", *columns), "features CSV", text_columns=(ARTIST_COLUMN,))
     values = df[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad_rows = ~np.isfinite(values).all(axis=1)
     if bad_rows.any():
@@ -212,6 +219,24 @@ def read_split(folder: str | os.PathLike, files: Sequence[str], allow_missing: b
     return Split(folder, masks, missing, absent)
 
 
+ARTIST_COLUMN = "artist"  # 00 --labels tags writes it: artist-grouped folds in 01 and 02 without a flag
+
+
+def artist_groups(artists: Sequence, files: Sequence[str]) -> np.ndarray:
+    """One group per artist (its name without case and surrounding spaces); a song of unknown (empty or missing)
+    artist is a group of its own."""
+    names = ["" if not isinstance(a, str) else a.strip().casefold() for a in artists]
+    return np.array([f"artist:{a}" if a else f"unknown artist:{f}" for a, f in zip(names, files, strict=True)],
+                    dtype=object)
+
+
+def column_groups(df: pd.DataFrame, column: str) -> np.ndarray:
+    """The fold groups of 01 --groups COLUMN: artist_groups for the artist column, else the values as text."""
+    if column == ARTIST_COLUMN:
+        return artist_groups(df[column].tolist(), df["file"].astype(str).tolist())
+    return df[column].astype(str).to_numpy()
+
+
 def read_artist_groups(path: str | os.PathLike, files: Sequence[str]) -> np.ndarray:
     """The artist group of each of ``files`` (the CSV's ``file`` values) from an artists TSV (tab-separated, a
     header with ``file`` and ``artist``; other columns such as ``title`` are ignored): the artist's name (case and
@@ -237,11 +262,11 @@ def read_artist_groups(path: str | os.PathLike, files: Sequence[str]) -> np.ndar
     twice = table["file"][table["file"].duplicated()]
     if len(twice):
         raise DataError(f"{path}: {len(twice)} clip(s) listed twice, e.g. {twice.iloc[0]}")
-    artist = dict(zip(table["file"], table["artist"].str.strip().str.casefold(), strict=True))
+    artist = dict(zip(table["file"], table["artist"], strict=True))
     unknown = [f for f in files if f not in artist]
     if unknown:
         raise DataError(f"{path}: no artist row for {len(unknown)} clip(s) of the features CSV: {_shown(unknown)}")
-    return np.array([f"artist:{artist[f]}" if artist[f] else f"unknown artist:{f}" for f in files], dtype=object)
+    return artist_groups([artist[f] for f in files], files)
 
 
 def group_cv_masks(y: np.ndarray, groups: Sequence[str], n_folds: int, seed: int, source: str = "") -> np.ndarray:
@@ -330,9 +355,13 @@ def cv_train_masks(y: np.ndarray, n_folds: int, seed: int, groups: Sequence | No
     else:
         splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         splits = splitter.split(np.zeros(len(y)), y, groups=np.asarray(groups))
+    import warnings
+
     masks = np.ones((n_folds, len(y)), dtype=bool)
-    for k, (_, test_rows) in enumerate(splits):
-        masks[k, test_rows] = False
+    with warnings.catch_warnings():  # a genre with fewer rows than folds: some folds score none of it, as meant
+        warnings.filterwarnings("ignore", message="The least populated class")
+        for k, (_, test_rows) in enumerate(splits):
+            masks[k, test_rows] = False
     return masks
 
 
@@ -366,3 +395,46 @@ def novelty_figures(scorer: Any, X_test: np.ndarray, y_test: np.ndarray, proba: 
             "unknown_wrong_share": float((~right[unknown]).mean()) if unknown.any() else 0.0,
             "accuracy_unknown_wrong": float((right & ~unknown).mean()) if n else 0.0,
             "known_accuracy": float(right[~unknown].mean()) if (~unknown).any() else 0.0}
+
+
+# --------------------------------------------------------------------------------------------------------
+# A library's own genres (02 on a CSV with an artist column): figures from out-of-fold predictions
+# --------------------------------------------------------------------------------------------------------
+TRUST_MIN_ARTISTS = 3  # a genre whose songs come from fewer artists gets a warning: its figure says little
+
+
+def out_of_fold_metrics(logits: np.ndarray, y: np.ndarray, genres: Sequence[str], temperature: float,
+                        threshold: float) -> tuple[np.ndarray, dict]:
+    """(calibrated probabilities, metrics) of out-of-fold logits (members, N, classes): each song predicted by
+    networks that never trained on it. Accuracy with its interval, per genre, confusion matrix, ECE before and
+    after the temperature (fitted on these same predictions: the calibrated ECE is a fit, not a test), uncertain
+    answers below ``threshold``."""
+    from functions_calibration import calibrated_probabilities, calibration_report, ece_if_calibrated
+
+    proba = calibrated_probabilities(logits, temperature)
+    metrics = classification_metrics(y, proba.argmax(axis=1), genres)
+    figures = calibration_report(logits, y, temperature, threshold)
+    metrics.update({k: figures[k] for k in ("ece", "ece_uncalibrated", "nll", "mean_confidence", "uncertain_share",
+                                            "n_uncertain", "confident_accuracy", "uncertain_accuracy")})
+    metrics["ece_if_calibrated"] = ece_if_calibrated(proba)
+    metrics["figures"] = ("out of fold: every song predicted by the networks of the artist-grouped fold that held "
+                          "it out (they saw none of its artist's songs)")
+    return proba, metrics
+
+
+def artists_per_genre(labels: Sequence[str], artists: Sequence) -> dict[str, int]:
+    """Named artists (case and surrounding spaces ignored) among each genre's songs."""
+    named: dict[str, set[str]] = {}
+    for label, artist in zip(labels, artists, strict=True):
+        name = artist.strip().casefold() if isinstance(artist, str) else ""
+        named.setdefault(str(label), set()).update([name] if name else [])
+    return {label: len(names) for label, names in named.items()}
+
+
+def untrusted_genre_lines(labels: Sequence[str], artists: Sequence) -> list[str]:
+    """One warning line per genre whose songs come from fewer than TRUST_MIN_ARTISTS named artists."""
+    counts = artists_per_genre(labels, artists)
+    songs = {g: int(np.sum(np.asarray(labels) == g)) for g in counts}
+    return [f"warning: {genre}: its {songs[genre]} songs come from {n} named artist{'s' * (n != 1)}: its figure "
+            f"cannot be trusted (the model may have learned the artist's sound, not the genre; tag songs of more "
+            f"artists)" for genre, n in sorted(counts.items()) if n < TRUST_MIN_ARTISTS]

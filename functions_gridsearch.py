@@ -26,6 +26,7 @@ from functions_evaluation import (
     DataError,
     Split,
     accuracy_interval,
+    column_groups,
     cv_train_masks,
     file_sha256,
     fold_metrics,
@@ -333,14 +334,10 @@ def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed
                         f"(smallest genre has {counts.min()})")
     if n_folds > counts.max():
         raise DataError(f"{features_csv}: {n_folds} folds but no genre has more than {counts.max()} rows")
-    groups = df[groups_column].astype(str).to_numpy() if groups_column else None
+    groups = column_groups(df, groups_column) if groups_column else None
     if groups is not None and len(set(groups)) < n_folds:
         raise DataError(f"{features_csv}: --groups {groups_column} has fewer than {n_folds} distinct values")
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The least populated class")
-        masks = cv_train_masks(y, n_folds, seed, groups)
+    masks = cv_train_masks(y, n_folds, seed, groups) if groups is None else group_cv_masks(y, groups, n_folds, seed)
     return df, genres, y, masks
 
 

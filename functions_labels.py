@@ -360,3 +360,92 @@ def write_labels_csv(scan: LabelScan, path: Path) -> None:
     tmp.write_text(buffer.getvalue(), encoding="utf-8")
     tmp.replace(path)
 
+
+
+# --------------------------------------------------------------------------------------------------------------
+# After training (02): the labels' own spellings, and the tags the model's out-of-fold predictions doubt
+# --------------------------------------------------------------------------------------------------------------
+SUSPECT_FILE = "suspect_tags.csv"
+OUT_OF_FOLD_FILE = "out_of_fold.csv"  # every song's out-of-fold prediction, in the CSV's order
+
+
+def label_spellings(features_csv: Path) -> dict[str, str]:
+    """Each label's spelling for writing tags back (the most frequent one, or the genre map's), from the settings
+    JSON 00 --labels tags wrote beside the features CSV; {} for a CSV of folder labels or without that record."""
+    import json
+
+    from functions_dataset import settings_json_for
+
+    try:
+        record = json.loads(settings_json_for(Path(features_csv)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    genres = record.get("genres") if isinstance(record, dict) and record.get("labels") == "tags" else None
+    if not isinstance(genres, dict):
+        return {}
+    return {label: info["spelling"] for label, info in genres.items()
+            if isinstance(info, dict) and isinstance(info.get("spelling"), str) and info["spelling"].strip()}
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A song whose out-of-fold prediction is confident and disagrees with its tag."""
+
+    file: str
+    tagged: str
+    predicted: str
+    probability: float  # calibrated probability of the predicted genre
+    tag_probability: float  # calibrated probability of the tagged genre
+
+
+def suspect_tags(files: Sequence[str], tagged: Sequence[int], proba, genres: Sequence[str],
+                 min_probability: float) -> list[Suspect]:
+    """Songs predicted (out of fold: by networks that never trained on them) as another genre than their tag with
+    a calibrated probability of at least ``min_probability`` (the model's uncertain threshold), most confident
+    first (ties: lower probability of the tagged genre first, then file)."""
+    found = [s for s in predictions(files, tagged, proba, genres)
+             if s.predicted != s.tagged and s.probability >= min_probability]
+    return sorted(found, key=lambda s: (-s.probability, s.tag_probability, s.file))
+
+
+def predictions(files: Sequence[str], tagged: Sequence[int], proba, genres: Sequence[str]) -> list[Suspect]:
+    """Every song's tag, predicted genre and their probabilities (``proba``: calibrated, out of fold)."""
+    import numpy as np
+
+    proba = np.asarray(proba, dtype=float)
+    tagged = np.asarray(tagged)
+    predicted = proba.argmax(axis=1)
+    return [Suspect(str(files[i]), genres[tagged[i]], genres[predicted[i]], float(proba[i, predicted[i]]),
+                    float(proba[i, tagged[i]])) for i in range(len(tagged))]
+
+
+def suspect_tags_csv(suspects: Sequence[Suspect]) -> str:
+    """The text of suspect_tags.csv (and out_of_fold.csv): file, tagged genre, predicted genre, probability (and
+    the tagged genre's)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "tagged", "predicted", "probability", "tagged_probability"])
+    for s in suspects:
+        writer.writerow([s.file, s.tagged, s.predicted, f"{s.probability:.4f}", f"{s.tag_probability:.4f}"])
+    return buffer.getvalue()
+
+
+def suspect_lines(suspects: Sequence[Suspect], path: Path, n_songs: int, min_probability: float,
+                  shown: int = 10) -> list[str]:
+    """What 02 prints of suspect_tags.csv: how many, and the first lines."""
+    if not suspects:
+        return [f"suspect tags: none (no song's out-of-fold prediction disagrees with its tag at "
+                f"{min_probability:.0%} or more)"]
+    sure = (f"with {min_probability:.0%} or more" if min_probability > 0 else
+            "(the model's uncertain threshold is 0: every disagreement)")
+    lines = [f"suspect tags: {len(suspects)} of {n_songs} songs are predicted as another genre than their tag {sure} "
+             f"(out of fold), most confident first; all in {path}:"]
+    width = max(len(s.file) for s in suspects[:shown])
+    lines += [f"  {s.file:<{width}}  tagged {s.tagged}, heard as {s.predicted} {s.probability:.0%}"
+              for s in suspects[:shown]]
+    if len(suspects) > shown:
+        lines.append(f"  ... and {len(suspects) - shown} more")
+    return lines

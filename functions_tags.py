@@ -35,9 +35,29 @@ class TagError(Exception):
     """A file whose genre cannot be read or written; the message is one line."""
 
 
-def tag_value(genre: str) -> str:
-    """The text written for a model genre: "rock" -> "Rock", "hiphop" -> "Hip-Hop"."""
+def tag_value(genre: str, spellings: dict[str, str] | None = None) -> str:
+    """The text written for a model genre: the library's own spelling where the model records one (a model
+    trained on your tags: "hip-hop" -> "Hip-Hop", "r&b" -> "R&B", "k-pop" -> "K-Pop"), else "rock" -> "Rock",
+    "hiphop" -> "Hip-Hop"."""
+    if spellings and spellings.get(genre):
+        return spellings[genre]
     return TAG_NAMES.get(genre, genre.capitalize())
+
+
+def model_spellings(model_dir: str | os.PathLike[str] | None) -> dict[str, str]:
+    """The tag spelling of each genre a model folder's model.json records (``tag_spellings``, written by 02 from
+    the labels of 00 --labels tags); {} for a model without them (None: the shipped model)."""
+    import json
+
+    from functions_audio import PRETRAINED_MODEL_DIR
+
+    try:
+        meta = json.loads((Path(model_dir or PRETRAINED_MODEL_DIR) / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    spellings = meta.get("tag_spellings") if isinstance(meta, dict) else None
+    return {str(g): v for g, v in spellings.items() if isinstance(v, str) and v.strip()} \
+        if isinstance(spellings, dict) else {}
 
 
 def genre_key(text: str) -> str:
@@ -260,10 +280,12 @@ class TagPlan:
                 f"{self.unknown} not one of the model's genres, {len(self.problems)} cannot be tagged")
 
 
-def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite: bool) -> TagPlan:
+def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite: bool,
+              spellings: dict[str, str] | None = None) -> TagPlan:
     """The tag changes for ``entries``: sure songs only (not unknown, not uncertain, confidence >= ``min_confidence``),
-    an existing genre kept unless ``overwrite``, each file once however many paths reach it. Temporary files
-    left by a killed earlier run are removed on the way."""
+    an existing genre kept unless ``overwrite``, each file once however many paths reach it; the value written is
+    ``tag_value(genre, spellings)`` (``model_spellings``: the library's own spelling). Temporary files left by a
+    killed earlier run are removed on the way."""
     plan = TagPlan()
     seen: set[tuple[int, int]] = set()
     for entry in entries:
@@ -291,12 +313,13 @@ def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite:
         except TagError as exc:
             plan.problems.append((entry.path, str(exc)))
             continue
-        if old is not None and same_genre(old, entry.genre):
+        new = tag_value(entry.genre, spellings)
+        if old is not None and (same_genre(old, entry.genre) or same_genre(old, new)):
             plan.already += 1
         elif old is not None and not overwrite:
             plan.kept += 1
         else:
-            plan.changes.append(TagChange(entry.path, old, tag_value(entry.genre), entry.confidence))
+            plan.changes.append(TagChange(entry.path, old, new, entry.confidence))
     return plan
 
 
