@@ -309,11 +309,13 @@ def resample_for_musicnn(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     return soxr.resample(np.asarray(y, dtype=np.float32), sr, INPUT_SAMPLE_RATE, quality="HQ").astype(np.float32)
 
 
-def log_mel(y16k: np.ndarray) -> np.ndarray:
+def log_mel(y16k: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """The network's input for 16-kHz samples: (frames, 96) float32, as musicnn's ``batch_data`` computes it.
 
     ``librosa.feature.melspectrogram(y, sr=16000, n_fft=512, hop_length=256, n_mels=96)`` with the reflect-padded
-    centred frames of librosa 0.7, cast to float16, then ``log10(10000 * S + 1)`` in float32.
+    centred frames of librosa 0.7, cast to float16, then ``log10(10000 * S + 1)`` in float32. ``rows`` (frame
+    numbers, ascending): only those frames are computed (each frame is a function of its own samples), the
+    others are left at 0.
     """
     from functions_features import hann_window, mel_basis
 
@@ -324,9 +326,10 @@ def log_mel(y16k: np.ndarray) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
     window = hann_window(N_FFT)
     basis = mel_basis(INPUT_SAMPLE_RATE, N_FFT, N_MELS)
-    mel = np.empty((frames.shape[0], N_MELS), dtype=np.float32)
-    for start in range(0, frames.shape[0], 256):
-        block = slice(start, start + 256)
+    mel = np.zeros((frames.shape[0], N_MELS), dtype=np.float32)
+    wanted = np.arange(frames.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp)
+    for start in range(0, wanted.size, 256):
+        block = wanted[start:start + 256]
         spectrum = np.fft.rfft(frames[block] * window, axis=-1).astype(np.complex64)
         power = spectrum.real ** 2 + spectrum.imag ** 2
         mel[block] = power @ basis.T
@@ -375,8 +378,8 @@ def _relu_bn(conv: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.nd
 
 def _sign_sorted(kernel: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray
                  ) -> tuple[tuple[np.ndarray, ...], tuple[int, np.ndarray]]:
-    """A front-end layer with its filters (kernel columns) reordered, those whose bn scale is >= 0 first:
-    ((kernel, bias, scale, shift), (how many have scale >= 0, the indices that restore the original order))."""
+    """A front-end layer with its filters reordered, those whose bn scale is >= 0 first: ((kernel, bias, scale,
+    shift), (how many have scale >= 0, the indices restoring the original order))."""
     order = np.argsort(scale < 0, kind="stable")
     layer = (np.ascontiguousarray(kernel[:, order]), bias[order], scale[order], shift[order])
     return layer, (int((scale >= 0).sum()), np.argsort(order))
@@ -384,10 +387,9 @@ def _sign_sorted(kernel: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift:
 
 def _pool_relu_bn(conv: np.ndarray, pool: tuple[int, np.ndarray], bias: np.ndarray, scale: np.ndarray,
                   shift: np.ndarray) -> np.ndarray:
-    """The max over axis 1 of ``_relu_bn(conv)`` for ``conv`` (rows, positions, filters) of a ``_sign_sorted``
-    layer, in the original filter order, computed on the pooled values: ``_relu_bn`` is non-decreasing in each
-    value where the scale is >= 0 (the max of ``conv`` gives the max) and non-increasing where it is negative (the
-    min gives it), float rounding included, so this is the same value at a fraction of the element-wise work."""
+    """Max over axis 1 of ``_relu_bn(conv)`` (``conv``: rows, positions, filters of a ``_sign_sorted`` layer), in the
+    original filter order: ``_relu_bn`` is monotone per filter (rounding included), so it is applied to the max
+    where the scale is >= 0 and to the min where it is negative, the same values for less element-wise work."""
     positive = pool[0]
     pooled = np.empty((conv.shape[0], conv.shape[2]), dtype=np.float32)
     np.max(conv[:, :, :positive], axis=1, out=pooled[:, :positive])
@@ -564,14 +566,23 @@ def clip_features(y: np.ndarray, sr: int = SAMPLE_RATE, network: MusicnnNetwork 
 def window_taggram(y: np.ndarray, patches: int | None = None, network: MusicnnNetwork | None = None,
                    sr: int = SAMPLE_RATE) -> Taggram:
     """The taggram of one analysis window: every patch (``patches`` None, as ``taggram_of``), or ``patches``
-    patches spread evenly from the window's start to its end (one in the middle when ``patches`` is 1)."""
-    spectrogram = pad_short(spectrogram_of(y, sr))
+    patches spread evenly from its start to its end (``window_patch_starts``; only their frames computed)."""
     network = network or load_network()
-    if patches is None:
-        return network.taggram(spectrogram)
-    last = spectrogram.shape[0] - PATCH_FRAMES
-    starts = sorted({int(round(s)) for s in np.linspace(0, last, patches)}) if patches > 1 else [last // 2]
-    return network.taggram(spectrogram, starts)
+    y16k = resample_for_musicnn(y, sr)
+    n_frames = 1 + max(y16k.size, N_FFT // 2 + 1) // HOP_LENGTH  # log_mel's frame count
+    if patches is None or n_frames < PATCH_FRAMES:
+        spectrogram = pad_short(log_mel(y16k))
+        return network.taggram(spectrogram, None if patches is None else
+                               window_patch_starts(spectrogram.shape[0], patches))
+    starts = window_patch_starts(n_frames, patches)
+    rows = np.unique(np.concatenate([np.arange(s, s + PATCH_FRAMES) for s in starts]))
+    return network.taggram(log_mel(y16k, rows), starts)  # only the frames of its patches
+
+
+def window_patch_starts(n_frames: int, patches: int) -> list[int]:
+    """First frames of ``patches`` patches spread evenly over ``n_frames`` frames (one in the middle if 1)."""
+    last = n_frames - PATCH_FRAMES
+    return sorted({int(round(s)) for s in np.linspace(0, last, patches)}) if patches > 1 else [last // 2]
 
 
 def top_tags(tag_means: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
@@ -581,8 +592,7 @@ def top_tags(tag_means: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The same network in Keras (export, and the check of the NumPy pass): functions_musicnn_keras
-# --------------------------------------------------------------------------------------------------------------
+# The same network in Keras (export, and the check of the NumPy pass): functions_musicnn_keras.py
 def build_keras_model(arrays: dict[str, np.ndarray] | None = None):  # -> keras.Model
     """MSD_musicnn as a Keras model: a (187, 96) log-mel patch in, [tags (50), penultimate (200)] out."""
     from functions_musicnn_keras import build_keras_model as build

@@ -278,14 +278,14 @@ def song_stages(path: Path, analyser: fa.SongAnalyser) -> dict[str, float]:
                 frames.features(start_s)
         if network is not None:
             first = fa.window_first_sample(start_s)
-            with clock("musicnn input (16 kHz, log-mel)"):
-                spectrogram = musicnn.pad_short(musicnn.spectrogram_of(y[first:first + window]))
-            last = spectrogram.shape[0] - musicnn.PATCH_FRAMES
-            if share is None:
-                network.taggram(spectrogram)
-            else:
-                network.taggram(spectrogram, sorted({int(round(s)) for s in np.linspace(0, last, share)})
-                                if share > 1 else [last // 2])
+            with clock("musicnn input (16 kHz, log-mel)"):  # as window_taggram: only its patches' frames
+                y16k = musicnn.resample_for_musicnn(y[first:first + window])
+                n_frames = 1 + y16k.size // musicnn.HOP_LENGTH
+                starts_here = None if share is None else musicnn.window_patch_starts(n_frames, share)
+                rows = None if share is None else np.unique(np.concatenate(
+                    [np.arange(s, s + musicnn.PATCH_FRAMES) for s in starts_here]))
+                spectrogram = musicnn.log_mel(y16k, rows)
+            network.taggram(spectrogram, starts_here)
     total_parts = cpu_now() - started
     whole = min(cpu_of(lambda: analyser.classify(str(path))) for _ in range(2))
     stages = dict(clock.seconds)
@@ -470,7 +470,8 @@ def part_preprocess(by_genre, work: Path, copies: int) -> dict:
     run = bm.run_measured([sys.executable, PREPROCESS, str(folder), "-o", str(output), "--features", "all",
                            "--workers", "2", "--overwrite", "--no-progress"])
     scaled = run.wall * 1000 / count
-    print(f"    {count} clips: {run.wall:.1f} s, CPU {run.cpu:.1f} s ({run.cpu / count:.3f} CPU-s/clip); scaled to 1000 "
+    print(f"    {count} clips: {run.wall:.1f} s, CPU {run.cpu:.1f} s ({run.cpu / count:.3f} CPU-s/clip); scaled to "
+          f"1000 "
           f"clips {scaled / 60:.1f} min [target <= {TARGET_PREPROCESS_S / 60:.0f} min: "
           f"{'met' if scaled <= TARGET_PREPROCESS_S else 'MISSED'}]" + ("" if count >= 1000 else
                                                                        f" (extrapolated from {count})"))
