@@ -6,7 +6,9 @@ The download and the analysis run in a worker thread; the window stays responsiv
 (downloading 37 %, analysing window 3/8, ...) and can cancel. The result shows the song's title and genre,
 a bar chart of all genre probabilities and the per-window timeline. Errors are shown in the window. Closing the
 window, or Ctrl-C in the terminal (exit status 130), stops a running job and removes its temporary files first.
-The window itself is functions_window.ClassifierWindow.
+The window itself is functions_window.ClassifierWindow; its parts (the song view, the library table, the job
+runner, the status line) are in functions_window_song, functions_window_library, functions_window_jobs and
+functions_window_status.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ class JobRunner:
     The worker makes no Tk calls: it puts ``(job number, kind, payload)`` messages on a queue, and ``_poll`` (on
     the Tk thread) hands each message of the current job to the handler of its kind (``handlers``, filled by the
     window's parts: "progress", "result" and "cancelled" by the song's, "row", "scan_done", "tag_plan" and
-    "tags_done" by the library's). ``start`` classifies one input; ``submit`` runs any
-    ``work(post, cancel)``. A job is busy from ``submit`` until its worker has ended and its messages have been
-    handed over, so a new job can never start between the worker's end and the window showing its result.
+    "tags_done" by the library's). ``start`` classifies one input; ``submit`` runs any ``work(post, cancel)``. A
+    job is busy from ``submit`` until its worker has ended and its messages have been handed over, so a new job
+    can never start between the worker's end and the window showing its result.
     """
 
     PARTIAL_KINDS = frozenset({"progress", "row"})  # messages that do not end a job
@@ -110,7 +110,6 @@ class JobRunner:
         self.running = False
         if not self.ended:
             self.handlers["result"](SongResult(input=self.item, error="the job stopped unexpectedly"))
-
 
 
 def call_on_signals(on_signal: Callable[[int], None]) -> None:

@@ -188,7 +188,6 @@ class LibraryPanel:
             on_select(self.results[chosen[0]])
 
 
-
 def row_values(result: SongResult, folder: Path | None) -> tuple[str, ...]:
     """The table's row for ``result``: file (below ``folder``), title, genre, confidence, uncertain."""
     path = Path(result.input)
@@ -430,7 +429,6 @@ class ConfirmDialog:
         self.top.wait_visibility()
         self.top.grab_set()
         self.confirm_button.focus_set()
-
 
 
 class NoNeighbours(Exception):

@@ -65,7 +65,6 @@ class InputRow:
             button.configure(state="disabled")
 
 
-
 class SongView:
     """The song shown (``result``): title (with the song's length), genre and confidence (or, for an uncertain
     answer, an amber headline naming the two most probable genres; for a song of none of the model's genres, an
@@ -190,7 +189,6 @@ class SongView:
             self._fit_timeline()
         self.result = result
         self.redraw()
-
 
 
 class SongActions:
