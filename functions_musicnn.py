@@ -314,8 +314,7 @@ def log_mel(y16k: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
 
     ``librosa.feature.melspectrogram(y, sr=16000, n_fft=512, hop_length=256, n_mels=96)`` with the reflect-padded
     centred frames of librosa 0.7, cast to float16, then ``log10(10000 * S + 1)`` in float32. ``rows`` (frame
-    numbers, ascending): only those frames are computed (each frame is a function of its own samples), the
-    others are left at 0.
+    numbers, ascending): only those frames are computed (each is a function of its own samples), the others are 0.
     """
     from functions_features import hann_window, mel_basis
 
@@ -362,9 +361,10 @@ class Taggram:
     penultimate: np.ndarray  # (patches, 200) the batch-normalised dense layer before the output
     starts: np.ndarray  # (patches,) first spectrogram frame of each patch
 
-    def features(self) -> np.ndarray:
-        """The 100 values of MUSICNN_COLUMNS: the mean, then the standard deviation (ddof 0), of each tag."""
-        return np.concatenate([self.tags.mean(axis=0), self.tags.std(axis=0)]).astype(np.float64)
+    def features(self, ddof: int = 0) -> np.ndarray:
+        """The 100 values of MUSICNN_COLUMNS: the mean, then the standard deviation (``ddof``), of each tag."""
+        ddof = ddof if len(self.tags) > ddof else 0
+        return np.concatenate([self.tags.mean(axis=0), self.tags.std(axis=0, ddof=ddof)]).astype(np.float64)
 
 
 def _relu_bn(conv: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:

@@ -373,12 +373,18 @@ _ANALYSERS: dict = {}
 
 def _agreement_task(task: tuple) -> dict:
     number, parts, budget = task
+    patches, _, ddof = budget.partition("/ddof")
     if budget not in _ANALYSERS:
-        settings = fa.AnalysisSettings(musicnn_patches=fa.parse_patches(budget))
+        settings = fa.AnalysisSettings(musicnn_patches=fa.parse_patches(patches))
         _ANALYSERS[budget] = fa.SongAnalyser.from_model_dir(None, settings)
     y = bm.song_samples([Path(p) for p in parts])
     started = time.process_time()
-    result = _ANALYSERS[budget].analyse_samples(y)
+    default_ddof = fa.SPARSE_STD_DDOF
+    fa.SPARSE_STD_DDOF = int(ddof) if ddof else default_ddof
+    try:
+        result = _ANALYSERS[budget].analyse_samples(y)
+    finally:
+        fa.SPARSE_STD_DDOF = default_ddof
     return {"number": number, "budget": budget, "genre": result.genre, "tags": [t for t, _ in result.tags or []],
             "probabilities": result.probabilities, "cpu": time.process_time() - started,
             "windows": len(result.windows)}
@@ -400,7 +406,8 @@ def part_agree(by_genre, budgets: list[str], cache_file: Path | None) -> dict:
         for n, (_, kind, parts) in enumerate(items):
             if f"{n}|{budget}" in stored:
                 continue
-            share = fa.musicnn_patches_per_window(1, fa.AnalysisSettings(musicnn_patches=fa.parse_patches(budget)))
+            patches = fa.parse_patches(budget.partition("/ddof")[0])
+            share = fa.musicnn_patches_per_window(1, fa.AnalysisSettings(musicnn_patches=patches))
             if budget != "all" and kind == "30-s clips" and share is None:
                 continue  # one window with every patch: the very call of --patches all
             tasks.append((n, parts, budget))
@@ -478,6 +485,37 @@ def part_preprocess(by_genre, work: Path, copies: int) -> dict:
     return {"scaled_s": scaled}
 
 
+def print_targets(results: dict) -> None:
+    """The issue's targets, each with this run's figure and met / MISSED."""
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    lines = []
+    for (name, label), r in results.get("folder", {}).items():
+        if name == "mp3-192" and label.startswith("this checkout"):
+            lines.append(f"03 FOLDER --workers 2, MP3 192 kb/s ({label}): {r['songs_per_s']:.2f} songs/s, "
+                         f"{r['cpu_per_song']:.2f} CPU-s/song [>= {TARGET_SONGS_PER_S:g}: "
+                         f"{verdict(r['songs_per_s'] >= TARGET_SONGS_PER_S)}; goal {GOAL_SONGS_PER_S:g}: "
+                         f"{verdict(r['songs_per_s'] >= GOAL_SONGS_PER_S)}]")
+    cold = results.get("cold")
+    if cold:
+        lines.append(f"cold 03 clip.wav: {cold['clip_s']:.2f} s [<= {TARGET_COLD_S:g} s: "
+                     f"{verdict(cold['clip_s'] <= TARGET_COLD_S)}]; 10 MP3 songs cold: {cold['cold10']:.2f} songs/s "
+                     f"[>= {TARGET_COLD10:g}: {verdict(cold['cold10'] >= TARGET_COLD10)}]")
+    for budget, (genre, tags, _) in results.get("agree", {}).items():
+        lines.append(f"--patches {budget} vs all: same genre {genre:.1%} [>= {TARGET_SAME_GENRE:.0%}: "
+                     f"{verdict(genre >= TARGET_SAME_GENRE)}], same top-3 tags {tags:.1%} [>= {TARGET_SAME_TAGS:.0%}: "
+                     f"{verdict(tags >= TARGET_SAME_TAGS)}]")
+    pre = results.get("preprocess")
+    if pre:
+        lines.append(f"00 --features all, 1000 clips: {pre['scaled_s'] / 60:.1f} min [<= {TARGET_PREPROCESS_S / 60:g} "
+                     f"min: {verdict(pre['scaled_s'] <= TARGET_PREPROCESS_S)}]")
+    if lines:
+        print("\ntargets (this run's figures):")
+        for line in lines:
+            print(f"    {line}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -490,7 +528,8 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="REV", help="also classify the mp3-192 folder with this commit's 03")
     parser.add_argument("--patches", default="", help="[folder]: also run 03 with these --patches values "
                                                       "(comma-separated; default: 03's default only)")
-    parser.add_argument("--budgets", default="8,12,16,24", help="[agree]: --patches values compared with all")
+    parser.add_argument("--budgets", default="8,12,16,24", help="[agree]: --patches values compared with all; "
+                        "N/ddofD: with the std columns of a budgeted window taken with ddof D")
     parser.add_argument("--agree-cache", type=Path, help="[agree]: keep the analyses in this JSON file (reruns "
                                                          "compute only what is missing)")
     parser.add_argument("--copies", type=int, default=1, help="[preprocess]: copies of the 100 clips (default 1)")
@@ -524,6 +563,7 @@ def main() -> int:
                 results[part] = part_agree(by_genre, budgets, args.agree_cache)
             elif part == "preprocess":
                 results[part] = part_preprocess(by_genre, work, args.copies)
+    print_targets(results)
     print(f"\ndone in {(time.perf_counter() - started) / 60:.1f} min; "
           f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     return 0
