@@ -224,6 +224,59 @@ def cv_not_music(data: Data) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# threshold: the threshold rule, nested inside train
+# ---------------------------------------------------------------------------------------------------------
+OUTER_SEEDS = (100, 101)
+
+
+def part_threshold(data: Data) -> dict:
+    """The threshold rule, chosen inside train by a nested protocol that mimics the test protocol: outer
+    artist-grouped 5-fold (two seeds) inside the train clips; for each outer fold and left-out genre g, the scorer
+    and its threshold fitted (fit_novelty: inner leave-one-genre-out, artist-grouped folds) on the outer-train
+    clips of the genres other than g, then the outer-held-out clips of those genres scored: the share flagged
+    unknown (asked: 1 - keep) and the share of g's outer-held-out clips caught. Rules: the keep quantile with every
+    held-out row the same ("row", the rule before) or every artist the same within each left-out genre ("group"),
+    at keep 0.90 (and 0.85 to see the slope). The rule fixed before the run: the one whose mean flagged share is
+    closest to 1 - keep at keep 0.90; the module's WEIGHTING should be it."""
+    default = fnov.NoveltySettings()
+    X, y, G = data.X_train, data.y_train, data.groups
+    rules = [(w, k) for w in fnov.WEIGHTINGS for k in (0.90, 0.85)]
+    flagged: dict = {r: [] for r in rules}
+    caught: dict = {r: [] for r in rules}
+    started = time.perf_counter()
+    for seed in OUTER_SEEDS:
+        for outer in evaluation.group_cv_masks(y, G, GROUP_FOLDS, seed):
+            for g in range(len(data.genres)):
+                fit = outer & (y != g)
+                labels = np.unique(y[fit])
+                scorer = fnov.fit_scorer(X[fit], np.searchsorted(labels, y[fit]), data.columns, default)
+                known, novel = ~outer & (y != g), ~outer & (y == g)
+                s_known, s_novel = fnov.raw_scores(scorer, X[known]), fnov.raw_scores(scorer, X[novel])
+                for weighting, keep in rules:
+                    threshold = fnov.choose_threshold(X[fit], np.searchsorted(labels, y[fit]), G[fit], data.columns,
+                                                      default, keep, weighting=weighting).threshold
+                    flagged[(weighting, keep)].append(float((s_known >= threshold).mean()))
+                    caught[(weighting, keep)].append(float((s_novel >= threshold).mean()) if novel.any()
+                                                     else float("nan"))
+    seconds = time.perf_counter() - started
+    rows = [{"weighting": w, "keep": k, "known_flagged": float(np.mean(flagged[(w, k)])),
+             "known_flagged_sd": float(np.std(flagged[(w, k)])), "caught": float(np.nanmean(caught[(w, k)]))}
+            for w, k in rules]
+    at_90 = [r for r in rows if r["keep"] == 0.90]
+    best = min(at_90, key=lambda r: abs(r["known_flagged"] - 0.10))
+    print(f"\n== threshold: the rule, nested inside the {len(y)} train clips (outer artist-grouped {GROUP_FOLDS}-fold,"
+          f" seeds {', '.join(map(str, OUTER_SEEDS))}; {len(flagged[rules[0]])} fits per rule; {seconds:.0f} s)")
+    print(f"{'weighting':<10} {'keep':>5} {'outer known flagged':>20} {'sd over fits':>13} {'left-out caught':>16}")
+    for r in rows:
+        print(f"{r['weighting']:<10} {r['keep']:5.2f} {r['known_flagged']:20.3f} {r['known_flagged_sd']:13.3f} "
+              f"{r['caught']:16.3f}" + (" <- closest to 0.10" if r is best else ""))
+    print(f"rule (flagged share closest to 1 - keep at keep 0.90): {best['weighting']}; module WEIGHTING: "
+          f"{fnov.WEIGHTING} ({'the same' if best['weighting'] == fnov.WEIGHTING else 'DIFFERENT'})")
+    return {"rows": rows, "chosen": best["weighting"], "module_weighting": fnov.WEIGHTING, "seconds": seconds,
+            "outer_seeds": list(OUTER_SEEDS)}
+
+
+# ---------------------------------------------------------------------------------------------------------
 # netcv: scores from the network, inside train
 # ---------------------------------------------------------------------------------------------------------
 def _hidden_and_logits(arrays_per_fold: dict, X: np.ndarray, members: int, fold: int) -> tuple[list, np.ndarray]:
@@ -746,26 +799,75 @@ def part_nonmusic(data: Data, extra_audio: list[Path]) -> dict:
     return results
 
 
+def refit_shipped(data: Data, model_dir: Path = audio.PRETRAINED_MODEL_DIR) -> dict:
+    """Refit the novelty part of the shipped model folder as 02 fits it (functions_training.fit_model_novelty on
+    the 443 train clips with their artists, seed 0), leaving the network's arrays byte for byte: weights.npz gets
+    the new ``novelty_*`` arrays beside the old network arrays, model.json its "novelty" record, metrics.novelty
+    (what 02 reports on the test clips) and the new weights_sha256. Written to temporary files first, then renamed."""
+    import functions_training as training
+
+    meta_path, weights_path = model_dir / "model.json", model_dir / "weights.npz"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    with np.load(weights_path, allow_pickle=False) as stored:
+        old = {name: stored[name] for name in stored.files}
+    classifier = nn.load_classifier(model_dir)
+    if list(classifier.feature_columns) != data.columns or list(classifier.genres) != data.genres:
+        sys.exit(f"error: {model_dir} does not read {CANDIDATE.name}'s columns and genres")
+    scorer, line = training.fit_model_novelty(data.X_train, data.y_train, data.groups, data.columns, seed=SEED)
+    if scorer is None:
+        sys.exit(f"error: {line}")
+    arrays, record = fnov.to_arrays(scorer)
+    network = {k: v for k, v in old.items() if not k.startswith(fnov.ARRAY_PREFIX)}
+    new_arrays = {**network, **arrays}
+    tmp_weights, tmp_meta = weights_path.with_suffix(".npz.tmp"), meta_path.with_suffix(".json.tmp")
+    with open(tmp_weights, "wb") as fh:
+        np.savez(fh, **new_arrays)
+    with np.load(tmp_weights, allow_pickle=False) as check:  # the network's arrays as they were, byte for byte
+        same = all(check[k].dtype == v.dtype and check[k].shape == v.shape and check[k].tobytes() == v.tobytes()
+                   for k, v in network.items())
+    if not same:
+        tmp_weights.unlink()
+        sys.exit("error: the network's arrays would change; nothing written")
+    proba = classifier.predict_proba(data.X_test)
+    meta["novelty"] = record
+    meta.setdefault("metrics", {})["novelty"] = evaluation.novelty_figures(scorer, data.X_test, data.y_test, proba)
+    meta["weights_sha256"] = audio.file_sha256(tmp_weights)
+    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp_weights, weights_path)
+    os.replace(tmp_meta, meta_path)
+    nn.load_classifier(model_dir)  # loads, checksum and novelty record included
+    print(f"\n== refit: {model_dir}: {line}; test {meta['metrics']['novelty']}; network arrays unchanged "
+          f"({len(network)} arrays)")
+    return {"line": line, "metrics_novelty": meta["metrics"]["novelty"], "threshold": scorer.threshold}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", default="cv,test,shipped,nonmusic",
-                        help="comma-separated: cv, netcv, test, shipped, nonmusic")
+    parser.add_argument("--part", default="cv,threshold,test,shipped,nonmusic",
+                        help="comma-separated: cv, threshold, netcv, test, shipped, nonmusic")
     parser.add_argument("--quick", action="store_true", help="3 network members and a small grid")
     parser.add_argument("--members", type=int, help="network members (default 10, --quick 3)")
     parser.add_argument("--audio", type=Path, nargs="*", default=[], help="more non-music files (e.g. speech)")
+    parser.add_argument("--refit-shipped", action="store_true",
+                        help="refit data/pretrained's novelty part as 02 fits it (network arrays unchanged), then stop")
     parser.add_argument("--json", type=Path, default=audio.OUTPUTS_DIR / "novelty" / "bench_novelty.json")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.part.split(",") if p.strip()]
-    unknown = sorted(set(parts) - {"cv", "netcv", "test", "shipped", "nonmusic"})
+    unknown = sorted(set(parts) - {"cv", "threshold", "netcv", "test", "shipped", "nonmusic"})
     if unknown:
         parser.error(f"unknown part(s): {', '.join(unknown)}")
     members = args.members or (3 if args.quick else 10)
     grid = QUICK_GRID if args.quick else GRID
     nn.quiet_tensorflow()
     data = Data()
+    if args.refit_shipped:
+        refit_shipped(data)
+        return 0
     report: dict = {"members": members, "grid": grid, "quick": args.quick}
     if "cv" in parts:
         report["cv"] = part_cv(data, grid)
+    if "threshold" in parts:
+        report["threshold"] = part_threshold(data)
     if "netcv" in parts:
         report["netcv"] = part_netcv(data, members)
     if "test" in parts:

@@ -71,6 +71,47 @@ def test_the_threshold_keeps_the_asked_share_of_held_out_known_rows() -> None:
     assert lenient > strict
 
 
+def test_weighted_quantiles_are_numpys_for_equal_weights_and_count_a_weight_as_repeated_rows() -> None:
+    rng = np.random.default_rng(7)
+    values, qs = rng.normal(size=37), np.linspace(0, 1, 21)
+    assert np.allclose(fnov.weighted_quantile(values, np.full(37, 0.3), qs), np.quantile(values, qs))
+    # weight 3 on one value ~ that value three times (exactly so at the ends and where steps meet)
+    small = np.array([1.0, 2.0, 3.0, 4.0])
+    assert fnov.weighted_quantile(small, np.array([1.0, 1.0, 3.0, 1.0]), 0.5) == np.quantile(
+        [1.0, 2.0, 3.0, 3.0, 3.0, 4.0], 0.5)
+    assert fnov.weighted_quantile(small, np.ones(4), [0.0, 1.0]).tolist() == [1.0, 4.0]
+    assert fnov.group_weights(np.array(["a", "b", "a", "a"])).tolist() == [1 / 3, 1.0, 1 / 3, 1 / 3]
+    with pytest.raises(ValueError):
+        fnov.weighted_quantile(small, np.array([1.0, 0.0, 1.0, 1.0]), 0.5)
+
+
+def test_with_group_weighting_each_artist_counts_once_so_a_prolific_artist_does_not_set_the_threshold() -> None:
+    # per genre, 11 artists of 5 clips and one of 60 whose clips (its own sound) sit far from the rest: counted
+    # clip by clip it fills most of the top 10 % of held-out known scores; counted as one artist of 12, it does not
+    X, y, groups = training_set(seed=8, artist_effect=0.03)
+    rng = np.random.default_rng(9)
+    extra_rows, extra_y, extra_groups = [], [], []
+    for genre in range(N_GENRES):
+        block = genre_rows(rng, genre, 60)
+        block[:, len(CLASSIC):] = np.clip(block[:, len(CLASSIC):] + rng.normal(0, 0.12, len(TAGS)), 0.001, 0.999)
+        extra_rows.append(block)
+        extra_y += [f"genre{genre}"] * 60
+        extra_groups += [f"prolific{genre}"] * 60
+    X, y = np.vstack([X, *extra_rows]), np.concatenate([y, extra_y])
+    groups = np.concatenate([groups, extra_groups])
+    by_group = fnov.choose_threshold(X, y, groups, COLUMNS, weighting="group")
+    by_row = fnov.choose_threshold(X, y, groups, COLUMNS, weighting="row")
+    assert by_group.figures["weighting"] == "group" and by_row.figures["weighting"] == "row"
+    assert by_group.figures["known_flagged_weighted"] == pytest.approx(0.10, abs=0.01)
+    assert by_row.figures["known_flagged"] == pytest.approx(0.10, abs=0.01)
+    assert by_group.threshold < by_row.threshold  # the prolific artists' far clips no longer hold it up
+    held = fnov.held_out_scores(X, y, groups, COLUMNS)  # "row" is the rule before: the plain quantile
+    known = np.concatenate([k for k, _ in held.values()])
+    assert by_row.threshold == pytest.approx(float(np.quantile(known, 0.9)))
+    with pytest.raises(ValueError, match="weighting"):
+        fnov.choose_threshold(X, y, groups, COLUMNS, weighting="artist")
+
+
 def test_a_left_out_genre_is_caught_where_it_lies_apart_from_the_others() -> None:
     # genre profiles with their own tags: each left-out genre is far from the others, so it is found
     X, y, groups = training_set(seed=3)

@@ -98,7 +98,9 @@ def test_real_music_stays_known_and_a_song_is_unknown_when_most_of_its_windows_a
                                                                                    tmp_path):
     jazz, metal = gtzan_clip(shared_data, "jazz.00000"), gtzan_clip(shared_data, "metal.00002")
     tone = non_music("sine", 90.0)
-    mostly_music = write_wav(tmp_path / "mostly music.wav", np.concatenate([jazz, metal, tone[: 20 * SR]]))
+    # one genre's music, then a tone (a window across a jazz-to-metal cut sits between two genres: novelty 0.90,
+    # at the threshold, so the music part is one clip played twice)
+    mostly_music = write_wav(tmp_path / "mostly music.wav", np.concatenate([metal, metal, tone[: 20 * SR]]))
     mostly_tone = write_wav(tmp_path / "mostly tone.wav", np.concatenate([jazz[: 25 * SR], tone]))
     records = {}
     for path in (mostly_music, mostly_tone):
@@ -146,3 +148,33 @@ def test_a_model_without_a_novelty_score_says_it_cannot_tell(tmp_path):
     assert run.returncode == 0 and "has no novelty score, so it cannot tell songs outside its 10 genres" in run.stderr
     record = json.loads(run_classifier(tone, "--model", audio.CLASSIC_MODEL_DIR, "--json").stdout)
     assert record["known"] is None and record["novelty"] is None and record["genre"] in audio.GENRES
+
+
+def test_the_shipped_novelty_score_refits_from_the_train_clips_and_its_test_figures_reproduce(shipped_scorer,
+                                                                                           shared_data, tmp_path):
+    """data/pretrained's novelty part is what 02 fits on the 443 train clips and their artists (threshold: the 0.90
+    quantile of held-out known scores, each artist weighing the same), and model.json's test figures are those of
+    the 290 test clips."""
+    import functions_evaluation as evaluation
+    import functions_novelty as fnov
+    import functions_reference
+    import functions_training as training
+
+    stored = shipped_scorer.novelty
+    assert stored.figures["weighting"] == "group" and stored.figures["keep"] == 0.9
+    assert stored.figures["known_flagged_weighted"] == pytest.approx(0.10, abs=0.005)
+    csv, _ = functions_reference.build_reference_features(shared_data, tmp_path / "reference.csv")
+    columns = shipped_scorer.feature_columns
+    df = evaluation.load_features_csv(csv, columns)
+    files = df["file"].tolist()
+    split = evaluation.read_split(shared_data / "splits" / "gtzan_fault_filtered", files, absent_ok=("valid",))
+    X, y = df[columns].to_numpy(dtype=np.float64), np.array([shipped_scorer.genres.index(g) for g in df["genre"]])
+    train, test = split.masks["train"], split.masks["test"]
+    groups = evaluation.read_artist_groups(shared_data / "gtzan_artists.tsv", list(np.array(files)[train]))
+    refit, _ = training.fit_model_novelty(X[train], y[train], groups, columns, seed=0)
+    assert refit.threshold == pytest.approx(stored.threshold, rel=1e-9)
+    assert np.allclose(refit.reference, stored.reference)
+    figures = evaluation.novelty_figures(stored, X[test], y[test], shipped_scorer.predict_proba(X[test]))
+    assert figures == pytest.approx(shipped_scorer.metadata["metrics"]["novelty"])
+    assert figures["accuracy_unknown_wrong"] >= 0.74  # issue 20's target, unknown answers counted as wrong
+    assert not fnov.not_music(stored, X[test]).any()
