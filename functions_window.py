@@ -66,7 +66,8 @@ class ClassifierWindow:
         root.report_callback_exception = self._report_callback_exception
         outer = ttk.Frame(root, padding=10)
         outer.pack(fill="both", expand=True)
-        # top to bottom; the library table is packed above the song view only while a library is open
+        # top to bottom; the library table is packed above the song view only while a library is open (the song
+        # view is ``results``, the name code driving the window knows it by)
         self.inputs, self.status = InputRow(outer), StatusPanel(outer)
         self.library, self.results = LibraryPanel(outer), SongView(outer)
         self.runner = JobRunner(root, job)
