@@ -154,6 +154,21 @@ def test_03_shows_the_songs_tags_in_text_and_json(musicnn_model, tmp_path):
     assert run.returncode == 0 and f"sounds like: {', '.join(t['tag'] for t in tags)}" in run.stdout
 
 
+def test_03_patches_sets_the_songs_patch_budget(musicnn_model, tmp_path):
+    """--patches 4: one window of 4 patches; --patches all: every window of the plan, every patch of each; the
+    same record fields either way."""
+    song = write_wav(tmp_path / "song.wav", synthetic_song([("metal", 35.0), ("blues", 35.0)]))
+    records = {}
+    for value in ("4", "all"):
+        run = run_classifier(song, "--model", musicnn_model, "--json", "--patches", value)
+        assert run.returncode == 0, run.stderr
+        records[value] = json.loads(run.stdout)
+    planned = fa.plan_windows(70.0)
+    assert len(records["4"]["windows"]) == 1 and len(records["all"]["windows"]) == len(planned) == 4
+    assert records["4"].keys() == records["all"].keys()
+    assert all(record["genre"] in GENRES and len(record["tags"]) == 3 for record in records.values())
+
+
 def test_damaged_weights_are_one_line_saying_what_to_run(musicnn_model, tmp_path, monkeypatch):
     song = write_wav(tmp_path / "song.wav", synthetic_song([("metal", 5.0)]))
     weights = tmp_path / "weights"
