@@ -202,6 +202,9 @@ def library_rows(args: argparse.Namespace, files: list[str], labels: np.ndarray,
     genres = evaluation.genres_in_order(labels)
     y = np.array([genres.index(g) for g in labels])
     n_groups = len(set(groups.tolist()))
+    if n_groups < 2:
+        raise evaluation.DataError(f"{args.features_csv}: every song is by one artist ({artists[0]}): artist-grouped "
+                                   "folds need songs of two or more artists")
     folds = min(args.group_folds or gridsearch.GROUP_FOLDS, n_groups)
     masks = evaluation.group_cv_masks(y, groups, folds, args.seed, f"{args.features_csv} (artist column)")
     record = {"method": "out-of-fold", "protocol": f"artist-grouped {folds}-fold CV over every row (calibration, "

@@ -439,10 +439,10 @@ def suspect_lines(suspects: Sequence[Suspect], path: Path, n_songs: int, min_pro
     if not suspects:
         return [f"suspect tags: none (no song's out-of-fold prediction disagrees with its tag at "
                 f"{min_probability:.0%} or more)"]
-    sure = (f"with {min_probability:.0%} or more" if min_probability > 0 else
-            "(the model's uncertain threshold is 0: every disagreement)")
-    lines = [f"suspect tags: {len(suspects)} of {n_songs} songs are predicted as another genre than their tag {sure} "
-             f"(out of fold), most confident first; all in {path}:"]
+    sure = (f"with {min_probability:.0%} or more (out of fold)" if min_probability > 0 else
+            "(out of fold; the model's uncertain threshold is 0, so every disagreement)")
+    lines = [f"suspect tags: {len(suspects)} of {n_songs} songs are predicted as another genre than their tag {sure}, "
+             f"most confident first; all in {path}:"]
     width = max(len(s.file) for s in suspects[:shown])
     lines += [f"  {s.file:<{width}}  tagged {s.tagged}, heard as {s.predicted} {s.probability:.0%}"
               for s in suspects[:shown]]

@@ -176,7 +176,9 @@ def test_02_bad_libraries_are_one_line(trained: dict, tmp_path: Path) -> None:
     lone = tmp_path / "lone.csv"
     frame.assign(artist="Same Person").to_csv(lone, index=False)
     result = run_script("02_train_model.py", lone, "-o", tmp_path / "m3")
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        f"error: {lone}: every song is by one artist (Same Person): artist-grouped folds need songs of two or more "
+        "artists"]
 
 
 def test_suspects_and_spellings_units(tmp_path: Path) -> None:
