@@ -99,3 +99,9 @@ def test_every_figure_of_the_front_page_is_backed_by_a_docs_page() -> None:
     assert figures, "the front page names no figure"
     lost = sorted(f for f in figures if f not in docs_text)
     assert not lost, f"figures on README.md found in no docs page (each belongs beside its command there): {lost}"
+
+
+def test_every_module_has_a_line_in_the_layout() -> None:
+    layout = (ROOT / "docs" / "contributing.md").read_text()
+    missing = sorted(path.name for path in ROOT.glob("functions_*.py") if path.name not in layout)
+    assert not missing, f"modules missing from docs/contributing.md's layout: {missing}"
