@@ -4,7 +4,7 @@ Data: the shared reference rows (functions_reference: the 443 ``train`` and 290 
 artist-filtered GTZAN split, 85 classic + 100 musicnn columns, the shipped model's inputs) and the artists TSV.
 Every choice is made inside ``train``; ``test`` is only read to report (parts ``test`` and ``shipped``).
 
-Parts (``--part``, comma-separated; default ``cv,test,shipped,nonmusic``):
+Parts (``--part``, comma-separated; default ``cv,threshold,test,shipped,nonmusic``):
 
 - ``cv`` (train only): the settings of the score, each judged by leave-one-genre-out with artist-grouped 5-fold CV
   inside the train clips (functions_novelty.choose_threshold): mean AUROC of left-out genre vs known, and the
@@ -12,6 +12,11 @@ Parts (``--part``, comma-separated; default ``cv,test,shipped,nonmusic``):
   the run: the grid's best mean AUROC; the module's defaults should be it. Then the not-music test's margin: the
   share of held-out train clips it flags (artist-grouped folds, three fold seeds) for margins 0-1 std; the rule:
   twice the smallest margin that flags none.
+- ``alternatives`` (train only): other scores by the same protocol (kNN distance, per-genre covariances, tag means
+  + stds, per-3-s-patch scores from the reference taggram, combinations); see part_alternatives for the rule.
+- ``threshold`` (train only): the threshold rule (plain quantile over held-out known clips, or each artist weighing
+  the same: functions_novelty.WEIGHTING) by a nested protocol inside train that mimics the test protocol; the rule
+  whose threshold flags the share of outer-held-out known clips closest to 1 - keep (see part_threshold).
 - ``netcv`` (train only, trains networks): the same protocol for scores read from the network (the shipped
   recipe, musicnn185+reg-ens10, trained per left-out genre and fold): top probability, entropy, energy, ensemble
   mutual information, member disagreement, Mahalanobis distance on a hidden layer; and the chosen score plus
@@ -38,34 +43,36 @@ Parts (``--part``, comma-separated; default ``cv,test,shipped,nonmusic``):
 
     .venv/bin/python bench/bench_novelty.py [--part cv,netcv,test,shipped,nonmusic] [--quick] [--members M]
         [--audio FILE ...] [--json outputs/novelty/bench_novelty.json]
+    .venv/bin/python bench/bench_novelty.py --refit-shipped   # data/pretrained's novelty part as 02 fits it
 
 --quick: 3 network members instead of 10 and a smaller grid (the figures are then not the recipe's).
 
-Measured (full run, 10 members, this 2-core machine, one thread; about 18 min in all; the not-music figures
-from --part cv,shipped,nonmusic after it was added):
-- cv (train only, 104 settings in 19 s): the chosen score (sqrt tag means, shrinkage 0.6, entropy weight 2,
-  temperature 16, guard) 0.862 mean AUROC, 0.566 of the left-out genre caught at 90 % kept; without the guard
-  0.868 / 0.601; nearest genre mean 0.830 / 0.502; classic columns only 0.571. The same with and without the
-  not-music test (0.862 / 0.566 both): it flags no held-out train clip at margins 0.25-1 std (3 of 1329 at 0;
-  train variation -2.12 at the lowest, std 0.72, floor -2.48 at the chosen 0.5).
-- netcv (394 s): top probability 0.704, entropy 0.700, energy 0.663, mutual information 0.738, member
-  disagreement 0.672, Mahalanobis on hidden layer 4 0.744 and on the penultimate layer 0.708; the chosen score
-  plus any of them at weight 0.25 or 0.5: 0.848-0.863 (alone 0.862): the network adds nothing.
-- test (615 s), means over the ten left-out genres, chosen / nested / top probability / nearest mean: AUROC
-  0.892 / 0.891 / 0.728 / 0.864; left-out clips answered with a confident known genre 0.431 / 0.434 / 0.769 /
-  0.401; flagged unknown 0.509 / 0.503 / 0.188 / 0.523; known clips flagged unknown 0.030 / 0.037 / 0.073 /
-  0.077; known accuracy 0.807 (counting unknown as wrong 0.795 / 0.790 / 0.782 / 0.762).
-- shipped: test accuracy 0.786, counting unknown as wrong 0.783 (7 clips unknown, 6 of them wrong answers); the
-  same with the not-music test, which flags none of the 290 test clips (lowest variation -1.94), nor any of them
-  with the scorer of any of the ten leave-one-genre-out fits.
-- nonmusic: before the not-music test, the 11 numpy signals and 3 espeak-ng speech files (--audio) all unknown
-  (novelty 0.977-1.000), but of the noise tracks: tuned 20 of 22 unknown (pink noise at -30 dBFS 0.888 and speech
-  with noise 0.860 known; the issue's low-cut brown noise 0.906, at the threshold), held-out 26 of 30 numpy signals
-  (low-cut brown noise width 500 0.753, pink noise at -40 dBFS 0.844, room tone at -45 dBFS 0.875 and traffic
-  0.837 known). With it: tuned 22 of 22 unknown (19 not music), held-out 30 of 30 (25 not music; the others, e.g.
-  DTMF, babble, a metronome at 150 bpm, light rain, unknown by the score), espeak-ng speech 0.992 unknown but
-  espeak-ng speech over brown noise (8 dB below) 0.882 known as hiphop: speech that changes as much as music is
-  left to the score. Scoring a song 0.05-0.15 ms against 0.8-1.5 s of analysis (0.01 % for a 4-minute song).
+Measured, last full run (default parts, 10 members, --audio with three espeak-ng speech files; 45 min on this
+2-core machine at load average 4-12 from other work, 18 min on a quiet one), the threshold rule "group":
+- cv (train only, 106 settings): the chosen score (sqrt tag means, shrinkage 0.6, entropy weight 2, temperature 16,
+  guard) is the grid's best, 0.862 mean AUROC, 0.610 of the left-out genre caught at the threshold (0.566 with
+  the rule before); without the guard 0.868; nearest genre mean 0.830; classic columns only 0.571. Not-music
+  margin: none of the 1329 held-out train clips flagged at 0.25-1 std (3 at 0): 0.5 kept.
+- alternatives (train only, --part alternatives, 20 s): per-patch d_min + 2 H averaged over the clip's 3-s
+  patches 0.874 without the guard, 0.869 with it (the module's 0.868 / 0.862; its spread over fold seeds 0-2
+  0.861-0.863); per-genre covariances 0.826-0.847; tag means + stds 0.849; kNN 0.809-0.829; combinations with
+  the module's score 0.855-0.866: none beats it by 0.01, the score stays.
+- threshold (train only, 350 s): outer-held-out known clips flagged at keep 0.90: rule before ("row") 0.068 (sd
+  0.047 over 100 fits), "group" 0.093 (sd 0.058): "group" chosen; left-out clips caught 0.501 -> 0.563.
+- netcv (an earlier run, same score): top probability 0.704, entropy 0.700, energy 0.663, mutual information
+  0.738, member disagreement 0.672, Mahalanobis on hidden layer 4 0.744 and on the penultimate layer 0.708; the
+  chosen score plus any of them at weight 0.25 or 0.5: 0.848-0.863 (alone 0.862): the network adds nothing.
+- test (1532 s), means over the ten left-out genres, chosen / nested / top probability / nearest mean: AUROC
+  0.892 / 0.891 / 0.728 / 0.864; left-out clips answered with a confident known genre 0.387 / 0.376 / 0.769 /
+  0.328; flagged unknown 0.568 / 0.568 / 0.188 / 0.609; known clips flagged unknown 0.044 / 0.059 / 0.073 /
+  0.120; known accuracy 0.807 (counting unknown as wrong 0.791 / 0.779 / 0.782 / 0.733). With the rule before
+  (previous run): 0.892 AUROC, 0.431 confident, 0.509 flagged, 0.030 known flagged, 0.795.
+- shipped: test accuracy 0.786, counting unknown as wrong 0.779 (10 clips unknown, 8 of them wrong answers;
+  before: 0.783, 7 and 6); the not-music test flags none of the 290 test clips.
+- nonmusic: tuned 22 of 22 unknown (19 not music); held-out 30 of 30 numpy signals unknown (25 not music), and
+  2 of 3 espeak-ng speech files (novelty 0.991, 0.993; the third, a fast female voice of 7 s, 0.762: known as
+  hiphop); the numpy "synthetic rock" of the timing row is unknown (0.900). Scoring a song 0.05-0.2 ms against
+  0.3-2 s of analysis (0.007 % for a 4-minute song).
 """
 
 from __future__ import annotations
