@@ -23,9 +23,9 @@ With a CSV that has an artist column (00 --labels tags: a library labelled by it
 novelty score's folds and every figure printed come from artist-grouped K-fold CV (default 5 folds, or fewer
 artists): each song predicted by networks that saw none of its artist's songs. Per genre: accuracy, precision,
 recall and the confusion matrix (a warning for a genre of one or two artists), then suspect_tags.csv in the model
-folder: songs whose out-of-fold prediction is sure and disagrees with their tag, most confident first (every
-song's in out_of_fold.csv). model.json
-records each genre's own tag spelling (from FEATURES.settings.json) for 03 --write-tags.
+folder: songs whose out-of-fold prediction is sure and disagrees with their tag, the tags it doubts most first
+(every song's in out_of_fold.csv). model.json records each genre's own tag spelling (from FEATURES.settings.json)
+for 03 --write-tags.
 
 The shipped default model, data/pretrained/ (functions_nn.MUSICNN_CANDIDATE, chosen by artist-grouped CV inside
 train before any test read; seed 0: two runs gave byte-identical weights.npz; 42-45 s on 2 cores; to write it

@@ -401,11 +401,12 @@ class Suspect:
 def suspect_tags(files: Sequence[str], tagged: Sequence[int], proba, genres: Sequence[str],
                  min_probability: float) -> list[Suspect]:
     """Songs predicted (out of fold: by networks that never trained on them) as another genre than their tag with
-    a calibrated probability of at least ``min_probability`` (the model's uncertain threshold), most confident
-    first (ties: lower probability of the tagged genre first, then file)."""
+    a calibrated probability of at least ``min_probability`` (the model's uncertain threshold), the tags the model
+    is most sure are wrong first: lowest probability of the tagged genre first (confident learning's
+    "self-confidence" ranking, as cleanlab's default), ties by the predicted genre's probability, then file."""
     found = [s for s in predictions(files, tagged, proba, genres)
              if s.predicted != s.tagged and s.probability >= min_probability]
-    return sorted(found, key=lambda s: (-s.probability, s.tag_probability, s.file))
+    return sorted(found, key=lambda s: (s.tag_probability, -s.probability, s.file))
 
 
 def predictions(files: Sequence[str], tagged: Sequence[int], proba, genres: Sequence[str]) -> list[Suspect]:
@@ -442,10 +443,10 @@ def suspect_lines(suspects: Sequence[Suspect], path: Path, n_songs: int, min_pro
     sure = (f"with {min_probability:.0%} or more (out of fold)" if min_probability > 0 else
             "(out of fold; the model's uncertain threshold is 0, so every disagreement)")
     lines = [f"suspect tags: {len(suspects)} of {n_songs} songs are predicted as another genre than their tag {sure}, "
-             f"most confident first; all in {path}:"]
+             f"the tags it doubts most first; all in {path}:"]
     width = max(len(s.file) for s in suspects[:shown])
-    lines += [f"  {s.file:<{width}}  tagged {s.tagged}, heard as {s.predicted} {s.probability:.0%}"
-              for s in suspects[:shown]]
+    lines += [f"  {s.file:<{width}}  tagged {s.tagged} ({s.tag_probability:.0%}), heard as {s.predicted} "
+              f"{s.probability:.0%}" for s in suspects[:shown]]
     if len(suspects) > shown:
         lines.append(f"  ... and {len(suspects) - shown} more")
     return lines

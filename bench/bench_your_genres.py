@@ -13,8 +13,9 @@ all 733 clips gives every figure (out of fold).
     out_of_fold.csv: the out-of-fold accuracy on the train.txt and test.txt clips apart.
 (2) Suspect tags: 5 % of the clips (37) get another genre (seeded, uniform among the other nine); 02 runs again
     on that CSV; the share of changed clips among the first 2 x 37 lines of suspect_tags.csv. Target: >= 70 %.
+    (--part suspects: this part only; --seed: which clips are changed.)
 
-    python bench/bench_your_genres.py [--seed 0] [--share 0.05] [--keep DIR]
+    python bench/bench_your_genres.py [--seed 0] [--share 0.05] [--part all|suspects] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the changed tags")
     parser.add_argument("--share", type=float, default=0.05, help="share of tags changed (default 0.05)")
     parser.add_argument("--keep", type=Path, help="keep the CSVs and model folders here")
+    parser.add_argument("--part", choices=("all", "suspects"), default="all", help="suspects: (2) only")
     args = parser.parse_args()
     shared = audio.shared_data_dir()
     if shared is None:
@@ -87,6 +89,14 @@ def main() -> int:
           f"of unknown artist; recipe {' '.join(RECIPE)}")
 
     # (1) the out-of-fold accuracy 02 reports, against the shipped model's test accuracy
+    if args.part == "all":
+        accuracy_part(clean, frame, work, shared)
+    suspects_part(clean, frame, work, args)
+    print(f"files in {work}")
+    return 0
+
+
+def accuracy_part(clean: Path, frame: pd.DataFrame, work: Path, shared: Path) -> None:
     stdout, seconds = run_02(clean, work / "model_clean")
     meta = json.loads((work / "model_clean" / "model.json").read_text())
     oof = meta["metrics"]["accuracy"]
@@ -112,6 +122,9 @@ def main() -> int:
     print(f"    (each fold trains on about {round(len(frame) * 4 / 5)} clips; the shipped model on 443, and its own "
           f"out-of-fold figure inside train, 355-clip folds, was {shipped_oof['out_of_fold']['accuracy']:.1%})")
     print(f"    tag spellings recorded: {meta.get('tag_spellings')}")
+
+
+def suspects_part(clean: Path, frame: pd.DataFrame, work: Path, args: argparse.Namespace) -> None:
 
     # (2) suspect tags with a share of the tags changed to another genre
     rng = np.random.default_rng(args.seed)
@@ -142,8 +155,6 @@ def main() -> int:
     start = next(i for i, line in enumerate(lines) if line.startswith("suspect tags"))
     for line in lines[start: start + 6]:
         print("    " + line + ("   <- changed" if line.split()[0] in changed_files else ""))
-    print(f"files in {work}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -114,8 +114,8 @@ def test_suspect_tags_name_the_mistagged_songs(trained: dict) -> None:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["file", "tagged", "predicted", "probability", "tagged_probability"] if rows else True
-    probabilities = [float(r["probability"]) for r in rows]
-    assert probabilities == sorted(probabilities, reverse=True)
+    doubt = [float(r["tagged_probability"]) for r in rows]  # the tags the model doubts most first
+    assert doubt == sorted(doubt) and all(float(r["probability"]) > float(r["tagged_probability"]) for r in rows)
     assert all(r["tagged"] != r["predicted"] for r in rows)
     # both mistagged songs are suspects, among the first lines (a classical clip tagged metal and the reverse)
     mistagged = {library_song("classical", 5): ("metal", "classical"), library_song("metal", 5): ("classical", "metal")}
@@ -185,6 +185,9 @@ def test_suspects_and_spellings_units(tmp_path: Path) -> None:
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.45, 0.55], [0.05, 0.95]])
     found = labels.suspect_tags(["a", "b", "c", "d"], [1, 1, 0, 0], proba, ["x", "y"], 0.5)
     assert [(s.file, s.tagged, s.predicted) for s in found] == [("d", "x", "y"), ("a", "y", "x"), ("c", "x", "y")]
+    found = labels.suspect_tags(["a", "b"], [1, 1], np.array([[0.6, 0.1, 0.3], [0.7, 0.25, 0.05]]), ["x", "y", "z"],
+                                0.5)
+    assert [s.file for s in found] == ["a", "b"]  # the tag's own probability first: 0.1 before 0.25
     assert labels.suspect_tags(["a"], [1], proba[:1], ["x", "y"], 0.95) == []
     assert ft.tag_value("hip-hop", {"hip-hop": "Hip-Hop"}) == "Hip-Hop" and ft.tag_value("rock") == "Rock"
     assert ft.tag_value("metal", {"metal": "metal"}) == "metal" and ft.tag_value("hiphop", {}) == "Hip-Hop"
