@@ -52,7 +52,7 @@ MUSICNN_MIN_PATCHES = 4
 MUSICNN_DENSE_FROM = 10
 # A window given a few of its patches (a patch budget) takes its musicnn standard deviations with this ddof: with
 # ddof 0, 4 patches give about 0.85 of the value every patch (28, one a second) gives, which the model was
-# trained on; ddof 1 corrects for the small sample (docs/speed.md)
+# trained on; ddof 1 corrects for the small sample, but agreed no better with every patch (docs/speed.md)
 SPARSE_STD_DDOF = 0
 TOP_TAGS = 3
 PATCHES_HELP = ("musicnn patches (3 s each, ~0.045 CPU-s) per song: N spreads N over at most N/4 windows "
@@ -63,8 +63,8 @@ PATCHES_HELP = ("musicnn patches (3 s each, ~0.045 CPU-s) per song: N spreads N 
 
 
 def parse_patches(text: str) -> int | None:
-    """03's ``--patches`` value: a whole number >= 1, or 'all' (None: every patch). ValueError otherwise
-    (argparse turns it into one line naming the option)."""
+    """03's ``--patches`` value: a whole number >= 1, or 'all' (None: every patch). argparse.ArgumentTypeError
+    otherwise (argparse turns it into one line naming the option)."""
     import argparse
 
     value = text.strip().lower()

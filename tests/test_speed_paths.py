@@ -94,7 +94,7 @@ def test_front_ends_pool_before_their_batch_norm_with_the_same_values() -> None:
 
 def test_reuse_freed_memory_keeps_large_blocks_for_the_next_array() -> None:
     """After reuse_freed_memory, a second 40-MB array of the same size touches (almost) no fresh pages (glibc;
-    without it, hundreds: transparent huge pages or not)."""
+    without it, one fault per fresh page: 4 kB or, with transparent huge pages, 2 MB)."""
     code = """
 import resource, sys
 sys.path.insert(0, sys.argv[1])
@@ -113,7 +113,8 @@ print(faults(sys.argv[2] == "1"))
         pytest.skip("glibc's malloc setting")
     counts = [int(subprocess.run([sys.executable, "-c", code, str(PROJECT_DIR), flag], capture_output=True, text=True,
                                  check=True).stdout) for flag in ("0", "1")]
-    assert counts[0] > 100 and counts[1] < counts[0] / 10, counts
+    # 40 MB of fresh pages are at least 19 faults even with 2-MB transparent huge pages; reused memory, none
+    assert counts[0] >= 19 and counts[1] < 10, counts
 
 
 def test_parse_patches() -> None:
