@@ -254,7 +254,7 @@ def playlists_clash(args: argparse.Namespace, job: fi.ClassificationJob) -> str 
     if folder.exists() and not folder.is_dir():
         return f"--playlists {folder} is a file, not a folder: give a folder for the playlists"
     if args.results:
-        for name in [*job.load().genres, fl.UNCERTAIN_PLAYLIST]:
+        for name in fl.every_playlist_name(job.load().genres):
             if same_file(folder / f"{name}.m3u8", args.results):
                 return (f"--playlists {folder} would write {name}.m3u8 over the results file (--results "
                         f"{args.results}): keep the results file out of the playlist folder")

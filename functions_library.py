@@ -399,20 +399,47 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
 # ---------------------------------------------------------------------------------------------------------
 # Playlists
 # ---------------------------------------------------------------------------------------------------------
+def playlist_names(genres: Iterable[str]) -> dict[str, str]:
+    """Each genre's playlist name (``<name>.m3u8``): the genre as it is, but a name that could not be a file name
+    of its own (a genre of your library such as ``R&B/Soul``, ``..``) has its slashes made dashes and a leading dot
+    made an underscore, and a genre called like a playlist of songs it is not sure of (``Unknown``,
+    ``uncertain``), or like another genre's playlist, gets `` (genre)``, `` (genre 2)``, ... after it."""
+    taken = {UNCERTAIN_PLAYLIST, UNKNOWN_PLAYLIST}
+    names: dict[str, str] = {}
+    for genre in genres:
+        name = " ".join(str(genre).replace("/", "-").replace("\\", "-").replace("\0", "").split()) or "genre"
+        name = "_" + name[1:] if name.startswith(".") else name
+        stem, number = name, 1
+        while name.lower() in taken:
+            name = f"{stem} (genre{'' if number == 1 else f' {number}'})"
+            number += 1
+        taken.add(name.lower())
+        names[genre] = name
+    return names
+
+
+def every_playlist_name(genres: Iterable[str]) -> list[str]:
+    """The name of every playlist ``plan_playlists`` may write for a model of ``genres`` (to check before any
+    is written that none would land on a file that must not be overwritten)."""
+    return [*playlist_names(genres).values(), UNCERTAIN_PLAYLIST, UNKNOWN_PLAYLIST]
+
+
 def plan_playlists(entries: Iterable[LibraryEntry], genres: Iterable[str],
                    min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict[str, list[LibraryEntry]]:
-    """The songs of each playlist: every genre of the model gets its sure songs (see ``LibraryEntry.is_sure``),
-    most confident first; ``unknown`` the songs of none of its genres (where the model has a novelty score),
-    ``uncertain`` the other classified songs that are not sure enough. Local files only."""
+    """The songs of each playlist, by playlist name (``playlist_names``): every genre of the model gets its sure
+    songs (see ``LibraryEntry.is_sure``), most confident first; ``unknown`` the songs of none of its genres (where
+    the model has a novelty score), ``uncertain`` the other classified songs that are not sure enough. Local files
+    only."""
     entries = list(entries)
-    lists: dict[str, list[LibraryEntry]] = {genre: [] for genre in genres}
+    names = playlist_names(genres)
+    lists: dict[str, list[LibraryEntry]] = {name: [] for name in names.values()}
     lists[UNCERTAIN_PLAYLIST] = []
     if any(entry.known is not None for entry in entries):  # a model with a novelty score
         lists[UNKNOWN_PLAYLIST] = []
     for entry in entries:
         if entry.ok and not looks_like_url(entry.path):
-            sure = entry.is_sure(min_confidence) and entry.genre in lists
-            name = UNKNOWN_PLAYLIST if entry.known is False else entry.genre if sure else UNCERTAIN_PLAYLIST
+            sure = entry.is_sure(min_confidence) and entry.genre in names
+            name = UNKNOWN_PLAYLIST if entry.known is False else names[entry.genre] if sure else UNCERTAIN_PLAYLIST
             lists[name].append(entry)
     for songs in lists.values():
         songs.sort(key=lambda e: (-e.confidence, e.path))

@@ -226,7 +226,7 @@ class LibraryActions:
         self.root, self.job, self.inputs, self.panel, self.view = root, job, inputs, panel, view
         self.status, self.runner, self.set_busy, self.can_start = status, runner, set_busy, can_start
         inputs.open_folder_button.configure(command=self.open_folder)
-        self.tags = TagWriter(root, panel, status, runner, set_busy=set_busy)
+        self.tags = TagWriter(root, panel, status, runner, set_busy=set_busy, model_dir=job.model_dir)
         panel.connect(view.show, export=self.export_csv, tags=self.tags.write_tags, playlists=self.save_playlists,
                       like=self.more_like_this, whole=self.whole_library, playlist=self.save_playlist)
         view.library_button.configure(command=self.toggle)
@@ -300,7 +300,7 @@ class LibraryActions:
     def save_playlists(self) -> None:
         folder = filedialog.askdirectory(parent=self.root, title="Save the playlists in")
         if folder and not any(self._overwrites_a_song(Path(folder) / f"{name}.m3u8")
-                              for name in [*self.job.load().genres, fl.UNCERTAIN_PLAYLIST]):
+                              for name in fl.every_playlist_name(self.job.load().genres)):
             genres = self.job.load().genres
             self._save(lambda: fl.write_playlists(fl.plan_playlists(self.panel.entries(), genres), folder),
                        f"Playlists saved in {folder}.")
@@ -367,8 +367,9 @@ class TagWriter:
     ``confirm_dialog`` while it is open), then the tags written there; the status line says what changed."""
 
     def __init__(self, root: tk.Misc, panel: LibraryPanel, status: StatusPanel, runner: JobRunner, *,
-                 set_busy: Callable[[bool], None]) -> None:
+                 set_busy: Callable[[bool], None], model_dir: str | None = None) -> None:
         self.root, self.panel, self.status, self.runner, self.set_busy = root, panel, status, runner, set_busy
+        self.model_dir = model_dir  # its model.json may name the genres' tag spellings (a model of your genres)
         self.confirm_dialog: ConfirmDialog | None = None
         runner.handlers.update({"tag_plan": self._confirm, "tags_done": self._done})
 
@@ -382,7 +383,8 @@ class TagWriter:
         self.set_busy(True)
         self.status.set("Reading the tags…")
         self.runner.submit(lambda post, _cancel: post(
-            "tag_plan", ft.plan_tags(entries, fl.DEFAULT_MIN_CONFIDENCE, overwrite=False)))
+            "tag_plan", ft.plan_tags(entries, fl.DEFAULT_MIN_CONFIDENCE, overwrite=False,
+                                     spellings=ft.model_spellings(self.model_dir))))
 
     def _confirm(self, plan: Any) -> None:
         self.set_busy(False)

@@ -442,3 +442,24 @@ def test_a_folder_of_2000_tiny_files_scans_in_linear_time_and_bounded_memory(mod
     assert len(records_of(tmp_path / "big.jsonl")) == 2000
     assert seconds < 25 * small, (seconds, small)  # linear: about 10x the work of 200 files, plus start-up
     assert peak_mb < 400, peak_mb
+
+
+def test_genre_playlists_of_your_own_genres_are_files_of_their_own(tmp_path):
+    """Genres of a user's library can be named like a path (R&B/Soul), a hidden file or the playlists of songs the
+    model is not sure of (Unknown, uncertain): each still gets a playlist of its own in the folder, and the songs
+    of none of the genres still go to unknown.m3u8."""
+    genres = ["R&B/Soul", "Unknown", "uncertain", ".hidden", "Rock"]
+    songs = {genre: fl.LibraryEntry(str(tmp_path / f"{n}.mp3"), genre=genre, confidence=0.9, known=True)
+             for n, genre in enumerate(genres)}
+    odd = fl.LibraryEntry(str(tmp_path / "odd.mp3"), genre="Rock", confidence=0.9, known=False)
+    unsure = fl.LibraryEntry(str(tmp_path / "unsure.mp3"), genre="Rock", confidence=0.3, known=True)
+    lists = fl.plan_playlists([*songs.values(), odd, unsure], genres)
+    assert set(lists) == {"R&B-Soul", "Unknown (genre)", "uncertain (genre)", "_hidden", "Rock", "uncertain",
+                          "unknown"}
+    assert lists["Unknown (genre)"] == [songs["Unknown"]] and lists["uncertain (genre)"] == [songs["uncertain"]]
+    assert lists["unknown"] == [odd] and lists["uncertain"] == [unsure] and lists["R&B-Soul"] == [songs["R&B/Soul"]]
+    folder = tmp_path / "lists"
+    written = fl.write_playlists(lists, folder)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(f"{name}.m3u8" for name in lists)
+    assert all(path.parent == folder for path in written)
+    assert set(fl.every_playlist_name(genres)) == set(lists)

@@ -64,17 +64,18 @@ def test_a_like_playlist_that_is_the_results_file_is_refused(library, tmp_path, 
     assert (tmp_path / "ok.m3u8").read_text().startswith("#EXTM3U") and results.read_bytes() == before
 
 
-def test_genre_playlists_never_overwrite_the_results_file(library, tmp_path):
+@pytest.mark.parametrize("playlist", ["metal", "unknown"])
+def test_genre_playlists_never_overwrite_the_results_file(library, tmp_path, playlist):
     songs, scanned = library
     folder = tmp_path / "lists"
     folder.mkdir()
-    results = folder / "metal.m3u8"  # where --playlists would write the metal playlist
+    results = folder / f"{playlist}.m3u8"  # where --playlists would write the metal (or unknown) playlist
     results.write_bytes(scanned.read_bytes())
     before = results.read_bytes()
     run = run_classifier(songs, "--results", results, "--playlists", folder)
     assert run.returncode == 2
     line = one_line(run.stderr)
-    assert "metal.m3u8" in line and "results file" in line
+    assert f"{playlist}.m3u8" in line and "results file" in line
     assert results.read_bytes() == before and sorted(folder.iterdir()) == [results]
     run = run_classifier(songs, "--results", scanned, "--playlists", results)
     assert run.returncode == 2 and "is a file, not a folder" in one_line(run.stderr)
