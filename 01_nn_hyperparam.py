@@ -19,7 +19,7 @@ is scored once, out of fold, and the test and valid rows are dropped when the CS
 
 Without --candidates, 01 runs every single network and baseline whose input columns the CSV has (the ensembles
 cost their members' trainings: name them to run them); for a CSV of the 91 classic features that is
-functions_nn.DEFAULT_CANDIDATES.
+candidates.DEFAULT_CANDIDATES.
 
 The folds (or repeats) of a (candidate, batch size) pair are trained side by side in one TensorFlow graph and
 the epoch counts are read as checkpoints of one run (the learning rate never depends on the planned total, so
@@ -36,6 +36,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import functions_candidates as candidates
 import functions_evaluation as evaluation
 import functions_gridsearch as gridsearch
 import functions_nn as nn
@@ -56,7 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", help="comma-separated epoch counts (default 100,500,800)")
     parser.add_argument("--batches", help="comma-separated batch sizes (default 32,200,300)")
     parser.add_argument("--candidates", help="comma-separated candidate names (default: all but the ensembles, of "
-                                             f"those the CSV has the columns for); known: {', '.join(nn.CANDIDATES)}")
+                                             "those the CSV has the columns for); known: "
+                                             f"{', '.join(candidates.CANDIDATES)}")
     parser.add_argument("--groups", help="column whose equal values stay in one fold (e.g. an artist column)")
     parser.add_argument("--split", type=Path, metavar="DIR",
                         help="split folder (train.txt, valid.txt, test.txt): train on train, score on valid")
@@ -117,10 +119,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
     names = ([c.strip() for c in args.candidates.split(",")] if args.candidates
-             else list(nn.default_candidates(csv_header(args.features_csv))))
-    unknown = [c for c in names if c not in nn.CANDIDATES]
+             else list(candidates.default_candidates(csv_header(args.features_csv))))
+    unknown = [c for c in names if c not in candidates.CANDIDATES]
     if unknown:
-        parser.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(nn.CANDIDATES)}")
+        parser.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(candidates.CANDIDATES)}")
     args.candidates = names
     args.auto_groups = (args.split is None and args.groups is None
                         and evaluation.ARTIST_COLUMN in csv_header(args.features_csv))

@@ -27,7 +27,7 @@ folder: songs whose out-of-fold prediction is sure and disagrees with their tag,
 (every song's in out_of_fold.csv). model.json records each genre's own tag spelling (from FEATURES.settings.json)
 for 03 --write-tags.
 
-The shipped default model, data/pretrained/ (functions_nn.MUSICNN_CANDIDATE, chosen by artist-grouped CV inside
+The shipped default model, data/pretrained/ (candidates.MUSICNN_CANDIDATE, chosen by artist-grouped CV inside
 train before any test read; seed 0: two runs gave byte-identical weights.npz; 42-45 s on 2 cores; to write it
 there, -o data/pretrained --replace-shipped):
 
@@ -39,7 +39,7 @@ there, -o data/pretrained --replace-shipped):
 Epochs and batch size default to the best cell of the latest 01_nn_hyperparam.py run made from the same CSV
 (same SHA-256; with --split a 01 --split run, with --artists a 01 --artists run, else a k-fold one; looked for
 in --hyperparam DIR, <CSV folder>/hyperparam[_split|_groupcv] and outputs/hyperparam[_split|_groupcv]), else to
-functions_nn.DEFAULT_EPOCHS / DEFAULT_BATCH. MODEL_DIR receives model.keras (standardisation inside: raw feature
+candidates.DEFAULT_EPOCHS / DEFAULT_BATCH. MODEL_DIR receives model.keras (standardisation inside: raw feature
 rows in, calibrated genre probabilities out), weights.npz, model.json, test_files.txt, confusion_matrix.png and
 reliability.png.
 """
@@ -56,6 +56,7 @@ import numpy as np
 
 import functions_audio as audio
 import functions_calibration as calibration
+import functions_candidates as candidates
 import functions_dataviz
 import functions_evaluation as evaluation
 import functions_gridsearch as gridsearch
@@ -71,9 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("features_csv", nargs="?", type=Path, help="features CSV (file, genre, features)")
     parser.add_argument("--features", dest="features_opt", type=Path, help="same as the positional argument")
     parser.add_argument("-o", "--output-dir", type=Path, required=True, help="model folder to write")
-    parser.add_argument("--architecture", choices=sorted(nn.ARCHITECTURES),
-                        help=f"layer table row (default: {nn.SHIPPED_ARCHITECTURE})")
-    parser.add_argument("--recipe", choices=sorted(nn.RECIPES),
+    parser.add_argument("--architecture", choices=sorted(candidates.ARCHITECTURES),
+                        help=f"layer table row (default: {candidates.DEFAULT_ARCHITECTURE})")
+    parser.add_argument("--recipe", choices=sorted(candidates.RECIPES),
                         help="training recipe (default: regularised; regularised-wide for wide91, linear-wd for a "
                              "softmax regression head)")
     parser.add_argument("--members", type=int,
@@ -108,16 +109,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("give the features CSV once (positional or --features)")
     args.features_csv = args.features_csv or args.features_opt
     if args.candidate is not None:
-        candidate = nn.CANDIDATES.get(args.candidate)
+        candidate = candidates.CANDIDATES.get(args.candidate)
         if candidate is None or candidate.kind != "mlp":
-            networks = [name for name, c in nn.CANDIDATES.items() if c.kind == "mlp"]
+            networks = [name for name, c in candidates.CANDIDATES.items() if c.kind == "mlp"]
             parser.error(f"--candidate {args.candidate}: not a network candidate; known: {', '.join(networks)}")
         if args.architecture or args.recipe or args.members:
             parser.error("--candidate sets --architecture, --recipe and --members: give one or the others")
         args.architecture, args.recipe, args.members = candidate.architecture, candidate.recipe, candidate.members
-    args.architecture = args.architecture or nn.SHIPPED_ARCHITECTURE
+    args.architecture = args.architecture or candidates.DEFAULT_ARCHITECTURE
     args.members = 1 if args.members is None else args.members
-    args.recipe = args.recipe or nn.default_recipe(args.architecture)
+    args.recipe = args.recipe or candidates.default_recipe(args.architecture)
     args.test_size_given = args.test_size is not None
     if args.test_size is None:
         args.test_size = 0.2
@@ -145,7 +146,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def choose_cell(args: argparse.Namespace, sha: str) -> tuple[int, int, str]:
     """Epochs, batch size and where they came from (with --split: a 01 --split run, scored on valid; with
     --artists: a 01 --artists run, scored by artist-grouped CV inside train)."""
-    name = nn.candidate_name(args.architecture, args.recipe, args.members)
+    name = candidates.candidate_name(args.architecture, args.recipe, args.members)
     epochs, batch, source = args.epochs, args.batch, "command line"
     if epochs is None or batch is None:
         protocol = (gridsearch.GROUP_CV_PROTOCOL if args.artists else gridsearch.SPLIT_PROTOCOL if args.split
@@ -161,8 +162,8 @@ def choose_cell(args: argparse.Namespace, sha: str) -> tuple[int, int, str]:
             batch = batch or int(float(row["batch_size"]))
         else:
             source = f"documented defaults (no 01 {protocol} run of {name} for this CSV)"
-            epochs = epochs or nn.DEFAULT_EPOCHS
-            batch = batch or nn.DEFAULT_BATCH
+            epochs = epochs or candidates.DEFAULT_EPOCHS
+            batch = batch or candidates.DEFAULT_BATCH
     return epochs, batch, source
 
 
@@ -272,7 +273,7 @@ def calibrate_out_of_fold(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes
     inside train: each train clip's logits come from the members trained on the other folds (same recipe,
     epochs, batch and members as the exported model). Returns the calibration record for model.json and the
     out-of-fold logits (members, n fit rows, classes)."""
-    architecture, recipe = nn.ARCHITECTURES[args.architecture], nn.RECIPES[args.recipe]
+    architecture, recipe = candidates.ARCHITECTURES[args.architecture], candidates.RECIPES[args.recipe]
     X_fit, y_fit = X[rows.fit], y[rows.fit]
     logits = training.out_of_fold_logits(X_fit, y_fit, rows.cv_masks, n_classes, architecture, recipe, batch, epochs,
                                          args.members, args.seed)
@@ -300,7 +301,7 @@ def calibrate(X: np.ndarray, y: np.ndarray, rows: HeldOut, n_classes: int, args:
 
     Returns (calibration record for model.json, the train-only model's arrays: reused when it is the export).
     """
-    architecture, recipe = nn.ARCHITECTURES[args.architecture], nn.RECIPES[args.recipe]
+    architecture, recipe = candidates.ARCHITECTURES[args.architecture], candidates.RECIPES[args.recipe]
     train = rows.fit & ~rows.valid
     arrays = training.fit_members(X[train], y[train], n_classes, architecture, recipe, batch, epochs, args.members,
                                   args.seed)
@@ -434,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.output_dir}: that is the shipped model; write elsewhere (e.g. outputs/model) "
               "or pass --replace-shipped", file=sys.stderr)
         return 2
-    architecture, recipe = nn.ARCHITECTURES[args.architecture], nn.RECIPES[args.recipe]
+    architecture, recipe = candidates.ARCHITECTURES[args.architecture], candidates.RECIPES[args.recipe]
     columns = list(architecture.feature_columns)
     # Data
     try:
@@ -459,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing_train:
         print(f"warning: no training rows for {', '.join(missing_train)} (held out entirely)")
     epochs, batch, source = choose_cell(args, sha)
-    name = nn.candidate_name(args.architecture, args.recipe, args.members)
+    name = candidates.candidate_name(args.architecture, args.recipe, args.members)
     print(f"{args.features_csv}: {len(df)} rows, {len(genres)} genres; training {name} "
           f"({architecture.describe()}) on {int(fit.sum())} rows, holding out {int(test.sum())}")
     for line in evaluation.untrusted_genre_lines(df["genre"].tolist(), artists) if rows.library else []:

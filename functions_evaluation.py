@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from functions_audio import FEATURE_COLUMNS, GENRES, file_sha256  # noqa: F401 - evaluation.file_sha256 for 01/02
+from functions_folds import DataError, cv_train_masks, group_cv_masks  # noqa: F401 - evaluation.X for 01/02
 from functions_nn import NORMALIZATION_EPSILON
 
 if TYPE_CHECKING:
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------------------------------------
 # Reading a features CSV
 # --------------------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A features CSV cannot be used; the message is one line naming the file."""
 
 
 def genres_in_order(labels: Sequence[str]) -> list[str]:
@@ -269,24 +266,6 @@ def read_artist_groups(path: str | os.PathLike, files: Sequence[str]) -> np.ndar
     return artist_groups([artist[f] for f in files], files)
 
 
-def group_cv_masks(y: np.ndarray, groups: Sequence[str], n_folds: int, seed: int, source: str = "") -> np.ndarray:
-    """(n_folds, N) training masks of a seeded stratified group K-fold (sklearn's StratifiedGroupKFold): every
-    row is held out by exactly one fold and no group has rows held out by two folds (an artist's clips are
-    scored together, by a model that saw none of them). DataError (one line) if there are fewer groups than
-    folds or fewer than 2 folds."""
-    import warnings
-
-    groups = np.asarray(groups)
-    n_groups = len(set(groups.tolist()))
-    if n_folds < 2:
-        raise DataError(f"{source}: artist-grouped CV needs at least 2 folds")
-    if n_groups < n_folds:
-        raise DataError(f"{source}: {n_folds} folds but only {n_groups} artist group(s) among the {len(y)} clips")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The least populated class")
-        return cv_train_masks(y, n_folds, seed, groups)
-
-
 def stratified_holdout(labels: Sequence[str], test_size: float, seed: int) -> np.ndarray:
     """Boolean test mask: a stratified random ``test_size`` share of the rows (at least one per genre where
     a genre has two or more rows; a genre with a single row stays in training)."""
@@ -342,27 +321,6 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, genres: Seque
 # --------------------------------------------------------------------------------------------------------
 # Cross-validation folds and per-fold figures (used by 01_nn_hyperparam.py and the training engine)
 # --------------------------------------------------------------------------------------------------------
-
-
-def cv_train_masks(y: np.ndarray, n_folds: int, seed: int, groups: Sequence | None = None) -> np.ndarray:
-    """(n_folds, N) boolean training masks of a seeded stratified K-fold split (group-aware with ``groups``)."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    y = np.asarray(y)
-    if groups is None:
-        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        splits = splitter.split(np.zeros(len(y)), y)
-    else:
-        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        splits = splitter.split(np.zeros(len(y)), y, groups=np.asarray(groups))
-    import warnings
-
-    masks = np.ones((n_folds, len(y)), dtype=bool)
-    with warnings.catch_warnings():  # a genre with fewer rows than folds: some folds score none of it, as meant
-        warnings.filterwarnings("ignore", message="The least populated class")
-        for k, (_, test_rows) in enumerate(splits):
-            masks[k, test_rows] = False
-    return masks
 
 
 def fold_metrics(y: np.ndarray, pred: np.ndarray, train_mask: np.ndarray, n_classes: int,

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from functions_audio import ALL_FEATURE_COLUMNS
+from functions_candidates import CANDIDATES, RECIPES
 from functions_evaluation import (
     DataError,
     Split,
@@ -29,7 +28,6 @@ from functions_evaluation import (
     column_groups,
     cv_train_masks,
     file_sha256,
-    fold_metrics,
     genres_in_order,
     group_cv_masks,
     load_features_csv,
@@ -37,8 +35,7 @@ from functions_evaluation import (
     read_split,
     stratified_holdout,
 )
-from functions_nn import ARCHITECTURES, CANDIDATES, RECIPES
-from functions_training import configure_tf_threads, cv_mlp, make_sklearn_model
+from functions_gridjobs import METRICS, GridError, GridJob, run_dask, run_local
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,17 +49,12 @@ GROUP_FOLDS = 5  # with --split and --artists: artist-grouped folds inside train
 # the protocols of a run (run.json "protocol"; k-fold runs have none): 02 takes its cell from a run of its own
 SPLIT_PROTOCOL = "split"  # trained on train, scored on valid
 GROUP_CV_PROTOCOL = "group-cv"  # artist-grouped K-fold CV inside train (test and valid rows never read)
-METRICS = ("accuracy", "precision", "recall", "f1", "train_accuracy")
 FOLD_COLUMNS = ("candidate", "epochs", "batch_size", "fold", *METRICS)
 
 # the files of a run folder
 RESULTS_FILE = "results.csv"  # one row per cell, appended as jobs finish
 FOLDS_FILE = "folds.csv"  # one row per cell and fold
 RUN_FILE = "run.json"  # the settings and the features CSV's SHA-256
-
-
-class GridError(Exception):
-    """The grid search could not finish; finished cells stay on disk."""
 
 
 def parse_int_list(text: str) -> tuple[int, ...]:
@@ -165,23 +157,7 @@ class GridSearch:
         text = (f"{self.features_csv}: {s['n_rows']} rows, {len(self.genres)} genres; {n_candidates}"
                 f" candidates, {n_cells} cells, {self.scheme} (seed {s['seed']}"
                 f"{', groups ' + s['groups'] if s['groups'] else ''}); epochs {s['epochs']}, batches {s['batches']}")
-        if s.get("protocol") == GROUP_CV_PROTOCOL:
-            split = s["split"]
-            valid = f"valid: {split['n_valid']} clips in the CSV" + (
-                f" (its {split['not_in_csv']['valid']} listed clips are not)" if "valid" in split.get("not_in_csv", {})
-                else "")
-            text += (f"\nsplit {split['folder']}: {s['folds']}-fold artist-grouped CV inside the {split['n_train']}"
-                     f" train clips ({s['n_groups']} artist groups from {s['artists']}; a clip of unknown artist is a"
-                     f" group of its own); the {split['n_test']} test clips are never read here; {valid}, not"
-                     f" used; {split['n_left_out']} clips in no list are left out")
-        elif "split" in s:
-            split = s["split"]
-            share = s.get("train_share", 1.0)
-            trained = f"{split['n_train']} train clips" if share == 1.0 else \
-                f"a {share:g} share of the {split['n_train']} train clips"
-            text += (f"\nsplit {split['folder']}: training on {trained}, scoring on"
-                     f" {split['n_valid']} valid clips; the {split['n_test']} test clips are never read here,"
-                     f" {split['n_left_out']} clips in no list are left out")
+        text += split_description(s)
         if resumed:
             text += f"\nresuming: {resumed} of {len(self.jobs)} jobs already in {self.results_csv}"
         return text
@@ -247,23 +223,52 @@ class GridSearch:
         return text
 
     def plot(self, example_clip: Path | None = None) -> list[Path]:
-        """The PNG plots of the run (see functions_dataviz)."""
-        import pandas as pd
+        """The PNG plots of the run (see ``plot_search``)."""
+        return plot_search(self, example_clip)
 
-        import functions_dataviz as viz
 
-        folds = pd.read_csv(self.folds_csv)
-        folds = folds[folds["candidate"].isin({j.candidate for j in self.jobs})]
-        order = [c for c in CANDIDATES if c in set(folds["candidate"])]
-        written = [viz.plot_all_models(folds, order, self.output_dir / "all_models.png", self.scheme)]
-        for name in order:
-            if CANDIDATES[name].kind == "mlp":
-                written.append(viz.plot_candidate_metrics(folds[folds["candidate"] == name], name,
-                                                          self.output_dir / f"candidate_{_safe(name)}.png",
-                                                          self.scheme))
-        written += viz.plot_feature_exploration(self.df, self.genres, self.output_dir, self.features_csv,
-                                                example_clip)
-        return written
+def split_description(s: dict) -> str:
+    """The lines of ``GridSearch.describe`` about a run's split (none for a k-fold run)."""
+    text = ""
+    if s.get("protocol") == GROUP_CV_PROTOCOL:
+        split = s["split"]
+        valid = f"valid: {split['n_valid']} clips in the CSV" + (
+            f" (its {split['not_in_csv']['valid']} listed clips are not)" if "valid" in split.get("not_in_csv", {})
+            else "")
+        text += (f"\nsplit {split['folder']}: {s['folds']}-fold artist-grouped CV inside the {split['n_train']}"
+                 f" train clips ({s['n_groups']} artist groups from {s['artists']}; a clip of unknown artist is a"
+                 f" group of its own); the {split['n_test']} test clips are never read here; {valid}, not"
+                 f" used; {split['n_left_out']} clips in no list are left out")
+    elif "split" in s:
+        split = s["split"]
+        share = s.get("train_share", 1.0)
+        trained = f"{split['n_train']} train clips" if share == 1.0 else \
+            f"a {share:g} share of the {split['n_train']} train clips"
+        text += (f"\nsplit {split['folder']}: training on {trained}, scoring on"
+                 f" {split['n_valid']} valid clips; the {split['n_test']} test clips are never read here,"
+                 f" {split['n_left_out']} clips in no list are left out")
+    return text
+
+
+def plot_search(search: GridSearch, example_clip: Path | None = None) -> list[Path]:
+    """The PNG plots of a run (see functions_dataviz): every candidate's accuracy per cell, each network's metrics
+    against epochs, and the feature-exploration page."""
+    import pandas as pd
+
+    import functions_dataviz as viz
+
+    folds = pd.read_csv(search.folds_csv)
+    folds = folds[folds["candidate"].isin({j.candidate for j in search.jobs})]
+    order = [c for c in CANDIDATES if c in set(folds["candidate"])]
+    written = [viz.plot_all_models(folds, order, search.output_dir / "all_models.png", search.scheme)]
+    for name in order:
+        if CANDIDATES[name].kind == "mlp":
+            written.append(viz.plot_candidate_metrics(folds[folds["candidate"] == name], name,
+                                                      search.output_dir / f"candidate_{_safe(name)}.png",
+                                                      search.scheme))
+    written += viz.plot_feature_exploration(search.df, search.genres, search.output_dir, search.features_csv,
+                                            example_clip)
+    return written
 
 
 def _safe(name: str) -> str:
@@ -476,189 +481,6 @@ def _append_csv(path: Path, columns: list[str], records: list[dict]) -> None:
         writer.writerows(records)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-# --------------------------------------------------------------------------------------------------------
-# The runners: each runs the pending jobs, calls ``finished(job, rows)`` here as each ends and ``advance(n)``
-# as fold-cells get done, and returns one line per failed job (one failure must not lose the others)
-# --------------------------------------------------------------------------------------------------------
-
-Finished = Callable[["GridJob", list[dict]], None]
-Advance = Callable[[int], None]
-
-
-def run_local(pending: Sequence[GridJob], workers: int, finished: Finished, advance: Advance) -> list[str]:
-    """Run the jobs in ``workers`` fresh (spawned) processes. A job whose worker process dies (killed, out of
-    memory) is run once more, then reported as failed; Ctrl-C or an error stops every worker at once."""
-    from functions_parallel import TaskFailed, run_in_workers
-
-    shown: dict[str, int] = {}  # fold-cells already advanced per job
-
-    def progress(update: tuple[str, int]) -> None:
-        key, units = update
-        shown[key] = shown.get(key, 0) + units
-        advance(units)
-
-    failures = []
-    # spawn: fresh interpreters, no TensorFlow state is forked
-    outcomes = run_in_workers(_pool_run_grid_job, pending, min(workers, len(pending)), start_method="spawn",
-                              retries=1, on_progress=progress)
-    for index, outcome in outcomes:
-        job = pending[index]
-        if isinstance(outcome, TaskFailed):  # one failed job must not lose the others
-            failures.append(f"{job.key}: {outcome.error}")
-            continue
-        finished(job, outcome)
-        advance(job.fold_cells - shown.get(job.key, 0))
-        shown[job.key] = job.fold_cells
-    return failures
-
-
-def _pool_run_grid_job(job: GridJob) -> list[dict]:
-    from functions_parallel import worker_progress
-
-    return run_grid_job(job, worker_progress())
-
-
-def run_dask(pending: Sequence[GridJob], scheduler: str, finished: Finished, advance: Advance) -> list[str]:
-    """Run the jobs on the Dask cluster at ``scheduler``; GridError (one line) if it cannot be reached or is lost."""
-    from functions_parallel import connect_dask
-
-    failures = []
-    with connect_dask(scheduler, dask_worker_modules(), GridError, DASK_PACKAGES) as cluster:
-        futures = {cluster.submit(run_grid_job, job): job for job in pending}
-        for job, rows, failure in cluster.finished(futures):
-            if failure is not None:
-                failures.append(_failure(job, failure))
-                continue
-            finished(job, rows)
-            advance(job.fold_cells)
-    return failures
-
-
-# What a grid job imports on a Dask worker, checked there before it runs.
-DASK_PACKAGES = ("numpy", "sklearn", "tensorflow", "keras")
-
-
-def dask_worker_modules() -> list[ModuleType]:
-    """Every project module a Dask worker imports to run a grid job, each after the project modules it imports."""
-    import functions_audio
-    import functions_calibration
-    import functions_evaluation
-    import functions_nn
-    import functions_training
-
-    return [functions_audio, functions_calibration, functions_nn, functions_evaluation, functions_training,
-            sys.modules[__name__]]
-
-
-def _failure(job: GridJob, exc: Exception) -> str:
-    return f"{job.key}: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}"
-
-
-# --------------------------------------------------------------------------------------------------------
-# Grid jobs: one job = one candidate at one batch size, all folds and all epoch checkpoints
-# --------------------------------------------------------------------------------------------------------
-
-
-class Progress(Protocol):
-    """Where a worker reports progress (a multiprocessing queue): put((job key, fold-cells done))."""
-
-    def put(self, item: tuple[str, int]) -> None: ...
-
-
-@dataclass
-class GridJob:
-    """Everything a worker (local process or Dask) needs; plain data, picklable."""
-
-    candidate: str
-    batch_size: int | None  # None for scikit-learn baselines (no epochs/batches)
-    epochs: tuple[int, ...]
-    X: np.ndarray  # (N, F) raw features of the candidate's columns
-    y: np.ndarray  # (N,) integer labels
-    train_masks: np.ndarray  # (K, N)
-    seed: int = 0
-    tf_threads: int | None = 1
-    scored: np.ndarray | None = None  # (N,) rows every fold is scored on (a split's valid rows); None: ~train
-
-    @property
-    def key(self) -> str:
-        """'candidate|batch size' ('candidate|None' for a baseline)."""
-        return f"{self.candidate}|{self.batch_size}"
-
-    @property
-    def fold_cells(self) -> int:
-        """The job's units of progress: folds x epoch counts (folds alone for a baseline)."""
-        return len(self.train_masks) * (len(self.epochs) if self.batch_size else 1)
-
-    @property
-    def cost(self) -> float:
-        """Rough relative cost, to start the longest jobs first."""
-        cand = CANDIDATES[self.candidate]
-        if cand.kind != "mlp":
-            return 0.0
-        arch = ARCHITECTURES[cand.architecture]
-        sizes = [len(arch.feature_columns)] + [u for u, _ in arch.hidden] + [10]
-        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False)) * cand.members
-        steps = max(self.epochs) * -(-int(self.train_masks.sum(axis=1).max()) // (self.batch_size or 1))
-        return steps * (2e-3 + macs * 1e-8 * (self.batch_size or 1))
-
-
-def run_grid_job(job: GridJob, progress: Progress | None = None) -> list[dict]:
-    """Train/evaluate one job; returns one result row per epochs value (or one row for a baseline), each
-    with per-fold metrics under "folds". ``progress`` (optional, a queue) receives (key, n_fold_cells_done)."""
-    if CANDIDATES[job.candidate].kind == "sklearn":
-        return _run_baseline_job(job, progress)
-    return _run_mlp_job(job, progress)
-
-
-def _run_baseline_job(job: GridJob, progress: Progress | None) -> list[dict]:
-    """A scikit-learn baseline fitted on each fold's training rows: one result row."""
-    import time
-
-    cand = CANDIDATES[job.candidate]
-    started = time.perf_counter()
-    per_fold = []
-    n_classes = int(job.y.max()) + 1
-    for mask in job.train_masks:
-        model = make_sklearn_model(cand.sklearn_model, job.seed).fit(job.X[mask], job.y[mask])
-        per_fold.append(fold_metrics(job.y, model.predict(job.X), mask, n_classes, job.scored))
-        if progress is not None:
-            progress.put((job.key, 1))
-    return [_result_row(job, None, per_fold, time.perf_counter() - started)]
-
-
-def _run_mlp_job(job: GridJob, progress: Progress | None) -> list[dict]:
-    """An MLP at one batch size, all folds side by side: one result row per epoch checkpoint."""
-    cand = CANDIDATES[job.candidate]
-    n_folds = len(job.train_masks)
-    rows: list[dict] = []
-    configure_tf_threads(job.tf_threads)
-
-    def checkpoint(epochs: int, per_fold: list[dict[str, float]], seconds: float) -> None:
-        rows.append(_result_row(job, epochs, per_fold, seconds))
-        if progress is not None:
-            progress.put((job.key, n_folds))
-
-    cv_mlp(job.X, job.y, job.train_masks, ARCHITECTURES[cand.architecture], RECIPES[cand.recipe],
-           int(job.batch_size), job.epochs, seed=job.seed, on_checkpoint=checkpoint, members=cand.members,
-           scored=job.scored)
-    return rows
-
-
-def _result_row(job: GridJob, epochs: int | None, per_fold: list[dict[str, float]], seconds: float) -> dict:
-    """One results.csv row: mean and std over the folds of each metric (the folds themselves under folds_detail)."""
-    cand = CANDIDATES[job.candidate]
-    row = {"candidate": job.candidate, "kind": cand.kind, "architecture": cand.architecture or "",
-           "recipe": cand.recipe or cand.sklearn_model, "epochs": epochs, "batch_size": job.batch_size,
-           "folds": len(job.train_masks), "n_features": job.X.shape[1]}
-    for name in METRICS:
-        values = np.array([m[name] for m in per_fold])
-        row[f"{name}_mean"] = float(values.mean())
-        row[f"{name}_std"] = float(values.std())
-    row["fit_seconds"] = round(seconds, 2)
-    row["folds_detail"] = per_fold
-    return row
 
 
 # --------------------------------------------------------------------------------------------------------

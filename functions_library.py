@@ -368,12 +368,14 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     import functions_analysis
     import functions_audio
     import functions_calibration
+    import functions_candidates
     import functions_dataset
     import functions_features
     import functions_fetch
     import functions_interface
     import functions_musicnn
     import functions_nn
+    import functions_novelty
     from functions_parallel import connect_dask, describe_error
 
     yield from (SongResult(input=item, error=error) for item, error in items if error is not None)
@@ -383,8 +385,8 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     job.load()  # a model that cannot be used fails here, in one line, not on every worker
     # Workers import the modules a task needs, each after the project modules it imports.
     modules = [functions_audio, functions_features, functions_musicnn, functions_fetch, functions_dataset,
-               functions_calibration, functions_nn, functions_analysis, functions_interface, functions_records,
-               sys.modules[__name__]]
+               functions_calibration, functions_candidates, functions_novelty, functions_nn, functions_analysis,
+               functions_interface, functions_records, sys.modules[__name__]]
     with connect_dask(scheduler, modules, LibraryError, functions_dataset.DASK_PACKAGES) as cluster:
         futures = {cluster.submit(classify_on_worker, job, item): item for item in todo}
         for item, result, failure in cluster.finished(futures):

@@ -39,7 +39,7 @@ A song cut into windows is unknown when more than half of its windows are (``son
 more than half of them are (``song_not_music``). ``to_arrays`` / ``from_arrays`` store a scorer as plain arrays
 (``novelty_*``, for weights.npz) and a JSON-able record (for model.json); a record written before the not-music test
 (no ``not_music`` entry) loads as a scorer without it. NumPy and the standard library at module level;
-``held_out_scores`` imports functions_evaluation (scikit-learn) for its folds. Scoring a song's rows takes well
+``held_out_scores`` imports functions_folds (scikit-learn) for its folds. Scoring a song's rows takes well
 under a millisecond (bench: 0.05-0.09 ms against 0.4-1.4 s for the analysis that makes them).
 """
 
@@ -361,7 +361,7 @@ def held_out_scores(X: np.ndarray, y: Sequence, groups: Sequence, columns: Seque
     """Leave-one-genre-out with artist-grouped folds inside the training rows: for each genre g, every row is
     scored by the scorer fitted on the other folds' rows of the genres other than g (none of the row's group, e.g.
     its artist, among them). Returns {g: (scores of the rows of the other genres, scores of the rows of g)}."""
-    from functions_evaluation import group_cv_masks
+    from functions_folds import group_cv_masks
 
     y = np.asarray(y)
     X = np.asarray(X, dtype=np.float64)

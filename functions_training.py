@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from functions_candidates import Architecture, Recipe
 from functions_evaluation import fold_metrics, standardise, standardise_per_fold
-from functions_nn import Architecture, Recipe, keras_standardisation, quiet_tensorflow, standardisation_arrays
+from functions_nn import keras_standardisation, quiet_tensorflow, standardisation_arrays
 
 if TYPE_CHECKING:
     import tensorflow as tf

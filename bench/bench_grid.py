@@ -24,6 +24,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 import functions_audio as audio  # noqa: E402
+import functions_candidates as candidates  # noqa: E402
 import functions_gridsearch as gridsearch  # noqa: E402
 import functions_nn as nn  # noqa: E402
 
@@ -51,8 +52,8 @@ def naive_epoch_seconds(X, y, train_mask, candidate: str, batch: int, epochs: in
     import keras
     import numpy as np
 
-    cand = nn.CANDIDATES[candidate]
-    arch = nn.ARCHITECTURES[cand.architecture]
+    cand = candidates.CANDIDATES[candidate]
+    arch = candidates.ARCHITECTURES[cand.architecture]
     genres = int(y.max()) + 1
     model = nn.build_keras_model(arch.feature_columns, list(range(genres)), arch.hidden, X[train_mask])
     model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
@@ -70,10 +71,10 @@ def main() -> int:
     load_start = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs; load average at start {load_start[0]:.2f} / {load_start[1]:.2f} "
           f"/ {load_start[2]:.2f} (1/5/15 min)")
-    candidates = list(nn.ORIGINAL_CANDIDATES)
+    names = list(candidates.ORIGINAL_CANDIDATES)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.output_dir or Path(tmp) / "grid"
-        search = gridsearch.GridSearch.prepare(args.features_csv, out, candidates=candidates,
+        search = gridsearch.GridSearch.prepare(args.features_csv, out, candidates=names,
                                                epochs=gridsearch.GRID_EPOCHS, batches=gridsearch.GRID_BATCHES,
                                                n_folds=args.folds, seed=0)
         if len(search.pending) != len(search.jobs):
@@ -93,8 +94,8 @@ def main() -> int:
         naive_total = 0.0
         slice_seconds = 0.0
         rows = []
-        for name in candidates:
-            X = df[list(nn.CANDIDATES[name].feature_columns)].to_numpy(dtype=np.float64)
+        for name in names:
+            X = df[list(candidates.CANDIDATES[name].feature_columns)].to_numpy(dtype=np.float64)
             for batch in gridsearch.GRID_BATCHES:
                 started = time.perf_counter()
                 per_epoch = naive_epoch_seconds(X, y, masks[0], name, batch, args.naive_epochs)
@@ -108,9 +109,9 @@ def main() -> int:
     for name, batch, per_epoch, cell_total in rows:
         print(f"{name:<15} {batch:>5} {per_epoch:9.4f} {cell_total:36.0f}")
     cells_per_candidate = len(gridsearch.GRID_EPOCHS) * len(gridsearch.GRID_BATCHES)
-    n_cells = len(candidates) * cells_per_candidate
+    n_cells = len(names) * cells_per_candidate
     print(table)
-    print(f"\nfull grid: {len(candidates)} candidates x {cells_per_candidate} cells = {n_cells}"
+    print(f"\nfull grid: {len(names)} candidates x {cells_per_candidate} cells = {n_cells}"
           f" cells x {args.folds} folds = {n_cells * args.folds} fold-fits")
     print(f"grid search (01's engine, {args.workers} workers): {grid_seconds:8.1f} s  "
           f"({grid_seconds / 60:.1f} min; target <= 10 min)")

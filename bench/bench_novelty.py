@@ -95,11 +95,12 @@ import numpy as np  # noqa: E402
 
 import functions_audio as audio  # noqa: E402
 import functions_calibration as calibration  # noqa: E402
+import functions_candidates as candidates  # noqa: E402
 import functions_evaluation as evaluation  # noqa: E402
 import functions_nn as nn  # noqa: E402
 import functions_novelty as fnov  # noqa: E402
 
-CANDIDATE = nn.CANDIDATES[nn.MUSICNN_CANDIDATE]  # musicnn185+reg-ens10, the shipped recipe
+CANDIDATE = candidates.CANDIDATES[candidates.MUSICNN_CANDIDATE]  # musicnn185+reg-ens10, the shipped recipe
 EPOCHS, BATCH = 100, 32  # the shipped model's cell (README, "The shipped model")
 GROUP_FOLDS = 5
 SEED = 0
@@ -123,7 +124,7 @@ class Data:
         csv = functions_reference.REFERENCE_CSV
         if not csv.is_file():
             functions_reference.build_reference_features(shared, csv)
-        self.columns = list(nn.ARCHITECTURES[CANDIDATE.architecture].feature_columns)
+        self.columns = list(candidates.ARCHITECTURES[CANDIDATE.architecture].feature_columns)
         df = evaluation.load_features_csv(csv, self.columns)
         files = df["file"].tolist()
         split = evaluation.read_split(shared / "splits" / "gtzan_fault_filtered", files, absent_ok=("valid",))
@@ -363,7 +364,7 @@ def part_alternatives(data: Data) -> dict:
     started = time.perf_counter()
     spread = [_logo_figures(_logo(X, y, evaluation.group_cv_masks(y, data.groups, GROUP_FOLDS, seed),
                                   _scorer_fit(default, cols), len(data.genres)), y)["mean_auroc"] for seed in (0, 1, 2)]
-    candidates = {
+    scorers = {
         "module's score (guard, not-music test)": _scorer_fit(default, cols),
         "module's score without the guard": _scorer_fit(replace(default, guard_prefix=()), cols),
         "genre part on tag means + stds": _scorer_fit(replace(default, column_prefix=("musicnn_mean_",
@@ -374,7 +375,7 @@ def part_alternatives(data: Data) -> dict:
         "per-genre covariances (shrink 0.6, own only)": _per_class(0.0, 0.6, tag_cols),
         "per-genre covariances (shrink 0.9, 0.8 tied)": _per_class(0.8, 0.9, tag_cols),
     }
-    scores = {name: _logo(X, y, masks, fit, len(data.genres)) for name, fit in candidates.items()}
+    scores = {name: _logo(X, y, masks, fit, len(data.genres)) for name, fit in scorers.items()}
     shared = audio.shared_data_dir()
     taggram = pd.read_csv(shared / "gtzan_musicnn_msd_taggram.csv")
     tags = [f"tag_{i:02d}" for i in range(1, 51)]
@@ -506,7 +507,7 @@ def part_netcv(data: Data, members: int) -> dict:
     import functions_training as training
 
     training.configure_tf_threads(1)
-    architecture, recipe = nn.ARCHITECTURES[CANDIDATE.architecture], nn.RECIPES[CANDIDATE.recipe]
+    architecture, recipe = candidates.ARCHITECTURES[CANDIDATE.architecture], candidates.RECIPES[CANDIDATE.recipe]
     X, y = data.X_train, data.y_train
     masks = evaluation.group_cv_masks(y, data.groups, GROUP_FOLDS, SEED)
     default = fnov.NoveltySettings()
@@ -587,7 +588,7 @@ def fit_recipe(X: np.ndarray, y: np.ndarray, groups: np.ndarray, genres: list[st
     threshold, out-of-fold calibrated probabilities of the rows)."""
     import functions_training as training
 
-    architecture, recipe = nn.ARCHITECTURES[CANDIDATE.architecture], nn.RECIPES[CANDIDATE.recipe]
+    architecture, recipe = candidates.ARCHITECTURES[CANDIDATE.architecture], candidates.RECIPES[CANDIDATE.recipe]
     masks = evaluation.group_cv_masks(y, groups, GROUP_FOLDS, SEED)
     logits = training.out_of_fold_logits(X, y, masks, len(genres), architecture, recipe, BATCH, EPOCHS, members,
                                          SEED)

@@ -13,6 +13,7 @@ from conftest import run_script
 
 import functions_audio as audio
 import functions_calibration as calibration
+import functions_candidates as candidates
 import functions_evaluation as evaluation
 import functions_gridsearch as gridsearch
 import functions_nn as nn
@@ -195,9 +196,9 @@ def test_02_with_artist_grouped_cv_calibrates_out_of_fold_and_reports_on_test(mu
     genres = evaluation.genres_in_order(train["genre"])
     y = np.array([genres.index(g) for g in train["genre"]])
     masks = evaluation.group_cv_masks(y, evaluation.read_artist_groups(tsv, train["file"].tolist()), 3, 0)
-    arch = nn.ARCHITECTURES["musicnn100"]
+    arch = candidates.ARCHITECTURES["musicnn100"]
     logits = training.out_of_fold_logits(train[list(arch.feature_columns)].to_numpy(), y, masks, len(genres), arch,
-                                         nn.RECIPES["regularised"], training_info["batch_size"],
+                                         candidates.RECIPES["regularised"], training_info["batch_size"],
                                          training_info["epochs"], 1, 0)
     assert calibration.fit_temperature(logits, y) == cal["temperature"]
     assert abs(float((logits[0].argmax(axis=1) == y).mean()) - cal["out_of_fold"]["accuracy"]) < 1e-12
@@ -209,5 +210,5 @@ def test_out_of_fold_logits_need_every_row_held_out_once() -> None:
     X, y = np.zeros((6, 100)), np.array([0, 1, 0, 1, 0, 1])
     masks = np.array([[True, True, True, True, False, False], [True, True, False, False, True, True]])
     with pytest.raises(ValueError, match="exactly one fold"):
-        training.out_of_fold_logits(X, y, masks, 2, nn.ARCHITECTURES["musicnn100-linear"],
-                                    nn.RECIPES["linear-wd"], 4, 1)
+        training.out_of_fold_logits(X, y, masks, 2, candidates.ARCHITECTURES["musicnn100-linear"],
+                                    candidates.RECIPES["linear-wd"], 4, 1)

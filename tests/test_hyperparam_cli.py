@@ -17,6 +17,7 @@ from conftest import PROJECT_DIR, child_processes, process_alive, run_script
 from test_nn_export import make_features_csv
 
 import functions_evaluation as evaluation
+import functions_gridjobs as gridjobs
 import functions_gridsearch as gridsearch
 
 pytestmark = pytest.mark.slow
@@ -148,15 +149,15 @@ def test_groups_keep_rows_together(small_csv: Path, tmp_path: Path) -> None:
 
 
 def test_dask_workers_get_every_project_module_a_grid_job_imports() -> None:
-    """The upload list names every project module that importing functions_gridsearch loads, each after the
-    project modules it imports itself (the workers cannot import the project otherwise)."""
+    """The upload list names every project module that importing functions_gridjobs (what a worker runs) loads,
+    each after the project modules it imports itself (the workers cannot import the project otherwise)."""
     import ast
 
-    names = [m.__name__ for m in gridsearch.dask_worker_modules()]
-    code = "import sys, functions_gridsearch; print(sorted(m for m in sys.modules if m.startswith('functions_')))"
+    names = [m.__name__ for m in gridjobs.dask_worker_modules()]
+    code = "import sys, functions_gridjobs; print(sorted(m for m in sys.modules if m.startswith('functions_')))"
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
     assert sorted(names) == ast.literal_eval(out.stdout.strip()), out.stderr
-    for i, module in enumerate(gridsearch.dask_worker_modules()):
+    for i, module in enumerate(gridjobs.dask_worker_modules()):
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
         imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}

@@ -16,6 +16,7 @@ import pytest
 from conftest import PROJECT_DIR, run_script
 
 import functions_audio as audio
+import functions_candidates as candidates
 import functions_evaluation as evaluation
 import functions_nn as nn
 
@@ -85,7 +86,7 @@ def test_model_folder_contents(trained: tuple[Path, Path]) -> None:
     meta = json.loads((model_dir / "model.json").read_text())
     df = pd.read_csv(csv_path)
     assert meta["genres"] == [g for g in audio.GENRES if g in set(df["genre"])]
-    assert meta["feature_columns"] == list(nn.ARCHITECTURES["85col"].feature_columns)
+    assert meta["feature_columns"] == list(candidates.ARCHITECTURES["85col"].feature_columns)
     assert meta["feature_columns"] == list(audio.FEATURE_COLUMNS[:85])
     assert meta["features_csv_sha256"] == evaluation.file_sha256(csv_path)
     assert meta["feature_extraction"] == json.loads(json.dumps(audio.EXTRACTION_SETTINGS))
@@ -117,7 +118,7 @@ def test_model_folder_contents(trained: tuple[Path, Path]) -> None:
 @pytest.mark.slow
 def test_an_ensemble_with_a_temperature_gives_the_same_probabilities_in_numpy_and_keras(tmp_path: Path) -> None:
     """Format 2: members averaged after softmax(logits / T), in the Keras model and the NumPy forward pass."""
-    arch = nn.ARCHITECTURES["85col"]
+    arch = candidates.ARCHITECTURES["85col"]
     columns, genres = list(arch.feature_columns), list(audio.GENRES)
     X = real_feature_rows(columns)
     model = nn.build_keras_model(columns, genres, arch.hidden, X, members=3, temperature=0.6)

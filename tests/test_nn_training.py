@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import functions_candidates as candidates
 import functions_evaluation as evaluation
 import functions_nn as nn
 import functions_training as training
@@ -29,7 +30,7 @@ def test_full_batch_training_equals_keras_fit() -> None:
 
     X, y = _data()
     n_classes = 3
-    recipe = nn.Recipe("t", learning_rate=0.01, lr_decay_epochs=4.0, label_smoothing=0.1)
+    recipe = candidates.Recipe("t", learning_rate=0.01, lr_decay_epochs=4.0, label_smoothing=0.1)
     rng = np.random.default_rng(1)
     sizes = [X.shape[1], 12, 8, n_classes]
     init = training.StackedWeights(
@@ -59,7 +60,7 @@ def test_full_batch_training_equals_keras_fit() -> None:
 def test_members_do_not_influence_each_other() -> None:
     """Member 0's training is the same whatever member 1 trains on (no gradient or data crosses members)."""
     X, y = _data(n=50)
-    recipe = nn.RECIPES["regularised"]  # with dropout and input noise, i.e. with random draws per member
+    recipe = candidates.RECIPES["regularised"]  # with dropout and input noise, i.e. with random draws per member
     mask = np.ones((2, len(y)), bool)
     mask[0, :10] = False
     mask[1, 40:] = False
@@ -81,7 +82,7 @@ def test_checkpoint_equals_a_fresh_run_of_that_length() -> None:
     X, y = _data(n=40)
     mask = np.ones((1, len(y)), bool)
     mask[0, ::5] = False
-    recipe = nn.RECIPES["regularised"]  # decaying learning rate: must not depend on the planned total
+    recipe = candidates.RECIPES["regularised"]  # decaying learning rate: must not depend on the planned total
     seen: dict[int, np.ndarray] = {}
     training.train_members(X[None].astype(np.float32), y, mask, HIDDEN, 3, recipe, 8, [3, 9],
                            on_checkpoint=lambda e, p: seen.setdefault(e, p), seed=2)
@@ -101,7 +102,7 @@ def test_uneven_folds_and_partial_last_batch() -> None:
     mask[2, 5:7] = False
     X3 = np.stack([X, X, X]).astype(np.float32)
     out = {}
-    weights = training.train_members(X3, y, mask, HIDDEN, 3, nn.RECIPES["original"], 16, [4],
+    weights = training.train_members(X3, y, mask, HIDDEN, 3, candidates.RECIPES["original"], 16, [4],
                                      on_checkpoint=lambda e, p: out.setdefault(e, p))
     assert out[4].shape == (3, len(y), 3)
     np.testing.assert_allclose(out[4].sum(axis=2), 1.0, atol=1e-5)

@@ -127,6 +127,7 @@ def test_split_mistakes_are_one_line_errors(split_data, tmp_path: Path) -> None:
 
 def test_a_learning_curve_trains_on_a_share_of_train_and_still_scores_only_valid(split_data, tmp_path: Path) -> None:
     """--train-share: the train clips left out of a repeat are not scored (they share artists with the rest)."""
+    import functions_gridjobs as gridjobs
     import functions_gridsearch as gridsearch
 
     csv_path, split_dir, parts = split_data
@@ -138,7 +139,7 @@ def test_a_learning_curve_trains_on_a_share_of_train_and_still_scores_only_valid
     for mask in job.train_masks:  # half of each genre's 4 train clips, another half per repeat
         assert mask.sum() == 8 and set(files[mask]) <= set(parts["train"])
     assert len({tuple(m) for m in job.train_masks}) > 1
-    (row,) = gridsearch.run_grid_job(job)
+    (row,) = gridjobs.run_grid_job(job)
     for fold in row["folds_detail"]:  # scored on the 8 valid clips only
         assert round(fold["accuracy"] * 8, 6) % 1 == 0
     assert search.settings["train_share"] == 0.5 and "a 0.5 share of the 16 train clips" in search.describe()
