@@ -1,10 +1,11 @@
 """Whole-song analysis: a song (file, samples or URL) cut into 30-s windows, each classified, the mean is the genre.
 
-What lives here, top-down: the settings and result types (``AnalysisSettings``, ``WindowResult``,
-``SongResult``, ``AnalysisError``), the pure steps (``trim_silence``, ``plan_windows``,
-``check_extraction_settings``, ``block_energy``/``trim_from_energy``, ``scan_song``) and ``SongAnalyser``, which
-loads a classifier once and classifies songs with it: whole-file decoding, or window-by-window reading for long
-files and files whose header has no length.
+What lives here, top-down: the settings (``AnalysisSettings``, the musicnn patch budget, ``AnalysisError``; the
+result types are functions_song_result's), the pure steps (``trim_silence``, ``plan_windows``,
+``check_extraction_settings``, ``block_energy``/``trim_from_energy``, ``scan_song``), a window's features
+(``SongFrames``, ``WindowFeatures``) and novelty (``SongNovelty``), then ``WindowAnalyser``, which loads a
+classifier once and classifies a song's samples window by window, and ``SongAnalyser``, which reads songs for it:
+whole-file decoding, or window-by-window reading for long files and files whose header has no length.
 
 Start-up cost: only the standard library, NumPy, functions_audio and functions_fetch at module level; the model
 is loaded through functions_nn (its NumPy forward pass, never TensorFlow) when a SongAnalyser is built.
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from functions_fetch import (
     looks_like_url,
     report_progress,
 )
+from functions_song_result import SongResult, WindowResult, finite_or_none  # noqa: F401 - analysis.SongResult
 
 DEFAULT_HOP_SECONDS = 15.0
 DEFAULT_MAX_WINDOWS = 20
@@ -54,7 +56,6 @@ MUSICNN_DENSE_FROM = 10
 # ddof 0, 4 patches give about 0.85 of the value every patch (28, one a second) gives, which the model was
 # trained on; ddof 1 corrects for the small sample, but agreed no better with every patch (docs/speed.md)
 SPARSE_STD_DDOF = 0
-TOP_TAGS = 3
 PATCHES_HELP = ("musicnn patches (3 s each, ~0.045 CPU-s) per song: N spreads N over at most N/4 windows "
                 f"(default {MUSICNN_PATCH_BUDGET}: ~1.0 CPU-s for a 4-minute MP3; 24: 1.8); 'all': every patch of "
                 "every window (~15 CPU-s). Same genre as 'all': 12 and 24 on 100 of 100 clips and 10 of 10 "
@@ -89,133 +90,6 @@ class AnalysisSettings:
     min_song_s: float = MIN_SONG_SECONDS
     shared_frames: bool = True  # windows from the song's frames (SongFrames); False: each window on its own
     musicnn_patches: int | None = MUSICNN_PATCH_BUDGET  # patches per song at most; None: every patch of every window
-
-
-@dataclass
-class WindowResult:
-    """Model output for one window of a song."""
-
-    start_s: float
-    genre: str
-    probabilities: dict[str, float]
-    novelty: float | None = None  # 0..1, how unlike the model's training songs (None: the model has no score)
-    known: bool | None = None  # False: not one of the model's genres (None: the model cannot tell)
-
-
-@dataclass
-class SongResult:
-    """The result for one input: either a genre with probabilities and a timeline, or an error.
-
-    ``uncertain``: the song's top probability is below the model's uncertain threshold (model.json, chosen on
-    validation clips): the answer is then given as the two most probable genres, not as one genre.
-    ``known``: False when the song is not one of the model's genres (its novelty, the median over its windows, is
-    at or above the model's novelty threshold: most of its windows are unlike every genre it was trained on); the
-    genre and probabilities stay (the nearest genres), but no tag or genre playlist is made of them. None when the
-    model has no novelty score (older models, the classic one): it cannot tell.
-    """
-
-    input: str
-    title: str | None = None
-    duration_s: float | None = None
-    genre: str | None = None
-    probabilities: dict[str, float] | None = None
-    windows: list[WindowResult] = field(default_factory=list)
-    error: str | None = None
-    uncertain: bool = False
-    # the musicnn network's 50 tag probabilities (MUSICNN_TAGS order), averaged over the song's analysed patches
-    # (None when it did not run); the record keeps only ``tags``, the strongest of them
-    tag_means: np.ndarray | None = field(default=None, repr=False)
-    novelty: float | None = None
-    known: bool | None = None
-    not_music: bool | None = None  # True: unknown because most windows are a steady sound (noise, tone, hum)
-
-    @property
-    def tags(self) -> list[tuple[str, float]] | None:
-        """The song's TOP_TAGS strongest musicnn tags with their mean probabilities (None: not computed)."""
-        if self.tag_means is None:
-            return None
-        import functions_musicnn
-
-        return functions_musicnn.top_tags(self.tag_means, TOP_TAGS)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.genre is not None
-
-    def top_two(self) -> list[tuple[str, float]]:
-        """The two most probable genres with their probabilities, best first (ties in genre order)."""
-        return sorted((self.probabilities or {}).items(), key=lambda item: -item[1])[:2]
-
-    def uncertain_text(self) -> str:
-        """The headline of an uncertain answer: 'uncertain: blues 31 % or country 27 %'."""
-        return "uncertain: " + " or ".join(f"{genre} {p * 100:.0f} %" for genre, p in self.top_two())
-
-    @property
-    def unknown(self) -> bool:
-        """Classified, and not one of the model's genres."""
-        return self.ok and self.known is False
-
-    def unknown_text(self) -> str:
-        """The headline of an unknown answer: 'not one of the 10 genres this model knows (nearest: classical 38 %)'."""
-        nearest = ", ".join(f"{genre} {p * 100:.0f} %" for genre, p in self.top_two()[:1])
-        if self.not_music:
-            return f"not music: a steady sound such as noise, a tone or a hum (nearest genre: {nearest})"
-        return f"not one of the {len(self.probabilities or {})} genres this model knows (nearest: {nearest})"
-
-    def answer_text(self) -> str:
-        """The answer in words: the genre with its probability, the uncertain pair, or the unknown line."""
-        if self.unknown:
-            return self.unknown_text()
-        if self.uncertain:
-            return self.uncertain_text()
-        return f"{self.genre} ({(self.probabilities or {}).get(self.genre or '', 0.0) * 100:.1f} %)"
-
-    def window_spans(self) -> list[tuple[float, float]]:
-        """Each window's own stretch of the song as ``(start_s, end_s)``: up to the next window's start, the end
-        of its 30 s or the end of the song, whichever comes first (the stretches follow each other)."""
-        spans: list[tuple[float, float]] = []
-        for i, window in enumerate(self.windows):
-            end = window.start_s + functions_audio.CLIP_SECONDS
-            if i + 1 < len(self.windows):
-                end = min(end, self.windows[i + 1].start_s)
-            if self.duration_s is not None:
-                end = min(end, self.duration_s)
-            spans.append((window.start_s, end))
-        return spans
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The record printed by ``03_launch_classifier.py --json`` (one per line)."""
-
-        def rounded(probabilities: dict[str, float] | None) -> dict[str, float] | None:
-            return None if probabilities is None else {g: round(p, 6) for g, p in probabilities.items()}
-
-        return {
-            "input": self.input,
-            "title": self.title,
-            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
-            "genre": self.genre,
-            "probabilities": rounded(self.probabilities),
-            "windows": [{"start_s": round(w.start_s, 3), "genre": w.genre, "probabilities": rounded(w.probabilities),
-                         "known": w.known, "novelty": finite_or_none(w.novelty)} for w in self.windows],
-            "error": self.error,
-            "uncertain": self.uncertain,
-            "known": self.known,
-            "novelty": finite_or_none(self.novelty),
-            "not_music": self.not_music,
-            "tags": None if self.tags is None else [{"tag": tag, "probability": round(p, 6)}
-                                                   for tag, p in self.tags],
-        }
-
-    def tags_text(self) -> str:
-        """The song's strongest descriptive tags, e.g. 'male vocalists, 80s, classic rock' ('' if none)."""
-        return ", ".join(tag for tag, _ in self.tags or [])
-
-
-def finite_or_none(value: float | None, digits: int = 6) -> float | None:
-    """``value`` rounded for a JSON record, or None when it is missing, NaN or infinite (JSON has no NaN)."""
-    if value is None or not np.isfinite(value):
-        return None
-    return round(float(value), digits)
 
 
 def block_energy(y: np.ndarray) -> np.ndarray:
@@ -446,6 +320,22 @@ class SongNovelty:
     song_known: bool | None = None
     not_music: bool | None = None  # most windows a steady sound (functions_novelty.not_music)
 
+    @classmethod
+    def of_rows(cls, scorer: Any, rows: np.ndarray) -> SongNovelty:
+        """The novelty of a song's windows (``rows``: one row of the model's columns per window) and of the song:
+        unknown when more than half of its windows are (functions_novelty.song_score). Empty without a scorer."""
+        if scorer is None:
+            return cls()
+        import functions_novelty
+
+        raw = functions_novelty.raw_scores(scorer, rows)
+        song = functions_novelty.song_score(raw)
+        return cls([float(v) for v in functions_novelty.novelty_values(scorer, raw)],
+                   [not bool(u) for u in functions_novelty.is_unknown(scorer, raw)],
+                   float(functions_novelty.novelty_values(scorer, song)),
+                   not bool(functions_novelty.is_unknown(scorer, song)),
+                   functions_novelty.song_not_music(functions_novelty.not_music(scorer, rows)))
+
     def windows(self, count: int) -> tuple[list[float | None], list[bool | None]]:
         """Per window: (novelty values, known flags), Nones where the model has no novelty score."""
         if self.song is None:
@@ -453,8 +343,8 @@ class SongNovelty:
         return list(self.window_values), list(self.window_known)
 
 
-class SongAnalyser:
-    """Loads a classifier once and classifies whole songs with it (used by the CLI and the GUI).
+class WindowAnalyser:
+    """Loads a classifier once and classifies a song's samples window by window with it.
 
     The model's feature columns say what is computed per window: the 91 classic features, the 100 musicnn tag
     statistics (the pre-trained network, functions_musicnn), or both.
@@ -495,7 +385,7 @@ class SongAnalyser:
 
     @classmethod
     def from_model_dir(cls, model_dir: str | os.PathLike[str] | None = None,
-                       settings: AnalysisSettings = AnalysisSettings()) -> SongAnalyser:
+                       settings: AnalysisSettings = AnalysisSettings()) -> Self:
         """Load the model of ``model_dir`` (default: the shipped pretrained model) with the NumPy loader."""
         import functions_nn
 
@@ -521,7 +411,7 @@ class SongAnalyser:
     def _as_dict(self, probabilities: np.ndarray) -> dict[str, float]:
         return {genre: float(p) for genre, p in zip(self.genres, probabilities, strict=True)}
 
-    # -- songs --------------------------------------------------------------------------------------------
+    # -- a song's samples ----------------------------------------------------------------------------------
     def analyse_samples(self, y: np.ndarray, *, source: str = "audio", title: str | None = None,
                         progress: ProgressCallback | None = None,
                         cancel: threading.Event | None = None) -> SongResult:
@@ -547,6 +437,45 @@ class SongAnalyser:
         return self._analyse_windows(starts, features, source=source, title=title,
                                      duration_s=full_duration_s, offset_s=start / sr,
                                      progress=progress, cancel=cancel)
+
+    def _analyse_windows(self, starts: list[float], features: WindowFeatures, *, source: str,
+                         title: str | None, duration_s: float, offset_s: float,
+                         progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
+        rows: list[np.ndarray] = []
+        kept: list[float] = []
+        problems: list[str] = []
+        for number, start_s in enumerate(starts, 1):
+            check_cancel(cancel)
+            report_progress(progress, "analyse", (number - 1) / len(starts),
+                    f"analysing window {number}/{len(starts)}")
+            try:
+                rows.append(features(start_s))
+                kept.append(start_s)
+            except functions_audio.AudioError as exc:  # e.g. a silent stretch inside the song
+                problems.append(f"window at {format_seconds(start_s)}: {exc}")
+        check_cancel(cancel)
+        if not rows:
+            raise AnalysisError(problems[0] if len(problems) == 1 else f"no usable window ({problems[0]})")
+        per_window = self._probabilities(np.vstack(rows))
+        mean = per_window.mean(axis=0)
+        novelty = SongNovelty.of_rows(getattr(self.classifier, "novelty", None),
+                                      np.vstack(rows)[:, self._column_index])
+        windows = [WindowResult(start_s=round(offset_s + s, 3), genre=self.genres[int(np.argmax(p))],
+                                probabilities=self._as_dict(p), novelty=value, known=known)
+                   for s, p, value, known in zip(kept, per_window, *novelty.windows(len(kept)), strict=True)]
+        report_progress(progress, "done", 1.0, "done")
+        threshold = getattr(self.classifier, "uncertain_threshold", None)
+        return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
+                          probabilities=self._as_dict(mean), windows=windows,
+                          uncertain=threshold is not None and float(mean.max()) < threshold,
+                          tag_means=features.tag_means(), novelty=novelty.song, known=novelty.song_known,
+                          not_music=novelty.not_music)
+
+
+class SongAnalyser(WindowAnalyser):
+    """Classifies songs from where they are: a file (decoded whole, or window by window when it is long or its
+    header has no length) or an input of 03 and 04 (a file, an http(s) URL, a ``ytsearch1:`` query), with the
+    model a ``WindowAnalyser`` loads once (used by the CLI and the GUI)."""
 
     def analyse_file(self, path: str | os.PathLike[str], *, title: str | None = None,
                      source: str | None = None, progress: ProgressCallback | None = None,
@@ -604,55 +533,6 @@ class SongAnalyser:
         features = self._window_features(classic, samples, len(starts))
         return self._analyse_windows(starts, features, source=source, title=title, duration_s=scan.n_samples / sr,
                                      offset_s=lead_s, progress=progress, cancel=cancel)
-
-    def _analyse_windows(self, starts: list[float], features: WindowFeatures, *, source: str,
-                         title: str | None, duration_s: float, offset_s: float,
-                         progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:
-        rows: list[np.ndarray] = []
-        kept: list[float] = []
-        problems: list[str] = []
-        for number, start_s in enumerate(starts, 1):
-            check_cancel(cancel)
-            report_progress(progress, "analyse", (number - 1) / len(starts),
-                    f"analysing window {number}/{len(starts)}")
-            try:
-                rows.append(features(start_s))
-                kept.append(start_s)
-            except functions_audio.AudioError as exc:  # e.g. a silent stretch inside the song
-                problems.append(f"window at {format_seconds(start_s)}: {exc}")
-        check_cancel(cancel)
-        if not rows:
-            raise AnalysisError(problems[0] if len(problems) == 1 else f"no usable window ({problems[0]})")
-        per_window = self._probabilities(np.vstack(rows))
-        mean = per_window.mean(axis=0)
-        novelty = self._novelty(np.vstack(rows))
-        windows = [WindowResult(start_s=round(offset_s + s, 3), genre=self.genres[int(np.argmax(p))],
-                                probabilities=self._as_dict(p), novelty=value, known=known)
-                   for s, p, value, known in zip(kept, per_window, *novelty.windows(len(kept)), strict=True)]
-        report_progress(progress, "done", 1.0, "done")
-        threshold = getattr(self.classifier, "uncertain_threshold", None)
-        return SongResult(input=source, title=title, duration_s=duration_s, genre=self.genres[int(np.argmax(mean))],
-                          probabilities=self._as_dict(mean), windows=windows,
-                          uncertain=threshold is not None and float(mean.max()) < threshold,
-                          tag_means=features.tag_means(), novelty=novelty.song, known=novelty.song_known,
-                          not_music=novelty.not_music)
-
-    def _novelty(self, rows: np.ndarray) -> SongNovelty:
-        """The novelty of a song's windows (``rows``: one feature row per window) and of the song: unknown when more
-        than half of its windows are (functions_novelty.song_score). Empty when the model has no novelty score."""
-        scorer = getattr(self.classifier, "novelty", None)
-        if scorer is None:
-            return SongNovelty()
-        import functions_novelty
-
-        model_rows = np.atleast_2d(rows)[:, self._column_index]
-        raw = functions_novelty.raw_scores(scorer, model_rows)
-        song = functions_novelty.song_score(raw)
-        return SongNovelty([float(v) for v in functions_novelty.novelty_values(scorer, raw)],
-                           [not bool(u) for u in functions_novelty.is_unknown(scorer, raw)],
-                           float(functions_novelty.novelty_values(scorer, song)),
-                           not bool(functions_novelty.is_unknown(scorer, song)),
-                           functions_novelty.song_not_music(functions_novelty.not_music(scorer, model_rows)))
 
     def classify(self, item: str, *, fetch_options: dict[str, Any] | None = None,
                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SongResult:

@@ -19,7 +19,7 @@ import numpy as np
 from functions_fetch import format_seconds
 
 if TYPE_CHECKING:
-    from functions_analysis import SongResult
+    from functions_song_result import SongResult
 
 
 def _pyplot():

@@ -25,8 +25,9 @@ import numpy as np
 
 import functions_audio
 import functions_dataset
-from functions_analysis import AnalysisSettings, SongAnalyser, SongResult
+from functions_analysis import AnalysisSettings, SongAnalyser
 from functions_fetch import Progress, ProgressCallback, format_seconds, looks_like_url
+from functions_song_result import SongResult
 
 
 def expand_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:

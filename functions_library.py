@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import functions_records
-from functions_analysis import SongResult
 from functions_fetch import looks_like_url
 from functions_interface import ClassificationJob, classify_items
+from functions_song_result import SongResult
 
 DEFAULT_MIN_CONFIDENCE = 0.5  # tags and genre playlists: only songs whose top genre has at least this probability
 UNCERTAIN_PLAYLIST = "uncertain"

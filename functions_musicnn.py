@@ -14,14 +14,14 @@ What lives here, top-down:
   infinity), patches of 187 frames (3 s) every 61 frames (``librosa.time_to_frames(1 s)``). A clip shorter than
   one patch is repeat-padded, as musicnn's training padded short clips. Resampling is soxr's (librosa's default
   today); the original's resampy 0.2 ``kaiser_best`` would match its outputs to 1e-6 instead of 0.003, at ten
-  times the cost (README, "Parity with the original").
+  times the cost (docs/learned-features.md, "Parity with the original").
 - **Forward pass** (``MusicnnNetwork``): front end of vertical (timbral, 7x38 and 7x67) and horizontal (temporal,
   128/64/32x1) convolutions with max-pooling over frequency, a 1-D mid end of three 7-frame convolutions with
   residual connections, temporal max and mean pooling, dense 200 (the penultimate layer) and 50 sigmoid outputs.
   The timbral convolutions, 84 % of the work, only see 3 frames either side, so patches that overlap share them:
   ``taggram`` computes them once over the spectrogram and recomputes only each patch's 3 edge frames, where the
-  patch's own zero padding differs. ``build_keras_model`` is the same network in Keras (for export and for
-  checking the NumPy pass against it).
+  patch's own zero padding differs. The same network in Keras (for checking the NumPy pass against it) is
+  functions_musicnn_keras.build_keras_model.
 
 Import cost: NumPy and the standard library only (TensorFlow only inside ``convert_checkpoint`` and the Keras
 builder); the classifier (03) imports this module to compute the learned features of a song.
@@ -589,12 +589,3 @@ def top_tags(tag_means: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
     """The ``k`` strongest tags of a tag-probability vector, strongest first: [("rock", 0.61), ...]."""
     order = np.argsort(-np.asarray(tag_means), kind="stable")[:k]
     return [(MUSICNN_TAGS[i], float(tag_means[i])) for i in order]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The same network in Keras (export, and the check of the NumPy pass): functions_musicnn_keras.py
-def build_keras_model(arrays: dict[str, np.ndarray] | None = None):  # -> keras.Model
-    """MSD_musicnn as a Keras model: a (187, 96) log-mel patch in, [tags (50), penultimate (200)] out."""
-    from functions_musicnn_keras import build_keras_model as build
-
-    return build(arrays)

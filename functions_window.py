@@ -24,8 +24,8 @@ import tkinter as tk
 from tkinter import filedialog, ttk
 from typing import Any
 
-from functions_analysis import SongResult
 from functions_interface import ClassificationJob
+from functions_song_result import SongResult
 from functions_window_jobs import JobRunner, call_on_signals
 from functions_window_library import ConfirmDialog, LibraryActions, LibraryPanel
 from functions_window_song import (

@@ -13,9 +13,9 @@ import tkinter as tk
 from collections.abc import Callable
 from typing import Any
 
-from functions_analysis import SongResult
 from functions_fetch import Cancelled
 from functions_interface import ClassificationJob
+from functions_song_result import SongResult
 
 POLL_MS = 50  # the Tk thread reads the worker's messages this often
 

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import functions_library as fl
-from functions_analysis import SongResult
 from functions_audio import same_file
 from functions_fetch import Cancelled, Progress, looks_like_url
 from functions_interface import UNKNOWN_LABEL, ClassificationJob, expand_inputs
+from functions_song_result import SongResult
 
 if TYPE_CHECKING:
     from functions_window_jobs import JobRunner

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 import functions_audio
 import functions_dataviz as viz
-from functions_analysis import SongResult
 from functions_fetch import FetchError, format_seconds, looks_like_path, looks_like_url, search_target
 from functions_interface import ClassificationJob, ModelUnavailable, timeline_runs
+from functions_song_result import SongResult
 
 if TYPE_CHECKING:
     from functions_window_jobs import JobRunner

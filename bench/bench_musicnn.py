@@ -43,14 +43,31 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
+sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
 import numpy as np  # noqa: E402
+from bench_common import (  # noqa: E402
+    CLASSIFIER,
+    PREPROCESS,
+    Run,
+    Song,
+    best_of,
+    clip_subset,
+    cpu_bound_rate,
+    folder_songs,
+    load_line,
+    mixed_songs,
+    one_genre_songs,
+    run_measured,
+    shared_clips,
+    song_samples,
+    write_song_folder,
+)
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 import functions_analysis as fa  # noqa: E402
@@ -58,11 +75,8 @@ import functions_audio as audio  # noqa: E402
 import functions_musicnn as musicnn  # noqa: E402
 import functions_nn  # noqa: E402
 
-CLASSIFIER = str(PROJECT_DIR / "03_launch_classifier.py")
-PREPROCESS = str(PROJECT_DIR / "00_preprocess_music.py")
 CLASSIC_REV = "02d6b3b"  # the classic ten-member model (85col+reg-d30-ens10), then data/pretrained (now _classic)
 SINGLE_REV = "91a062c"  # the single network the README's 3.81 songs/s was measured with (bench_library)
-CLIPS_PER_SONG = 8  # 8 x 30 s = a 4-minute song
 DEFAULT_THREADS = max((info.get("num_threads", 1) for info in threadpool_info() if info.get("user_api") == "blas"),
                       default=1)
 
@@ -71,63 +85,6 @@ TARGET_COLD_S, TARGET_COLD_MB = 1.5, 500.0
 TARGET_PREPROCESS_1000_S = 600.0
 TARGET_SONGS_PER_S = 2.0
 TARGET_AGREEMENT = 0.98
-
-
-def load_line() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} CPUs)"
-
-
-def best_of(function: Callable[[], object], repeats: int) -> float:
-    """The fastest of ``repeats`` calls, in seconds (the machine is shared: the least disturbed run)."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-@dataclass
-class Run:
-    """One finished process: wall seconds, CPU seconds (its own and its children's), peak RSS in MB, output."""
-
-    wall: float
-    cpu: float
-    peak_mb: float
-    stdout: str
-    stderr: str
-    returncode: int
-
-
-LAUNCHER = r"""
-import json, os, subprocess, sys, time
-started = time.perf_counter()
-process = subprocess.Popen(sys.argv[2:])
-_, status, usage = os.wait4(process.pid, 0)
-with open(sys.argv[1], "w") as out:
-    json.dump({"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
-               "peak_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}, out)
-"""
-
-
-def run_measured(command: Sequence[str], check: bool = True) -> Run:
-    """Run ``command`` in the project folder as a fresh process; its wall time, and its CPU seconds and peak RSS
-    (with its children's) from wait4. A small launcher process starts it: a child forked from this process
-    would start with this process's peak RSS as its own (Linux keeps it across fork and exec)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
-        record = Path(tmp) / "usage.json"
-        with open(Path(tmp) / "out", "w+") as out, open(Path(tmp) / "err", "w+") as err:
-            subprocess.run([sys.executable, "-c", LAUNCHER, str(record), *command], cwd=PROJECT_DIR, stdout=out,
-                           stderr=err, env=env, check=True)
-            out.seek(0)
-            err.seek(0)
-            usage = json.loads(record.read_text())
-            run = Run(usage["wall"], usage["cpu"], usage["peak_kb"] / 1024, out.read(), err.read(), usage["code"])
-    if check and run.returncode != 0:
-        raise SystemExit(f"bench_musicnn: {' '.join(command)} failed (exit {run.returncode}):\n{run.stderr[-2000:]}")
-    return run
 
 
 def model_from_git(rev: str, work: Path, name: str) -> Path | None:
@@ -150,73 +107,6 @@ def describe_model(model: str | Path) -> str:
     columns = set(classifier.feature_columns)
     return (f"{model}: {len(columns & set(audio.CLASSIC_COLUMNS))} classic + "
             f"{len(columns & set(audio.MUSICNN_COLUMNS))} musicnn columns, {classifier.members} member(s)")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The shared audio: clips and 4-minute songs made of them
-# --------------------------------------------------------------------------------------------------------------
-def shared_clips() -> dict[str, list[Path]]:
-    shared = audio.shared_data_dir()
-    if shared is None or not (shared / "gtzan_mini").is_dir():
-        raise SystemExit("bench_musicnn: ../shared/data/gtzan_mini not found (set GENRE_SHARED_DATA)")
-    return {genre: sorted((shared / "gtzan_mini" / genre).glob("*.wav")) for genre in audio.GENRES}
-
-
-def clip_subset(by_genre: dict[str, list[Path]], per_genre: int) -> list[Path]:
-    return [path for genre in audio.GENRES for path in by_genre[genre][:per_genre]]
-
-
-@dataclass(frozen=True)
-class Song:
-    """A 4-minute song: eight shared clips end to end, all of one genre or of eight genres ("mixed")."""
-
-    name: str
-    kind: str  # "one-genre" or "mixed"
-    clips: tuple[Path, ...]
-
-
-def one_genre_songs(by_genre: dict[str, list[Path]], rotation: int) -> list[Song]:
-    songs = []
-    for genre in audio.GENRES:
-        clips = by_genre[genre]
-        picked = tuple(clips[(2 * rotation + j) % len(clips)] for j in range(CLIPS_PER_SONG))
-        songs.append(Song(f"{genre} {rotation}", "one-genre", picked))
-    return songs
-
-
-def mixed_songs(by_genre: dict[str, list[Path]], count: int) -> list[Song]:
-    rng = np.random.default_rng(16)
-    songs = []
-    for number in range(count):
-        genres = rng.choice(len(audio.GENRES), CLIPS_PER_SONG, replace=False)
-        picked = tuple(by_genre[audio.GENRES[g]][int(rng.integers(len(by_genre[audio.GENRES[g]])))] for g in genres)
-        songs.append(Song(f"mixed {number}", "mixed", picked))
-    return songs
-
-
-def song_samples(clips: Sequence[Path]) -> np.ndarray:
-    return np.concatenate([audio.load_audio(path, max_seconds=None) for path in clips])
-
-
-def write_song_folder(songs: Sequence[Song], folder: Path) -> list[Path]:
-    """The songs as 16-bit WAV files (22.05 kHz mono) in ``folder``, named in order."""
-    import soundfile
-
-    folder.mkdir(parents=True)
-    paths = []
-    for number, song in enumerate(songs):
-        path = folder / f"song {number:02d} ({song.name}).wav"
-        soundfile.write(str(path), song_samples(song.clips), audio.SAMPLE_RATE, subtype="PCM_16")
-        paths.append(path)
-    return paths
-
-
-def folder_songs(by_genre: dict[str, list[Path]], count: int) -> list[Song]:
-    """``count`` songs, half one-genre and half mixed, alternating (so any first N are half and half)."""
-    singles = one_genre_songs(by_genre, 0) + one_genre_songs(by_genre, 1) + one_genre_songs(by_genre, 2)
-    mixed = mixed_songs(by_genre, count)
-    alternating = [song for pair in zip(singles, mixed, strict=False) for song in pair]
-    return alternating[:count]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -630,11 +520,6 @@ def song_profile(model: str, song: Path, work: Path) -> tuple[float, list[tuple[
         analyser.analyse_file(song)  # warm: caches of the filter banks
         cProfile.runctx("analyser.analyse_file(song)", {}, {"analyser": analyser, "song": song}, str(path))
     return profile_summary(path)
-
-
-def cpu_bound_rate(run: Run, count: int) -> float:
-    """Songs/s the command would reach with both cores to itself: its songs over its CPU seconds, x2 workers."""
-    return 2 * count / run.cpu
 
 
 def part_folder(songs: list[Song], models: list[str], classic: str | None, single: str | None, quick: bool,

@@ -48,7 +48,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-import bench_musicnn as bm  # noqa: E402
+import bench_common as common  # noqa: E402
 import numpy as np  # noqa: E402
 
 import functions_analysis as fa  # noqa: E402
@@ -86,7 +86,7 @@ def cpu_now() -> float:
 def clips_by_genre() -> tuple[dict[str, list[Path]] | None, str]:
     shared = audio.shared_data_dir()
     if shared is not None and (shared / "gtzan_mini").is_dir():
-        return bm.shared_clips(), "shared gtzan_mini clips"
+        return common.shared_clips(), "shared gtzan_mini clips"
     return None, "synthetic clips (functions_synthetic; the shared data is absent)"
 
 
@@ -98,7 +98,7 @@ def song_audio(index: int, by_genre: dict[str, list[Path]] | None) -> np.ndarray
         genres = [audio.GENRES[(index + (j if index % 2 else 0)) % len(audio.GENRES)] for j in range(8)]
         return np.concatenate([functions_synthetic.synthesize_clip(g, 100 * index + j, seconds=30.0)
                                for j, g in enumerate(genres)]).astype(np.float32)
-    return bm.song_samples(bm.folder_songs(by_genre, index + 1)[index].clips)
+    return common.song_samples(common.folder_songs(by_genre, index + 1)[index].clips)
 
 
 def encode(y: np.ndarray, name: str, target: Path, work: Path) -> None:
@@ -143,15 +143,15 @@ def make_folder(name: str, count: int, distinct: int, by_genre: dict[str, list[P
 # folder
 # --------------------------------------------------------------------------------------------------------------
 def classify_folder(folder: Path, count: int, classifier: str = CLASSIFIER, extra: tuple[str, ...] = (),
-                    env: dict[str, str] | None = None) -> bm.Run:
+                    env: dict[str, str] | None = None) -> common.Run:
     command = [sys.executable, classifier, str(folder), "--json", "--workers", "2", "--no-progress", *extra]
     if env is None:
-        run = bm.run_measured(command)
+        run = common.run_measured(command)
     else:
         saved = dict(os.environ)
         os.environ.update(env)
         try:
-            run = bm.run_measured(command)
+            run = common.run_measured(command)
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -180,7 +180,7 @@ def baseline_checkout(rev: str, work: Path) -> tuple[str, dict[str, str]] | None
 def part_folder(formats: list[str], count: int, distinct: int, by_genre, work: Path, baseline: str | None,
                 patches: list[str], cache: dict) -> dict:
     print(f"\n[folder] 03 FOLDER --json --workers 2, {count} four-minute songs per format ({distinct} distinct, "
-          f"copied); {bm.load_line()}")
+          f"copied); {common.load_line()}")
     results: dict = {}
     old = baseline_checkout(baseline, work) if baseline else None
     if baseline and old is None:
@@ -197,7 +197,7 @@ def part_folder(formats: list[str], count: int, distinct: int, by_genre, work: P
             results[(name, label)] = {"songs_per_s": rate, "cpu_per_song": run.cpu / count, "wall": run.wall}
             print(f"    {name:8s} {label:28s}: {run.wall:6.1f} s = {rate:5.2f} songs/s; CPU {run.cpu:6.1f} s = "
                   f"{run.cpu / count:.2f} CPU-s/song ({run.cpu / run.wall:.2f} cores busy); peak RSS "
-                  f"{run.peak_mb:.0f} MB; {bm.load_line()}")
+                  f"{run.peak_mb:.0f} MB; {common.load_line()}")
     return results
 
 
@@ -305,7 +305,7 @@ def startup_cpu(repeats: int) -> float:
     """CPU seconds of a fresh process's imports and model load (what 03 pays once per run)."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import functions_interface as fi; "
             "import functions_analysis, functions_dataviz, functions_fetch; fi.ClassificationJob().load()")
-    return statistics.median(bm.run_measured([sys.executable, "-c", code, str(PROJECT_DIR)]).cpu
+    return statistics.median(common.run_measured([sys.executable, "-c", code, str(PROJECT_DIR)]).cpu
                              for _ in range(repeats))
 
 
@@ -317,7 +317,7 @@ def part_stages(formats: list[str], by_genre, work: Path, repeats: int, cache: d
                                    else fa.parse_patches(patches))
     analyser = fa.SongAnalyser.from_model_dir(None, settings)
     print(f"\n[stages] where one four-minute song's CPU time goes (this process, 1 BLAS thread, best of 2 for the "
-          f"whole; --patches {patches or fa.MUSICNN_PATCH_BUDGET}); {bm.load_line()}")
+          f"whole; --patches {patches or fa.MUSICNN_PATCH_BUDGET}); {common.load_line()}")
     results = {}
     for name in formats:
         path = next(make_folder(name, 1, 1, by_genre, work, cache).iterdir())
@@ -339,7 +339,7 @@ def part_stages(formats: list[str], by_genre, work: Path, repeats: int, cache: d
 # cold
 # --------------------------------------------------------------------------------------------------------------
 def part_cold(by_genre, work: Path, repeats: int, cache: dict, distinct: int) -> dict:
-    print(f"\n[cold] fresh 03 processes; {bm.load_line()}")
+    print(f"\n[cold] fresh 03 processes; {common.load_line()}")
     if by_genre is not None:
         clip = by_genre["blues"][0]
     else:
@@ -350,8 +350,8 @@ def part_cold(by_genre, work: Path, repeats: int, cache: dict, distinct: int) ->
         clip = work / "clip.wav"
         soundfile.write(str(clip), functions_synthetic.synthesize_clip("blues", 0, seconds=30.0), audio.SAMPLE_RATE)
     command = [sys.executable, CLASSIFIER, str(clip), "--json"]
-    bm.run_measured(command)
-    runs = [bm.run_measured(command) for _ in range(repeats)]
+    common.run_measured(command)
+    runs = [common.run_measured(command) for _ in range(repeats)]
     wall = statistics.median(r.wall for r in runs)
     print(f"    03 {clip.name} --json: median {wall:.2f} s (min {min(r.wall for r in runs):.2f}, max "
           f"{max(r.wall for r in runs):.2f}), CPU {statistics.median(r.cpu for r in runs):.2f} s, peak RSS "
@@ -377,7 +377,7 @@ def _agreement_task(task: tuple) -> dict:
     if budget not in _ANALYSERS:
         settings = fa.AnalysisSettings(musicnn_patches=fa.parse_patches(patches))
         _ANALYSERS[budget] = fa.SongAnalyser.from_model_dir(None, settings)
-    y = bm.song_samples([Path(p) for p in parts])
+    y = common.song_samples([Path(p) for p in parts])
     started = time.process_time()
     default_ddof = fa.SPARSE_STD_DDOF
     fa.SPARSE_STD_DDOF = int(ddof) if ddof else default_ddof
@@ -393,13 +393,13 @@ def _agreement_task(task: tuple) -> dict:
 def part_agree(by_genre, budgets: list[str], cache_file: Path | None) -> dict:
     from functions_parallel import limit_worker_threads, run_in_workers
 
-    print(f"\n[agree] the same answer as --patches all; {bm.load_line()}")
+    print(f"\n[agree] the same answer as --patches all; {common.load_line()}")
     if by_genre is None:
         print("    needs the shared gtzan_mini clips; not measured")
         return {}
-    items = [(c.stem, "30-s clips", (str(c),)) for c in bm.clip_subset(by_genre, 10)]
-    items += [(s.name, "one-genre songs", tuple(map(str, s.clips))) for s in bm.one_genre_songs(by_genre, 0)]
-    items += [(s.name, "mixed songs (8 genres)", tuple(map(str, s.clips))) for s in bm.mixed_songs(by_genre, 10)]
+    items = [(c.stem, "30-s clips", (str(c),)) for c in common.clip_subset(by_genre, 10)]
+    items += [(s.name, "one-genre songs", tuple(map(str, s.clips))) for s in common.one_genre_songs(by_genre, 0)]
+    items += [(s.name, "mixed songs (8 genres)", tuple(map(str, s.clips))) for s in common.mixed_songs(by_genre, 10)]
     stored = json.loads(cache_file.read_text()) if cache_file and cache_file.is_file() else {}
     tasks = []
     for budget in ["all", *budgets]:
@@ -461,12 +461,12 @@ def part_agree(by_genre, budgets: list[str], cache_file: Path | None) -> dict:
 # preprocess
 # --------------------------------------------------------------------------------------------------------------
 def part_preprocess(by_genre, work: Path, copies: int) -> dict:
-    print(f"\n[preprocess] 00 DIR --features all --workers 2; {bm.load_line()}")
+    print(f"\n[preprocess] 00 DIR --features all --workers 2; {common.load_line()}")
     if by_genre is None:
         print("    needs the shared gtzan_mini clips; not measured")
         return {}
     folder = work / "gtzan_copies"
-    clips = bm.clip_subset(by_genre, 10)
+    clips = common.clip_subset(by_genre, 10)
     for copy in range(copies):
         for clip in clips:
             target = folder / clip.parent.name / f"{clip.stem}.{copy}.wav"
@@ -474,7 +474,7 @@ def part_preprocess(by_genre, work: Path, copies: int) -> dict:
             target.symlink_to(clip)
     count = len(clips) * copies
     output = work / "features.csv"
-    run = bm.run_measured([sys.executable, PREPROCESS, str(folder), "-o", str(output), "--features", "all",
+    run = common.run_measured([sys.executable, PREPROCESS, str(folder), "-o", str(output), "--features", "all",
                            "--workers", "2", "--overwrite", "--no-progress"])
     scaled = run.wall * 1000 / count
     print(f"    {count} clips: {run.wall:.1f} s, CPU {run.cpu:.1f} s ({run.cpu / count:.3f} CPU-s/clip); scaled to "

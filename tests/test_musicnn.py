@@ -19,6 +19,7 @@ import pytest
 
 import functions_audio as audio
 import functions_musicnn as musicnn
+import functions_musicnn_keras
 import functions_synthetic
 
 INSTALL = "pip install --no-deps musicnn==0.1.0"
@@ -77,7 +78,7 @@ def test_numpy_forward_pass_equals_the_keras_model(arrays: dict[str, np.ndarray]
                         log_mel_like(rng),
                         rng.uniform(0, 5, size=(musicnn.PATCH_FRAMES, musicnn.N_MELS)).astype(np.float32),
                         np.zeros((musicnn.PATCH_FRAMES, musicnn.N_MELS), np.float32)])  # silence
-    model = musicnn.build_keras_model(arrays)
+    model = functions_musicnn_keras.build_keras_model(arrays)
     keras_tags, keras_penultimate = (np.asarray(a) for a in model(patches, training=False))
     tags, penultimate = network.patch_outputs(patches)
     assert tags.shape == (5, 50) and penultimate.shape == (5, 200)

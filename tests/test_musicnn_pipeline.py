@@ -24,6 +24,7 @@ import functions_analysis as fa
 import functions_audio as audio
 import functions_dataset as dataset
 import functions_musicnn as musicnn
+import functions_song_result as song_result
 import functions_synthetic
 
 SR = audio.SAMPLE_RATE
@@ -110,7 +111,7 @@ def test_a_30_s_song_gets_every_patch_and_the_features_00_writes(musicnn_model):
     assert np.isnan(row[:len(audio.CLASSIC_COLUMNS)]).all()
     np.testing.assert_allclose(row[len(audio.CLASSIC_COLUMNS):], musicnn.clip_features(y), atol=1e-6)
     result = analyser.analyse_samples(y)
-    assert result.ok and len(result.tags) == fa.TOP_TAGS
+    assert result.ok and len(result.tags) == song_result.TOP_TAGS
     taggram = musicnn.taggram_of(y)
     assert [tag for tag, _ in result.tags] == [tag for tag, _ in musicnn.top_tags(taggram.tags.mean(axis=0))]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import functions_dataviz as viz
-from functions_analysis import SongResult, WindowResult
+from functions_song_result import SongResult, WindowResult
 
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
 STARTS = [15.0 * i for i in range(15)]  # what plan_windows gives for 240 s: 0:00, 0:15, ..., 3:30

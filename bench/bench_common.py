@@ -1,0 +1,170 @@
+"""What every benchmark needs, in one place: the project on the import path, the machine's load in one line, a
+command timed as a fresh process (wall time, CPU seconds and peak RSS, its children's included), the CPU-bound
+rate, and the songs the benchmarks make from the shared GTZAN clips (4-minute songs of one genre or of eight).
+
+The machines are shared, so each benchmark prints the load average beside its figures and takes its ratios
+within one run; "CPU-bound" figures divide the work by the CPU seconds the processes got (the rate the command
+would reach with both cores to itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+import numpy as np  # noqa: E402
+
+import functions_audio as audio  # noqa: E402
+
+CLASSIFIER = str(PROJECT_DIR / "03_launch_classifier.py")
+PREPROCESS = str(PROJECT_DIR / "00_preprocess_music.py")
+CLIPS_PER_SONG = 8  # 8 x 30 s = a 4-minute song
+
+
+def load_line() -> str:
+    """The machine's load average over 1, 5 and 15 minutes, and its CPUs, as one line."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} CPUs)"
+
+
+def best_of(function: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` calls, in seconds (the machine is shared: the least disturbed run)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@dataclass
+class Run:
+    """One finished process: wall seconds, CPU seconds (its own and its children's), peak RSS in MB, output."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+LAUNCHER = r"""
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
+               "peak_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}, out)
+"""
+
+
+def run_measured(command: Sequence[str], check: bool = True, env: dict[str, str] | None = None) -> Run:
+    """Run ``command`` in the project folder as a fresh process; its wall time, and its CPU seconds and peak RSS
+    (with its children's) from wait4. A small launcher process starts it: a child forked from this process
+    would start with this process's peak RSS as its own (Linux keeps it across fork and exec). With ``check``,
+    a failing command ends the benchmark with its last lines of stderr."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+        record = Path(tmp) / "usage.json"
+        with open(Path(tmp) / "out", "w+") as out, open(Path(tmp) / "err", "w+") as err:
+            subprocess.run([sys.executable, "-c", LAUNCHER, str(record), *map(str, command)], cwd=PROJECT_DIR,
+                           stdout=out, stderr=err, env=env, check=True)
+            out.seek(0)
+            err.seek(0)
+            usage = json.loads(record.read_text())
+            run = Run(usage["wall"], usage["cpu"], usage["peak_kb"] / 1024, out.read(), err.read(), usage["code"])
+    if check and run.returncode != 0:
+        raise SystemExit(f"{Path(sys.argv[0]).name}: {' '.join(map(str, command))} failed "
+                         f"(exit {run.returncode}):\n{run.stderr[-2000:]}")
+    return run
+
+
+def cpu_bound_rate(run: Run, count: int, workers: int = 2) -> float:
+    """Items/s the command would reach with ``workers`` cores to itself: its items over its CPU seconds."""
+    return workers * count / run.cpu
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The shared audio: clips and 4-minute songs made of them
+# --------------------------------------------------------------------------------------------------------------
+def shared_clips() -> dict[str, list[Path]]:
+    """The ``gtzan_mini`` clips of the shared data by genre; ends the benchmark with one line without them."""
+    shared = audio.shared_data_dir()
+    if shared is None or not (shared / "gtzan_mini").is_dir():
+        raise SystemExit(f"{Path(sys.argv[0]).name}: ../shared/data/gtzan_mini not found (set GENRE_SHARED_DATA)")
+    return {genre: sorted((shared / "gtzan_mini" / genre).glob("*.wav")) for genre in audio.GENRES}
+
+
+def clip_subset(by_genre: dict[str, list[Path]], per_genre: int) -> list[Path]:
+    """The first ``per_genre`` clips of each genre."""
+    return [path for genre in audio.GENRES for path in by_genre[genre][:per_genre]]
+
+
+@dataclass(frozen=True)
+class Song:
+    """A 4-minute song: eight shared clips end to end, all of one genre or of eight genres ("mixed")."""
+
+    name: str
+    kind: str  # "one-genre" or "mixed"
+    clips: tuple[Path, ...]
+
+
+def one_genre_songs(by_genre: dict[str, list[Path]], rotation: int) -> list[Song]:
+    """One song per genre, its eight clips chosen by ``rotation`` (other rotations: other orders and clips)."""
+    songs = []
+    for genre in audio.GENRES:
+        clips = by_genre[genre]
+        picked = tuple(clips[(2 * rotation + j) % len(clips)] for j in range(CLIPS_PER_SONG))
+        songs.append(Song(f"{genre} {rotation}", "one-genre", picked))
+    return songs
+
+
+def mixed_songs(by_genre: dict[str, list[Path]], count: int) -> list[Song]:
+    """``count`` songs of eight clips of eight different genres (seeded: the same songs every run)."""
+    rng = np.random.default_rng(16)
+    songs = []
+    for number in range(count):
+        genres = rng.choice(len(audio.GENRES), CLIPS_PER_SONG, replace=False)
+        picked = tuple(by_genre[audio.GENRES[g]][int(rng.integers(len(by_genre[audio.GENRES[g]])))] for g in genres)
+        songs.append(Song(f"mixed {number}", "mixed", picked))
+    return songs
+
+
+def folder_songs(by_genre: dict[str, list[Path]], count: int) -> list[Song]:
+    """``count`` songs (at most 60), half one-genre and half mixed, alternating (so any first N are half and
+    half)."""
+    singles = one_genre_songs(by_genre, 0) + one_genre_songs(by_genre, 1) + one_genre_songs(by_genre, 2)
+    mixed = mixed_songs(by_genre, count)
+    alternating = [song for pair in zip(singles, mixed, strict=False) for song in pair]
+    return alternating[:count]
+
+
+def song_samples(clips: Sequence[Path]) -> np.ndarray:
+    """The clips decoded (22.05 kHz mono float32) and joined end to end."""
+    return np.concatenate([audio.load_audio(path, max_seconds=None) for path in clips])
+
+
+def write_song_folder(songs: Sequence[Song], folder: Path) -> list[Path]:
+    """The songs as 16-bit WAV files (22.05 kHz mono) in ``folder``, named in order."""
+    import soundfile
+
+    folder.mkdir(parents=True)
+    paths = []
+    for number, song in enumerate(songs):
+        path = folder / f"song {number:02d} ({song.name}).wav"
+        soundfile.write(str(path), song_samples(song.clips), audio.SAMPLE_RATE, subtype="PCM_16")
+        paths.append(path)
+    return paths

@@ -1,0 +1,72 @@
+"""The code keeps rooms a reader can live in: no import circle among the project's modules, no module over 600
+lines (bench/ and tests/ aside), no class over 150 lines. Read from the source with ``ast``: nothing is imported."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = {path.stem: path for path in sorted(ROOT.glob("*.py"))}
+MAX_MODULE_LINES = 600
+MAX_CLASS_LINES = 150
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The project modules ``path`` imports, at its top or inside a function (a late import still ties them)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return {name for name in names if name in MODULES and name != path.stem}
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (module -> modules it imports), as a path that ends where it starts."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for other in sorted(graph[module]):
+            if state.get(other) == 1:
+                return path[path.index(other):] + [other]
+            if other not in state and (circle := visit(other)):
+                return circle
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (circle := visit(module)):
+            return circle
+    return None
+
+
+def test_find_circle_finds_one_and_only_one() -> None:
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_import_circle_among_the_project_modules() -> None:
+    graph = {name: imported_modules(path) for name, path in MODULES.items()}
+    assert "functions_audio" in graph["03_launch_classifier"] | set().union(*graph.values())
+    circle = find_circle(graph)
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_no_module_over_600_lines_and_no_class_over_150() -> None:
+    long_modules, long_classes = [], []
+    for path in MODULES.values():
+        text = path.read_text()
+        lines = text.count("\n")
+        if lines > MAX_MODULE_LINES:
+            long_modules.append(f"{path.name} ({lines})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES:
+                long_classes.append(f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long_modules, f"modules over {MAX_MODULE_LINES} lines: {long_modules}"
+    assert not long_classes, f"classes over {MAX_CLASS_LINES} lines: {long_classes}"
