@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import functions_records
@@ -359,12 +360,9 @@ def classify_on_worker(job: ClassificationJob, item: str) -> SongResult:
         return SongResult(input=item, error=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], scheduler: str
-                  ) -> Iterator[SongResult]:
-    """Classify on the Dask cluster at ``scheduler`` (its workers must see the files and the model at the same
-    paths); a song whose worker died, or whose call failed there, is one error record, and the rest go on."""
-    from distributed import KilledWorker
-
+def dask_worker_modules() -> list[ModuleType]:
+    """Every project module a Dask worker imports to classify a song of a scan (this module's, and the model's,
+    loaded when the first song is classified), each after the project modules it imports."""
     import functions_analysis
     import functions_audio
     import functions_calibration
@@ -376,6 +374,20 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     import functions_musicnn
     import functions_nn
     import functions_novelty
+    import functions_song_result
+
+    return [functions_audio, functions_features, functions_musicnn, functions_fetch, functions_dataset,
+            functions_calibration, functions_candidates, functions_novelty, functions_nn, functions_song_result,
+            functions_analysis, functions_interface, functions_records, sys.modules[__name__]]
+
+
+def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], scheduler: str
+                  ) -> Iterator[SongResult]:
+    """Classify on the Dask cluster at ``scheduler`` (its workers must see the files and the model at the same
+    paths); a song whose worker died, or whose call failed there, is one error record, and the rest go on."""
+    from distributed import KilledWorker
+
+    import functions_dataset
     from functions_parallel import connect_dask, describe_error
 
     yield from (SongResult(input=item, error=error) for item, error in items if error is not None)
@@ -383,11 +395,7 @@ def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], s
     if not todo:
         return
     job.load()  # a model that cannot be used fails here, in one line, not on every worker
-    # Workers import the modules a task needs, each after the project modules it imports.
-    modules = [functions_audio, functions_features, functions_musicnn, functions_fetch, functions_dataset,
-               functions_calibration, functions_candidates, functions_novelty, functions_nn, functions_analysis,
-               functions_interface, functions_records, sys.modules[__name__]]
-    with connect_dask(scheduler, modules, LibraryError, functions_dataset.DASK_PACKAGES) as cluster:
+    with connect_dask(scheduler, dask_worker_modules(), LibraryError, functions_dataset.DASK_PACKAGES) as cluster:
         futures = {cluster.submit(classify_on_worker, job, item): item for item in todo}
         for item, result, failure in cluster.finished(futures):
             if isinstance(failure, KilledWorker):

@@ -463,3 +463,26 @@ def test_genre_playlists_of_your_own_genres_are_files_of_their_own(tmp_path):
     assert sorted(path.name for path in folder.iterdir()) == sorted(f"{name}.m3u8" for name in lists)
     assert all(path.parent == folder for path in written)
     assert set(fl.every_playlist_name(genres)) == set(lists)
+
+
+def test_dask_workers_get_every_project_module_a_scan_imports():
+    """The upload list of a scan on a Dask cluster names every project module a worker loads to classify a song
+    with the shipped model (importing functions_library, loading the model, running the musicnn network's module),
+    each after the project modules it imports itself: a worker cannot import the project otherwise (a module
+    missing from it made every song of a cluster scan fail)."""
+    import ast
+
+    names = [m.__name__ for m in fl.dask_worker_modules()]
+    code = ("import sys, functions_audio, functions_library, functions_nn, functions_musicnn; "
+            "functions_nn.load_classifier(functions_audio.PRETRAINED_MODEL_DIR); "
+            "print(sorted(m for m in sys.modules if m.startswith('functions_')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(fl.__file__).parent, capture_output=True, text=True,
+                         timeout=120)
+    loaded = set(ast.literal_eval(out.stdout.strip())) - {"functions_parallel"}  # connect_dask sends that one
+    assert loaded <= set(names), (sorted(loaded - set(names)), out.stderr)
+    for i, module in enumerate(fl.dask_worker_modules()):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+        assert {m for m in imported if m.startswith("functions_")} - {"functions_parallel"} <= set(names[:i]), \
+            module.__name__
