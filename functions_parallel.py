@@ -38,19 +38,25 @@ def reuse_freed_memory(limit_bytes: int = 1 << 28) -> None:
     and the next array of that size touches fresh pages again: a 4-minute song made ~8,700 page faults, about
     0.5 CPU-s of a 2-CPU-s analysis on this machine. Blocks up to ``limit_bytes`` now come from the heap and
     stay there for the next song (the heap stays at the largest song's working set)."""
+    set_malloc_thresholds(mmap_bytes=limit_bytes, trim_bytes=2 * limit_bytes)
+
+
+def set_malloc_thresholds(mmap_bytes: int, trim_bytes: int) -> None:
+    """glibc's malloc thresholds: blocks up to ``mmap_bytes`` come from the heap (larger ones are mapped), and the
+    heap's free top is given back to the system only above ``trim_bytes``. No-op where the C library has no
+    mallopt (not Linux, or not glibc: musl has none)."""
     import ctypes
     import sys
 
     if not sys.platform.startswith("linux"):
         return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
     try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, limit_bytes)
-    mallopt(m_trim_threshold, 2 * limit_bytes)
+        libc = ctypes.CDLL(None)  # this process's own symbols, the C library's among them
+        libc.mallopt(m_mmap_threshold, mmap_bytes)
+        libc.mallopt(m_trim_threshold, trim_bytes)
+    except (OSError, AttributeError, TypeError):
+        pass
 
 
 def single_blas_thread() -> None:
@@ -496,15 +502,7 @@ def restore_malloc_thresholds() -> None:
     threshold at 128 KiB: every array of a few MB is then mapped, zeroed and unmapped again, and feature
     extraction costs 1.8x the CPU (three times the system time). A worker keeps up to 64 MiB more; no-op where
     the C library has no mallopt."""
-    import ctypes
-
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-    try:
-        libc = ctypes.CDLL(None)  # this process's own symbols, the C library's among them
-        libc.mallopt(m_mmap_threshold, 32 * 2**20)
-        libc.mallopt(m_trim_threshold, 64 * 2**20)
-    except (OSError, AttributeError, TypeError):
-        pass
+    set_malloc_thresholds(mmap_bytes=32 * 2**20, trim_bytes=64 * 2**20)
 
 
 def _worker_address() -> str:

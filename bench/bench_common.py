@@ -97,6 +97,19 @@ def cpu_bound_rate(run: Run, count: int, workers: int = 2) -> float:
     return workers * count / run.cpu
 
 
+def verdict(ok: bool) -> str:
+    """How a target fared in a run: 'met' or 'MISSED'."""
+    return "met" if ok else "MISSED"
+
+
+def print_target_lines(lines: list[str]) -> None:
+    """The targets of a run, one line each (each with its figure and ``verdict``), under one heading."""
+    if lines:
+        print("\ntargets (figures of this run):")
+        for line in lines:
+            print(f"    {line}")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The shared audio: clips and 4-minute songs made of them
 # --------------------------------------------------------------------------------------------------------------

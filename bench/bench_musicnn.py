@@ -63,9 +63,11 @@ from bench_common import (  # noqa: E402
     load_line,
     mixed_songs,
     one_genre_songs,
+    print_target_lines,
     run_measured,
     shared_clips,
     song_samples,
+    verdict,
     write_song_folder,
 )
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
@@ -834,9 +836,6 @@ def part_agreement(clips: list[Path], songs: list[Song], models: list[str], budg
 # --------------------------------------------------------------------------------------------------------------
 def print_summary(results: dict) -> None:
     """The targets, each with the figure measured above and met / MISSED."""
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
-
     lines = []
     if 1 in results:
         for threads in sorted(k for k in results[1] if isinstance(k, int)):
@@ -860,10 +859,7 @@ def print_summary(results: dict) -> None:
     for (model, budget), (same, total) in results.get(5, {}).items():
         lines.append(f"(5) same genre as dense, {Path(model).name}, budget {budget}: {same}/{total} = "
                      f"{same / total:.1%} (>= {TARGET_AGREEMENT:.0%}: {verdict(same / total >= TARGET_AGREEMENT)})")
-    if lines:
-        print("\ntargets (figures of this run):")
-        for line in lines:
-            print(f"    {line}")
+    print_target_lines(lines)
 
 
 def main() -> int:

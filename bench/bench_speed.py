@@ -50,6 +50,7 @@ sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
 import bench_common as common  # noqa: E402
 import numpy as np  # noqa: E402
+from bench_common import verdict  # noqa: E402
 
 import functions_analysis as fa  # noqa: E402
 import functions_audio as audio  # noqa: E402
@@ -487,9 +488,6 @@ def part_preprocess(by_genre, work: Path, copies: int) -> dict:
 
 def print_targets(results: dict) -> None:
     """The issue's targets, each with this run's figure and met / MISSED."""
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
-
     lines = []
     for (name, label), r in results.get("folder", {}).items():
         if name == "mp3-192" and label.startswith("this checkout"):
@@ -510,10 +508,7 @@ def print_targets(results: dict) -> None:
     if pre:
         lines.append(f"00 --features all, 1000 clips: {pre['scaled_s'] / 60:.1f} min [<= {TARGET_PREPROCESS_S / 60:g} "
                      f"min: {verdict(pre['scaled_s'] <= TARGET_PREPROCESS_S)}]")
-    if lines:
-        print("\ntargets (this run's figures):")
-        for line in lines:
-            print(f"    {line}")
+    common.print_target_lines(lines)
 
 
 def main() -> int:

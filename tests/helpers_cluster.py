@@ -133,3 +133,20 @@ def _signal_group(group: int, signum: int) -> None:
         os.killpg(group, signum)
     except ProcessLookupError:
         pass
+
+
+def unsent_imports(modules: list, sent_first: tuple[str, ...] = ()) -> list[str]:
+    """The upload list ``modules`` (a step's dask_worker_modules()) checked in its order: each module's top-level
+    project imports must come before it (a worker imports each module as it arrives), or be among ``sent_first``.
+    Returns one 'module: missing' entry per module that imports one sent later or never."""
+    import ast
+
+    names = [m.__name__ for m in modules]
+    problems = []
+    for i, module in enumerate(modules):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+        missing = {m for m in imported if m and m.startswith("functions_")} - set(sent_first) - set(names[:i])
+        problems += [f"{module.__name__}: {m}" for m in sorted(missing)]
+    return problems

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import PROJECT_DIR, child_processes, process_alive, run_script
+from helpers_cluster import unsent_imports
 from test_nn_export import make_features_csv
 
 import functions_evaluation as evaluation
@@ -157,11 +158,7 @@ def test_dask_workers_get_every_project_module_a_grid_job_imports() -> None:
     code = "import sys, functions_gridjobs; print(sorted(m for m in sys.modules if m.startswith('functions_')))"
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
     assert sorted(names) == ast.literal_eval(out.stdout.strip()), out.stderr
-    for i, module in enumerate(gridjobs.dask_worker_modules()):
-        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
-        imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
-        assert {m for m in imported if m.startswith("functions_")} <= set(names[:i]), module.__name__
+    assert not unsent_imports(gridjobs.dask_worker_modules())
 
 
 def test_results_writer_and_resume(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from helpers_classify import PROJECT_DIR, run_classifier, script_env, synthetic_song, write_wav
+from helpers_cluster import unsent_imports
 
 import functions_interface as fi
 import functions_library as fl
@@ -480,9 +481,4 @@ def test_dask_workers_get_every_project_module_a_scan_imports():
                          timeout=120)
     loaded = set(ast.literal_eval(out.stdout.strip())) - {"functions_parallel"}  # connect_dask sends that one
     assert loaded <= set(names), (sorted(loaded - set(names)), out.stderr)
-    for i, module in enumerate(fl.dask_worker_modules()):
-        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
-        imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
-        assert {m for m in imported if m.startswith("functions_")} - {"functions_parallel"} <= set(names[:i]), \
-            module.__name__
+    assert not unsent_imports(fl.dask_worker_modules(), sent_first=("functions_parallel",))  # connect_dask's own
