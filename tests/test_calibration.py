@@ -174,3 +174,14 @@ def test_ece_floor_of_a_perfectly_calibrated_model_on_a_few_hundred_clips() -> N
     # the floor shrinks as the square root of the clips
     big = calibration.ece_if_calibrated(random_probabilities(2900, seed=0), n_draws=500)
     assert big["mean"] == pytest.approx(floor["mean"] / np.sqrt(10), rel=0.3)
+
+
+def test_the_ece_floor_of_near_certain_answers_on_few_clips_has_a_tail_above_its_95th_percentile():
+    """Four clips answered at 99.97 %: nearly every draw has them all right (ECE 0.0003), one in ~800 has one
+    wrong (ECE ~0.25), so the mean (~0.0006) is above the 95th percentile (0.0003): both are still reported, in
+    (0, 1] (a test of 02 once assumed mean <= p95 and failed on such a model)."""
+    proba = np.full((4, 10), 0.0003 / 9)
+    proba[:, 0] = 0.9997
+    floor = calibration.ece_if_calibrated(proba)
+    assert floor["n_clips"] == 4 and floor["p95"] == pytest.approx(0.0003, abs=1e-9)
+    assert floor["p95"] < floor["mean"] < 0.01

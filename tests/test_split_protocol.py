@@ -93,7 +93,9 @@ def test_02_split_calibrates_on_valid_and_reports_on_test(split_data, tmp_path: 
     assert low <= metrics["accuracy"] <= high and high - low > 0.4
     assert "95 % interval" in result.stdout
     floor = metrics["ece_if_calibrated"]
-    assert floor["n_clips"] == 4 and 0 < floor["mean"] <= floor["p95"] <= 1
+    # mean and 95th percentile are each in (0, 1]; their order is not fixed: with near-certain answers on 4 clips
+    # almost every draw gives a tiny ECE and a rare one a large one, so the mean can exceed the 95th percentile
+    assert floor["n_clips"] == 4 and 0 < floor["mean"] <= 1 and 0 < floor["p95"] <= 1
     assert "a perfectly calibrated model with these probabilities would show on 4 clips" in result.stdout
     assert (out / "reliability.png").stat().st_size > 10_000
     classifier = nn.load_classifier(out)
