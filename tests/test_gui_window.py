@@ -151,6 +151,13 @@ class Driver:
         self.pump(0.3)  # let the chart draw
         return self.window.last_result
 
+    def scan_folder(self, folder: Path, monkeypatch: pytest.MonkeyPatch, timeout: float = 120) -> None:
+        """Open ``folder`` with the window's "Open folder" button (its dialog answered with the folder) and wait
+        for the scan to end."""
+        monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(folder))
+        self.click(self.window.open_folder_button)
+        self.pump(until=lambda: not self.window.busy, timeout=timeout)
+
     def screenshot(self, path: Path) -> Path:
         from PIL import ImageGrab
 
@@ -590,9 +597,7 @@ def test_more_like_this_shows_a_songs_neighbours_and_saves_them_as_a_playlist(di
     driver = Driver(display, model)
     try:
         window = driver.window
-        monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(folder))
-        driver.click(window.open_folder_button)
-        driver.pump(until=lambda: not window.busy, timeout=120)
+        driver.scan_folder(folder, monkeypatch)
         assert len(table_rows(window)) == 6 and str(window.whole_button.cget("state")) == "disabled"
         assert "similarity" not in window.table["displaycolumns"]
 
@@ -649,9 +654,7 @@ def test_more_like_this_with_a_model_that_reads_only_classic_features_says_why_n
     driver = Driver(display, model)
     try:
         window = driver.window
-        monkeypatch.setattr(fw.filedialog, "askdirectory", lambda **kw: str(folder))
-        driver.click(window.open_folder_button)
-        driver.pump(until=lambda: not window.busy, timeout=60)
+        driver.scan_folder(folder, monkeypatch, timeout=60)
         click_row(driver, str(folder / "metal.wav"))
         driver.click(window.like_button)
         assert window.status_text.get() == ("No similarity vector for metal: the model reads only classic features, "
