@@ -162,11 +162,12 @@ def unpack(archive: Path, args: argparse.Namespace) -> Path:
 def prepare_musicnn() -> int:
     """Convert the musicnn wheel's checkpoint into our weights file (again, if it is there)."""
     import functions_musicnn
+    import functions_musicnn_weights
 
     try:
-        path = functions_musicnn.convert_checkpoint()
+        path = functions_musicnn_weights.convert_checkpoint()
         functions_musicnn.load_network(weights=path)
-    except functions_musicnn.MusicnnUnavailable as error:
+    except functions_musicnn_weights.MusicnnUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"musicnn weights ready: {path}")

@@ -367,12 +367,13 @@ class WindowAnalyser:
         self.musicnn_weights: str | None = None  # the file it was loaded from
         if set(classifier.feature_columns) & set(functions_audio.MUSICNN_COLUMNS):
             import functions_musicnn
+            import functions_musicnn_weights
             import functions_nn
 
             try:
                 self.musicnn = functions_musicnn.load_network(weights=musicnn_weights)
-                self.musicnn_weights = musicnn_weights or str(functions_musicnn.weights_path().resolve())
-            except functions_musicnn.MusicnnUnavailable as exc:
+                self.musicnn_weights = musicnn_weights or str(functions_musicnn_weights.weights_path().resolve())
+            except functions_musicnn_weights.MusicnnUnavailable as exc:
                 raise functions_nn.ModelLoadError(
                     f"{getattr(classifier, 'model_dir', 'model')}: reads musicnn features, but {exc}") from None
 

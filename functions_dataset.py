@@ -364,11 +364,13 @@ def _results_dask(clips: Sequence[Clip], max_seconds: float | None, scheduler: s
     import functions_audio
     import functions_features
     import functions_musicnn
+    import functions_musicnn_weights
     from functions_parallel import connect_dask
 
     # Workers import the modules a task needs, in dependency order, whatever their working folder; they read
     # the musicnn weights at the path this machine has them (like the audio files).
-    modules = [functions_audio, functions_features, functions_musicnn, sys.modules[__name__]]
+    modules = [functions_audio, functions_features, functions_musicnn_weights, functions_musicnn,
+               sys.modules[__name__]]
     with connect_dask(scheduler, modules, DatasetError, DASK_PACKAGES) as cluster:
         futures = {cluster.submit(extract_row_fields_on_worker, str(clip.path), max_seconds, feature_set,
                                   musicnn_weights): clip
@@ -416,11 +418,12 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     musicnn_weights = None
     if feature_set in ("musicnn", "all"):  # before any work: one line if the network cannot be had
         import functions_musicnn
+        import functions_musicnn_weights
 
         try:
             functions_musicnn.load_network()  # converted from the wheel first where needed
-            musicnn_weights = str(functions_musicnn.weights_path().resolve())
-        except functions_musicnn.MusicnnUnavailable as error:
+            musicnn_weights = str(functions_musicnn_weights.weights_path().resolve())
+        except functions_musicnn_weights.MusicnnUnavailable as error:
             raise DatasetError(str(error)) from None
     if labelled is None:
         clips, skipped = scan_dataset(dataset_dir)

@@ -372,13 +372,14 @@ def dask_worker_modules() -> list[ModuleType]:
     import functions_fetch
     import functions_interface
     import functions_musicnn
+    import functions_musicnn_weights
     import functions_nn
     import functions_novelty
     import functions_song_result
 
-    return [functions_audio, functions_features, functions_musicnn, functions_fetch, functions_dataset,
-            functions_calibration, functions_candidates, functions_novelty, functions_nn, functions_song_result,
-            functions_analysis, functions_interface, functions_records, sys.modules[__name__]]
+    return [functions_audio, functions_features, functions_musicnn_weights, functions_musicnn, functions_fetch,
+            functions_dataset, functions_calibration, functions_candidates, functions_novelty, functions_nn,
+            functions_song_result, functions_analysis, functions_interface, functions_records, sys.modules[__name__]]
 
 
 def _results_dask(job: ClassificationJob, items: list[tuple[str, str | None]], scheduler: str

@@ -7,22 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from functions_musicnn import (
-    _BN_PARTS,
-    _MIDEND,
-    _TEMPORAL,
-    _TIMBRAL,
-    BN_EPSILON,
-    MIDEND_PAD,
-    MUSICNN_MODEL,
-    N_MELS,
-    N_TAGS,
-    PATCH_FRAMES,
-    PENULTIMATE_UNITS,
-    TIMBRAL_PAD,
-    ensure_weights,
-    read_weights,
-)
+from functions_audio import MUSICNN_MODEL
+from functions_musicnn import _MIDEND, _TEMPORAL, _TIMBRAL, BN_EPSILON, MIDEND_PAD, N_MELS, PATCH_FRAMES, TIMBRAL_PAD
+from functions_musicnn_weights import _BN_PARTS, N_TAGS, PENULTIMATE_UNITS, ensure_weights, read_weights
 
 
 def build_keras_model(arrays: dict[str, np.ndarray] | None = None):  # -> keras.Model

@@ -20,6 +20,7 @@ import pytest
 import functions_audio as audio
 import functions_musicnn as musicnn
 import functions_musicnn_keras
+import functions_musicnn_weights as fmw
 import functions_synthetic
 
 INSTALL = "pip install --no-deps musicnn==0.1.0"
@@ -33,8 +34,8 @@ F16_ULP_IN_LOG = float(np.log10(1 + 2.0 ** -10))  # one float16 step of S, seen 
 def arrays() -> dict[str, np.ndarray]:
     """The converted weights (converted from the installed wheel on first use); a clear failure without it."""
     try:
-        return musicnn.read_weights(musicnn.ensure_weights())
-    except musicnn.MusicnnUnavailable as exc:
+        return fmw.read_weights(fmw.ensure_weights())
+    except fmw.MusicnnUnavailable as exc:
         problem = str(exc)
     pytest.fail(f"the musicnn weights are needed (the project's set-up installs them): {problem}", pytrace=False)
 
@@ -210,17 +211,17 @@ def no_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
 def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """GENRE_MUSICNN_WEIGHTS points to an empty folder: the cache file there."""
     monkeypatch.setenv("GENRE_MUSICNN_WEIGHTS", str(tmp_path / "weights"))
-    path = musicnn.weights_path()
+    path = fmw.weights_path()
     assert path == tmp_path / "weights" / f"{musicnn.MUSICNN_MODEL}.npz"
     return path
 
 
 def test_without_the_wheel_and_cache_the_error_says_what_to_install(no_wheel: None, cache_in: Path) -> None:
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.read_weights(musicnn.ensure_weights())
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.read_weights(fmw.ensure_weights())
     assert INSTALL in one_line(caught.value)
     assert not cache_in.exists()
-    with pytest.raises(musicnn.MusicnnUnavailable):
+    with pytest.raises(fmw.MusicnnUnavailable):
         musicnn.load_network()
 
 
@@ -237,8 +238,8 @@ def test_a_wheel_without_the_checkpoint_names_the_folder(tmp_path: Path, monkeyp
                                                          cache_in: Path) -> None:
     (tmp_path / "musicnn").mkdir()
     pretend_wheel_at(tmp_path / "musicnn", monkeypatch)
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.ensure_weights()
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.ensure_weights()
     message = one_line(caught.value)
     assert str(tmp_path / "musicnn" / musicnn.MUSICNN_MODEL) in message and "musicnn==0.1.0" in message
 
@@ -249,7 +250,7 @@ class RawCheckpointError(Exception):
 
 @pytest.mark.parametrize("damage", ["truncated data file", "missing data file"])
 def test_a_damaged_checkpoint_gives_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
-    source = musicnn.checkpoint_dir()
+    source = fmw.checkpoint_dir()
     folder = tmp_path / "musicnn" / musicnn.MUSICNN_MODEL
     folder.mkdir(parents=True)
     (folder / ".index").write_bytes((source / ".index").read_bytes())
@@ -257,9 +258,9 @@ def test_a_damaged_checkpoint_gives_one_line(tmp_path: Path, monkeypatch: pytest
         data = (source / ".data-00000-of-00001").read_bytes()
         (folder / ".data-00000-of-00001").write_bytes(data[:len(data) // 2])
     pretend_wheel_at(tmp_path / "musicnn", monkeypatch)
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
         try:
-            musicnn.convert_checkpoint(output=tmp_path / "out.npz")
+            fmw.convert_checkpoint(output=tmp_path / "out.npz")
         except (IndexError, OSError) as exc:
             raise RawCheckpointError(f"{type(exc).__name__}: {exc}") from exc
         except Exception as exc:
@@ -273,7 +274,7 @@ def test_a_damaged_checkpoint_gives_one_line(tmp_path: Path, monkeypatch: pytest
 def damaged_files(arrays: dict[str, np.ndarray], folder: Path) -> dict[str, Path]:
     """Cache files damaged in every way we know, written in ``folder``."""
     good = folder / "good.npz"
-    meta = json.dumps({"format_version": musicnn.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL}).encode()
+    meta = json.dumps({"format_version": fmw.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL}).encode()
     np.savez(good, meta=np.frombuffer(meta, np.uint8), **arrays)
     data = good.read_bytes()
     files = {}
@@ -309,28 +310,28 @@ def test_a_damaged_cache_file_gives_one_line_naming_it(arrays: dict[str, np.ndar
     cache_in.parent.mkdir(parents=True)
     for damage, path in files.items():
         cache_in.write_bytes(path.read_bytes())
-        with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-            musicnn.read_weights(musicnn.ensure_weights())  # found in the cache: no conversion attempted
+        with pytest.raises(fmw.MusicnnUnavailable) as caught:
+            fmw.read_weights(fmw.ensure_weights())  # found in the cache: no conversion attempted
         message = one_line(caught.value)
         assert str(cache_in) in message, damage
         assert "--prepare-musicnn" in message and INSTALL in message, damage
     missing = tmp_path / "missing.npz"
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.read_weights(missing)
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.read_weights(missing)
     assert str(missing) in one_line(caught.value)
 
 
 def test_the_checkpoint_converts_and_round_trips(arrays: dict[str, np.ndarray], tmp_path: Path) -> None:
     import tensorflow as tf
 
-    out = musicnn.convert_checkpoint(output=tmp_path / "converted.npz")
+    out = fmw.convert_checkpoint(output=tmp_path / "converted.npz")
     assert out == tmp_path / "converted.npz" and not list(tmp_path.glob(".*partial"))
-    converted = musicnn.read_weights(out)
-    folder = musicnn.checkpoint_dir()
+    converted = fmw.read_weights(out)
+    folder = fmw.checkpoint_dir()
     reader = tf.compat.v1.train.NewCheckpointReader(str(folder) + "/")
     variables = set(reader.get_variable_to_shape_map())
     used = set()
-    for scope, name in musicnn._CHECKPOINT_LAYERS.items():
+    for scope, name in fmw._CHECKPOINT_LAYERS.items():
         parts = ("gamma", "beta", "moving_mean", "moving_variance") if "batch_normalization" in scope else (
             "kernel", "bias")
         for part in parts:
@@ -341,12 +342,12 @@ def test_the_checkpoint_converts_and_round_trips(arrays: dict[str, np.ndarray], 
     # every variable of the network is converted: what is left are the optimiser's slots and counters
     left = variables - used
     assert all("Adam" in v or v in ("beta1_power", "beta2_power", "global_step") for v in left), sorted(left)[:5]
-    assert set(converted) == {f"{name}/{part}" for name in musicnn._CHECKPOINT_LAYERS.values()
+    assert set(converted) == {f"{name}/{part}" for name in fmw._CHECKPOINT_LAYERS.values()
                               for part in (("gamma", "beta", "moving_mean", "moving_variance") if name.endswith("bn")
                                            else ("kernel", "bias"))}
     with np.load(out) as npz:
         meta = json.loads(npz["meta"].tobytes())
-    assert meta["format_version"] == musicnn.WEIGHTS_FORMAT_VERSION and meta["wheel"] == "musicnn==0.1.0"
+    assert meta["format_version"] == fmw.WEIGHTS_FORMAT_VERSION and meta["wheel"] == "musicnn==0.1.0"
     assert meta["checkpoint_sha256"] == hashlib.sha256((folder / ".data-00000-of-00001").read_bytes()).hexdigest()
     for key, value in converted.items():  # the cache in use holds the same arrays
         np.testing.assert_array_equal(value, arrays[key])
@@ -403,48 +404,48 @@ def test_parity_with_the_original_musicnn_outputs(network: musicnn.MusicnnNetwor
 def mtt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel's MTT_musicnn checkpoint converted the same way (same shapes, other weights, its own name)."""
     folder = tmp_path_factory.mktemp("mtt")
-    return musicnn.convert_checkpoint("MTT_musicnn", folder / "MTT_musicnn.npz")
+    return fmw.convert_checkpoint("MTT_musicnn", folder / "MTT_musicnn.npz")
 
 
 def save_cache(path: Path, arrays: dict[str, np.ndarray], **meta: object) -> Path:
     """A cache file of ``arrays`` whose metadata says ``meta`` (a valid checksum unless meta gives one)."""
-    meta = {"format_version": musicnn.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL,
-            "arrays_sha256": musicnn.arrays_sha256(arrays), **meta}
+    meta = {"format_version": fmw.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL,
+            "arrays_sha256": fmw.arrays_sha256(arrays), **meta}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
     return path
 
 
 def test_another_checkpoints_weights_are_refused_by_name_and_by_checksum(mtt_cache: Path, tmp_path: Path) -> None:
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.read_weights(mtt_cache)  # what the MTT conversion wrote: its own name
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.read_weights(mtt_cache)  # what the MTT conversion wrote: its own name
     assert "MTT_musicnn" in one_line(caught.value) and str(mtt_cache) in str(caught.value)
-    mtt = musicnn.read_weights(mtt_cache, "MTT_musicnn")  # the file itself is sound
+    mtt = fmw.read_weights(mtt_cache, "MTT_musicnn")  # the file itself is sound
     relabelled = save_cache(tmp_path / "relabelled.npz", mtt)  # named MSD_musicnn, checksum recomputed
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.read_weights(relabelled)
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.read_weights(relabelled)
     assert "not the MSD_musicnn weights" in one_line(caught.value)
 
 
 def test_a_wrong_shape_or_checksum_is_refused_naming_the_array(arrays: dict[str, np.ndarray], tmp_path: Path) -> None:
     shrunk = {**arrays, "midend_2/kernel": arrays["midend_2/kernel"][:, :60]}
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.read_weights(save_cache(tmp_path / "shape.npz", shrunk))
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.read_weights(save_cache(tmp_path / "shape.npz", shrunk))
     assert "midend_2/kernel has shape (7, 60, 1, 64)" in one_line(caught.value)
     changed = {**arrays, "output/bias": arrays["output/bias"] + np.float32(0.01)}
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.read_weights(save_cache(tmp_path / "sum.npz", changed, arrays_sha256=musicnn.arrays_sha256(arrays)))
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.read_weights(save_cache(tmp_path / "sum.npz", changed, arrays_sha256=fmw.arrays_sha256(arrays)))
     assert "checksum" in one_line(caught.value)
 
 
 def test_an_older_cache_of_ours_is_converted_again(arrays: dict[str, np.ndarray], cache_in: Path) -> None:
     save_cache(cache_in, arrays, format_version=1)
-    with pytest.raises(musicnn.MusicnnUnavailable, match="not a musicnn weights file of this version"):
-        musicnn.read_weights(cache_in)
+    with pytest.raises(fmw.MusicnnUnavailable, match="not a musicnn weights file of this version"):
+        fmw.read_weights(cache_in)
     musicnn.load_network()  # the default cache: converted again from the wheel, then loaded
     with np.load(cache_in) as npz:
-        assert json.loads(npz["meta"].tobytes())["format_version"] == musicnn.WEIGHTS_FORMAT_VERSION
-    for name, value in musicnn.read_weights(cache_in).items():
+        assert json.loads(npz["meta"].tobytes())["format_version"] == fmw.WEIGHTS_FORMAT_VERSION
+    for name, value in fmw.read_weights(cache_in).items():
         np.testing.assert_array_equal(value, arrays[name])
 
 
@@ -452,6 +453,6 @@ def test_the_weights_setting_naming_a_file_is_one_line(tmp_path: Path, monkeypat
     setting = tmp_path / "weights.npz"
     setting.write_bytes(b"x")
     monkeypatch.setenv("GENRE_MUSICNN_WEIGHTS", str(setting))
-    with pytest.raises(musicnn.MusicnnUnavailable) as caught:
-        musicnn.ensure_weights()
+    with pytest.raises(fmw.MusicnnUnavailable) as caught:
+        fmw.ensure_weights()
     assert f"GENRE_MUSICNN_WEIGHTS={setting} is a file, not a folder" in one_line(caught.value)

@@ -24,6 +24,7 @@ import functions_analysis as fa
 import functions_audio as audio
 import functions_dataset as dataset
 import functions_musicnn as musicnn
+import functions_musicnn_weights as fmw
 import functions_song_result as song_result
 import functions_synthetic
 
@@ -174,7 +175,7 @@ def test_damaged_weights_are_one_line_saying_what_to_run(musicnn_model, tmp_path
     song = write_wav(tmp_path / "song.wav", synthetic_song([("metal", 5.0)]))
     weights = tmp_path / "weights"
     weights.mkdir()
-    shutil.copy(musicnn.ensure_weights(), weights / "MSD_musicnn.npz")
+    shutil.copy(fmw.ensure_weights(), weights / "MSD_musicnn.npz")
     data = (weights / "MSD_musicnn.npz").read_bytes()
     (weights / "MSD_musicnn.npz").write_bytes(data[: len(data) // 2])
     monkeypatch.setenv("GENRE_MUSICNN_WEIGHTS", str(weights))
@@ -188,10 +189,10 @@ def test_damaged_weights_are_one_line_saying_what_to_run(musicnn_model, tmp_path
 
 def wrong_shape_cache(folder: Path) -> Path:
     """A weights cache whose arrays all exist, with a valid checksum, one of them of a wrong shape."""
-    arrays = musicnn.read_weights(musicnn.ensure_weights())
+    arrays = fmw.read_weights(fmw.ensure_weights())
     arrays["temporal_64/kernel"] = arrays["temporal_64/kernel"][:60]
-    meta = {"format_version": musicnn.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL,
-            "arrays_sha256": musicnn.arrays_sha256(arrays)}
+    meta = {"format_version": fmw.WEIGHTS_FORMAT_VERSION, "model": musicnn.MUSICNN_MODEL,
+            "arrays_sha256": fmw.arrays_sha256(arrays)}
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(folder / "MSD_musicnn.npz", meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
     return folder
