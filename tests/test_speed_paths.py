@@ -1,6 +1,6 @@
 """The fast paths of issue 22 give the same numbers as the plain ones: reading a whole 44.1-kHz stereo MP3 a block
 at a time, the stereo downmix, a window read with a seek, the musicnn front ends pooling before their batch norm,
-the freed-memory setting; and 03 --patches."""
+the temporal front end by phases, the freed-memory setting; and 03 --patches."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from conftest import PROJECT_DIR, run_script
 import functions_analysis as fa
 import functions_audio as audio
 import functions_musicnn as musicnn
+import functions_musicnn_weights as fmw
 import functions_synthetic
 
 
@@ -90,6 +91,31 @@ def test_front_ends_pool_before_their_batch_norm_with_the_same_values() -> None:
     expected = musicnn._relu_bn(rows @ kernel, bias, scale, shift).reshape(7, 30, filters).max(axis=1)
     got = musicnn._pool_relu_bn((rows @ layer[0]).reshape(7, 30, filters), pool, *layer[1:])
     np.testing.assert_array_equal(got, expected)
+
+
+def test_the_temporal_front_end_by_phases_equals_the_plain_convolution() -> None:
+    """temporal_features (one matrix product per TEMPORAL_PHASES frames of a band, _phase_kernel) equals the plain
+    'same' convolution (each frame's window times the kernel, in float64), batch norm and max over the bands."""
+    rng = np.random.default_rng(3)
+    arrays = {name: (rng.standard_normal(shape) * 0.1).astype(np.float32)
+              for name, shape in fmw.expected_shapes().items()}
+    for name in [name for name in arrays if name.endswith("moving_variance")]:
+        arrays[name] = np.abs(arrays[name]) + 0.5
+    network = musicnn.MusicnnNetwork(arrays)
+    patch = rng.standard_normal((musicnn.PATCH_FRAMES, musicnn.N_MELS)).astype(np.float32)
+    expected = []
+    for name in ("temporal_128", "temporal_64", "temporal_32"):
+        kernel = arrays[f"{name}/kernel"].reshape(-1, arrays[f"{name}/kernel"].shape[-1]).astype(np.float64)
+        height, before = kernel.shape[0], (kernel.shape[0] - 1) // 2
+        padded = np.pad(patch.astype(np.float64), ((before, height - 1 - before), (0, 0)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, height, axis=0)  # (frames, bands, height)
+        conv = (windows.reshape(-1, height) @ kernel).reshape(musicnn.PATCH_FRAMES, musicnn.N_MELS, -1)
+        scale, shift = musicnn._bn_affine(arrays, f"{name}_bn")
+        expected.append((np.maximum(conv + arrays[f"{name}/bias"], 0.0) * scale + shift).max(axis=1))
+    expected = np.concatenate(expected, axis=1)
+    got = network.temporal_features(patch)
+    assert got.shape == expected.shape == (musicnn.PATCH_FRAMES, 153)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
 def test_reuse_freed_memory_keeps_large_blocks_for_the_next_array() -> None:
