@@ -4,7 +4,7 @@ is in the file), whose ``neighbours`` ranks every song by cosine similarity to a
 songs reached twice (the same file through links, or copies with equal audio: equal vectors) once or not at all.
 
 The file is read a block at a time without parsing whole records (100,000 songs in under 2 s:
-bench/bench_similarity.py); lines that are no record (torn, junk, longer than functions_records.LONGEST_LINE)
+bench/bench_similarity_scale.py); lines that are no record (torn, junk, longer than functions_records.LONGEST_LINE)
 are counted, never held whole. Errors are ``SimilarityError`` with one line for the user. NumPy and the standard
 library only.
 """
@@ -229,7 +229,7 @@ class _SeenVectors:
     tolerance in every value are in the same cell or a neighbouring one (cells are twice the tolerance wide), so a
     new vector is compared only with the few filed in the 9 cells around its own: the check costs the same however
     many songs were listed (each against all of them made a whole library of 8,012 songs take 15.6 s). On 100,000
-    synthetic songs (bench/bench_similarity.py) the whole answer made 1,533 comparisons, 0.015 a song; one key
+    synthetic songs (bench/bench_similarity_scale.py) the whole answer made 1,533 comparisons, 0.015 a song; one key
     (the mean) would put 70 songs on average in a song's 3 cells. When most of the library is asked for, the songs
     with nobody in their 9 cells are found first, for all at once, and skip the check.
     """

@@ -10,8 +10,11 @@ rescan. NumPy and the standard library only.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +22,7 @@ from functions_records import EMBEDDING_DIM
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The comparison: a fixed projection, fitted on GTZAN train clips (bench/bench_similarity.py --print-projection)
+# The comparison: a fixed projection, fitted on GTZAN train clips (bench/bench_similarity.py --write-projection)
 # ---------------------------------------------------------------------------------------------------------
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to length 1 (zero rows stay zero)."""
@@ -80,6 +83,28 @@ def fit_projection(X: np.ndarray, labels: Iterable[str], weight: float, name: st
     k = int(min(len(classes) - 1, (singular > singular[0] * 1e-10).sum())) if singular.size else 0
     scalings = whiten @ vt[:k].T
     return Projection(name, centre.astype(np.float32), scalings.astype(np.float32), float(weight))
+
+
+def write_projection(projection: Projection, path: str | os.PathLike[str] = __file__) -> Path:
+    """Replace the PROJECTION block of this module's source ``path`` (between its PROJECTION-BEGIN and
+    PROJECTION-END lines) by ``projection``, its numbers to 7 significant digits; returns the path written."""
+    def number(x: float) -> str:
+        return f"{x:.7g}"
+
+    scalings = ",\n".join("    [" + ", ".join(number(v) for v in row) + "]" for row in projection.scalings)
+    centre = ",\n".join("    " + ", ".join(number(v) for v in projection.centre[i:i + 8])
+                        for i in range(0, projection.centre.size, 8))
+    block = (f"# PROJECTION-BEGIN (written by bench/bench_similarity.py --write-projection)\n"
+             f"PROJECTION_NAME = {projection.name!r}\n"
+             f"PROJECTION_WEIGHT = {projection.weight!r}\n"
+             f"PROJECTION_CENTRE: list[float] = [\n{centre},\n]\n"
+             f"PROJECTION_SCALINGS: list[list[float]] = [  # (50 tags, {projection.scalings.shape[1]} directions)\n"
+             f"{scalings},\n]\n# PROJECTION-END")
+    path = Path(path)
+    text = path.read_text()
+    path.write_text(re.sub(r"^# PROJECTION-BEGIN.*?^# PROJECTION-END", lambda _m: block, text, count=1,
+                           flags=re.S | re.M))  # at the start of a line: not the markers in this function
+    return path
 
 
 # Fitted on the 443 train clips of splits/gtzan_fault_filtered from the shared musicnn taggram (each clip's mean
