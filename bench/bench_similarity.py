@@ -13,7 +13,7 @@ size of a large library is bench/bench_similarity_scale.py.
     clips (leave-one-out precision@10: a random split, artists on both sides, so only the comparison means
     something); and the run-time tag means of the clips that have reference rows, against those rows.
 
-    python bench/bench_similarity.py [--part quality,mini] [--write-projection]
+    python bench/bench_similarity.py [--part quality] [--part mini] [--write-projection]
 """
 
 from __future__ import annotations
@@ -276,14 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--part", default="quality,mini", help="which parts, comma-separated (quality, mini)")
+    parser.add_argument("--part", action="append", choices=("quality", "mini"),
+                        help="a part to run, repeatable (default: both; scale, junk: bench_similarity_scale.py)")
     parser.add_argument("--write-projection", action="store_true",
                         help="write the chosen projection into functions_projection.py")
     args = parser.parse_args(argv)
-    parts = set(args.part.split(","))
-    if not parts <= {"quality", "mini"}:
-        parser.error(f"--part: unknown part(s) {', '.join(sorted(parts - {'quality', 'mini'}))} (quality, mini; "
-                     "scale and junk are bench/bench_similarity_scale.py)")
+    parts = set(args.part or ("quality", "mini"))
     shared = audio.shared_data_dir()
     if shared is None:
         raise SystemExit("bench_similarity.py: shared data not found (../shared/data or $GENRE_SHARED_DATA)")

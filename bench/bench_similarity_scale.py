@@ -11,7 +11,8 @@ memory; how good the neighbours are is bench/bench_similarity.py.
 Every command runs as a fresh process (bench_common.run_measured: wall time, and peak RSS from wait4), with
 one BLAS thread as 03 runs. Needs no shared data.
 
-    python bench/bench_similarity_scale.py [--part scale,junk] [--songs 100000] [--repeats 3] [--grow SONGS]
+    python bench/bench_similarity_scale.py [--part scale] [--part junk] [--songs 100000] [--repeats 3]
+        [--grow SONGS]
 """
 
 from __future__ import annotations
@@ -231,16 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--part", default="scale,junk", help="which parts, comma-separated (scale, junk)")
+    parser.add_argument("--part", action="append", choices=("scale", "junk"),
+                        help="a part to run, repeatable (default: both; quality, mini: bench_similarity.py)")
     parser.add_argument("--songs", type=int, default=100_000, help="library size for the scale part")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes for each timed command")
     parser.add_argument("--grow", type=int, action="append", default=[], metavar="SONGS",
                         help="also time the brute-force query over this many vectors (e.g. 10000000: 2.2 GB)")
     args = parser.parse_args(argv)
-    parts = set(args.part.split(","))
-    if not parts <= {"scale", "junk"}:
-        parser.error(f"--part: unknown part(s) {', '.join(sorted(parts - {'scale', 'junk'}))} (scale, junk; "
-                     "quality and mini are bench/bench_similarity.py)")
+    parts = set(args.part or ("scale", "junk"))
     if args.songs < 10 or args.repeats < 1:
         parser.error("--songs: at least 10 (the query song is the eighth); --repeats: at least 1")
     print(load_line())
