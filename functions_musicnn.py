@@ -202,6 +202,16 @@ def _pool_relu_bn(conv: np.ndarray, pool: tuple[int, np.ndarray], bias: np.ndarr
     return _relu_bn(pooled, bias, scale, shift)[..., pool[1]]
 
 
+def _front_end_layer(arrays: dict[str, np.ndarray], name: str, size_axis: int
+                     ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], tuple[int, np.ndarray]]:
+    """Front-end layer ``name`` as ((kernel rows, bias, bn scale, bn shift, its size along ``size_axis`` of the
+    kernel), its pooling) with the filters ordered by the sign of their bn scale (``_sign_sorted``)."""
+    kernel = arrays[f"{name}/kernel"]  # timbral (7, k, 1, 204), temporal (k, 1, 1, 51)
+    layer, pool = _sign_sorted(kernel.reshape(-1, kernel.shape[-1]), arrays[f"{name}/bias"],
+                               *_bn_affine(arrays, f"{name}_bn"))
+    return (*layer, kernel.shape[size_axis]), pool
+
+
 def _phase_kernel(kernel: np.ndarray, phases: int = TEMPORAL_PHASES) -> np.ndarray:
     """A (height, filters) time kernel as (phases + height - 1, phases * filters): column block r is the kernel
     shifted down by r rows, so one row of phases + height - 1 consecutive frames times it gives the convolution
@@ -225,23 +235,13 @@ class MusicnnNetwork:
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
         self.raw = arrays
         self.input_scale, self.input_shift = (float(v[0]) for v in _bn_affine(arrays, "input_bn"))
-        # front-end layers: (kernel rows, bias, bn scale, bn shift, k) with the filters ordered by the sign of their
-        # bn scale (see _pool_relu_bn), and per layer (filters whose scale is >= 0, the original order's indices)
-        self.timbral, self.timbral_pool = [], []  # kernel rows (7*k, 204)
-        for name in _TIMBRAL:
-            kernel = arrays[f"{name}/kernel"]  # (7, k, 1, 204)
-            layer, pool = _sign_sorted(kernel.reshape(-1, kernel.shape[-1]), arrays[f"{name}/bias"],
-                                       *_bn_affine(arrays, f"{name}_bn"))
-            self.timbral.append((*layer, kernel.shape[1]))
-            self.timbral_pool.append(pool)
-        self.temporal, self.temporal_pool, self.temporal_phased = [], [], []  # kernel (k, 51); _phase_kernel's
-        for name in _TEMPORAL:
-            kernel = arrays[f"{name}/kernel"]  # (k, 1, 1, 51)
-            layer, pool = _sign_sorted(kernel.reshape(kernel.shape[0], -1), arrays[f"{name}/bias"],
-                                       *_bn_affine(arrays, f"{name}_bn"))
-            self.temporal.append((*layer, kernel.shape[0]))
-            self.temporal_pool.append(pool)
-            self.temporal_phased.append(_phase_kernel(layer[0]))
+        # front-end layers (``_front_end_layer``) and how each pools: timbral kernel rows (7*k, 204), k bands wide;
+        # temporal kernels (k, 51), k frames high, also as ``_phase_kernel`` makes them for their products
+        timbral = [_front_end_layer(arrays, name, 1) for name in _TIMBRAL]
+        temporal = [_front_end_layer(arrays, name, 0) for name in _TEMPORAL]
+        self.timbral, self.timbral_pool = [layer for layer, _ in timbral], [pool for _, pool in timbral]
+        self.temporal, self.temporal_pool = [layer for layer, _ in temporal], [pool for _, pool in temporal]
+        self.temporal_phased = [_phase_kernel(layer[0]) for layer in self.temporal]
         self.midend = []  # (kernel rows (7*channels, 64), bias, scale, shift)
         for name in _MIDEND:
             kernel = arrays[f"{name}/kernel"]  # (7, channels, 1, 64)
