@@ -592,3 +592,31 @@ def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist
         nearest = np.argsort(-similarity, kind="stable")[:10]
         hits.append(np.mean(genres.loc[[train[i] for i in nearest]].to_numpy() == genres.loc[clip]))
     assert np.mean(hits) >= 0.75, np.mean(hits)
+
+
+def test_write_projection_rewrites_only_its_block_and_the_numbers_come_back(tmp_path, monkeypatch):
+    """write_projection (bench_similarity.py --write-projection) on a copy of functions_projection.py: the shipped
+    projection writes the file back byte for byte; another one comes back from the rewritten module to 7 digits,
+    the code around the block (and the markers inside write_projection itself) untouched."""
+    import importlib.util
+
+    copy = tmp_path / "functions_projection.py"
+    shutil.copyfile(fproj.__file__, copy)
+    original = copy.read_text()
+    fproj.write_projection(fproj.PROJECTION, copy)
+    assert copy.read_text() == original
+    rng = np.random.default_rng(5)
+    other = fproj.Projection("test-lda", rng.normal(size=50).astype(np.float32),
+                             rng.normal(size=(50, 3)).astype(np.float32), 1.5)
+    fproj.write_projection(other, copy)
+    spec = importlib.util.spec_from_file_location("projection_copy", copy)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "projection_copy", module)  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    assert (module.PROJECTION.name, module.PROJECTION.weight) == ("test-lda", 1.5)
+    np.testing.assert_allclose(module.PROJECTION.centre, other.centre, rtol=1e-6)
+    np.testing.assert_allclose(module.PROJECTION.scalings, other.scalings, rtol=1e-6)
+    text = copy.read_text()
+    assert text.count("# PROJECTION-BEGIN") == original.count("# PROJECTION-BEGIN")
+    assert text.split("# PROJECTION-BEGIN")[0] == original.split("# PROJECTION-BEGIN")[0]
+    assert text.rsplit("# PROJECTION-END", 1)[1] == original.rsplit("# PROJECTION-END", 1)[1]
