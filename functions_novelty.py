@@ -19,7 +19,7 @@ multiple of the identity, on standardised columns:
   (GTZAN train clips: -2.1 at the lowest, white/pink/brown noise about -4.6, a sine -11); a row below the training
   rows' lowest value minus ``still_margin`` times their standard deviation is not music, whatever its tags and
   spectrum look like (a low-cut brown noise's tags look like a quiet classical clip's). One-sided and beyond the
-  training range, so it flags no training row and (bench --part cv) no held-out one in the artist-grouped folds.
+  training range, so it flags no training row and (bench_novelty_cv.py) no held-out one in the artist-grouped folds.
 
 Raw score = z(d_min) + entropy_weight * z(H) + guard_weight * max(0, z(g_min) - margin), each component
 standardised by its mean and std over the training rows (so that scorers fitted on different rows give comparable
@@ -31,16 +31,16 @@ training rows with artist-grouped folds (each genre in turn plays the unknown on
 folds' rows of the other genres score the held-out fold), the ``keep`` quantile of the held-out known rows'
 scores, each artist (group) weighing the same within each left-out genre's rows (``WEIGHTING``; every row the same
 before: on held-out artists that threshold flagged 6.8 % of known clips inside train and 3 % on test, for 10 %
-asked; weighted, 9.3 % inside train, bench --part threshold). The same weighted held-out scores give the 0..1
-novelty value (``novelty_values``: the share of them below a score) and the figures (AUROC, share of the left-out
-genre caught). ``fit_novelty`` does both: the scorer a model ships.
+asked; weighted, 9.3 % inside train, bench_novelty_cv.py --part threshold). The same weighted held-out scores
+give the 0..1 novelty value (``novelty_values``: the share of them below a score) and the figures (AUROC, share of
+the left-out genre caught). ``fit_novelty`` does both: the scorer a model ships.
 
 A song cut into windows is unknown when more than half of its windows are (``song_score``), and not music when
 more than half of them are (``song_not_music``). ``to_arrays`` / ``from_arrays`` store a scorer as plain arrays
 (``novelty_*``, for weights.npz) and a JSON-able record (for model.json); a record written before the not-music test
 (no ``not_music`` entry) loads as a scorer without it. NumPy and the standard library at module level;
 ``held_out_scores`` imports functions_folds (scikit-learn) for its folds. Scoring a song's rows takes well
-under a millisecond (bench: 0.05-0.09 ms against 0.4-1.4 s for the analysis that makes them).
+under a millisecond (bench_nonmusic.py: 0.05-0.09 ms against 0.4-1.4 s for the analysis that makes them).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ REFERENCE_POINTS = 201  # quantiles of the held-out known scores kept for novelt
 KEEP = 0.90  # share of known-genre rows the threshold keeps (on held-out rows of the leave-one-genre-out folds)
 # How the held-out known rows count in the threshold's quantile: "group" (each group, i.e. artist, weighs the same
 # within each left-out genre's rows, its rows sharing its weight) or "row" (every row the same; the rule before).
-# Chosen by a nested protocol inside the training clips (bench/bench_novelty.py --part threshold): the rule whose
+# Chosen by a nested protocol inside the training clips (bench/bench_novelty_cv.py --part threshold): the rule whose
 # threshold flags the share closest to 1 - KEEP of known clips of artists held out of the whole choice.
 WEIGHTING = "group"
 WEIGHTINGS = ("group", "row")
@@ -67,7 +67,7 @@ CLASSIC_PREFIXES = ("mfcc_", "chroma_", "tempo", "zcr_", "rolloff_", "centroid_"
 @dataclass(frozen=True)
 class NoveltySettings:
     """What the score reads and how. The genre part's defaults were chosen by leave-one-genre-out inside the
-    training clips (bench/bench_novelty.py --part cv); the guard's to turn non-music away at a small cost there."""
+    training clips (bench/bench_novelty_cv.py --part cv); the guard's to turn non-music away at a small cost there."""
 
     column_prefix: str | tuple[str, ...] = "musicnn_mean_"  # genre part: the columns whose names start with it
     transform: str = "sqrt"  # of the genre part's columns: "sqrt" (of values >= 0, e.g. probabilities) or "none"
@@ -101,7 +101,7 @@ class NoveltySettings:
 NEAREST_MEAN = NoveltySettings(transform="none", shrinkage=1.0, entropy_weight=0.0, guard_prefix=(),
                                still_prefix=())
 # for a model without musicnn columns (the classic 85col model): the same score on the classic columns, no guard;
-# not chosen by any benchmark (its leave-one-genre-out AUROC inside train is far lower: bench --part cv)
+# not chosen by any benchmark (its leave-one-genre-out AUROC inside train is far lower: bench_novelty_cv.py)
 CLASSIC_ONLY = NoveltySettings(column_prefix=CLASSIC_PREFIXES, transform="none", guard_prefix=())
 
 
