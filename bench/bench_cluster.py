@@ -17,26 +17,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_DIR))
-sys.path.insert(0, str(PROJECT_DIR / "tests"))
+from bench_common import gtzan_mini, tests_on_path, timed  # first: it puts the project on the import path
 
+tests_on_path()
 from helpers_cluster import CliCluster  # noqa: E402
 
-import functions_audio as audio  # noqa: E402
 import functions_dataset  # noqa: E402
-
-
-def timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
 
 
 def make_collection(source: Path, target: Path, clips: int) -> int:
@@ -55,13 +45,10 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=270, help="clips in the collection (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each command (default: %(default)s)")
     args = parser.parse_args()
-    shared = audio.shared_data_dir()
-    if shared is None or not (shared / "gtzan_mini").is_dir():
-        print("bench_cluster: ../shared/data/gtzan_mini not found (set GENRE_SHARED_DATA); nothing measured")
-        return 1
+    source = gtzan_mini()
     with tempfile.TemporaryDirectory() as tmp:
         dataset = Path(tmp) / "dataset"
-        make_collection(shared / "gtzan_mini", dataset, args.clips)
+        make_collection(source, dataset, args.clips)
         cluster = CliCluster(Path(tmp) / "cluster", workers=2)
         try:
             cluster.start()

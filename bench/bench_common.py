@@ -1,6 +1,11 @@
 """What every benchmark needs, in one place: the project on the import path, the machine's load in one line, a
 command timed as a fresh process (wall time, CPU seconds and peak RSS, its children's included), the CPU-bound
-rate, and the songs the benchmarks make from the shared GTZAN clips (4-minute songs of one genre or of eight).
+rate, CPU seconds within this process, the closing line, and the songs the benchmarks make from the shared GTZAN
+clips (4-minute songs of one genre or of eight).
+
+A bench script run as ``python bench/bench_x.py`` has bench/ on its import path: ``import bench_common`` first
+puts the project there too (and quiets TensorFlow's start-up lines unless TF_CPP_MIN_LOG_LEVEL is set);
+``tests_on_path()`` adds tests/ for the benches that use its helpers (loopback servers, CLI-started clusters).
 
 The machines are shared, so each benchmark prints the load average beside its figures and takes its ratios
 within one run; "CPU-bound" figures divide the work by the CPU seconds the processes got (the rate the command
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -19,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
@@ -30,6 +37,26 @@ import functions_audio as audio  # noqa: E402
 CLASSIFIER = str(PROJECT_DIR / "03_launch_classifier.py")
 PREPROCESS = str(PROJECT_DIR / "00_preprocess_music.py")
 CLIPS_PER_SONG = 8  # 8 x 30 s = a 4-minute song
+
+
+def tests_on_path() -> Path:
+    """Put the project's tests/ folder first on the import path (for its helpers_*.py); returns the folder."""
+    tests = PROJECT_DIR / "tests"
+    if str(tests) not in sys.path:
+        sys.path.insert(0, str(tests))
+    return tests
+
+
+def uptime() -> str:
+    """``uptime``'s line: the clock, and the load average over 1, 5 and 15 minutes."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def finish(started: float) -> int:
+    """Print a benchmark's closing line (minutes since ``started``, a ``time.perf_counter()``; ``uptime``) and
+    return 0, main()'s exit status."""
+    print(f"\ndone in {(time.perf_counter() - started) / 60:.1f} min; {uptime()}")
+    return 0
 
 
 def load_line() -> str:
@@ -92,6 +119,26 @@ def run_measured(command: Sequence[str], check: bool = True, env: dict[str, str]
     return run
 
 
+def timed(command: Sequence[str]) -> float:
+    """Wall seconds of ``command`` run in the project folder, its output dropped; a failure ends the benchmark."""
+    started = time.perf_counter()
+    subprocess.run(list(map(str, command)), check=True, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def cpu_now() -> float:
+    """CPU seconds of this process and of its finished children (ffmpeg decoders, say)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def cpu_of(call: Callable[[], object]) -> float:
+    """CPU seconds ``call()`` takes in this process (and the children it waits for)."""
+    started = cpu_now()
+    call()
+    return cpu_now() - started
+
+
 def cpu_bound_rate(run: Run, count: int, workers: int = 2) -> float:
     """Items/s the command would reach with ``workers`` cores to itself: its items over its CPU seconds."""
     return workers * count / run.cpu
@@ -113,12 +160,19 @@ def print_target_lines(lines: list[str]) -> None:
 # --------------------------------------------------------------------------------------------------------------
 # The shared audio: clips and 4-minute songs made of them
 # --------------------------------------------------------------------------------------------------------------
-def shared_clips() -> dict[str, list[Path]]:
-    """The ``gtzan_mini`` clips of the shared data by genre; ends the benchmark with one line without them."""
+def gtzan_mini() -> Path:
+    """The shared data's ``gtzan_mini`` folder; ends the benchmark with one line (exit 1) where it is absent."""
     shared = audio.shared_data_dir()
     if shared is None or not (shared / "gtzan_mini").is_dir():
-        raise SystemExit(f"{Path(sys.argv[0]).name}: ../shared/data/gtzan_mini not found (set GENRE_SHARED_DATA)")
-    return {genre: sorted((shared / "gtzan_mini" / genre).glob("*.wav")) for genre in audio.GENRES}
+        raise SystemExit(f"{Path(sys.argv[0]).name}: ../shared/data/gtzan_mini not found (set GENRE_SHARED_DATA); "
+                         "nothing measured")
+    return shared / "gtzan_mini"
+
+
+def shared_clips() -> dict[str, list[Path]]:
+    """The ``gtzan_mini`` clips of the shared data by genre; ends the benchmark with one line without them."""
+    folder = gtzan_mini()
+    return {genre: sorted((folder / genre).glob("*.wav")) for genre in audio.GENRES}
 
 
 def clip_subset(by_genre: dict[str, list[Path]], per_genre: int) -> list[Path]:

@@ -24,10 +24,9 @@ import threading
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_DIR))
-sys.path.insert(0, str(PROJECT_DIR / "tests"))
+from bench_common import PROJECT_DIR, tests_on_path  # first: it puts the project on the import path
 
+tests_on_path()
 from helpers_classify import (  # noqa: E402
     LoopbackServer,
     PeakSize,

@@ -13,17 +13,14 @@ Both run as fresh processes (each pays its imports). Prints both wall times, the
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_DIR))
+from bench_common import gtzan_mini, timed  # first: it puts the project on the import path
 
-import functions_audio as audio  # noqa: E402
-import functions_dataset  # noqa: E402
+import functions_audio as audio
+import functions_dataset
 
 NAIVE_LOOP = r'''
 import sys, csv
@@ -46,21 +43,11 @@ with open(out, "w", newline="") as stream:
 '''
 
 
-def timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=100, help="clips of gtzan_mini to use (default: all 100)")
     args = parser.parse_args()
-    shared = audio.shared_data_dir()
-    if shared is None or not (shared / "gtzan_mini").is_dir():
-        print("bench_preprocess: ../shared/data/gtzan_mini not found (set GENRE_SHARED_DATA); nothing measured")
-        return 1
-    clips, _ = functions_dataset.scan_dataset(shared / "gtzan_mini")
+    clips, _ = functions_dataset.scan_dataset(gtzan_mini())
     clips = clips[: args.clips]
     with tempfile.TemporaryDirectory() as tmp:
         subset = Path(tmp) / "subset"
