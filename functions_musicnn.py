@@ -37,16 +37,12 @@ import numpy as np
 
 from functions_audio import MUSICNN_MODEL, MUSICNN_SETTINGS, MUSICNN_TAGS, SAMPLE_RATE, AudioError
 from functions_musicnn_weights import (
-    N_TAGS as N_TAGS,  # TEMPORARY re-exports for benches being rewritten
-)
-from functions_musicnn_weights import (
     MusicnnUnavailable,
     _StaleWeights,
     convert_checkpoint,
     ensure_weights,
     read_weights,
 )
-from functions_musicnn_weights import weights_path as weights_path  # TEMPORARY
 
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default, which the checkpoint was trained with
 

@@ -39,8 +39,9 @@ from bench_musicnn_steps import EXACT, HEADER, ClipResult, Variant, format_row, 
 
 import functions_audio as audio
 import functions_musicnn as musicnn
+import functions_musicnn_weights as fmw
 
-TAG_COLUMNS = [f"tag_{i:02d}" for i in range(1, musicnn.N_TAGS + 1)]
+TAG_COLUMNS = [f"tag_{i:02d}" for i in range(1, fmw.N_TAGS + 1)]
 REFERENCE_FILE = "gtzan_musicnn_msd_taggram.csv"
 
 
@@ -111,8 +112,8 @@ def load_inputs(args: argparse.Namespace) -> tuple[Path, dict[str, np.ndarray], 
     if not files:
         raise SystemExit(f"{name}: no gtzan_mini clip has reference rows")
     try:
-        arrays = musicnn.read_weights(musicnn.ensure_weights())
-    except musicnn.MusicnnUnavailable as exc:
+        arrays = fmw.read_weights(fmw.ensure_weights())
+    except fmw.MusicnnUnavailable as exc:
         raise SystemExit(f"{name}: {exc}") from None
     genres = pd.Series([f.split("/")[0] for f in files]).value_counts()
     counts = pd.Series([split.get(f, "none") for f in files]).value_counts().to_dict()

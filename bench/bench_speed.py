@@ -80,10 +80,10 @@ def baseline_checkout(rev: str, work: Path) -> tuple[str, dict[str, str]] | None
     target = work / f"baseline-{rev}"
     target.mkdir()
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
-    import functions_musicnn
+    import functions_musicnn_weights
 
-    return str(target / "03_launch_classifier.py"), {"GENRE_MUSICNN_WEIGHTS": str(functions_musicnn.weights_path()
-                                                                                   .parent.resolve())}
+    weights = functions_musicnn_weights.weights_path().parent.resolve()
+    return str(target / "03_launch_classifier.py"), {functions_musicnn_weights.WEIGHTS_ENV: str(weights)}
 
 
 def part_folder(formats: list[str], count: int, distinct: int, by_genre, work: Path, baseline: str | None,
