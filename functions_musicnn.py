@@ -15,7 +15,7 @@ What lives here, top-down:
 - **Forward pass** (``MusicnnNetwork``): front end of vertical (timbral, 7x38 and 7x67) and horizontal (temporal,
   128/64/32x1) convolutions with max-pooling over frequency, a 1-D mid end of three 7-frame convolutions with
   residual connections, temporal max and mean pooling, dense 200 (the penultimate layer) and 50 sigmoid outputs.
-  The timbral convolutions, 84 % of the work, only see 3 frames either side, so patches that overlap share them:
+  The timbral convolutions, 81 % of a patch's work, only see 3 frames either side, so patches that overlap share them:
   ``taggram`` computes them once over the spectrogram and recomputes only each patch's 3 edge frames, where the
   patch's own zero padding differs. The same network in Keras (for checking the NumPy pass against it) is
   functions_musicnn_keras.build_keras_model.
@@ -219,6 +219,17 @@ def _phase_kernel(kernel: np.ndarray, phases: int = TEMPORAL_PHASES) -> np.ndarr
     return shifted.reshape(phases + height - 1, phases * filters)
 
 
+def _phase_rows(patch: np.ndarray, height: int, phases: int = TEMPORAL_PHASES) -> np.ndarray:
+    """The rows a ``_phase_kernel`` multiplies, not yet copied: (runs of ``phases`` frames, bands, phases + height
+    - 1 frames), each band's frames of ``patch`` (frames, bands) zero-padded as a 'same' convolution pads them."""
+    frames, bands = patch.shape
+    runs, width = -(-frames // phases), phases + height - 1
+    padded = np.zeros((bands, runs * phases + height - 1), dtype=np.float32)  # band-major
+    padded[:, (height - 1) // 2:(height - 1) // 2 + frames] = patch.T
+    return np.lib.stride_tricks.as_strided(padded, (runs, bands, width),
+                                           (phases * padded.itemsize, padded.strides[0], padded.itemsize))
+
+
 def _windows(x: np.ndarray, height: int, width: int) -> np.ndarray:
     """The (height x width) windows of a (T + height - 1, F) array as rows: (T * (F - width + 1), height * width)."""
     view = np.lib.stride_tricks.sliding_window_view(x, (height, width))  # (T, F', height, width)
@@ -279,18 +290,12 @@ class MusicnnNetwork:
         padded frames (one row per band and TEMPORAL_PHASES output frames) against ``_phase_kernel``: rows about
         height / TEMPORAL_PHASES times fewer to copy than one of ``height`` frames per output frame, and a wider
         product, for the same values (about half the time)."""
-        frames, phases = patch.shape[0], TEMPORAL_PHASES
-        runs = -(-frames // phases)
         parts = []
         for (_, bias, scale, shift, height), pool, phased in zip(self.temporal, self.temporal_pool,
                                                                  self.temporal_phased, strict=True):
-            before, width = (height - 1) // 2, phases + height - 1
-            bands = np.zeros((N_MELS, runs * phases + height - 1), dtype=np.float32)  # band-major, zero-padded
-            bands[:, before:before + frames] = patch.T
-            rows = np.lib.stride_tricks.as_strided(bands, (runs, N_MELS, width),
-                                                   (phases * bands.itemsize, bands.strides[0], bands.itemsize))
-            conv = (rows.reshape(-1, width) @ phased).reshape(runs, N_MELS, phases, -1)  # a copy, then the product
-            parts.append(_pool_relu_bn(conv, pool, bias, scale, shift).reshape(runs * phases, -1)[:frames])
+            rows = _phase_rows(patch, height)
+            conv = (rows.reshape(-1, rows.shape[2]) @ phased).reshape(*rows.shape[:2], TEMPORAL_PHASES, -1)
+            parts.append(_pool_relu_bn(conv, pool, bias, scale, shift).reshape(-1, bias.size)[:patch.shape[0]])
         return np.concatenate(parts, axis=1)
 
     def back(self, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

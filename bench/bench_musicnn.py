@@ -5,7 +5,8 @@ frames each layer really computes, the shared timbral front end included; x2 for
 matrix-product rate measured in the same run with the same thread count (1 thread through threadpoolctl, and the
 default), the calls taking turns; the shared pass against every patch on its own (``patch_outputs``); where the
 time of the pass goes (each part of the network, the network's own matrix-product shapes alone, and the steps of
-the front end's convolutions). Target: >= 40 % of the matrix-product rate.
+the front end's convolutions). Target: >= 40 % of the matrix-product rate. The temporal front end's GFLOP/s count
+the convolution's own multiply-adds; its products by phases do 12-47 % more (the shifted kernels' zeros).
 
     python bench/bench_musicnn.py [--repeats 5] [--quick] [--clip WAV]
 
@@ -13,9 +14,9 @@ The machine is usually shared: the part prints the load average, and ratios are 
 ``--quick`` is a short version (3 repeats).
 
 Parts (2)-(5) of this script (cold start, 00 on gtzan_mini, a folder of 4-minute songs, agreement of the patch
-budget with the dense analysis) were superseded by ``bench/bench_speed.py --parts cold,preprocess,folder,agree``
-on the current code and dropped; the figures they printed are in docs/benchmarks.md as history, printed by this
-script at commit 7355a74 (``git show 7355a74:bench/bench_musicnn.py`` for its code).
+budget with the dense analysis) were superseded by ``bench/bench_speed.py --parts cold,preprocess,folder`` and
+``bench/bench_patches.py`` on the current code and dropped; the figures they printed are in docs/benchmarks.md as
+history, printed by this script at commit 7355a74 (``git show 7355a74:bench/bench_musicnn.py`` for its code).
 """
 
 from __future__ import annotations
@@ -113,45 +114,32 @@ def interleaved_bests(calls: dict[str, Callable[[], object]], repeats: int) -> d
     return bests
 
 
-def affine_step(conv: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> Callable[[], None]:
-    """The element-wise step after a convolution's product, as MusicnnNetwork does it: bias, ReLU, batch norm."""
-    def step() -> None:
-        out = conv + bias
-        np.maximum(out, 0.0, out=out)
-        out *= scale
-        out += shift
-    return step
-
-
 def front_end_steps(network: musicnn.MusicnnNetwork, spectrogram: np.ndarray, repeats: int) -> dict[str, float]:
-    """Seconds of each step of the front end's convolutions, replayed as MusicnnNetwork computes them (1 thread):
-    one 128-frame block of each timbral filter shape and one patch's three temporal convolutions."""
+    """Seconds of each step of the front end's convolutions, replayed with the pieces MusicnnNetwork's
+    timbral_features and temporal_features are made of (1 thread): one 128-frame block of each timbral filter
+    shape and one patch's three temporal convolutions (by phases)."""
     x = network.normalise_input(spectrogram)
     steps: Counter[str] = Counter()
     pad = musicnn.TIMBRAL_PAD
     block = np.pad(x[:musicnn.TIMBRAL_BLOCK_FRAMES], ((pad, pad), (0, 0)))
-    for kernel, bias, scale, shift, width in network.timbral:
-        positions, filters = musicnn.N_MELS - width + 1, kernel.shape[1]
+    for (kernel, bias, scale, shift, width), pool in zip(network.timbral, network.timbral_pool, strict=True):
         rows = musicnn._windows(block, 2 * pad + 1, width)
-        conv = rows @ kernel
+        conv = (rows @ kernel).reshape(musicnn.TIMBRAL_BLOCK_FRAMES, musicnn.N_MELS - width + 1, -1)
         steps["timbral im2col"] += best_of(lambda width=width: musicnn._windows(block, 2 * pad + 1, width), repeats)
         steps["timbral product"] += best_of(lambda rows=rows, kernel=kernel: rows @ kernel, repeats)
-        steps["timbral bias/ReLU/BN"] += best_of(affine_step(conv, bias, scale, shift), repeats)
-        steps["timbral max over bands"] += best_of(
-            lambda conv=conv, p=positions, f=filters: conv.reshape(-1, p, f).max(axis=1), repeats)
+        steps["timbral pooling over bands, bias/ReLU/BN"] += best_of(
+            lambda c=conv, p=pool, a=(bias, scale, shift): musicnn._pool_relu_bn(c, p, *a), repeats)
     patch = x[:musicnn.PATCH_FRAMES]
-    for kernel, bias, scale, shift, height in network.temporal:
-        before = (height - 1) // 2
-        padding = ((before, height - 1 - before), (0, 0))
-        padded = np.pad(patch, padding)
-        view = np.lib.stride_tricks.sliding_window_view(padded, height, axis=0)
-        conv = view.reshape(-1, height) @ kernel
-        steps["temporal pad"] += best_of(lambda padding=padding: np.pad(patch, padding), repeats)
-        steps["temporal product (with NumPy's copy of the strided rows)"] += best_of(
-            lambda view=view, height=height, kernel=kernel: view.reshape(-1, height) @ kernel, repeats)
-        steps["temporal bias/ReLU/BN"] += best_of(affine_step(conv, bias, scale, shift), repeats)
-        steps["temporal max over bands"] += best_of(
-            lambda conv=conv: conv.reshape(musicnn.PATCH_FRAMES, musicnn.N_MELS, -1).max(axis=1), repeats)
+    for (_, bias, scale, shift, height), pool, phased in zip(network.temporal, network.temporal_pool,
+                                                             network.temporal_phased, strict=True):
+        rows = musicnn._phase_rows(patch, height)
+        copied = rows.reshape(-1, rows.shape[2])
+        conv = (copied @ phased).reshape(*rows.shape[:2], musicnn.TEMPORAL_PHASES, -1)
+        steps["temporal padded bands and their rows"] += best_of(
+            lambda h=height, w=rows.shape[2]: musicnn._phase_rows(patch, h).reshape(-1, w), repeats)
+        steps["temporal product (by phases)"] += best_of(lambda c=copied, k=phased: c @ k, repeats)
+        steps["temporal pooling over bands, bias/ReLU/BN"] += best_of(
+            lambda c=conv, p=pool, a=(bias, scale, shift): musicnn._pool_relu_bn(c, p, *a), repeats)
     return steps
 
 
@@ -233,7 +221,8 @@ def gemm_rates(network: musicnn.MusicnnNetwork, repeats: int) -> dict[str, tuple
     each timbral filter shape, one patch's first temporal convolution and the first mid-end one."""
     shapes = {f"timbral {width}": (musicnn.TIMBRAL_BLOCK_FRAMES * (musicnn.N_MELS - width + 1), *kernel.shape)
               for kernel, _, _, _, width in network.timbral}
-    shapes["temporal 128"] = (musicnn.PATCH_FRAMES * musicnn.N_MELS, *network.temporal[0][0].shape)
+    runs = -(-musicnn.PATCH_FRAMES // musicnn.TEMPORAL_PHASES)
+    shapes["temporal 128 by phases"] = (runs * musicnn.N_MELS, *network.temporal_phased[0].shape)
     shapes["mid end 1"] = (8 * musicnn.PATCH_FRAMES, *network.midend[0][0].shape)
     return {name: ((m, k, n), matmul_rate(m, k, n, repeats)) for name, (m, k, n) in shapes.items()}
 
