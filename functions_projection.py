@@ -85,6 +85,10 @@ def fit_projection(X: np.ndarray, labels: Iterable[str], weight: float, name: st
     return Projection(name, centre.astype(np.float32), scalings.astype(np.float32), float(weight))
 
 
+# the block write_projection replaces: its marker lines at the start of a line (not the markers in the function)
+PROJECTION_BLOCK = re.compile(r"^# PROJECTION-BEGIN.*?^# PROJECTION-END", flags=re.S | re.M)
+
+
 def write_projection(projection: Projection, path: str | os.PathLike[str] = __file__) -> Path:
     """Replace the PROJECTION block of this module's source ``path`` (between its PROJECTION-BEGIN and
     PROJECTION-END lines) by ``projection``, its numbers to 7 significant digits; returns the path written."""
@@ -101,9 +105,10 @@ def write_projection(projection: Projection, path: str | os.PathLike[str] = __fi
              f"PROJECTION_SCALINGS: list[list[float]] = [  # (50 tags, {projection.scalings.shape[1]} directions)\n"
              f"{scalings},\n]\n# PROJECTION-END")
     path = Path(path)
-    text = path.read_text()
-    path.write_text(re.sub(r"^# PROJECTION-BEGIN.*?^# PROJECTION-END", lambda _m: block, text, count=1,
-                           flags=re.S | re.M))  # at the start of a line: not the markers in this function
+    text, found = re.subn(PROJECTION_BLOCK, lambda _m: block, path.read_text(), count=1)
+    if not found:
+        raise ValueError(f"{path}: no '# PROJECTION-BEGIN' ... '# PROJECTION-END' lines to replace")
+    path.write_text(text)
     return path
 
 

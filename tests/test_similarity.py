@@ -597,7 +597,8 @@ def test_the_shipped_projection_reaches_75_percent_precision_at_10_on_the_artist
 def test_write_projection_rewrites_only_its_block_and_the_numbers_come_back(tmp_path, monkeypatch):
     """write_projection (bench_similarity.py --write-projection) on a copy of functions_projection.py: the shipped
     projection writes the file back byte for byte; another one comes back from the rewritten module to 7 digits,
-    the code around the block (and the markers inside write_projection itself) untouched."""
+    the code around the block (and the markers inside write_projection itself) untouched; a file without the block
+    is refused, not rewritten as it was."""
     import importlib.util
 
     copy = tmp_path / "functions_projection.py"
@@ -617,6 +618,8 @@ def test_write_projection_rewrites_only_its_block_and_the_numbers_come_back(tmp_
     np.testing.assert_allclose(module.PROJECTION.centre, other.centre, rtol=1e-6)
     np.testing.assert_allclose(module.PROJECTION.scalings, other.scalings, rtol=1e-6)
     text = copy.read_text()
-    assert text.count("# PROJECTION-BEGIN") == original.count("# PROJECTION-BEGIN")
-    assert text.split("# PROJECTION-BEGIN")[0] == original.split("# PROJECTION-BEGIN")[0]
-    assert text.rsplit("# PROJECTION-END", 1)[1] == original.rsplit("# PROJECTION-END", 1)[1]
+    assert text != original
+    assert fproj.PROJECTION_BLOCK.sub("", text) == fproj.PROJECTION_BLOCK.sub("", original)  # all but the block
+    copy.write_text(fproj.PROJECTION_BLOCK.sub("", original))
+    with pytest.raises(ValueError, match="no '# PROJECTION-BEGIN'"):
+        fproj.write_projection(other, copy)
