@@ -28,7 +28,7 @@ from math import gcd
 
 import numpy as np
 from bench_musicnn_parity import add_data_arguments, load_inputs  # puts the project on the import path
-from bench_musicnn_steps import (
+from musicnn_steps import (
     EXACT,
     HEADER,
     ClipResult,

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_common import load_line  # puts the project on the import path
-from bench_musicnn_steps import EXACT, HEADER, ClipResult, Variant, format_row, run_variant, summary
+from musicnn_steps import EXACT, HEADER, ClipResult, Variant, format_row, run_variant, summary
 
 import functions_audio as audio
 import functions_musicnn as musicnn

@@ -1,6 +1,6 @@
 """Speed on the files people have (issue 22): four-minute 44.1-kHz stereo songs, every figure measured in one run.
 
-The script makes its own songs (bench_speed_songs.py): eight shared gtzan_mini clips end to end (synthetic clips
+The script makes its own songs (speed_songs.py): eight shared gtzan_mini clips end to end (synthetic clips
 from functions_synthetic where the shared data is absent), at 44.1 kHz stereo (the right channel a 1-ms-late,
 0.9 copy of the left), encoded with the project's ffmpeg as MP3 at 128/192/320 kb/s, AAC in M4A, FLAC, and as
 22.05-kHz mono WAV (the training format). ``--distinct`` songs are encoded per format and copied to make
@@ -13,7 +13,7 @@ folder   ``03 FOLDER --json --workers 2 --no-progress`` as a real process per fo
 stages   where one song's CPU time goes, per format, in this process (1 BLAS thread, as a worker): reading it
          (decode, mono, 22.05 kHz; the resampling shown apart), the classic features, the musicnn input (16 kHz,
          log-mel), the network's timbral and temporal front ends and its mid/back end, the rest of the analysis;
-         and a process's start-up (imports, model and weights), paid once per folder (bench_speed_stages.py).
+         and a process's start-up (imports, model and weights), paid once per folder (speed_stages.py).
 cold     cold ``03 clip.wav --json`` (median of ``--repeats``; target <= 1.0 s) and 10 MP3 songs from a cold
          start (target >= 1.6 songs/s).
 preprocess  ``00 DIR --features all --workers 2`` on the 100 clips (``--copies`` times), scaled to 1000 clips
@@ -44,8 +44,8 @@ from pathlib import Path
 import bench_common as common  # first: it puts the project on the import path
 import numpy as np
 from bench_common import CLASSIFIER, PREPROCESS, PROJECT_DIR, verdict
-from bench_speed_songs import FORMATS, clips_by_genre, make_folder
-from bench_speed_stages import part_stages
+from speed_songs import FORMATS, clips_by_genre, make_folder
+from speed_stages import part_stages
 
 import functions_analysis as fa
 import functions_audio as audio

@@ -110,3 +110,14 @@ def test_every_bench_is_a_page_or_two() -> None:
     assert len(benches) >= 10
     long = [f"{path.name} ({lines})" for path in benches if (lines := path.read_text().count("\n")) > MAX_BENCH_LINES]
     assert not long, f"bench files over {MAX_BENCH_LINES} lines (shared set-up goes to bench/bench_common.py): {long}"
+
+
+def test_bench_scripts_are_bench_star_and_their_helpers_are_not() -> None:
+    """A reader tells a bench from a helper by its name: bench/bench_*.py are scripts (a ``__main__`` block, so
+    ``--help`` answers), bench_common.py and the modules without the prefix are imported by them and run nothing."""
+    misnamed = []
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        script = 'if __name__ == "__main__":' in path.read_text()
+        if script != (path.name.startswith("bench_") and path.name != "bench_common.py"):
+            misnamed.append(path.name)
+    assert not misnamed, f"bench scripts must be bench_*.py and helper modules not: {misnamed}"
