@@ -290,7 +290,7 @@ def nonmusic_signals(seconds: float = 30.0, seed: int = 20) -> dict[str, np.ndar
     m = NonMusicMaker(seconds, seed)
     t, n, rng = m.t, m.n, m.rng
     sweep_rate = np.log(10000 / 50)
-    issue = NonMusicMaker(seconds, 0).low_cut_brown(2000)  # the report's low-cut brown noise, exactly
+    low_cut_brown = NonMusicMaker(seconds, 0).low_cut_brown(2000)  # the report's low-cut brown noise, exactly
     signals = {
         "sine 220 Hz": 0.5 * np.sin(2 * np.pi * 220 * t),
         "sine 440 Hz": 0.5 * np.sin(2 * np.pi * 440 * t),
@@ -304,7 +304,7 @@ def nonmusic_signals(seconds: float = 30.0, seed: int = 20) -> dict[str, np.ndar
         "quiet white noise (-50 dBFS)": 0.003 * rng.normal(size=n),
         "clicks, 2 per second": np.where(np.arange(n) % (m.sr // 2) < 20, 0.8, 0.0),
         "formant speech (synthetic)": 0.5 * m.formant_speech(),
-        "low-cut brown noise (issue 20)": 0.5 * issue,
+        "low-cut brown noise (issue 20)": 0.5 * low_cut_brown,
         "sleep noise (pink, slow swell)": _peak(m.band(m.coloured(1.0), None, 4000) * m.swell(0.1, 0.3), 0.4),
         "rain": _peak(m.band(m.coloured(1.0), 400, None) + 0.6 * m.band(m.drops(40, 0.004), 1000, None), 0.5),
         "fan hum": _peak(m.band(m.coloured(1.5), 40, 2500) + 0.3 * m.harmonics(120, 6), 0.5),

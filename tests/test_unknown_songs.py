@@ -178,3 +178,17 @@ def test_the_shipped_novelty_score_refits_from_the_train_clips_and_its_test_figu
     assert figures == pytest.approx(shipped_scorer.metadata["metrics"]["novelty"])
     assert figures["accuracy_unknown_wrong"] >= 0.74  # issue 20's target, unknown answers counted as wrong
     assert not fnov.not_music(stored, X[test]).any()
+
+
+def test_the_benches_non_music_sets_are_fixed_finite_and_distinct() -> None:
+    """functions_synthetic's non-music sets (bench/bench_nonmusic.py reads them): 22 tuned and 30 held-out float32
+    mono signals of the asked length, finite and not silent, the same on every call (seeded), no name in both."""
+    import functions_synthetic as fs
+
+    tuned, heldout = fs.nonmusic_signals(seconds=2.0), fs.heldout_nonmusic_signals(seconds=2.0)
+    assert (len(tuned), len(heldout)) == (22, 30) and not set(tuned) & set(heldout)
+    for name, y in {**tuned, **heldout}.items():
+        assert y.dtype == np.float32 and y.shape == (2 * audio.SAMPLE_RATE,), name
+        assert np.isfinite(y).all() and 0 < np.abs(y).max() <= 1.0, name
+    again = fs.nonmusic_signals(seconds=2.0)
+    assert all(np.array_equal(tuned[name], again[name]) for name in tuned)
