@@ -23,15 +23,12 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "bench")]
+import numpy as np
+from bench_common import PROJECT_DIR, load_line  # puts the project on the import path
 
-import numpy as np  # noqa: E402
-from bench_common import load_line  # noqa: E402
-
-import functions_audio as audio  # noqa: E402
-import functions_projection as fproj  # noqa: E402
-from functions_evaluation import read_clip_list  # noqa: E402
+import functions_audio as audio
+import functions_projection as fproj
+from functions_evaluation import read_clip_list
 
 WEIGHTS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 CV_TOLERANCE = 1.0  # points of cv precision@10 a combination may give up for more weight on the tags themselves

@@ -27,15 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "bench")]
+import numpy as np
+from bench_common import CLASSIFIER, PROJECT_DIR, load_line, run_measured  # puts the project on the import path
 
-import numpy as np  # noqa: E402
-from bench_common import CLASSIFIER, load_line, run_measured  # noqa: E402
-
-import functions_audio as audio  # noqa: E402
-import functions_projection as fproj  # noqa: E402
-import functions_records as frec  # noqa: E402
+import functions_audio as audio
+import functions_projection as fproj
+import functions_records as frec
 
 ONE_THREAD = {"PYTHONPATH": str(PROJECT_DIR), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 QUERY_SONG = Path("artist 000") / "000007 some song title.mp3"  # below the music folder of synthetic_results
@@ -83,7 +80,6 @@ imported = time.perf_counter()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 library = fsim.load_library(sys.argv[1])
 loaded = time.perf_counter()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 rng = np.random.default_rng(1)
 times = []
 for row in rng.integers(0, len(library.paths), int(sys.argv[2])):
@@ -91,6 +87,7 @@ for row in rng.integers(0, len(library.paths), int(sys.argv[2])):
     found, _, _ = library.neighbours(library.raw[row], 10, exclude={int(row)})
     [library.record(r) for r, _ in found]
     times.append(time.perf_counter() - t)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # over the load and the queries
 vectors = library.raw.nbytes + library.vectors.nbytes + library.offsets.nbytes
 with open("/proc/self/statm") as statm:
     resident = int(statm.read().split()[1]) * resource.getpagesize()
@@ -123,7 +120,7 @@ def scale(songs: int, repeats: int) -> None:
               "| <= 100 ms |")
         print(f"| memory of the vectors (stored + projected + offsets) | {pick['vectors_mb']:.1f} MB; process RSS "
               f"{pick['rss_before_mb']:.0f} MB before loading, {pick['rss_after_mb']:.0f} MB after (paths and index "
-              f"included), peak {pick['rss_peak_mb']:.0f} MB | <= 100 MB |")
+              f"included), peak over load and queries {pick['rss_peak_mb']:.0f} MB | <= 100 MB |")
         song = work / "music" / QUERY_SONG
         cold = [run_measured([sys.executable, CLASSIFIER, "--like", song, "--results", results], env=ONE_THREAD).wall
                 for _ in range(repeats)]
