@@ -140,7 +140,9 @@ def part_stages(songs: dict[str, Path], repeats: int, patches: str | None = None
         whole = stages["whole analysis (analyser.classify)"]
         parts = [(k, v) for k, v in stages.items() if k not in ("whole analysis (analyser.classify)",
                                                                  "sum of the stages timed apart")]
-        print(f"    {name:8s}: {whole:.2f} CPU-s: " + "; ".join(f"{k} {v:.3f} ({v / whole:.0%})" for k, v in parts))
+        print(f"    {name:8s}: {whole:.2f} CPU-s (best of 2; the stages timed apart, once: "
+              f"{stages['sum of the stages timed apart']:.2f}, shares of the whole): "
+              + "; ".join(f"{k} {v:.3f} ({v / whole:.0%})" for k, v in parts))
         results[name] = stages
     startup = startup_cpu(repeats)
     print(f"    start-up of a process (imports, model and musicnn weights): {startup:.2f} CPU-s (median of {repeats}), "
