@@ -73,15 +73,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0, help="seed of the changed tags")
     parser.add_argument("--share", type=float, default=0.05, help="share of tags changed (default 0.05)")
-    parser.add_argument("--keep", type=Path, help="keep the CSVs and model folders here")
+    parser.add_argument("--keep", type=Path, help="keep the CSVs and model folders here (default: a temporary folder, "
+                        "removed at the end)")
     parser.add_argument("--part", choices=("all", "suspects"), default="all", help="suspects: (2) only")
     args = parser.parse_args()
     shared = audio.shared_data_dir()
     if shared is None:
         print("shared data not found (../shared/data or $GENRE_SHARED_DATA): nothing to measure")
         return 1
-    work = args.keep or Path(tempfile.mkdtemp(prefix="bench_your_genres_"))
-    work.mkdir(parents=True, exist_ok=True)
+    if args.keep is None:
+        with tempfile.TemporaryDirectory(prefix="bench_your_genres_") as folder:
+            return measure(shared, Path(folder), args)
+    args.keep.mkdir(parents=True, exist_ok=True)
+    code = measure(shared, args.keep, args)
+    print(f"files in {args.keep}")
+    return code
+
+
+def measure(shared: Path, work: Path, args: argparse.Namespace) -> int:
+    """Both parts on a library made in ``work`` (the CSVs and 02's model folders stay there)."""
     clean = library_csv(shared, work)
     frame = pd.read_csv(clean, keep_default_na=False)
     print(f"library: {len(frame)} clips, {frame['genre'].nunique()} genres, "
@@ -92,7 +102,6 @@ def main() -> int:
     if args.part == "all":
         accuracy_part(clean, frame, work, shared)
     suspects_part(clean, frame, work, args)
-    print(f"files in {work}")
     return 0
 
 
