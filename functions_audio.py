@@ -29,7 +29,6 @@ PRETRAINED_MODEL_DIR = DATA_DIR / "pretrained"  # the shipped default: musicnn +
 CLASSIC_MODEL_DIR = DATA_DIR / "pretrained_classic"  # the seed's 85-input network, kept and documented
 SHIPPED_MODEL_DIRS = (PRETRAINED_MODEL_DIR, CLASSIC_MODEL_DIR)
 DEMO_DATASET_DIR = DATA_DIR / "synthetic_demo"
-GTZAN_DIR = DATA_DIR / "genres"  # where genres.tar.gz unpacks
 
 
 def shared_data_dir() -> Path | None:

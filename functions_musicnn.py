@@ -52,7 +52,6 @@ HOP_LENGTH = int(MUSICNN_SETTINGS["hop_length"])
 N_MELS = int(MUSICNN_SETTINGS["n_mels"])
 PATCH_FRAMES = int(MUSICNN_SETTINGS["patch_frames"])
 PATCH_HOP = int(MUSICNN_SETTINGS["patch_hop_frames"])
-PATCH_SECONDS = PATCH_FRAMES * HOP_LENGTH / INPUT_SAMPLE_RATE
 
 TIMBRAL_PAD = 3  # the timbral convolutions are 7 frames high, zero-padded by 3 frames at the patch's edges
 MIDEND_PAD = 3
