@@ -69,6 +69,7 @@ def test_every_link_and_anchor_leads_somewhere(page: Path) -> None:
 
 
 def named_scripts() -> list[str]:
+    """The files README.md and docs/ name: after ``python`` or as a `bench/...py` or `docs/...py` path."""
     names: set[str] = set()
     for page in PAGES:
         text = page.read_text()
@@ -77,11 +78,20 @@ def named_scripts() -> list[str]:
     return sorted(names)
 
 
+def is_script(path: Path) -> bool:
+    """A file that runs (a ``__main__`` block), not a module the benches import (bench/bench_common.py, ...)."""
+    return 'if __name__ == "__main__":' in path.read_text()
+
+
 def test_every_script_named_in_the_docs_exists_and_answers_help() -> None:
-    scripts = named_scripts()
-    assert "03_launch_classifier.py" in scripts and any(s.startswith("bench/") for s in scripts)
-    missing = [s for s in scripts if not (ROOT / s).is_file()]
+    named = named_scripts()
+    assert "03_launch_classifier.py" in named and any(s.startswith("bench/") for s in named)
+    missing = [s for s in named if not (ROOT / s).is_file()]
     assert not missing, f"scripts named in README.md or docs/ that do not exist: {missing}"
+    run_by_docs = {name for page in PAGES for name in COMMAND.findall(page.read_text())}
+    not_runnable = sorted(s for s in run_by_docs if not is_script(ROOT / s))
+    assert not not_runnable, f"files the docs run with python that have no __main__ block: {not_runnable}"
+    scripts = [s for s in named if is_script(ROOT / s)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     running = {s: subprocess.Popen([sys.executable, s, "--help"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in scripts}
