@@ -34,7 +34,7 @@ from functions_fetch import (
     looks_like_url,
     report_progress,
 )
-from functions_song_result import SongResult, WindowResult, finite_or_none  # noqa: F401 - analysis.SongResult
+from functions_song_result import SongResult, WindowResult
 
 DEFAULT_HOP_SECONDS = 15.0
 DEFAULT_MAX_WINDOWS = 20
@@ -48,7 +48,7 @@ LOAD_WHOLE_LIMIT_S = 20 * 60.0  # longer files are read window by window (memory
 # MUSICNN_DENSE_FROM patches or more gets every patch (one every ~1 s, as the network's training clips did,
 # cheaper per patch since overlapping patches share their front end). 03 --patches sets it; 12 (3 windows of 4
 # patches) was chosen by bench/bench_speed.py for 2 songs/s on 2 cores: docs/speed.md gives its cost and how often
-# it gives the answer of every patch (24, the budget before: 1.8 CPU-s a 4-minute MP3, against 1.0).
+# it gives the answer of every patch (24, the budget before: 1.44 CPU-s a 4-minute MP3, against 0.83; docs/speed.md).
 MUSICNN_PATCH_BUDGET = 12
 MUSICNN_MIN_PATCHES = 4
 MUSICNN_DENSE_FROM = 10
@@ -56,9 +56,9 @@ MUSICNN_DENSE_FROM = 10
 # ddof 0, 4 patches give about 0.85 of the value every patch (28, one a second) gives, which the model was
 # trained on; ddof 1 corrects for the small sample, but agreed no better with every patch (docs/speed.md)
 SPARSE_STD_DDOF = 0
-PATCHES_HELP = ("musicnn patches (3 s each, ~0.045 CPU-s) per song: N spreads N over at most N/4 windows "
-                f"(default {MUSICNN_PATCH_BUDGET}: ~1.0 CPU-s for a 4-minute MP3; 24: 1.8); 'all': every patch of "
-                "every window (~15 CPU-s). Same genre as 'all': 12 and 24 on 100 of 100 clips and 10 of 10 "
+PATCHES_HELP = ("musicnn patches (3 s each, ~0.04 CPU-s) per song: N spreads N over at most N/4 windows "
+                f"(default {MUSICNN_PATCH_BUDGET}: ~0.8 CPU-s for a 4-minute MP3; 24: 1.4); 'all': every patch of "
+                "every window (~9 CPU-s). Same genre as 'all': 12 and 24 on 100 of 100 clips and 10 of 10 "
                 "one-genre songs, 0 and 4 of 10 eight-genre medleys; same top-3 tags 89 %% and 94 %% "
                 "(docs/speed.md)")
 
@@ -457,10 +457,10 @@ class WindowAnalyser:
         check_cancel(cancel)
         if not rows:
             raise AnalysisError(problems[0] if len(problems) == 1 else f"no usable window ({problems[0]})")
-        per_window = self._probabilities(np.vstack(rows))
+        matrix = np.vstack(rows)
+        per_window = self._probabilities(matrix)
         mean = per_window.mean(axis=0)
-        novelty = SongNovelty.of_rows(getattr(self.classifier, "novelty", None),
-                                      np.vstack(rows)[:, self._column_index])
+        novelty = SongNovelty.of_rows(getattr(self.classifier, "novelty", None), matrix[:, self._column_index])
         windows = [WindowResult(start_s=round(offset_s + s, 3), genre=self.genres[int(np.argmax(p))],
                                 probabilities=self._as_dict(p), novelty=value, known=known)
                    for s, p, value, known in zip(kept, per_window, *novelty.windows(len(kept)), strict=True)]
