@@ -213,7 +213,7 @@ class ResultsFile:
     def append(self, record: dict[str, Any]) -> LibraryEntry:
         """Append one record and flush it: a kill after this loses nothing of it. Numbers that are NaN or infinite
         are written as null (JSON has no such numbers: Python wrote a bare NaN, which other readers refuse)."""
-        record = functions_records.finite_or_none(record)
+        record = functions_records.non_finite_as_none(record)
         line = (json.dumps(record, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
         self._out.write(line)
         self._out.flush()

@@ -6,7 +6,7 @@ rules every record keeps.
   (base64 of 50 little-endian float32) with ``embedding_version``, last in the record. A song analysed by a model
   that reads only the classic features has none (the network did not run); a stored value that is not 50 finite
   float32 is no vector (``stored_vector``).
-* **Finite numbers only** (``finite_or_none``: JSON has no NaN), and **the longest line** a record may be
+* **Finite numbers only** (``non_finite_as_none``: JSON has no NaN), and **the longest line** a record may be
   (``LONGEST_LINE``: a longer line is junk, skipped without being held whole).
 
 Read by the library scans (functions_library) and the similarity queries (functions_library_vectors,
@@ -65,14 +65,14 @@ def stored_vector(text: Any) -> np.ndarray | None:
     return vector if vector.size == EMBEDDING_DIM and np.isfinite(vector).all() else None
 
 
-def finite_or_none(value: Any) -> Any:
+def non_finite_as_none(value: Any) -> Any:
     """``value`` with every float that is NaN or infinite replaced by None (JSON has no such numbers)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {key: finite_or_none(item) for key, item in value.items()}
+        return {key: non_finite_as_none(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [finite_or_none(item) for item in value]
+        return [non_finite_as_none(item) for item in value]
     return value
 
 
