@@ -1,19 +1,19 @@
-"""What every benchmark needs, in one place: the project on the import path, the machine's load in one line, a
-command timed as a fresh process (wall time, CPU seconds and peak RSS, its children's included), the CPU-bound
-rate, CPU seconds within this process, the closing line, and the songs the benchmarks make from the shared GTZAN
-clips (4-minute songs of one genre or of eight).
+"""What every benchmark needs, in one place: the project on the import path, a command line made from the bench's
+docstring, the machine's load in one line, a command timed as a fresh process (wall time, CPU seconds and peak
+RSS, its children's included), CPU seconds within this process, the closing line, and the songs the benchmarks
+make from the shared GTZAN clips (4-minute songs of one genre or of eight).
 
 A bench script run as ``python bench/bench_x.py`` has bench/ on its import path: ``import bench_common`` first
 puts the project there too (and quiets TensorFlow's start-up lines unless TF_CPP_MIN_LOG_LEVEL is set);
 ``tests_on_path()`` adds tests/ for the benches that use its helpers (loopback servers, CLI-started clusters).
 
 The machines are shared, so each benchmark prints the load average beside its figures and takes its ratios
-within one run; "CPU-bound" figures divide the work by the CPU seconds the processes got (the rate the command
-would reach with both cores to itself).
+within one run, and gives CPU seconds beside wall times (what the work costs whatever else runs).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -37,6 +37,14 @@ import functions_audio as audio  # noqa: E402
 CLASSIFIER = str(PROJECT_DIR / "03_launch_classifier.py")
 PREPROCESS = str(PROJECT_DIR / "00_preprocess_music.py")
 CLIPS_PER_SONG = 8  # 8 x 30 s = a 4-minute song
+
+
+def doc_parser(doc: str) -> argparse.ArgumentParser:
+    """A bench's argument parser from its docstring ``doc``: the first paragraph as the description, the rest,
+    as written, after the options."""
+    first, _, rest = doc.partition("\n\n")
+    return argparse.ArgumentParser(description=first, epilog=rest or None,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def tests_on_path() -> Path:
@@ -139,11 +147,6 @@ def cpu_of(call: Callable[[], object]) -> float:
     return cpu_now() - started
 
 
-def cpu_bound_rate(run: Run, count: int, workers: int = 2) -> float:
-    """Items/s the command would reach with ``workers`` cores to itself: its items over its CPU seconds."""
-    return workers * count / run.cpu
-
-
 def verdict(ok: bool) -> str:
     """How a target fared in a run: 'met' or 'MISSED'."""
     return "met" if ok else "MISSED"
@@ -223,15 +226,3 @@ def song_samples(clips: Sequence[Path]) -> np.ndarray:
     """The clips decoded (22.05 kHz mono float32) and joined end to end."""
     return np.concatenate([audio.load_audio(path, max_seconds=None) for path in clips])
 
-
-def write_song_folder(songs: Sequence[Song], folder: Path) -> list[Path]:
-    """The songs as 16-bit WAV files (22.05 kHz mono) in ``folder``, named in order."""
-    import soundfile
-
-    folder.mkdir(parents=True)
-    paths = []
-    for number, song in enumerate(songs):
-        path = folder / f"song {number:02d} ({song.name}).wav"
-        soundfile.write(str(path), song_samples(song.clips), audio.SAMPLE_RATE, subtype="PCM_16")
-        paths.append(path)
-    return paths

@@ -21,7 +21,6 @@ history, printed by this script at commit 7355a74 (``git show 7355a74:bench/benc
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -30,7 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from bench_common import best_of, load_line, print_target_lines, shared_clips, verdict  # puts the project on sys.path
+from bench_common import (  # puts the project on sys.path
+    best_of,
+    doc_parser,
+    load_line,
+    print_target_lines,
+    shared_clips,
+    verdict,
+)
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import functions_audio as audio
@@ -254,9 +260,7 @@ def print_where_time_goes(shared: dict[str, float], best_total: float, parts: Co
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser = doc_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="a short version: 3 repeats")
     parser.add_argument("--repeats", type=int, default=None, help="repeats of the timings (default 5, --quick 3)")
     parser.add_argument("--clip", type=Path, default=None,

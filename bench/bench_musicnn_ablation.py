@@ -21,12 +21,12 @@ are skipped without it).
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import replace
 from math import gcd
 
 import numpy as np
+from bench_common import doc_parser
 from bench_musicnn_parity import add_data_arguments, load_inputs  # puts the project on the import path
 from musicnn_steps import (
     EXACT,
@@ -136,9 +136,7 @@ def moved(results: list[ClipResult], anchor_results: list[ClipResult]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser = doc_parser(__doc__)
     add_data_arguments(parser)
     args = parser.parse_args(argv)
     _, reference, _, clips, arrays = load_inputs(args)

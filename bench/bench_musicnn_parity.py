@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_common import load_line  # puts the project on the import path
+from bench_common import doc_parser, load_line  # puts the project on the import path
 from musicnn_steps import EXACT, HEADER, ClipResult, Variant, format_row, run_variant, summary
 
 import functions_audio as audio
@@ -191,9 +191,7 @@ def print_genre_read(args: argparse.Namespace, shared: Path, reference: dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser = doc_parser(__doc__)
     add_data_arguments(parser)
     parser.add_argument("--model", help="read the genre with this project model folder (musicnn [+classic] "
                                         "columns) instead of a logistic regression")

@@ -18,13 +18,12 @@ size of a large library is bench/bench_similarity_scale.py.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import PROJECT_DIR, load_line  # puts the project on the import path
+from bench_common import PROJECT_DIR, doc_parser, load_line  # puts the project on the import path
 
 import functions_audio as audio
 import functions_projection as fproj
@@ -270,9 +269,7 @@ def mini(shared: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = doc_parser(__doc__)
     parser.add_argument("--part", action="append", choices=("quality", "mini"),
                         help="a part to run, repeatable (default: both; scale, junk: bench_similarity_scale.py)")
     parser.add_argument("--write-projection", action="store_true",

@@ -17,7 +17,6 @@ one BLAS thread as 03 runs. Needs no shared data.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -28,7 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import CLASSIFIER, PROJECT_DIR, load_line, run_measured  # puts the project on the import path
+from bench_common import (  # puts the project on the import path
+    CLASSIFIER,
+    PROJECT_DIR,
+    doc_parser,
+    load_line,
+    run_measured,
+)
 
 import functions_audio as audio
 import functions_projection as fproj
@@ -226,9 +231,7 @@ def junk_line(junk_mb: int = 300, songs: int = 1000) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = doc_parser(__doc__)
     parser.add_argument("--part", action="append", choices=("scale", "junk"),
                         help="a part to run, repeatable (default: both; quality, mini: bench_similarity.py)")
     parser.add_argument("--songs", type=int, default=100_000, help="library size for the scale part")
