@@ -118,14 +118,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.output_dir = args.output_dir or OUTPUTS_DIR / default_dir
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    header = csv_header(args.features_csv)
     names = ([c.strip() for c in args.candidates.split(",")] if args.candidates
-             else list(candidates.default_candidates(csv_header(args.features_csv))))
+             else list(candidates.default_candidates(header)))
     unknown = [c for c in names if c not in candidates.CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(candidates.CANDIDATES)}")
     args.candidates = names
     args.auto_groups = (args.split is None and args.groups is None
-                        and evaluation.ARTIST_COLUMN in csv_header(args.features_csv))
+                        and evaluation.ARTIST_COLUMN in header)
     if args.auto_groups:  # a CSV of 00 --labels tags: an artist's songs never on both sides of a fold
         args.groups = evaluation.ARTIST_COLUMN
     return args
