@@ -57,6 +57,7 @@ TIMBRAL_PAD = 3  # the timbral convolutions are 7 frames high, zero-padded by 3 
 MIDEND_PAD = 3
 TIMBRAL_BLOCK_FRAMES = 128  # frames per matrix product of the shared front end (memory stays ~20 MB)
 TEMPORAL_PHASES = 16  # output frames per row of a temporal convolution's product (MusicnnNetwork.temporal_features)
+TEMPORAL_BLOCK_RUNS = 12  # runs of TEMPORAL_PHASES frames per product (a patch's 187 frames are 12 runs)
 
 
 # The network's layers, in the order models.build_musicnn creates them
@@ -178,22 +179,24 @@ def _relu_bn(conv: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.nd
 
 def _sign_sorted(kernel: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray
                  ) -> tuple[tuple[np.ndarray, ...], tuple[int, np.ndarray]]:
-    """A front-end layer with its filters reordered, those whose bn scale is >= 0 first: ((kernel, bias, scale,
-    shift), (how many have scale >= 0, the indices restoring the original order))."""
+    """A front-end layer with its filters reordered, those whose bn scale is >= 0 first, and the kernel columns of
+    the others negated: ((kernel, bias, scale, shift), (how many have scale >= 0, the indices restoring the
+    original order)). A negated column's products are the original's negated exactly (rounding is symmetric)."""
     order = np.argsort(scale < 0, kind="stable")
-    layer = (np.ascontiguousarray(kernel[:, order]), bias[order], scale[order], shift[order])
-    return layer, (int((scale >= 0).sum()), np.argsort(order))
+    positive = int((scale >= 0).sum())
+    signed = np.ascontiguousarray(kernel[:, order])
+    signed[:, positive:] *= -1
+    return (signed, bias[order], scale[order], shift[order]), (positive, np.argsort(order))
 
 
 def _pool_relu_bn(conv: np.ndarray, pool: tuple[int, np.ndarray], bias: np.ndarray, scale: np.ndarray,
                   shift: np.ndarray) -> np.ndarray:
-    """Max over axis 1 of ``_relu_bn(conv)`` (``conv``: rows, positions, ..., filters of a ``_sign_sorted`` layer),
-    in the original filter order: ``_relu_bn`` is monotone per filter (rounding included), so it is applied to the
-    max where the scale is >= 0 and to the min where it is negative, the same values for less element-wise work."""
-    positive = pool[0]
-    pooled = np.empty(conv.shape[:1] + conv.shape[2:], dtype=np.float32)
-    np.max(conv[..., :positive], axis=1, out=pooled[..., :positive])
-    np.min(conv[..., positive:], axis=1, out=pooled[..., positive:])
+    """Max over axis 1 of ``_relu_bn`` of the convolution (``conv``: rows, positions, ..., filters, by a
+    ``_sign_sorted`` layer's kernel), in the original filter order: ``_relu_bn`` is monotone per filter (rounding
+    included), so it is applied to the max where the scale is >= 0 and to the min where it is negative (minus
+    the max of the negated columns), the same values for less element-wise work and one contiguous max."""
+    pooled = np.max(conv, axis=1)
+    pooled[..., pool[0]:] *= -1
     return _relu_bn(pooled, bias, scale, shift)[..., pool[1]]
 
 
@@ -289,13 +292,22 @@ class MusicnnNetwork:
         padded frames (one row per band and TEMPORAL_PHASES output frames) against ``_phase_kernel``: rows about
         height / TEMPORAL_PHASES times fewer to copy than one of ``height`` frames per output frame, and a wider
         product, for the same values (about half the time)."""
-        parts = []
-        for (_, bias, scale, shift, height), pool, phased in zip(self.temporal, self.temporal_pool,
-                                                                 self.temporal_phased, strict=True):
-            rows = _phase_rows(patch, height)
-            conv = (rows.reshape(-1, rows.shape[2]) @ phased).reshape(*rows.shape[:2], TEMPORAL_PHASES, -1)
-            parts.append(_pool_relu_bn(conv, pool, bias, scale, shift).reshape(-1, bias.size)[:patch.shape[0]])
-        return np.concatenate(parts, axis=1)
+        return np.concatenate([self.temporal_layer(index, patch) for index in range(len(self.temporal))], axis=1)
+
+    def temporal_layer(self, index: int, x: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
+        """Temporal layer ``index`` of ``x`` (frames, 96), zero-padded at its ends as a patch is: (frames, 51)
+        after pooling; with ``runs``, only those runs of TEMPORAL_PHASES output frames: (len(runs), phases, 51)."""
+        (_, bias, scale, shift, height), pool = self.temporal[index], self.temporal_pool[index]
+        rows = _phase_rows(x, height)
+        if runs is not None:
+            rows = rows[np.asarray(runs, dtype=np.intp)]
+        out = np.empty((rows.shape[0], TEMPORAL_PHASES, bias.size), dtype=np.float32)
+        for first in range(0, rows.shape[0], TEMPORAL_BLOCK_RUNS):  # products of ~4 MB
+            block = rows[first:first + TEMPORAL_BLOCK_RUNS]
+            conv = (block.reshape(-1, block.shape[2]) @ self.temporal_phased[index]).reshape(
+                *block.shape[:2], TEMPORAL_PHASES, -1)
+            out[first:first + block.shape[0]] = _pool_relu_bn(conv, pool, bias, scale, shift)
+        return out if runs is not None else out.reshape(-1, bias.size)[:x.shape[0]]
 
     def back(self, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mid end and back end of a batch of front-end outputs (P, 187, 561): tags (P, 50), penultimate (P, 200)."""
@@ -329,47 +341,105 @@ class MusicnnNetwork:
 
     def taggram(self, spectrogram: np.ndarray, starts: Sequence[int] | None = None, batch: int = 8) -> Taggram:
         """The outputs for the patches of ``spectrogram`` (frames, 96) starting at ``starts`` (default: every
-        PATCH_HOP frames), equal to ``patch_outputs`` of each patch to float rounding.
-
-        The timbral front end of the frames that are inside a patch by 3 frames or more is computed once for
-        all the patches that contain them; each patch computes its own 3 edge frames on either side.
-        """
+        PATCH_HOP frames), equal to ``patch_outputs`` of each patch to float rounding: the frames that
+        overlapping patches have in common go through the front end once (``SharedFronts``)."""
         spectrogram = pad_short(np.asarray(spectrogram, dtype=np.float32))
         starts = patch_starts(spectrogram.shape[0]) if starts is None else [int(s) for s in starts]
         if not starts or min(starts) < 0 or max(starts) + PATCH_FRAMES > spectrogram.shape[0]:
             raise ValueError(f"patch starts must lie in 0..{spectrogram.shape[0] - PATCH_FRAMES}")
-        x = self.normalise_input(spectrogram)
-        shared = self._shared_timbral(x, starts)
+        fronts = SharedFronts(self, self.normalise_input(spectrogram), starts)
         tags, penultimate = [], []
         for first in range(0, len(starts), batch):
-            fronts = np.stack([self._patch_front(x, start, shared) for start in starts[first:first + batch]])
-            t, p = self.back(fronts)
+            t, p = self.back(np.stack([fronts.front(start) for start in starts[first:first + batch]]))
             tags.append(t)
             penultimate.append(p)
         return Taggram(tags=np.concatenate(tags), penultimate=np.concatenate(penultimate),
                        starts=np.asarray(starts, dtype=np.int64))
 
-    def _shared_timbral(self, x: np.ndarray, starts: Sequence[int]) -> dict[int, np.ndarray]:
-        """Timbral features of every frame at least 3 frames inside some patch, by frame: {first frame: rows}."""
-        inside = np.zeros(x.shape[0], dtype=bool)
-        for start in starts:
-            inside[start + TIMBRAL_PAD:start + PATCH_FRAMES - TIMBRAL_PAD] = True
-        runs: dict[int, np.ndarray] = {}
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(np.int8), [0]])))
-        for first, end in zip(edges[::2], edges[1::2], strict=True):
-            runs[int(first)] = self.timbral_features(x[first - TIMBRAL_PAD:end + TIMBRAL_PAD])
-        return runs
 
-    def _patch_front(self, x: np.ndarray, start: int, shared: dict[int, np.ndarray]) -> np.ndarray:
-        """The front end (187, 561) of the patch at ``start`` from the shared timbral rows and its own edges."""
-        patch = x[start:start + PATCH_FRAMES]
-        run_first = max(first for first in shared if first <= start + TIMBRAL_PAD)
-        interior = shared[run_first][start + TIMBRAL_PAD - run_first:start + PATCH_FRAMES - TIMBRAL_PAD - run_first]
+class SharedFronts:
+    """The front ends of the patches at ``starts`` of one normalised spectrogram ``x`` (frames, 96), the frames
+    that overlapping patches have in common computed once (``MusicnnNetwork.taggram``):
+
+    - timbral: every frame at least 3 frames inside some patch; each patch computes its own 3 edge frames;
+    - temporal, per layer: every frame whose window (its height) lies inside some patch; each patch computes the
+      runs of TEMPORAL_PHASES frames nearer its ends. A layer is computed whole per patch where the patches
+      overlap too little for that to pay (layer 128 at one patch a second; 03's windows of spread patches).
+    The same values as each patch alone: the temporal ones bit for bit, the timbral ones to float rounding.
+    """
+
+    def __init__(self, network: MusicnnNetwork, x: np.ndarray, starts: Sequence[int]) -> None:
+        self.network, self.x = network, x
+        self.timbral = self._shared_timbral(starts)
+        self.temporal = [self._shared_temporal(index, starts) for index in range(len(network.temporal))]
+
+    def _shared_timbral(self, starts: Sequence[int]) -> dict[int, np.ndarray]:
+        """Timbral features of every frame at least 3 frames inside some patch, by frame: {first frame: rows}."""
+        return {first: self.network.timbral_features(self.x[first - TIMBRAL_PAD:end + TIMBRAL_PAD])
+                for first, end in _inside_spans(self.x.shape[0], starts, TIMBRAL_PAD, TIMBRAL_PAD)}
+
+    def _shared_temporal(self, index: int, starts: Sequence[int]) -> dict[int, np.ndarray] | None:
+        """Temporal layer ``index`` of every frame whose window lies inside some patch, by frame: {first frame:
+        rows}; None where that costs as much as each patch computing its own frames (runs of frames counted)."""
+        height = self.network.temporal[index][4]
+        before, after = (height - 1) // 2, height - 1 - (height - 1) // 2
+        spans = _inside_spans(self.x.shape[0], starts, before, after)
+        shared_runs = sum(-(-(end - first) // TEMPORAL_PHASES) for first, end in spans)
+        if shared_runs + len(starts) * len(_edge_runs(height)) >= len(starts) * -(-PATCH_FRAMES // TEMPORAL_PHASES):
+            return None
+        return {first: self.network.temporal_layer(index, self.x[first - before:end + after])[
+            before:before + end - first] for first, end in spans}
+
+    def _patch_temporal(self, index: int, start: int) -> np.ndarray:
+        """Temporal layer ``index`` of the patch at ``start``: its frames whose window lies inside it from the
+        shared rows, the runs of frames nearer its ends (whose windows reach its zero padding) computed here."""
+        patch, shared = self.x[start:start + PATCH_FRAMES], self.temporal[index]
+        if shared is None:
+            return self.network.temporal_layer(index, patch)
+        height = self.network.temporal[index][4]
+        before, after = (height - 1) // 2, height - 1 - (height - 1) // 2
+        out = np.empty((PATCH_FRAMES, self.network.temporal[index][1].size), dtype=np.float32)
+        out[before:PATCH_FRAMES - after] = _rows_from(shared, start + before, start + PATCH_FRAMES - after)
+        runs = _edge_runs(height)
+        for run, rows in zip(runs, self.network.temporal_layer(index, patch, runs), strict=True):
+            frame = run * TEMPORAL_PHASES
+            out[frame:frame + TEMPORAL_PHASES] = rows[:PATCH_FRAMES - frame]
+        return out
+
+    def front(self, start: int) -> np.ndarray:
+        """The front end (187, 561) of the patch at ``start``."""
+        patch = self.x[start:start + PATCH_FRAMES]
+        interior = _rows_from(self.timbral, start + TIMBRAL_PAD, start + PATCH_FRAMES - TIMBRAL_PAD)
         zeros = np.zeros((TIMBRAL_PAD, N_MELS), dtype=np.float32)
-        left = self.timbral_features(np.concatenate([zeros, patch[:2 * TIMBRAL_PAD]]))
-        right = self.timbral_features(np.concatenate([patch[-2 * TIMBRAL_PAD:], zeros]))
-        timbral = np.concatenate([left, interior, right])
-        return np.concatenate([timbral, self.temporal_features(patch)], axis=1)
+        left = self.network.timbral_features(np.concatenate([zeros, patch[:2 * TIMBRAL_PAD]]))
+        right = self.network.timbral_features(np.concatenate([patch[-2 * TIMBRAL_PAD:], zeros]))
+        temporal = [self._patch_temporal(index, start) for index in range(len(self.temporal))]
+        return np.concatenate([np.concatenate([left, interior, right]), *temporal], axis=1)
+
+
+def _inside_spans(n_frames: int, starts: Sequence[int], before: int, after: int) -> list[tuple[int, int]]:
+    """The runs [first, end) of frames that are ``before`` frames or more after some patch's first frame and
+    ``after`` frames or more before its last, merged."""
+    inside = np.zeros(n_frames, dtype=bool)
+    for start in starts:
+        inside[start + before:start + PATCH_FRAMES - after] = True
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _rows_from(shared: dict[int, np.ndarray], first: int, end: int) -> np.ndarray:
+    """Frames [first, end) of the shared rows ({first frame of a run: its rows}) of the run that holds them."""
+    run_first = max(start for start in shared if start <= first)
+    return shared[run_first][first - run_first:end - run_first]
+
+
+def _edge_runs(height: int) -> list[int]:
+    """The runs of TEMPORAL_PHASES frames of a patch holding a frame whose window of ``height`` frames (centred as
+    'same' padding centres it) reaches past the patch's first or last frame."""
+    before, after = (height - 1) // 2, height - 1 - (height - 1) // 2
+    last = -(-PATCH_FRAMES // TEMPORAL_PHASES)
+    return sorted(set(range(-(-before // TEMPORAL_PHASES))) | set(range((PATCH_FRAMES - after) // TEMPORAL_PHASES,
+                                                                        last)))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -48,12 +48,12 @@ def timed_network(network, clock: StageClock):
 
     copy = musicnn.MusicnnNetwork(network.raw)
     for stage, method in (("musicnn timbral front end", "timbral_features"),
-                          ("musicnn temporal front end", "temporal_features"), ("musicnn mid/back end", "back")):
+                          ("musicnn temporal front end", "temporal_layer"), ("musicnn mid/back end", "back")):
         original = getattr(copy, method)
 
-        def wrapped(array, original=original, stage=stage):
+        def wrapped(*args, original=original, stage=stage):
             with clock(stage):
-                return original(array)
+                return original(*args)
 
         setattr(copy, method, wrapped)
     return copy

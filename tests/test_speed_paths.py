@@ -78,8 +78,9 @@ def test_a_window_read_with_a_seek_is_that_stretch_of_the_whole_read(stereo_mp3:
 
 
 def test_front_ends_pool_before_their_batch_norm_with_the_same_values() -> None:
-    """_pool_relu_bn (max where the batch-norm scale is >= 0, min where negative, then the affine step) equals
-    the max over positions of the affine step applied to every value, bit for bit, in the original filter order."""
+    """_pool_relu_bn (max where the batch-norm scale is >= 0, minus the max of the negated columns where negative,
+    then the affine step) equals the max over positions of the affine step applied to every value, bit for bit,
+    in the original filter order."""
     rng = np.random.default_rng(0)
     filters = 40
     kernel = rng.standard_normal((12, filters)).astype(np.float32)
@@ -116,6 +117,44 @@ def test_the_temporal_front_end_by_phases_equals_the_plain_convolution() -> None
     got = network.temporal_features(patch)
     assert got.shape == expected.shape == (musicnn.PATCH_FRAMES, 153)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def random_network(seed: int) -> musicnn.MusicnnNetwork:
+    """The musicnn network with random weights of the right shapes (variances positive)."""
+    rng = np.random.default_rng(seed)
+    arrays = {name: (rng.standard_normal(shape) * 0.1).astype(np.float32)
+              for name, shape in fmw.expected_shapes().items()}
+    for name in [name for name in arrays if name.endswith("moving_variance")]:
+        arrays[name] = np.abs(arrays[name]) + 0.5
+    return musicnn.MusicnnNetwork(arrays)
+
+
+def test_overlapping_patches_share_their_temporal_frames_with_the_same_values() -> None:
+    """00's patches (one a second, three seconds long) compute the temporal layers 64 and 32 once for the frames
+    whose window lies inside a patch, and each patch its runs near its ends: the same values, bit for bit, as each
+    patch alone; layer 128 (little to share) and patches that do not overlap (03's windows) are computed whole."""
+    network = random_network(5)
+    x = np.random.default_rng(6).standard_normal((1400, musicnn.N_MELS)).astype(np.float32)
+    dense = musicnn.patch_starts(x.shape[0])
+    sparse = [0, 400, 900, x.shape[0] - musicnn.PATCH_FRAMES]
+    shared, spread = musicnn.SharedFronts(network, x, dense), musicnn.SharedFronts(network, x, sparse)
+    assert [rows is None for rows in shared.temporal] == [True, False, False]
+    assert [rows is None for rows in spread.temporal] == [True, True, True]
+    for index in (1, 2):
+        for start in dense:
+            np.testing.assert_array_equal(shared._patch_temporal(index, start),
+                                          network.temporal_layer(index, x[start:start + musicnn.PATCH_FRAMES]))
+    # taggram: the temporal part of each patch's front end is that patch's alone
+    normalised = network.normalise_input(x)
+    alone = np.stack([network.temporal_features(normalised[s:s + musicnn.PATCH_FRAMES]) for s in dense])
+    timbral = np.stack([network.timbral_features(np.pad(normalised[s:s + musicnn.PATCH_FRAMES],
+                                                        ((musicnn.TIMBRAL_PAD, musicnn.TIMBRAL_PAD), (0, 0))))
+                        for s in dense])
+    fronts = musicnn.SharedFronts(network, normalised, dense)
+    np.testing.assert_array_equal(np.stack([fronts.front(s) for s in dense])[..., -153:], alone)
+    tags = np.concatenate([network.back(np.concatenate([timbral, alone], axis=2)[first:first + 8])[0]
+                           for first in range(0, len(dense), 8)])
+    np.testing.assert_allclose(network.taggram(x).tags, tags, rtol=0, atol=1e-6)
 
 
 def test_reuse_freed_memory_keeps_large_blocks_for_the_next_array() -> None:
