@@ -17,7 +17,8 @@ What lives here, top-down:
   residual connections, temporal max and mean pooling, dense 200 (the penultimate layer) and 50 sigmoid outputs.
   The timbral convolutions, 81 % of a patch's work, only see 3 frames either side, so patches that overlap share them:
   ``taggram`` computes them once over the spectrogram and recomputes only each patch's 3 edge frames, where the
-  patch's own zero padding differs. The same network in Keras (for checking the NumPy pass against it) is
+  patch's own zero padding differs; the temporal layers 64 and 32 are shared alike, each patch recomputing its
+  runs of frames near its ends (``SharedFronts``). The same network in Keras (for checking the NumPy pass against it) is
   functions_musicnn_keras.build_keras_model.
 
 Import cost: NumPy and the standard library only (TensorFlow only inside
@@ -365,7 +366,9 @@ class SharedFronts:
     - temporal, per layer: every frame whose window (its height) lies inside some patch; each patch computes the
       runs of TEMPORAL_PHASES frames nearer its ends. A layer is computed whole per patch where the patches
       overlap too little for that to pay (layer 128 at one patch a second; 03's windows of spread patches).
-    The same values as each patch alone: the temporal ones bit for bit, the timbral ones to float rounding.
+    The same values as each patch alone: the temporal ones bit for bit, the timbral ones to float rounding. For
+    finite input only (the audio is checked before): a row of 16 + height - 1 frames multiplies zeros against
+    frames just outside a patch, and 0 x NaN is NaN, so a NaN frame would also spoil a neighbouring patch.
     """
 
     def __init__(self, network: MusicnnNetwork, x: np.ndarray, starts: Sequence[int]) -> None:

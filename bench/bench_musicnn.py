@@ -60,23 +60,29 @@ class NetworkWork:
             "midend": sum(kernel.shape[0] * kernel.shape[1] for kernel, *_ in network.midend),
         }
         self.per_patch_dense = network.dense_kernel.size + network.output_kernel.size
+        # a temporal layer's share of a frame's temporal multiply-adds (taggram computes the layers apart)
+        self.temporal_share = [kernel.size / sum(k.size for k, *_ in network.temporal) for kernel, *_ in
+                               network.temporal]
         self.copy = musicnn.MusicnnNetwork(network.raw)
         self.frames: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()
-        for part, method in (("timbral", "timbral_features"), ("temporal", "temporal_features"), ("back", "back")):
+        for part, method in (("timbral", "timbral_features"), ("temporal", "temporal_layer"), ("back", "back")):
             setattr(self.copy, method, self._wrapped(part, getattr(self.copy, method)))
 
     def _wrapped(self, part: str, method: Callable) -> Callable:
-        def counted(array: np.ndarray):
+        def counted(*args):
             if part == "timbral":
-                self.frames["timbral"] += array.shape[0] - 2 * musicnn.TIMBRAL_PAD
-            elif part == "temporal":
-                self.frames["temporal"] += array.shape[0]
+                self.frames["timbral"] += args[0].shape[0] - 2 * musicnn.TIMBRAL_PAD
+            elif part == "temporal":  # temporal_layer(index, x, runs=None): x's frames, or those of the runs
+                index, x, runs = (*args, None)[:3]
+                phases = musicnn.TEMPORAL_PHASES
+                frames = x.shape[0] if runs is None else sum(min(phases, x.shape[0] - r * phases) for r in runs)
+                self.frames["temporal"] += frames * self.temporal_share[index]
             else:
-                self.frames["midend"] += array.shape[0] * array.shape[1]
-                self.frames["patches"] += array.shape[0]
+                self.frames["midend"] += args[0].shape[0] * args[0].shape[1]
+                self.frames["patches"] += args[0].shape[0]
             started = time.perf_counter()
-            result = method(array)
+            result = method(*args)
             self.seconds[part] += time.perf_counter() - started
             return result
 

@@ -144,6 +144,14 @@ def test_overlapping_patches_share_their_temporal_frames_with_the_same_values() 
         for start in dense:
             np.testing.assert_array_equal(shared._patch_temporal(index, start),
                                           network.temporal_layer(index, x[start:start + musicnn.PATCH_FRAMES]))
+    # two separate stretches of overlapping patches; patches every 16 frames (layer 128 is shared there too)
+    for starts, stretches in (([0, 61, 122, 700, 761], 2), (list(range(0, 500, 16)), 1)):
+        fronts = musicnn.SharedFronts(network, x, starts)
+        assert len(fronts.temporal[1]) == stretches and (fronts.temporal[0] is not None) == (stretches == 1)
+        for index in range(3):
+            for start in starts:
+                np.testing.assert_array_equal(fronts._patch_temporal(index, start),
+                                              network.temporal_layer(index, x[start:start + musicnn.PATCH_FRAMES]))
     # taggram: the temporal part of each patch's front end is that patch's alone
     normalised = network.normalise_input(x)
     alone = np.stack([network.temporal_features(normalised[s:s + musicnn.PATCH_FRAMES]) for s in dense])
