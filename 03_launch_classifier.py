@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -71,8 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          help="classify on this Dask cluster (its workers must see the files and the model at the "
                               "same paths); the results file is written here")
     library.add_argument("--playlists", metavar="DIR",
-                         help="write one <genre>.m3u8 per genre (sure songs, most confident first) and "
-                              "uncertain.m3u8 into DIR")
+                         help="write one <genre>.m3u8 per genre (sure songs, most confident first), "
+                              "uncertain.m3u8 and unknown.m3u8 into DIR: every song of the --results file; a "
+                              "playlist there that this program did not write is never replaced")
     library.add_argument("--write-tags", action="store_true",
                          help="write the genre into the files' tags (sure songs only; existing genres are kept)")
     library.add_argument("--min-confidence", type=float, default=None, metavar="P",
@@ -226,14 +228,8 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
             if args.write_tags:
                 write_tags(args, report.entries, results, note)
             if args.playlists:
-                lists = fl.plan_playlists(report.entries, job.load().genres, min_confidence(args))
-                if args.dry_run:
-                    note("would write playlists: " + ", ".join(f"{name}.m3u8 ({len(songs)})"
-                                                               for name, songs in lists.items()))
-                else:
-                    fl.write_playlists(lists, args.playlists)
-                    note(f"playlists written to {args.playlists}: " + ", ".join(
-                        f"{name}.m3u8 ({len(songs)})" for name, songs in lists.items() if songs))
+                write_playlists(args, job, results.entries.values() if results is not None else report.entries,
+                                note)
     except fl.LibraryError as exc:
         note(f"error: {exc}")
         return EXIT_ALL_FAILED
@@ -243,9 +239,30 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
     return EXIT_OK if any(entry.ok for entry in report.entries) else EXIT_ALL_FAILED
 
 
+def write_playlists(args: argparse.Namespace, job: fi.ClassificationJob, entries, note) -> None:
+    """--playlists DIR: the genre playlists of every song of the library (the results file's, with --results:
+    a scan of one folder does not empty the playlists of the others), files that still exist."""
+    import functions_library as fl
+
+    entries = [entry for entry in entries if fl.looks_like_url(entry.path) or os.path.exists(entry.path)]
+    lists = fl.plan_playlists(entries, job.load().genres, min_confidence(args))
+    folder = Path(args.playlists)
+    stale = [name for name, songs in lists.items() if not songs and (folder / f"{name}.m3u8").exists()]
+    if args.dry_run:
+        note("would write playlists: " + (", ".join(f"{name}.m3u8 ({len(songs)})" for name, songs in lists.items()
+                                                    if songs) or "none (no song is sure enough)")
+             + (f"; would remove (no song now): {', '.join(f'{name}.m3u8' for name in stale)}" if stale else ""))
+        return
+    written, removed = fl.write_playlists(lists, folder)
+    note(f"playlists written to {folder}: " + (", ".join(f"{path.name} ({len(lists[path.stem])})"
+                                                         for path in written) or "none (no song is sure enough)")
+         + (f"; removed (no song now): {', '.join(path.name for path in removed)}" if removed else ""))
+
+
 def playlists_clash(args: argparse.Namespace, job: fi.ClassificationJob) -> str | None:
-    """Why --playlists DIR cannot be written without harm (one line), checked before any song: DIR is a file, or
-    one of its playlists would be the results file."""
+    """Why --playlists DIR cannot be written without harm (one line), checked before any song: DIR is a file or
+    cannot be made, one of its playlists would be the results file, or a playlist there was not written by us
+    (a playlist of the user's own is never replaced)."""
     import functions_library as fl
 
     if not args.playlists:
@@ -253,11 +270,22 @@ def playlists_clash(args: argparse.Namespace, job: fi.ClassificationJob) -> str 
     folder = Path(args.playlists)
     if folder.exists() and not folder.is_dir():
         return f"--playlists {folder} is a file, not a folder: give a folder for the playlists"
+    names = fl.every_playlist_name(job.load().genres)
     if args.results:
-        for name in fl.every_playlist_name(job.load().genres):
+        for name in names:
             if same_file(folder / f"{name}.m3u8", args.results):
                 return (f"--playlists {folder} would write {name}.m3u8 over the results file (--results "
                         f"{args.results}): keep the results file out of the playlist folder")
+    foreign = fl.foreign_playlists(folder, names)
+    if foreign:
+        return (f"--playlists {folder} holds playlists this program did not write ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}): they are never replaced; choose another folder, or move "
+                "them")
+    if not args.dry_run:
+        try:  # made now, not after an hour of songs
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"--playlists {folder}: cannot create the folder ({exc.strerror or exc})"
     return None
 
 
@@ -273,7 +301,8 @@ def write_tags(args: argparse.Namespace, entries: list, results, note) -> None:
     import functions_library as fl
     import functions_tags as ft
 
-    plan = ft.plan_tags(entries, min_confidence(args), args.overwrite_tags, ft.model_spellings(args.model))
+    plan = ft.plan_tags(entries, min_confidence(args), args.overwrite_tags, ft.model_spellings(args.model),
+                        clean=not args.dry_run)
     for path, reason in plan.problems:
         note(f"{path}: not tagged: {reason}")
     if args.dry_run:

@@ -457,18 +457,51 @@ def plan_playlists(entries: Iterable[LibraryEntry], genres: Iterable[str],
     return lists
 
 
-def write_playlists(lists: dict[str, list[LibraryEntry]], folder: str | os.PathLike[str]) -> list[Path]:
-    """Write ``<name>.m3u8`` in ``folder`` for each playlist of ``plan_playlists`` (atomically, UTF-8)."""
+PLAYLIST_MARK = "# genre playlist written by 03_launch_classifier.py --playlists (the next run rewrites it)"
+
+
+def is_our_playlist(path: Path) -> bool:
+    """Whether ``path`` is a genre playlist ``write_playlists`` wrote (its second line is PLAYLIST_MARK)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(PLAYLIST_MARK) + 16).splitlines()[1:2] == [PLAYLIST_MARK.encode()]
+    except OSError:
+        return False
+
+
+def foreign_playlists(folder: str | os.PathLike[str], names: Iterable[str]) -> list[str]:
+    """The ``<name>.m3u8`` files in ``folder`` that ``write_playlists`` would replace but did not write (a
+    playlist of the user's own, another program's): never overwritten."""
     folder = Path(folder)
+    return [f"{name}.m3u8" for name in names
+            if (folder / f"{name}.m3u8").exists() and not is_our_playlist(folder / f"{name}.m3u8")]
+
+
+def write_playlists(lists: dict[str, list[LibraryEntry]], folder: str | os.PathLike[str]
+                    ) -> tuple[list[Path], list[Path]]:
+    """Write ``<name>.m3u8`` in ``folder`` for each playlist of ``plan_playlists`` that has songs (atomically,
+    UTF-8, marked as ours), and remove our own earlier playlist of a name that has none now: (written, removed).
+    A playlist file there that we did not write is never replaced: LibraryError before anything is written."""
+    folder = Path(folder)
+    foreign = foreign_playlists(folder, lists)
+    if foreign:
+        raise LibraryError(f"{folder} holds playlists this program did not write ({', '.join(foreign[:3])}"
+                           f"{', ...' if len(foreign) > 3 else ''}): they are not replaced; choose another folder "
+                           "for the genre playlists, or move them")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LibraryError(f"cannot create the playlist folder {folder}: {exc.strerror or exc}") from None
-    written = []
+    written, removed = [], []
     for name, songs in lists.items():
-        written.append(folder / f"{name}.m3u8")
-        write_atomically(written[-1], utf8(playlist_text(songs, folder)))
-    return written
+        path = folder / f"{name}.m3u8"
+        if songs:
+            write_atomically(path, utf8(playlist_text(songs, folder, mark=True)))
+            written.append(path)
+        elif path.exists():  # ours (checked above): its songs are gone
+            path.unlink()
+            removed.append(path)
+    return written, removed
 
 
 def export_csv(entries: Iterable[LibraryEntry], path: str | os.PathLike[str]) -> Path:
@@ -501,7 +534,7 @@ def utf8(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8")
 
 
-def playlist_text(songs: Iterable[LibraryEntry], folder: Path) -> str:
+def playlist_text(songs: Iterable[LibraryEntry], folder: Path, mark: bool = False) -> str:
     """An extended M3U playlist of ``songs`` with paths relative to ``folder`` (forward slashes; URLs as they are).
 
     Every song is one ``#EXTINF`` line and one location line, whatever its name holds: a relative path that starts
@@ -509,9 +542,11 @@ def playlist_text(songs: Iterable[LibraryEntry], folder: Path) -> str:
     that no line holds as it is (a newline, carriage return or other control character, white space at its end,
     bytes that are not UTF-8) is written as the ``file://`` URI of its bytes, percent-encoded (a name that is not
     UTF-8 made writing the playlist fail with UnicodeEncodeError). Titles are one line of printable text; a
-    duration that is not a finite number is -1 (unknown).
+    duration that is not a finite number is -1 (unknown). Paths are relative to the folder's real place (a
+    playlist folder reached through a symbolic link is read from where it is). ``mark``: PLAYLIST_MARK as the
+    second line (a genre playlist of ``write_playlists``).
     """
-    lines = ["#EXTM3U"]
+    lines = ["#EXTM3U", *([PLAYLIST_MARK] if mark else [])]
     for song in songs:
         duration = song.duration_s
         seconds = -1 if duration is None or not math.isfinite(duration) else int(round(duration))
@@ -533,7 +568,7 @@ def _m3u_location(path: str, folder: Path) -> str:
         return path if path.isprintable() and " " not in path else "".join(
             f"%{ord(c):02X}" if c == " " or (ord(c) < 0x80 and not c.isprintable()) else
             f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in path)  # a byte not UTF-8
-    where = Path(os.path.relpath(path, folder)).as_posix()
+    where = Path(os.path.relpath(os.path.realpath(path), os.path.realpath(folder))).as_posix()
     if not where.isprintable() or where != where.rstrip():  # surrogate escapes are not printable either
         return Path(os.path.abspath(path)).as_uri()
     return f"./{where}" if where.startswith("#") or where != where.lstrip() else where

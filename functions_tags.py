@@ -70,10 +70,22 @@ def same_genre(a: str, b: str) -> bool:
     return genre_key(a) == genre_key(b)
 
 
+def genre_parts(values: Iterable[str]) -> list[str]:
+    """Each genre value, and the genres one value lists ("Classical; Soundtrack", ID3v2.3's "Rock/Pop")."""
+    return [part for value in values for part in [value, *re.split(r"\s*[;/|,]\s*", value)] if part.strip()]
+
+
 def temp_path(path: str | os.PathLike[str]) -> Path:
-    """The hidden copy beside ``path`` that is tagged and renamed over it (same suffix: mutagen reads it alike)."""
+    """The hidden copy beside ``path`` that is tagged and renamed over it (same suffix: mutagen reads it alike);
+    for a name too long to take the mark (a name is at most 255 bytes), a short one made from a hash of it."""
     path = Path(path)
-    return path.with_name(f".{path.stem}{TEMP_MARK}{path.suffix}")
+    name = f".{path.stem}{TEMP_MARK}{path.suffix}"
+    if len(os.fsencode(name)) > 255:
+        import hashlib
+
+        digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]
+        name = f".{digest}{TEMP_MARK}{path.suffix if len(os.fsencode(path.suffix)) < 64 else ''}"
+    return path.with_name(name)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,6 +186,15 @@ def _set_genre(audio: Any, value: str) -> None:
         audio.tags[key] = [value]
 
 
+def _same_id3_version(audio: Any) -> dict[str, int]:
+    """The save options that keep an ID3v2.3 tag v2.3 (mutagen saves v2.4 by default, which older players such as
+    Windows Explorer and some car stereos do not read: the song's title and artist would seem gone there)."""
+    from mutagen.id3 import ID3
+
+    tags = audio.tags
+    return {"v2_version": 3} if isinstance(tags, ID3) and tuple(tags.version[:2]) == (2, 3) else {}
+
+
 def write_genre(path: str | os.PathLike[str], value: str) -> tuple[int, int]:
     """Write ``value`` as the genre of ``path`` crash-safely; returns the new ``(size, mtime_ns)``.
 
@@ -189,7 +210,7 @@ def write_genre(path: str | os.PathLike[str], value: str) -> tuple[int, int]:
         shutil.copyfile(real, tmp)
         audio = _open(tmp)
         _set_genre(audio, value)
-        audio.save()
+        audio.save(**_same_id3_version(audio))
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, stat.S_IMODE(before.st_mode))
@@ -281,11 +302,13 @@ class TagPlan:
 
 
 def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite: bool,
-              spellings: dict[str, str] | None = None) -> TagPlan:
+              spellings: dict[str, str] | None = None, clean: bool = True) -> TagPlan:
     """The tag changes for ``entries``: sure songs only (not unknown, not uncertain, confidence >= ``min_confidence``),
-    an existing genre kept unless ``overwrite``, each file once however many paths reach it; the value written is
-    ``tag_value(genre, spellings)`` (``model_spellings``: the library's own spelling). Temporary files left by a
-    killed earlier run are removed on the way."""
+    an existing genre kept unless ``overwrite`` (a tag of several genres that holds this one is already right),
+    each file once however many paths reach it, never a file changed since it was classified (its size or time is
+    not the entry's: another song may be there now); the value written is ``tag_value(genre, spellings)``
+    (``model_spellings``: the library's own spelling). With ``clean``, temporary files left by a killed earlier run
+    are removed on the way (not in a dry run: another run may be tagging)."""
     plan = TagPlan()
     seen: set[tuple[int, int]] = set()
     for entry in entries:
@@ -296,7 +319,8 @@ def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite:
             if (info.st_dev, info.st_ino) in seen:
                 continue
             seen.add((info.st_dev, info.st_ino))
-            temp_path(os.path.realpath(entry.path)).unlink(missing_ok=True)
+            if clean:
+                temp_path(os.path.realpath(entry.path)).unlink(missing_ok=True)
             if entry.known is False:
                 plan.unknown += 1
                 continue
@@ -304,8 +328,12 @@ def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite:
                 plan.not_sure += 1
                 continue
             assert entry.genre is not None
+            if entry.size is not None and (info.st_size, info.st_mtime_ns) != (entry.size, entry.mtime_ns):
+                raise TagError("changed since it was classified (another song may be there now): not tagged; "
+                               "scan it again")
             check_writable(entry.path)
-            old = read_genre(entry.path)
+            genres = read_song_tags(entry.path).genres
+            old = "; ".join(genres) or None
         except OSError as exc:
             plan.problems.append((entry.path, "no such file (vanished)" if isinstance(exc, FileNotFoundError)
                                   else f"cannot read ({exc.strerror or exc})"))
@@ -314,7 +342,7 @@ def plan_tags(entries: Iterable[LibraryEntry], min_confidence: float, overwrite:
             plan.problems.append((entry.path, str(exc)))
             continue
         new = tag_value(entry.genre, spellings)
-        if old is not None and (same_genre(old, entry.genre) or same_genre(old, new)):
+        if any(same_genre(part, entry.genre) or same_genre(part, new) for part in genre_parts(genres)):
             plan.already += 1
         elif old is not None and not overwrite:
             plan.kept += 1

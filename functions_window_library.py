@@ -303,7 +303,7 @@ class LibraryActions:
                               for name in fl.every_playlist_name(self.job.load().genres)):
             genres = self.job.load().genres
             self._save(lambda: fl.write_playlists(fl.plan_playlists(self.panel.entries(), genres), folder),
-                       f"Playlists saved in {folder}.")
+                       f"Playlists saved in {folder}.")  # playlists it did not write there: a one-line error
 
     def more_like_this(self) -> None:
         """Fill the table with the songs of the open library most like the song shown (a row of the table, or a

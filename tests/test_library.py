@@ -274,12 +274,13 @@ def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertai
     assert run.returncode == 0, run.stderr
     records = records_of(results)
     genres = json.loads((model_dir / "model.json").read_text())["genres"]
-    assert sorted(p.name for p in lists.iterdir()) == sorted([f"{g}.m3u8" for g in genres] + ["uncertain.m3u8"])
+    # a playlist for each genre (and uncertain) that has songs: none is written empty
+    assert {p.name for p in lists.iterdir()} <= {f"{g}.m3u8" for g in [*genres, "uncertain"]}
     listed: dict[str, list[dict]] = {}
     for playlist in lists.iterdir():
         lines = playlist.read_bytes().decode("utf-8").splitlines()
-        assert lines[0] == "#EXTM3U" and len(lines) % 2 == 1
-        for info, relative in zip(lines[1::2], lines[2::2], strict=True):
+        assert lines[:2] == ["#EXTM3U", fl.PLAYLIST_MARK] and len(lines) % 2 == 0 and len(lines) > 2
+        for info, relative in zip(lines[2::2], lines[3::2], strict=True):
             song = (lists / relative).resolve()
             record = next(r for r in records if r["path"] == str(song))
             assert info == f"#EXTINF:{round(record['duration_s'])},{record['title']}"
@@ -294,6 +295,48 @@ def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertai
             assert all(r["genre"] == name and c >= 0.6 for c, r in zip(confidences, songs, strict=True))
     assert any("Rock ünd Roll/song" in line for p in lists.iterdir() for line in p.read_text("utf-8").splitlines())
 
+
+
+def playlist_paths(folder: Path) -> dict[str, list[Path]]:
+    """The songs of each genre playlist in ``folder``, as the real files a player opening it finds."""
+    lists = {}
+    for playlist in sorted(folder.glob("*.m3u8")):
+        lines = playlist.read_text(encoding="utf-8").splitlines()
+        lists[playlist.stem] = [(playlist.resolve().parent / line).resolve() for line in lines[3::2]]
+    return lists
+
+
+def test_playlists_list_the_whole_library_and_never_replace_a_playlist_of_your_own(library, model_dir, tmp_path):
+    """With --results, the playlists are the library's: a later scan of one folder keeps the other folders' songs
+    in them, a song deleted since leaves them, a playlist left with no song is removed (it was ours); a folder
+    reached through a symbolic link gets paths a player finds from its real place; a playlist there that this
+    program did not write stops the run before any song, untouched."""
+    results, store = tmp_path / "r.jsonl", tmp_path / "store" / "deep"
+    store.mkdir(parents=True)
+    (tmp_path / "lists").symlink_to(store)
+    run = run_classifier(library, "--model", model_dir, "--results", results, "--playlists", tmp_path / "lists",
+                         "--min-confidence", "0")
+    assert run.returncode == 0, run.stderr
+    songs = sorted(p.resolve() for p in library.rglob("*.wav"))
+    assert sorted(p for paths in playlist_paths(store).values() for p in paths) == songs
+    assert all(p.is_file() for paths in playlist_paths(store).values() for p in paths)
+
+    gone = library / "top 00.wav"
+    gone.unlink()
+    run = run_classifier(library / "Rock ünd Roll", "--model", model_dir, "--results", results, "--playlists",
+                         tmp_path / "lists", "--min-confidence", "0")
+    assert run.returncode == 0, run.stderr
+    listed = sorted(p for paths in playlist_paths(store).values() for p in paths)
+    assert listed == [p for p in songs if p != gone.resolve()]  # the top folder's other song is still listed
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "blues.m3u8").write_text("#EXTM3U\n#EXTINF:-1,my favourite\n/music/fav.mp3\n", encoding="utf-8")
+    before = (mine / "blues.m3u8").read_bytes()
+    run = run_classifier(library, "--model", model_dir, "--results", tmp_path / "other.jsonl", "--playlists", mine)
+    assert run.returncode == 2 and "did not write (blues.m3u8)" in run.stderr, run.stderr
+    assert "library:" not in run.stderr and not (tmp_path / "other.jsonl").exists()
+    assert (mine / "blues.m3u8").read_bytes() == before and sorted(mine.iterdir()) == [mine / "blues.m3u8"]
 
 
 ODD_NAMES = [b"caf\xe9 latin-1.wav", b"new\nline.wav", b"carriage\rreturn.wav", b"#hash first.wav",
@@ -314,7 +357,8 @@ def playlist_songs(playlist: Path) -> list[bytes]:
 
     lines = playlist.read_bytes().decode("utf-8").split("\n")  # strict UTF-8
     assert lines[0] == "#EXTM3U" and lines[-1] == "", lines
-    infos, places = lines[1:-1:2], lines[2:-1:2]
+    lines = lines[1:] if lines[1] != fl.PLAYLIST_MARK else lines[2:]  # a genre playlist carries the mark
+    infos, places = lines[:-1:2], lines[1:-1:2]
     assert all(info.startswith("#EXTINF:") and info.isprintable() for info in infos), infos
     assert not any(place.startswith("#") or place != place.strip() or "\r" in place for place in places), places
     return [unquote_to_bytes(place[len("file://"):]) if place.startswith("file://")
@@ -460,9 +504,17 @@ def test_genre_playlists_of_your_own_genres_are_files_of_their_own(tmp_path):
     assert lists["Unknown (genre)"] == [songs["Unknown"]] and lists["uncertain (genre)"] == [songs["uncertain"]]
     assert lists["unknown"] == [odd] and lists["uncertain"] == [unsure] and lists["R&B-Soul"] == [songs["R&B/Soul"]]
     folder = tmp_path / "lists"
-    written = fl.write_playlists(lists, folder)
+    written, removed = fl.write_playlists(lists, folder)
     assert sorted(path.name for path in folder.iterdir()) == sorted(f"{name}.m3u8" for name in lists)
-    assert all(path.parent == folder for path in written)
+    assert all(path.parent == folder for path in written) and removed == []
+    # a playlist of ours left with no song is removed, the others rewritten; none is written empty
+    written, removed = fl.write_playlists({**lists, "Rock": [], "R&B-Soul": []}, folder)
+    assert sorted(path.name for path in removed) == ["R&B-Soul.m3u8", "Rock.m3u8"]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(path.name for path in written)
+    (folder / "Rock.m3u8").write_text("#EXTM3U\n", encoding="utf-8")  # the user's own now
+    with pytest.raises(fl.LibraryError, match="did not write"):
+        fl.write_playlists(lists, folder)
+    assert (folder / "Rock.m3u8").read_text(encoding="utf-8") == "#EXTM3U\n"
     assert set(fl.every_playlist_name(genres)) == set(lists)
 
 

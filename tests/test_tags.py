@@ -190,3 +190,44 @@ def test_kill_9_during_tagging_leaves_no_file_corrupt_and_the_rerun_finishes(mod
     assert all(np.array_equal(decoded(p), samples[p]) for p in songs)
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in songs)  # no temporary file left
     assert songs[0].read_bytes() != song
+
+
+def test_a_file_changed_since_it_was_classified_is_not_tagged(source, tmp_path):
+    """Between the scan and the tags another song may have been moved over the file: its size or time is no
+    longer the classified one's, so the genre of the song that was there is not written into it."""
+    song = make(source, tmp_path / "song.mp3")
+    info = song.stat()
+    classified = fl.LibraryEntry(str(song), genre="rock", confidence=0.9, size=info.st_size, mtime_ns=info.st_mtime_ns)
+    assert [c.new for c in ft.plan_tags([classified], 0.5, False).changes] == ["Rock"]
+    make(source, tmp_path / "other.mp3").replace(song)  # another file moved over it
+    plan = ft.plan_tags([classified], 0.5, False)
+    assert plan.changes == [] and len(plan.problems) == 1 and "changed since it was classified" in plan.problems[0][1]
+    assert ft.read_genre(song) is None
+
+
+def test_a_tag_of_several_genres_that_holds_the_genre_is_already_right(source, tmp_path):
+    """--overwrite-tags never drops the other genres of a tag that already holds the model's genre."""
+    flac, mp3 = make(source, tmp_path / "a.flac"), make(source, tmp_path / "b.mp3")
+    ft.write_genre(flac, "Classical; Soundtrack")
+    ft.write_genre(mp3, "Classical/Soundtrack")
+    plan = ft.plan_tags([entry(flac, "classical"), entry(mp3, "classical")], 0.5, overwrite=True)
+    assert plan.changes == [] and plan.already == 2
+    assert ft.read_genre(flac) == "Classical; Soundtrack"
+
+
+def test_an_id3v2_3_tag_stays_v2_3_and_a_long_name_is_tagged(source, tmp_path):
+    """Tagging keeps an MP3's ID3v2.3 tag v2.3 (older players do not read v2.4) with its other frames; a file name
+    near the 255-byte limit still gets a temporary copy of a name the system takes."""
+    from mutagen.id3 import ID3, TIT2
+
+    song = make(source, tmp_path / "old player.mp3")
+    tags = ID3()
+    tags.add(TIT2(encoding=1, text=["Ünïcode title"]))
+    tags.save(song, v2_version=3)
+    ft.write_genre(song, "Rock")
+    again = ID3(song)
+    assert again.version[:2] == (2, 3) and str(again["TIT2"]) == "Ünïcode title" and str(again["TCON"]) == "Rock"
+    long_name = make(source, tmp_path / ("é" * 120 + ".mp3"))  # 244 bytes
+    assert len(os.fsencode(ft.temp_path(long_name).name)) <= 255
+    ft.write_genre(long_name, "Jazz")
+    assert ft.read_genre(long_name) == "Jazz" and sorted(p.name for p in tmp_path.iterdir() if p.name[0] == ".") == []

@@ -132,7 +132,7 @@ def test_unknown_songs_are_never_tagged_and_go_to_unknown_m3u8(shipped_scorer, s
     assert FLAC(songs["tone"]).get("genre") is None and FLAC(songs["jazz"]).get("genre") == ["Jazz"]
     assert "1 not one of the model's genres" in run.stderr
     unknown = (lists / "unknown.m3u8").read_text(encoding="utf-8").splitlines()
-    assert "tone.flac" in unknown[-1] and len(unknown) == 3  # #EXTM3U, #EXTINF, the song
+    assert "tone.flac" in unknown[-1] and len(unknown) == 4  # #EXTM3U, the mark, #EXTINF, the song
     assert all("tone.flac" not in p.read_text() for p in lists.iterdir() if p.name != "unknown.m3u8")
     entries = [fl.LibraryEntry.from_record(json.loads(line)) for line in results.read_text().splitlines()]
     table = fl.export_csv(entries, tmp_path / "table.csv").read_text(encoding="utf-8").splitlines()
