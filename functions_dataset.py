@@ -209,6 +209,9 @@ def extraction_record(max_seconds: float | None, feature_set: str = DEFAULT_FEAT
     return json.loads(json.dumps(record))  # as it reads back from the file
 
 
+DATASET_KEY = "dataset"  # the settings record's folder of the clips: rows of another folder are not reused
+
+
 def settings_change(output_csv: Path, record: dict) -> str | None:
     """None when the rows of `output_csv` were made with `record`, else how they were made otherwise."""
     import json
@@ -225,14 +228,20 @@ def settings_change(output_csv: Path, record: dict) -> str | None:
                 for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
 
     before, now = flat(earlier), flat(record)
+    if DATASET_KEY not in before:  # a record of a version that did not name its folder: nothing to compare
+        now.pop(DATASET_KEY, None)
     changes = [f"{key} {before.get(key)} -> {now.get(key)}" for key in {**before, **now}
                if before.get(key) != now.get(key)]
     return ", ".join(changes) or None
 
 
 def _set_aside(output_csv: Path) -> Path:
-    """Move a features CSV (and its settings record) to FEATURES.previous.csv; returns the new path."""
-    previous = output_csv.with_name(output_csv.stem + ".previous.csv")
+    """Move a features CSV (and its settings record) to FEATURES.previous.csv, or FEATURES.previous-2.csv, -3,
+    ... where earlier ones are (one set aside never replaces another); returns the new path."""
+    previous, number = output_csv.with_name(output_csv.stem + ".previous.csv"), 1
+    while previous.exists() or settings_json_for(previous).exists():
+        number += 1
+        previous = output_csv.with_name(f"{output_csv.stem}.previous-{number}.csv")
     os.replace(output_csv, previous)
     if settings_json_for(output_csv).exists():
         os.replace(settings_json_for(output_csv), settings_json_for(previous))
@@ -394,7 +403,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
 
     Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
     extracted again, provided they were made with the same extractor version and settings (recorded in
-    `settings_json_for(output_csv)`); rows made otherwise are set aside as FEATURES.previous.csv and extracted
+    `settings_json_for(output_csv)`) from the same folder; rows made otherwise, or of another folder, are set aside
+    as FEATURES.previous.csv (-2, -3, ... beside earlier ones) and extracted
     again. At the end the file is rewritten sorted by `file`, so the result does not depend on the order in
     which workers finished. Files that cannot be used are reported through `on_skip` and listed in
     `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
@@ -432,6 +442,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         clips, skipped = labelled[0], list(labelled[1])
         record = {**extraction_record(max_seconds, feature_set), **json.loads(json.dumps(labelled[2]))}
         columns = csv_columns(feature_set, artist=True)
+    # rows are reused by file name within the same folder only: another collection's blues/song0.wav is not this
+    record[DATASET_KEY] = os.path.realpath(dataset_dir)
 
     def id_fields(clip: Clip) -> list[str]:
         return [clip.file, clip.genre] + ([clip.artist or ""] if labelled is not None else [])

@@ -258,6 +258,30 @@ def test_rows_made_with_other_settings_or_by_an_older_extractor_are_extracted_ag
     assert (report.rows_from_earlier_run, report.rows_set_aside) == (12, 0)
 
 
+def test_another_folder_with_the_same_file_names_gets_its_own_rows(synthetic_dataset, tmp_path):
+    """The same -o for a second collection whose files are named like the first's (blues/blues.00000.wav...):
+    its clips are extracted, not given the first collection's rows, and those rows are set aside, not lost, each
+    set-aside beside the earlier ones."""
+    other = tmp_path / "other"
+    shutil.copytree(synthetic_dataset, other)
+    for wav in sorted(other.rglob("*.wav")):  # the same names, other sounds: each clip the next one's audio
+        y, sr = soundfile.read(str(wav), dtype="float32")
+        soundfile.write(str(wav), np.roll(y, len(y) // 3) * np.float32(0.5), sr)
+    out, alone = tmp_path / "f.csv", tmp_path / "alone.csv"
+    assert run_script("00_preprocess_music.py", other, "-o", alone, "--features", "classic").returncode == 0
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic").returncode == 0
+    first = out.read_text()
+    result = run_script("00_preprocess_music.py", other, "-o", out, "--features", "classic")
+    assert result.returncode == 0, result.stderr
+    assert "12 extracted now, 0 kept" in result.stdout and "Set aside 12 rows" in result.stdout
+    assert f"dataset {os.path.realpath(synthetic_dataset)} -> {os.path.realpath(other)}" in result.stdout
+    assert out.read_text() == alone.read_text() and (tmp_path / "f.previous.csv").read_text() == first
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic")
+    assert result.returncode == 0 and "f.previous-2.csv" in result.stdout, result.stdout
+    assert (tmp_path / "f.previous.csv").read_text() == first  # the first set-aside is still there
+    assert (tmp_path / "f.previous-2.csv").read_text() == alone.read_text() and out.read_text() == first
+
+
 def test_links_are_followed_without_loops_or_duplicates(tmp_path):
     root, outside = tmp_path / "dataset", tmp_path / "elsewhere"
     for folder in ("blues", "metal"):
