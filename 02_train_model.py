@@ -412,6 +412,12 @@ def held_out_figures(model, X: np.ndarray, y: np.ndarray, rows, genres: list[str
     return proba, logits, metrics
 
 
+# what 02 writes into a model folder besides the model: an earlier model's are not kept beside a new one (its
+# suspect tags or test list would pass for the new model's)
+MODEL_FILES = (labels.SUSPECT_FILE, labels.OUT_OF_FOLD_FILE, "test_files.txt", "confusion_matrix.png",
+               "reliability.png")
+
+
 def draw_figures(out: Path, name: str, clips: str, genres: list[str], confusion: list, metrics: dict,
                  logits: np.ndarray, proba: np.ndarray, y_test: np.ndarray, temperature: float,
                  cal: dict | None) -> None:
@@ -434,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     if output in shipped and (output / nn.METADATA_FILE).exists() and not args.replace_shipped:
         print(f"error: {args.output_dir}: that is the shipped model; write elsewhere (e.g. outputs/model) "
               "or pass --replace-shipped", file=sys.stderr)
+        return 2
+    if output.is_dir() and any(output.iterdir()) and not (output / nn.METADATA_FILE).exists():
+        print(f"error: {args.output_dir}: that folder holds files but no model ({nn.METADATA_FILE}): a model is "
+              "written into a folder of its own (give a new one, e.g. outputs/model)", file=sys.stderr)
         return 2
     architecture, recipe = candidates.ARCHITECTURES[args.architecture], candidates.RECIPES[args.recipe]
     columns = list(architecture.feature_columns)
@@ -517,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
                     labels.suspect_tags_csv(labels.predictions(df["file"].tolist(), y, proba, genres))}
                    if rows.library else {"test_files.txt": "\n".join(df["file"][test]) + "\n"})
     try:
-        nn.write_model_dir(out, model, metadata, extra_files=extra_files, extra_arrays=novelty_arrays)
+        nn.write_model_dir(out, model, metadata, extra_files=extra_files, extra_arrays=novelty_arrays,
+                           not_kept=MODEL_FILES)
     except OSError as exc:
         print(f"error: {out}: cannot write the model ({exc})", file=sys.stderr)
         return 1

@@ -71,6 +71,10 @@ def load_features_csv(path: str | os.PathLike, columns: Sequence[str] = FEATURE_
         raise DataError(f"{path}: {int(bad_rows.sum())} row(s) with missing/non-numeric features, e.g. {first}")
     if df["genre"].isna().any():
         raise DataError(f"{path}: {int(df['genre'].isna().sum())} row(s) without a genre")
+    repeated = df["file"].astype(str).duplicated()
+    if repeated.any():  # a clip twice can sit on both sides of a split: a held-out figure of clips trained on
+        raise DataError(f"{path}: {int(repeated.sum())} row(s) repeat the file of an earlier row, e.g. "
+                        f"{df['file'].astype(str)[repeated].iloc[0]}: keep one row per clip (00 writes each once)")
     df["genre"] = df["genre"].astype(str)
     return df
 

@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -360,16 +360,17 @@ def keras_model_from_arrays(columns: Sequence[str], genres: Sequence[str], hidde
 
 def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict,
                     extra_files: Mapping[str, str] | None = None,
-                    extra_arrays: Mapping[str, np.ndarray] | None = None) -> None:
+                    extra_arrays: Mapping[str, np.ndarray] | None = None, not_kept: Iterable[str] = ()) -> None:
     """Write model.keras, weights.npz (no pickle; the network's arrays and ``extra_arrays``, e.g. the novelty
     score's), model.json (with the SHA-256 of weights.npz, checked at load) and ``extra_files`` (name -> text) as
-    the folder ``model_dir``; other files of an earlier folder there are kept.
+    the folder ``model_dir``; other files of an earlier folder there are kept, but for those named in
+    ``not_kept`` (files of the earlier model that would pass for the new one's).
 
     Everything is written into a new sibling folder first, which then takes the place of ``model_dir`` in one
     atomic step: a crash at any moment leaves either the old folder or the new one whole, never a mix.
     """
     arrays = {**keras_model_arrays(model), **(extra_arrays or {})}
-    with _replacing_folder(Path(os.path.realpath(model_dir))) as folder:
+    with _replacing_folder(Path(os.path.realpath(model_dir)), not_kept) as folder:
         model.save(folder / MODEL_FILE)
         with open(folder / WEIGHTS_FILE, "wb") as fh:
             np.savez(fh, **arrays)
@@ -380,10 +381,12 @@ def write_model_dir(model_dir: Path, model: keras.Model, metadata: dict,
 
 
 @contextlib.contextmanager
-def _replacing_folder(target: Path) -> Iterator[Path]:
+def _replacing_folder(target: Path, not_kept: Iterable[str] = ()) -> Iterator[Path]:
     """An empty sibling of ``target`` to fill; when the block ends well it replaces ``target`` atomically (with
-    the files of the old folder that were not written anew), otherwise it is removed and ``target`` is as it was.
+    the files of the old folder that were not written anew, but for those named in ``not_kept``), otherwise it is
+    removed and ``target`` is as it was.
     """
+    not_kept = set(not_kept)
     import shutil
 
     if target.exists() and not target.is_dir():
@@ -399,7 +402,7 @@ def _replacing_folder(target: Path) -> Iterator[Path]:
     try:
         yield new
         for entry in target.iterdir() if target.is_dir() else ():
-            if not (new / entry.name).exists():  # a test list, a plot, notes: kept
+            if not (new / entry.name).exists() and entry.name not in not_kept:  # notes of the user's: kept
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.copytree(entry, new / entry.name, symlinks=True)
                 else:

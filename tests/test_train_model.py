@@ -56,6 +56,13 @@ def test_test_files_list_is_held_out_and_unknown_names_reported(small_csv: Path,
     held_out = (out / "test_files.txt").read_text().split()
     assert sorted(held_out) == sorted(df["file"].iloc[[0, 9, 17, 25]])
     assert sum(meta["metrics"]["per_genre"][g]["support"] for g in GENRES4) == 4
+    # a new model in that folder: the user's notes are kept, the earlier model's own files are not
+    (out / "notes.txt").write_text("mine\n")
+    (out / "suspect_tags.csv").write_text("file,tagged\nold/song.mp3,rock\n")  # as a library model leaves it
+    result = run_script("02_train_model.py", small_csv, "-o", out, "--epochs", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "notes.txt").read_text() == "mine\n" and not (out / "suspect_tags.csv").exists()
+    assert (out / "test_files.txt").read_text().split() != held_out  # the new model's own list
 
 
 def test_defaults_come_from_the_01_run_of_the_same_csv(small_csv: Path, tmp_path: Path) -> None:
@@ -96,6 +103,19 @@ def test_bad_input_fails_with_one_line(small_csv: Path, tmp_path: Path) -> None:
         assert result.returncode == 2, result.stdout + result.stderr
         assert needle in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+    # a clip twice (two CSVs pasted together) would sit on both sides of the held-out split
+    twice = tmp_path / "twice.csv"
+    pd.concat([pd.read_csv(small_csv)] * 2).to_csv(twice, index=False)
+    # a folder of other files (a mistaken -o ~/Music) is neither copied nor replaced
+    music = tmp_path / "Music"
+    music.mkdir()
+    (music / "song.mp3").write_bytes(b"ID3 not really")
+    for args, needle in (((twice, "-o", tmp_path / "e"), "repeat the file of an earlier row"),
+                         ((small_csv, "-o", music), "holds files but no model")):
+        result = run_script("02_train_model.py", *args, "--epochs", "1")
+        assert result.returncode == 2 and needle in result.stderr, result.stdout + result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in music.iterdir()) == ["song.mp3"] and not (tmp_path / "e").exists()
     nothing = tmp_path / "nothing.txt"
     nothing.write_text("nope.wav\n")
     result = run_script("02_train_model.py", small_csv, "-o", tmp_path / "d", "--test-files", nothing)
