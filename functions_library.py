@@ -144,24 +144,58 @@ class ResultsFile:
         self.dropped_lines = 0  # torn or unreadable lines
         self.vanished: list[str] = []  # records of files that no longer exist (dropped)
         self._out: Any = None
+        self._lock: Any = None
 
     def __enter__(self) -> ResultsFile:
-        self._read()
-        self._compact()
+        self._take_lock()
         try:
-            self._out = open(self.path, "ab")
-        except OSError as exc:
-            raise LibraryError(f"cannot write the results file {self.path}: {exc.strerror or exc}") from None
+            self._read()
+            self._compact()
+            try:
+                self._out = open(self.path, "ab")
+            except OSError as exc:
+                raise LibraryError(f"cannot write the results file {self.path}: {exc.strerror or exc}") from None
+        except BaseException:
+            self._release_lock()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         """Close the file; one record per path again (a song redone this run was appended a second time)."""
-        if self._out is not None:
-            self._out.flush()
-            os.fsync(self._out.fileno())
-            self._out.close()
-            self._out = None
-            self._compact()
+        try:
+            if self._out is not None:
+                self._out.flush()
+                os.fsync(self._out.fileno())
+                self._out.close()
+                self._out = None
+                self._compact()
+        finally:
+            self._release_lock()
+
+    def _take_lock(self) -> None:
+        """One scan at a time per results file: a second one would rewrite the file under the first, and the
+        records of one of them were lost without a word. A lock (``flock``) on a hidden file beside it, let go
+        when the scan ends or its process dies; LibraryError (one line) while another scan holds it."""
+        try:
+            import fcntl
+        except ImportError:  # not on this system (Windows): no lock
+            return
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        try:
+            self._lock = open(lock_path, "a+b")
+        except OSError:  # a folder we cannot write to: opening the results file says so
+            return
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._release_lock()
+            raise LibraryError(f"{self.path} is in use by another scan (03 --results); wait until it ends, or give "
+                               "another --results file") from None
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing lets the flock go
+            self._lock = None
 
     def _read(self) -> None:
         try:

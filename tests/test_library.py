@@ -181,6 +181,18 @@ def test_a_file_deleted_during_the_scan_is_one_failure_and_the_rest_is_kept(libr
                                                                                 if e.ok)
 
 
+def test_one_scan_at_a_time_per_results_file(library, model_dir, tmp_path):
+    """A second scan of the same results file (another terminal, a forgotten run) would rewrite the file under the
+    first one and lose records: it is refused in one line until the first ends, and then works."""
+    results = tmp_path / "r.jsonl"
+    with fl.ResultsFile(results):
+        run = run_classifier(library, "--model", model_dir, "--results", results)
+        assert run.returncode == 1 and "is in use by another scan" in run.stderr, run.stderr
+        assert "library:" not in run.stderr
+    run = run_classifier(library, "--model", model_dir, "--results", results)
+    assert run.returncode == 0 and summary_of(run).startswith("library: 5 classified"), run.stderr
+
+
 @pytest.fixture()
 def public_folder() -> Iterator[Path]:
     """A folder that the user ``nobody`` can read (pytest's own temporary folders are private to root)."""
