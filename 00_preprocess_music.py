@@ -248,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     if rows == 0:
         print("error: no clip could be used", file=sys.stderr)
         return EXIT_FAILED
+    train = {"classic": "   (train the 85col network)",
+             "musicnn": " --architecture musicnn100   (a network on the musicnn tag statistics)",
+             "all": " --candidate musicnn185+reg-ens10   (the shipped model's recipe; without it: the 85col network"
+                    " on the classic columns)"}[args.features]
     print(f"Next: python 01_nn_hyperparam.py {report.output_csv}   (compare networks), or\n"
-          f"      python 02_train_model.py {report.output_csv} -o outputs/model   (train the 85col network)")
+          f"      python 02_train_model.py {report.output_csv} -o outputs/model{train}")
     return 0
 
 

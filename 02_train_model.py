@@ -455,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
         if len(present) < 2:
             raise evaluation.DataError(f"{args.features_csv}: only one genre ({present.index[0]}, {present.iloc[0]} "
                                        "rows): a model needs two or more genres")
+        lone = present[present < 2]
+        if len(lone):  # learnt from one song, judged on none (a hand-edited "Blues" beside "blues")
+            raise evaluation.DataError(f"{args.features_csv}: {len(lone)} genre(s) with a single row, e.g. "
+                                       f"'{lone.index[0]}': a genre needs two or more songs (merge it or drop it)")
         artists = df[evaluation.ARTIST_COLUMN].tolist() if evaluation.ARTIST_COLUMN in df.columns else None
         rows = held_out_rows(args, df["file"].tolist(), df["genre"].to_numpy(), artists)
     except evaluation.DataError as exc:

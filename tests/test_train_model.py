@@ -110,7 +110,10 @@ def test_bad_input_fails_with_one_line(small_csv: Path, tmp_path: Path) -> None:
     music = tmp_path / "Music"
     music.mkdir()
     (music / "song.mp3").write_bytes(b"ID3 not really")
+    lone = tmp_path / "lone.csv"  # one row relabelled by hand: a genre of one song
+    pd.read_csv(small_csv).assign(genre=lambda d: d["genre"].where(d.index != 0, "Blues")).to_csv(lone, index=False)
     for args, needle in (((twice, "-o", tmp_path / "e"), "repeat the file of an earlier row"),
+                         ((lone, "-o", tmp_path / "e"), "1 genre(s) with a single row, e.g. 'Blues'"),
                          ((small_csv, "-o", music), "holds files but no model")):
         result = run_script("02_train_model.py", *args, "--epochs", "1")
         assert result.returncode == 2 and needle in result.stderr, result.stdout + result.stderr
