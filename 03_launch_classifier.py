@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(analyser.classifier, "novelty", None) is None and (
             args.write_tags or args.playlists or not (args.json or args.library)):
         print(f"note: this model has no novelty score, so it cannot tell songs outside its {len(analyser.genres)} "
-              "genres: it answers one of them for any sound (models trained by 02_train_model.py now have one)",
+              "genres: it answers one of them for any sound (02_train_model.py fits one where the training songs "
+              "allow: three genres or more, with songs of several artists)",
               file=sys.stderr)
 
     items = fi.expand_inputs(args.inputs) + [(target, None) for target in args.search_targets]

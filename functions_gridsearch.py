@@ -22,6 +22,7 @@ import numpy as np
 from functions_audio import ALL_FEATURE_COLUMNS
 from functions_candidates import CANDIDATES, RECIPES
 from functions_evaluation import (
+    ARTIST_COLUMN,
     DataError,
     Split,
     accuracy_interval,
@@ -334,14 +335,19 @@ def read_folds(features_csv: Path, candidates: Sequence[str], n_folds: int, seed
     genres = genres_in_order(df["genre"])
     y = np.array([genres.index(g) for g in df["genre"]])
     counts = np.bincount(y)
-    if counts.min() < 2 or len(genres) < 2:
-        raise DataError(f"{features_csv}: need at least 2 genres with 2 rows each for cross-validation "
-                        f"(smallest genre has {counts.min()})")
+    if len(genres) < 2:
+        raise DataError(f"{features_csv}: only one genre ({genres[0]}, {len(y)} rows): comparing networks needs two "
+                        "or more genres")
+    if counts.min() < 2:
+        raise DataError(f"{features_csv}: genre {genres[int(counts.argmin())]!r} has a single row: cross-validation "
+                        "needs two or more rows of every genre (merge it or drop it)")
     if n_folds > counts.max():
         raise DataError(f"{features_csv}: {n_folds} folds but no genre has more than {counts.max()} rows")
     groups = column_groups(df, groups_column) if groups_column else None
     if groups is not None and len(set(groups)) < n_folds:
-        raise DataError(f"{features_csv}: --groups {groups_column} has fewer than {n_folds} distinct values")
+        raise DataError(f"{features_csv}: the {groups_column} column has {len(set(groups))} group(s) (no group's "
+                        f"rows on both sides of a fold), fewer than the {n_folds} folds"
+                        + (": tag songs of more artists" if groups_column == ARTIST_COLUMN else ""))
     masks = cv_train_masks(y, n_folds, seed, groups) if groups is None else group_cv_masks(y, groups, n_folds, seed)
     return df, genres, y, masks
 

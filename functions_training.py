@@ -525,7 +525,9 @@ def fit_model_novelty(X: np.ndarray, y: np.ndarray, groups: Sequence | None, col
         scorer = fnov.fit_novelty(X, y, groups, columns, fnov.settings_for_columns(columns), folds=folds,
                                  seed=seed)
     except (ValueError, DataError, np.linalg.LinAlgError) as exc:
-        return None, f"no novelty score: {str(exc).splitlines()[0][:160]}"
+        return None, (f"no novelty score: its leave-one-genre-out folds ({folds} folds over "
+                      f"{len(set(groups.tolist()))} artist groups) left too little to fit it "
+                      f"({str(exc).splitlines()[0][:120]}); more songs of more artists per genre would")
     f = scorer.figures
     return scorer, (f"novelty score: threshold chosen by leave-one-genre-out inside the {f['n_rows']} training rows "
                     f"({folds} folds of {f['n_groups']} groups): keeps {1 - f['known_flagged']:.1%} of known-genre "
