@@ -243,9 +243,10 @@ def write_playlists(args: argparse.Namespace, job: fi.ClassificationJob, entries
     """--playlists DIR: the genre playlists of every song of the library (the results file's, with --results:
     a scan of one folder does not empty the playlists of the others), files that still exist."""
     import functions_library as fl
+    import functions_playlists as fp
 
     entries = [entry for entry in entries if fl.looks_like_url(entry.path) or os.path.exists(entry.path)]
-    lists = fl.plan_playlists(entries, job.load().genres, min_confidence(args))
+    lists = fp.plan_playlists(entries, job.load().genres, min_confidence(args))
     folder = Path(args.playlists)
     stale = [name for name, songs in lists.items() if not songs and (folder / f"{name}.m3u8").exists()]
     if args.dry_run:
@@ -253,7 +254,7 @@ def write_playlists(args: argparse.Namespace, job: fi.ClassificationJob, entries
                                                     if songs) or "none (no song is sure enough)")
              + (f"; would remove (no song now): {', '.join(f'{name}.m3u8' for name in stale)}" if stale else ""))
         return
-    written, removed = fl.write_playlists(lists, folder)
+    written, removed = fp.write_playlists(lists, folder)
     note(f"playlists written to {folder}: " + (", ".join(f"{path.name} ({len(lists[path.stem])})"
                                                          for path in written) or "none (no song is sure enough)")
          + (f"; removed (no song now): {', '.join(path.name for path in removed)}" if removed else ""))
@@ -263,20 +264,20 @@ def playlists_clash(args: argparse.Namespace, job: fi.ClassificationJob) -> str 
     """Why --playlists DIR cannot be written without harm (one line), checked before any song: DIR is a file or
     cannot be made, one of its playlists would be the results file, or a playlist there was not written by us
     (a playlist of the user's own is never replaced)."""
-    import functions_library as fl
+    import functions_playlists as fp
 
     if not args.playlists:
         return None
     folder = Path(args.playlists)
     if folder.exists() and not folder.is_dir():
         return f"--playlists {folder} is a file, not a folder: give a folder for the playlists"
-    names = fl.every_playlist_name(job.load().genres)
+    names = fp.every_playlist_name(job.load().genres)
     if args.results:
         for name in names:
             if same_file(folder / f"{name}.m3u8", args.results):
                 return (f"--playlists {folder} would write {name}.m3u8 over the results file (--results "
                         f"{args.results}): keep the results file out of the playlist folder")
-    foreign = fl.foreign_playlists(folder, names)
+    foreign = fp.foreign_playlists(folder, names)
     if foreign:
         return (f"--playlists {folder} holds playlists this program did not write ({', '.join(foreign[:3])}"
                 f"{', ...' if len(foreign) > 3 else ''}): they are never replaced; choose another folder, or move "

@@ -185,6 +185,7 @@ def write_playlist(neighbours: Iterable[Any], output: str | os.PathLike[str]) ->
     """An M3U8 playlist of ``neighbours`` (anything with path, title, duration_s) as the genre playlists are
     written: UTF-8, ``#EXTINF`` titles, paths relative to the playlist's folder; written atomically."""
     import functions_library as fl
+    import functions_playlists as fp
 
     output = Path(output)
     try:
@@ -193,7 +194,7 @@ def write_playlist(neighbours: Iterable[Any], output: str | os.PathLike[str]) ->
         raise SimilarityError(f"cannot create the folder of {output}: {exc.strerror or exc}") from None
     songs = [fl.LibraryEntry(path=n.path, title=n.title, duration_s=n.duration_s) for n in neighbours]
     try:
-        fl.write_atomically(output, fl.utf8(fl.playlist_text(songs, output.parent.absolute())))
+        fl.write_atomically(output, fl.utf8(fp.playlist_text(songs, output.parent.absolute())))
     except fl.LibraryError as exc:
         raise SimilarityError(str(exc)) from None
     return output

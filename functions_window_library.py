@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import functions_library as fl
+import functions_playlists as fp
 from functions_audio import same_file
 from functions_fetch import Cancelled, Progress, looks_like_url
 from functions_interface import UNKNOWN_LABEL, ClassificationJob, expand_inputs
@@ -300,9 +301,9 @@ class LibraryActions:
     def save_playlists(self) -> None:
         folder = filedialog.askdirectory(parent=self.root, title="Save the playlists in")
         if folder and not any(self._overwrites_a_song(Path(folder) / f"{name}.m3u8")
-                              for name in fl.every_playlist_name(self.job.load().genres)):
+                              for name in fp.every_playlist_name(self.job.load().genres)):
             genres = self.job.load().genres
-            self._save(lambda: fl.write_playlists(fl.plan_playlists(self.panel.entries(), genres), folder),
+            self._save(lambda: fp.write_playlists(fp.plan_playlists(self.panel.entries(), genres), folder),
                        f"Playlists saved in {folder}.")  # playlists it did not write there: a one-line error
 
     def more_like_this(self) -> None:

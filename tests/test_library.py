@@ -24,6 +24,7 @@ from helpers_cluster import unsent_imports
 
 import functions_interface as fi
 import functions_library as fl
+import functions_playlists as fp
 
 
 def records_of(results: Path) -> list[dict]:
@@ -291,7 +292,7 @@ def test_playlists_one_per_genre_most_confident_first_relative_utf8_and_uncertai
     listed: dict[str, list[dict]] = {}
     for playlist in lists.iterdir():
         lines = playlist.read_bytes().decode("utf-8").splitlines()
-        assert lines[:2] == ["#EXTM3U", fl.PLAYLIST_MARK] and len(lines) % 2 == 0 and len(lines) > 2
+        assert lines[:2] == ["#EXTM3U", fp.PLAYLIST_MARK] and len(lines) % 2 == 0 and len(lines) > 2
         for info, relative in zip(lines[2::2], lines[3::2], strict=True):
             song = (lists / relative).resolve()
             record = next(r for r in records if r["path"] == str(song))
@@ -369,7 +370,7 @@ def playlist_songs(playlist: Path) -> list[bytes]:
 
     lines = playlist.read_bytes().decode("utf-8").split("\n")  # strict UTF-8
     assert lines[0] == "#EXTM3U" and lines[-1] == "", lines
-    lines = lines[1:] if lines[1] != fl.PLAYLIST_MARK else lines[2:]  # a genre playlist carries the mark
+    lines = lines[1:] if lines[1] != fp.PLAYLIST_MARK else lines[2:]  # a genre playlist carries the mark
     infos, places = lines[:-1:2], lines[1:-1:2]
     assert all(info.startswith("#EXTINF:") and info.isprintable() for info in infos), infos
     assert not any(place.startswith("#") or place != place.strip() or "\r" in place for place in places), places
@@ -422,13 +423,13 @@ def test_numbers_that_are_nan_or_infinite_are_null_in_records_and_playlists(tmp_
         entry = results.append(fl.record_for(result, (4, 1), "model"))
     record = strict_json((tmp_path / "r.jsonl").read_bytes())
     assert record["duration_s"] is None and record["probabilities"] == {"metal": None, "blues": 0.1}
-    assert fl.playlist_text([entry, fl.LibraryEntry(str(song), duration_s=float("inf"))], tmp_path).splitlines()[
+    assert fp.playlist_text([entry, fl.LibraryEntry(str(song), duration_s=float("inf"))], tmp_path).splitlines()[
         1::2] == ["#EXTINF:-1,t", "#EXTINF:-1,song"]
 
 
 def test_a_url_in_a_playlist_is_one_line_of_utf8(tmp_path):
     url = "https://example.org/a song\nwith\r\udce9 odd bytes"
-    text = fl.playlist_text([fl.LibraryEntry(url, title="t\u00e9\x00x")], tmp_path)
+    text = fp.playlist_text([fl.LibraryEntry(url, title="t\u00e9\x00x")], tmp_path)
     assert text.encode("utf-8").decode("utf-8").splitlines() == [
         "#EXTM3U", "#EXTINF:-1,t\u00e9 x", "https://example.org/a%20song%0Awith%0D%E9%20odd%20bytes"]
 
@@ -510,24 +511,24 @@ def test_genre_playlists_of_your_own_genres_are_files_of_their_own(tmp_path):
              for n, genre in enumerate(genres)}
     odd = fl.LibraryEntry(str(tmp_path / "odd.mp3"), genre="Rock", confidence=0.9, known=False)
     unsure = fl.LibraryEntry(str(tmp_path / "unsure.mp3"), genre="Rock", confidence=0.3, known=True)
-    lists = fl.plan_playlists([*songs.values(), odd, unsure], genres)
+    lists = fp.plan_playlists([*songs.values(), odd, unsure], genres)
     assert set(lists) == {"R&B-Soul", "Unknown (genre)", "uncertain (genre)", "_hidden", "Rock", "uncertain",
                           "unknown"}
     assert lists["Unknown (genre)"] == [songs["Unknown"]] and lists["uncertain (genre)"] == [songs["uncertain"]]
     assert lists["unknown"] == [odd] and lists["uncertain"] == [unsure] and lists["R&B-Soul"] == [songs["R&B/Soul"]]
     folder = tmp_path / "lists"
-    written, removed = fl.write_playlists(lists, folder)
+    written, removed = fp.write_playlists(lists, folder)
     assert sorted(path.name for path in folder.iterdir()) == sorted(f"{name}.m3u8" for name in lists)
     assert all(path.parent == folder for path in written) and removed == []
     # a playlist of ours left with no song is removed, the others rewritten; none is written empty
-    written, removed = fl.write_playlists({**lists, "Rock": [], "R&B-Soul": []}, folder)
+    written, removed = fp.write_playlists({**lists, "Rock": [], "R&B-Soul": []}, folder)
     assert sorted(path.name for path in removed) == ["R&B-Soul.m3u8", "Rock.m3u8"]
     assert sorted(path.name for path in folder.iterdir()) == sorted(path.name for path in written)
     (folder / "Rock.m3u8").write_text("#EXTM3U\n", encoding="utf-8")  # the user's own now
     with pytest.raises(fl.LibraryError, match="did not write"):
-        fl.write_playlists(lists, folder)
+        fp.write_playlists(lists, folder)
     assert (folder / "Rock.m3u8").read_text(encoding="utf-8") == "#EXTM3U\n"
-    assert set(fl.every_playlist_name(genres)) == set(lists)
+    assert set(fp.every_playlist_name(genres)) == set(lists)
 
 
 def test_dask_workers_get_every_project_module_a_scan_imports():
