@@ -58,7 +58,8 @@ TIMBRAL_PAD = 3  # the timbral convolutions are 7 frames high, zero-padded by 3 
 MIDEND_PAD = 3
 TIMBRAL_BLOCK_FRAMES = 128  # frames per matrix product of the shared front end (memory stays ~20 MB)
 TEMPORAL_PHASES = 16  # output frames per row of a temporal convolution's product (MusicnnNetwork.temporal_features)
-TEMPORAL_BLOCK_RUNS = 12  # runs of TEMPORAL_PHASES frames per product (a patch's 187 frames are 12 runs)
+PATCH_RUNS = -(-PATCH_FRAMES // TEMPORAL_PHASES)  # runs of TEMPORAL_PHASES frames in a patch (12)
+TEMPORAL_BLOCK_RUNS = PATCH_RUNS  # runs per product of MusicnnNetwork.temporal_layer (~4 MB)
 
 
 # The network's layers, in the order models.build_musicnn creates them
@@ -222,13 +223,20 @@ def _phase_kernel(kernel: np.ndarray, phases: int = TEMPORAL_PHASES) -> np.ndarr
     return shifted.reshape(phases + height - 1, phases * filters)
 
 
+def _same_padding(height: int) -> tuple[int, int]:
+    """The frames a 'same' convolution of ``height`` frames pads before and after (TensorFlow's: the odd one
+    after): a frame's window runs from ``before`` frames back to ``after`` frames on."""
+    return (height - 1) // 2, height - 1 - (height - 1) // 2
+
+
 def _phase_rows(patch: np.ndarray, height: int, phases: int = TEMPORAL_PHASES) -> np.ndarray:
     """The rows a ``_phase_kernel`` multiplies, not yet copied: (runs of ``phases`` frames, bands, phases + height
     - 1 frames), each band's frames of ``patch`` (frames, bands) zero-padded as a 'same' convolution pads them."""
     frames, bands = patch.shape
     runs, width = -(-frames // phases), phases + height - 1
     padded = np.zeros((bands, runs * phases + height - 1), dtype=np.float32)  # band-major
-    padded[:, (height - 1) // 2:(height - 1) // 2 + frames] = patch.T
+    before = _same_padding(height)[0]
+    padded[:, before:before + frames] = patch.T
     return np.lib.stride_tricks.as_strided(padded, (runs, bands, width),
                                            (phases * padded.itemsize, padded.strides[0], padded.itemsize))
 
@@ -385,10 +393,10 @@ class SharedFronts:
         """Temporal layer ``index`` of every frame whose window lies inside some patch, by frame: {first frame:
         rows}; None where that costs as much as each patch computing its own frames (runs of frames counted)."""
         height = self.network.temporal[index][4]
-        before, after = (height - 1) // 2, height - 1 - (height - 1) // 2
+        before, after = _same_padding(height)
         spans = _inside_spans(self.x.shape[0], starts, before, after)
         shared_runs = sum(-(-(end - first) // TEMPORAL_PHASES) for first, end in spans)
-        if shared_runs + len(starts) * len(_edge_runs(height)) >= len(starts) * -(-PATCH_FRAMES // TEMPORAL_PHASES):
+        if shared_runs + len(starts) * len(_edge_runs(height)) >= len(starts) * PATCH_RUNS:
             return None
         return {first: self.network.temporal_layer(index, self.x[first - before:end + after])[
             before:before + end - first] for first, end in spans}
@@ -400,7 +408,7 @@ class SharedFronts:
         if shared is None:
             return self.network.temporal_layer(index, patch)
         height = self.network.temporal[index][4]
-        before, after = (height - 1) // 2, height - 1 - (height - 1) // 2
+        before, after = _same_padding(height)
         out = np.empty((PATCH_FRAMES, self.network.temporal[index][1].size), dtype=np.float32)
         out[before:PATCH_FRAMES - after] = _rows_from(shared, start + before, start + PATCH_FRAMES - after)
         runs = _edge_runs(height)
@@ -439,10 +447,10 @@ def _rows_from(shared: dict[int, np.ndarray], first: int, end: int) -> np.ndarra
 def _edge_runs(height: int) -> list[int]:
     """The runs of TEMPORAL_PHASES frames of a patch holding a frame whose window of ``height`` frames (centred as
     'same' padding centres it) reaches past the patch's first or last frame."""
-    before, after = (height - 1) // 2, height - 1 - (height - 1) // 2
-    last = -(-PATCH_FRAMES // TEMPORAL_PHASES)
-    return sorted(set(range(-(-before // TEMPORAL_PHASES))) | set(range((PATCH_FRAMES - after) // TEMPORAL_PHASES,
-                                                                        last)))
+    before, after = _same_padding(height)
+    first_runs = range(-(-before // TEMPORAL_PHASES))  # those holding frames 0 .. before - 1
+    last_runs = range((PATCH_FRAMES - after) // TEMPORAL_PHASES, PATCH_RUNS)  # frames PATCH_FRAMES - after ..
+    return sorted(set(first_runs) | set(last_runs))
 
 
 # --------------------------------------------------------------------------------------------------------------

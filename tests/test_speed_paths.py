@@ -94,16 +94,22 @@ def test_front_ends_pool_before_their_batch_norm_with_the_same_values() -> None:
     np.testing.assert_array_equal(got, expected)
 
 
-def test_the_temporal_front_end_by_phases_equals_the_plain_convolution() -> None:
-    """temporal_features (one matrix product per TEMPORAL_PHASES frames of a band, _phase_kernel) equals the plain
-    'same' convolution (each frame's window times the kernel, in float64), batch norm and max over the bands."""
-    rng = np.random.default_rng(3)
+def random_network(seed: int) -> musicnn.MusicnnNetwork:
+    """The musicnn network with random weights of the right shapes (variances positive)."""
+    rng = np.random.default_rng(seed)
     arrays = {name: (rng.standard_normal(shape) * 0.1).astype(np.float32)
               for name, shape in fmw.expected_shapes().items()}
     for name in [name for name in arrays if name.endswith("moving_variance")]:
         arrays[name] = np.abs(arrays[name]) + 0.5
-    network = musicnn.MusicnnNetwork(arrays)
-    patch = rng.standard_normal((musicnn.PATCH_FRAMES, musicnn.N_MELS)).astype(np.float32)
+    return musicnn.MusicnnNetwork(arrays)
+
+
+def test_the_temporal_front_end_by_phases_equals_the_plain_convolution() -> None:
+    """temporal_features (one matrix product per TEMPORAL_PHASES frames of a band, _phase_kernel) equals the plain
+    'same' convolution (each frame's window times the kernel, in float64), batch norm and max over the bands."""
+    network = random_network(3)
+    arrays = network.raw
+    patch = np.random.default_rng(4).standard_normal((musicnn.PATCH_FRAMES, musicnn.N_MELS)).astype(np.float32)
     expected = []
     for name in ("temporal_128", "temporal_64", "temporal_32"):
         kernel = arrays[f"{name}/kernel"].reshape(-1, arrays[f"{name}/kernel"].shape[-1]).astype(np.float64)
@@ -117,16 +123,6 @@ def test_the_temporal_front_end_by_phases_equals_the_plain_convolution() -> None
     got = network.temporal_features(patch)
     assert got.shape == expected.shape == (musicnn.PATCH_FRAMES, 153)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
-
-
-def random_network(seed: int) -> musicnn.MusicnnNetwork:
-    """The musicnn network with random weights of the right shapes (variances positive)."""
-    rng = np.random.default_rng(seed)
-    arrays = {name: (rng.standard_normal(shape) * 0.1).astype(np.float32)
-              for name, shape in fmw.expected_shapes().items()}
-    for name in [name for name in arrays if name.endswith("moving_variance")]:
-        arrays[name] = np.abs(arrays[name]) + 0.5
-    return musicnn.MusicnnNetwork(arrays)
 
 
 def test_overlapping_patches_share_their_temporal_frames_with_the_same_values() -> None:
