@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -241,11 +240,9 @@ def library_main(args: argparse.Namespace, job: fi.ClassificationJob, items: lis
 
 def write_playlists(args: argparse.Namespace, job: fi.ClassificationJob, entries, note) -> None:
     """--playlists DIR: the genre playlists of every song of the library (the results file's, with --results:
-    a scan of one folder does not empty the playlists of the others), files that still exist."""
-    import functions_library as fl
+    a scan of one folder does not empty the playlists of the others)."""
     import functions_playlists as fp
 
-    entries = [entry for entry in entries if fl.looks_like_url(entry.path) or os.path.exists(entry.path)]
     lists = fp.plan_playlists(entries, job.load().genres, min_confidence(args))
     folder = Path(args.playlists)
     stale = [name for name, songs in lists.items() if not songs and (folder / f"{name}.m3u8").exists()]

@@ -56,7 +56,7 @@ def plan_playlists(entries: Iterable[LibraryEntry], genres: Iterable[str],
     """The songs of each playlist, by playlist name (``playlist_names``): every genre of the model gets its sure
     songs (see ``LibraryEntry.is_sure``), most confident first; ``unknown`` the songs of none of its genres (where
     the model has a novelty score), ``uncertain`` the other classified songs that are not sure enough. Local files
-    only."""
+    that still exist only (a song deleted since its scan is in no playlist, from 03 or the window)."""
     entries = list(entries)
     names = playlist_names(genres)
     lists: dict[str, list[LibraryEntry]] = {name: [] for name in names.values()}
@@ -64,7 +64,7 @@ def plan_playlists(entries: Iterable[LibraryEntry], genres: Iterable[str],
     if any(entry.known is not None for entry in entries):  # a model with a novelty score
         lists[UNKNOWN_PLAYLIST] = []
     for entry in entries:
-        if entry.ok and not looks_like_url(entry.path):
+        if entry.ok and not looks_like_url(entry.path) and os.path.exists(entry.path):
             sure = entry.is_sure(min_confidence) and entry.genre in names
             name = UNKNOWN_PLAYLIST if entry.known is False else names[entry.genre] if sure else UNCERTAIN_PLAYLIST
             lists[name].append(entry)

@@ -511,11 +511,15 @@ def test_genre_playlists_of_your_own_genres_are_files_of_their_own(tmp_path):
              for n, genre in enumerate(genres)}
     odd = fl.LibraryEntry(str(tmp_path / "odd.mp3"), genre="Rock", confidence=0.9, known=False)
     unsure = fl.LibraryEntry(str(tmp_path / "unsure.mp3"), genre="Rock", confidence=0.3, known=True)
-    lists = fp.plan_playlists([*songs.values(), odd, unsure], genres)
+    gone = fl.LibraryEntry(str(tmp_path / "deleted since.mp3"), genre="Rock", confidence=0.9, known=True)
+    for entry in [*songs.values(), odd, unsure]:
+        Path(entry.path).write_bytes(b"")  # the songs are there; "deleted since" is not (in no playlist)
+    lists = fp.plan_playlists([*songs.values(), odd, unsure, gone], genres)
     assert set(lists) == {"R&B-Soul", "Unknown (genre)", "uncertain (genre)", "_hidden", "Rock", "uncertain",
                           "unknown"}
     assert lists["Unknown (genre)"] == [songs["Unknown"]] and lists["uncertain (genre)"] == [songs["uncertain"]]
     assert lists["unknown"] == [odd] and lists["uncertain"] == [unsure] and lists["R&B-Soul"] == [songs["R&B/Soul"]]
+    assert lists["Rock"] == [songs["Rock"]]  # not the song deleted since
     folder = tmp_path / "lists"
     written, removed = fp.write_playlists(lists, folder)
     assert sorted(path.name for path in folder.iterdir()) == sorted(f"{name}.m3u8" for name in lists)
