@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_script
 
 import functions_novelty as fnov
 
@@ -384,3 +385,21 @@ def test_on_real_gtzan_rows_noise_is_not_music_and_no_music_clip_is(shared_data,
     rows = np.tile(X.mean(axis=0), (len(unseen), 1))
     rows[:, :85] = unseen[columns[:85]].to_numpy(dtype=np.float64)
     assert len(rows) == 267 and not fnov.not_music(scorer, rows).any()
+
+
+def test_the_novelty_benches_tag_space_check_and_tradeoff_parts_run_as_users_run_them(shared_data, tmp_path) -> None:
+    """bench_novelty_alternatives.py's row that re-does the module's genre part must give the module's own figure
+    (the new tag-space rows are measured by the same code), and bench_novelty.py --part tradeoff flags more known
+    clips the more of a left-out genre it catches."""
+    alternatives = run_script("bench/bench_novelty_alternatives.py", "--json", tmp_path / "alt.json", timeout=600)
+    assert alternatives.returncode == 0, alternatives.stderr[-2000:]
+    rows = json.loads((tmp_path / "alt.json").read_text())["alternatives"]["rows"]
+    check = rows["the module's genre part re-done here, as a check (no guard)"]
+    assert check["mean_auroc"] == pytest.approx(rows["module's score without the guard"]["mean_auroc"], abs=1e-6)
+    assert all(0.75 < rows[name]["mean_auroc"] < 0.95 for name in rows if "(no guard)" in name)
+    tradeoff = run_script("bench/bench_novelty.py", "--part", "tradeoff", "--json", tmp_path / "tr.json", timeout=600)
+    assert tradeoff.returncode == 0, tradeoff.stderr[-2000:]
+    figures = json.loads((tmp_path / "tr.json").read_text())["tradeoff"]
+    flagged = [np.mean(figures["known_flagged"][c]) for c in ("0.6", "0.7", "0.8")]
+    assert 0.85 < figures["mean_auroc"] < 0.95 and flagged == sorted(flagged) and flagged[0] < flagged[-1]
+    assert "known flagged" in tradeoff.stdout
