@@ -23,6 +23,7 @@ import functions_dataset as dataset
 import functions_gtzan as gtzan
 import functions_labels as labels
 import functions_synthetic as synthetic
+import functions_tags as tags
 from functions_parallel import WORKER_DIED
 
 EXIT_FAILED = 1
@@ -221,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         report = dataset.extract_dataset(dataset_dir, args.output, workers=args.workers, scheduler=args.scheduler,
                                          max_seconds=args.max_seconds, overwrite=args.overwrite,
                                          progress=not args.no_progress, on_skip=report_skip,
-                                         feature_set=args.features, labelled=labelled)
+                                         feature_set=args.features, labelled=labelled,
+                                         stamp_of=tags.stream_stamp if labelled else dataset.file_stamp)
     except dataset.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -233,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.rows_from_earlier_run + report.rows_extracted
     print(f"Wrote {rows} rows to {report.output_csv} in {report.seconds:.1f} s "
           f"({report.rows_extracted} extracted now, {report.rows_from_earlier_run} kept from an earlier run).")
+    if report.rows_of_changed_files:
+        print(f"Extracted {report.rows_of_changed_files} clips again: their files changed since their rows were made "
+              f"(size or modification time; {dataset.stamps_csv_for(report.output_csv).name} keeps them).")
     if report.rows_set_aside:
         print(f"Set aside {report.rows_set_aside} rows made with other settings ({report.settings_change}) "
               f"as {report.set_aside_csv}; their clips were extracted again.")

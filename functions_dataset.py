@@ -167,6 +167,7 @@ class ExtractionReport:
     rows_extracted: int = 0
     stale_rows_dropped: int = 0
     rows_set_aside: int = 0  # rows an earlier run made with other settings, moved to `set_aside_csv`
+    rows_of_changed_files: int = 0  # rows whose file changed since (size or modification time): extracted again
     settings_change: str = ""  # how those settings differ, e.g. "max_seconds 3.0 -> 30.0"
     set_aside_csv: Path | None = None
     skipped: list[SkippedItem] = field(default_factory=list)
@@ -181,6 +182,36 @@ def errors_csv_for(output_csv: Path) -> Path:
 def settings_json_for(output_csv: Path) -> Path:
     """FEATURES.csv -> FEATURES.settings.json, beside it: what its rows were made with."""
     return output_csv.with_name(output_csv.stem + ".settings.json")
+
+
+def stamps_csv_for(output_csv: Path) -> Path:
+    """FEATURES.csv -> FEATURES.stamps.csv, beside it: the size and modification time of each row's file when the
+    row was made (``file,stamp``)."""
+    return output_csv.with_name(output_csv.stem + ".stamps.csv")
+
+
+def file_stamp(path: str | os.PathLike[str]) -> str:
+    """``size:mtime_ns`` of a file, "" when it cannot be read: a file whose stamp changed is read again (beets'
+    rule for its library: another song saved under the same name, a file edited or re-encoded, tags written)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ""
+    return f"{status.st_size}:{status.st_mtime_ns}"
+
+
+def _read_stamps(stamps_csv: Path) -> dict[str, str] | None:
+    """{file: stamp} of an earlier run; None when it wrote none (a run of a version before stamps, whose rows
+    are kept as they are). Lines cut short by a kill are left out (their rows are extracted again)."""
+    import csv
+
+    try:
+        with open(stamps_csv, newline="", encoding="utf-8") as stream:
+            return {fields[0]: fields[1] for fields in list(csv.reader(stream))[1:] if len(fields) == 2}
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}  # unreadable: nothing is known of the rows' files, so each is extracted again
 
 
 DEFAULT_FEATURE_SET = "all"
@@ -398,16 +429,21 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                     overwrite: bool = False, progress: bool = True,
                     on_skip: Callable[[SkippedItem], None] | None = None,
                     feature_set: str = DEFAULT_FEATURE_SET,
-                    labelled: tuple[list[Clip], list[SkippedItem], dict] | None = None) -> ExtractionReport:
+                    labelled: tuple[list[Clip], list[SkippedItem], dict] | None = None,
+                    stamp_of: Callable[[Path], str] = file_stamp) -> ExtractionReport:
     """Write the ``feature_set`` features of every clip of `dataset_dir` to `output_csv` (`csv_columns`).
 
     Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
     extracted again, provided they were made with the same extractor version and settings (recorded in
     `settings_json_for(output_csv)`) from the same folder; rows made otherwise, or of another folder, are set aside
-    as FEATURES.previous.csv (-2, -3, ... beside earlier ones) and extracted
-    again. At the end the file is rewritten sorted by `file`, so the result does not depend on the order in
-    which workers finished. Files that cannot be used are reported through `on_skip` and listed in
-    `errors_csv_for(output_csv)`. Work runs on local processes, or on a Dask cluster given by `scheduler`.
+    as FEATURES.previous.csv (-2, -3, ... beside earlier ones) and extracted again. A row whose file's size or
+    modification time changed since it was made (``stamp_of``, kept in ``stamps_csv_for``) is extracted again too
+    (a run before stamps were kept: its rows are kept, and stamped now; 00 --labels tags gives
+    ``functions_tags.stream_stamp``, the audio stream's length, rate and channels, so that editing tags costs no
+    extraction). At the end the file
+    is rewritten sorted by `file`, so the result does not depend on the order in which workers finished. Files
+    that cannot be used are reported through `on_skip` and listed in `errors_csv_for(output_csv)`. Work runs on
+    local processes, or on a Dask cluster given by `scheduler`.
 
     ``labelled`` (labels from tags, functions_labels): (clips with their artist, skipped items, labels record)
     instead of scanning genre folders; the CSV then has an artist column, the labels record goes into the
@@ -450,6 +486,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
 
     finished = {} if overwrite else _read_finished_rows(output_csv, columns)
     report = ExtractionReport(output_csv, errors_csv, len(clips))
+    stamps_csv = stamps_csv_for(output_csv)
+    stamps = {clip.file: stamp_of(clip.path) for clip in clips}  # before any audio is read
     change = settings_change(output_csv, record) if finished else None
     try:
         if change:
@@ -458,6 +496,12 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         wanted = {clip.file for clip in clips}
         report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
         finished = {file: line for file, line in finished.items() if file in wanted}
+        earlier_stamps = _read_stamps(stamps_csv) if finished else None
+        if earlier_stamps is not None:  # a file changed since its row was made: extracted again
+            changed = [file for file in finished if not stamps[file] or earlier_stamps.get(file) != stamps[file]]
+            report.rows_of_changed_files = len(changed)
+            for file in changed:
+                del finished[file]
         if labelled is not None:  # a song tagged otherwise since: same features, its new genre and artist
             by_file = {clip.file: clip for clip in clips}
             for file, line in finished.items():
@@ -469,6 +513,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         _write_atomically(output_csv, _csv_line(columns) + "".join(finished.values()))
         _write_atomically(settings_json_for(output_csv), json.dumps(record, indent=2) + "\n")  # after the rows
         _write_atomically(errors_csv, _csv_line(["file", "error"]))
+        _write_atomically(stamps_csv, _csv_line(["file", "stamp"])
+                          + "".join(_csv_line([file, stamps[file]]) for file in finished))
     except OSError as error:
         raise DatasetError(f"cannot write {output_csv}: {error.strerror or error}") from error
 
@@ -485,6 +531,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                else _results_local(todo, max_seconds, min(workers, max(1, len(todo))), feature_set, musicnn_weights))
     with closing(results), open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
             open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
+            open(stamps_csv, "a", encoding="utf-8", newline="") as stamps_out, \
             tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
                  disable=not progress, dynamic_ncols=True) as bar:
         for item in skipped:
@@ -494,11 +541,15 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                 skip(SkippedItem(clip.file, error or "unknown error"), errors_out)
             else:
                 line = _csv_line([*id_fields(clip), *values])
+                stamps_out.write(_csv_line([clip.file, stamps[clip.file]]))  # before its row: a row is never
+                stamps_out.flush()  # on disk without its stamp (which would make a resume extract it again)
                 rows_out.write(line)
                 rows_out.flush()  # one write per finished clip: a kill loses at most the clip in flight
                 finished[clip.file] = line
                 report.rows_extracted += 1
             bar.update(1)
     _write_atomically(output_csv, _csv_line(columns) + "".join(finished[f] for f in sorted(finished)))
+    _write_atomically(stamps_csv, _csv_line(["file", "stamp"])
+                      + "".join(_csv_line([file, stamps[file]]) for file in sorted(finished)))
     report.seconds = time.perf_counter() - started
     return report

@@ -166,6 +166,22 @@ def read_song_tags(path: str | os.PathLike[str]) -> SongTags:
     return SongTags(tuple(_texts(audio.tags, key)), first(artist_keys), first(album_keys))
 
 
+def stream_stamp(path: str | os.PathLike[str]) -> str:
+    """What a file's audio stream is, by its header (mutagen: length to the microsecond, sample rate, channels),
+    not its tags: 00 --labels tags reads a song's features again when this changes (another song saved under
+    its name, a re-encoding), not when only its tags were edited. A file mutagen cannot read: its size and
+    modification time (functions_dataset.file_stamp's rule)."""
+    try:
+        info = _open(path).info
+        return f"stream:{float(info.length):.6f}:{getattr(info, 'sample_rate', 0)}:{getattr(info, 'channels', 0)}"
+    except Exception:  # TagError, a parser's own exception on a damaged file, a file gone: the file's stamp
+        try:
+            status = os.stat(path)
+        except OSError:
+            return ""
+        return f"{status.st_size}:{status.st_mtime_ns}"
+
+
 def read_genre(path: str | os.PathLike[str]) -> str | None:
     """The file's genre tag (several values joined by "; "), or None; raises TagError."""
     return "; ".join(read_song_tags(path).genres) or None

@@ -1,7 +1,7 @@
 """Benchmark of "your own genres" (issue 21): 02 on a library CSV with an artist column, against the shipped model.
 
 The library: the 733 GTZAN clips of the artist-filtered train (443) and test (290) lists, each labelled by its
-genre with its artist (``gtzan_artists.tsv``; 81 clips of unknown artist, each a group of its own), with the
+genre with its artist (``gtzan_artists.tsv``; 65 clips of unknown artist, each a group of its own), with the
 shipped musicnn185 model's own rows (``functions_reference``: the 85 classic features of ``gtzan_features.csv``
 and the mean and std of the shared musicnn taggram; no audio read) and a settings record as 00 --labels tags
 writes it (each label's tag spelling). 02 is run on it as a user runs it, with the shipped recipe
@@ -14,8 +14,11 @@ all 733 clips gives every figure (out of fold).
 (2) Suspect tags: 5 % of the clips (37) get another genre (seeded, uniform among the other nine); 02 runs again
     on that CSV; the share of changed clips among the first 2 x 37 lines of suspect_tags.csv. Target: >= 70 %.
     (--part suspects: this part only; --seed: which clips are changed.)
+(3) ``--part spread`` (only when asked; six 02 runs, 5-10 min): how much (1)'s figure moves with 02's ``--seed``
+    (the fold assignment and the networks' initialisation: seeds 0-3, 5 folds) and with ``--group-folds`` (3 and
+    10 at seed 0: each fold's networks train on about 489 and 660 clips instead of 586), with the same subsets.
 
-    python bench/bench_your_genres.py [--seed 0] [--share 0.05] [--part all|suspects] [--keep DIR]
+    python bench/bench_your_genres.py [--seed 0] [--share 0.05] [--part all|suspects|spread] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -60,10 +63,10 @@ def library_csv(shared: Path, folder: Path) -> Path:
     return out
 
 
-def run_02(csv_path: Path, model_dir: Path) -> tuple[str, float]:
+def run_02(csv_path: Path, model_dir: Path, *flags: str) -> tuple[str, float]:
     started = time.perf_counter()
     result = subprocess.run([sys.executable, str(PROJECT_DIR / "02_train_model.py"), str(csv_path), "-o",
-                             str(model_dir), *RECIPE], cwd=PROJECT_DIR, capture_output=True, text=True)
+                             str(model_dir), *RECIPE, *flags], cwd=PROJECT_DIR, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"02 failed on {csv_path}:\n{result.stdout}\n{result.stderr}")
     return result.stdout, time.perf_counter() - started
@@ -75,7 +78,8 @@ def main() -> int:
     parser.add_argument("--share", type=float, default=0.05, help="share of tags changed (default 0.05)")
     parser.add_argument("--keep", type=Path, help="keep the CSVs and model folders here (default: a temporary folder, "
                         "removed at the end)")
-    parser.add_argument("--part", choices=("all", "suspects"), default="all", help="suspects: (2) only")
+    parser.add_argument("--part", choices=("all", "suspects", "spread"), default="all",
+                        help="suspects: (2) only; spread: (3) only")
     args = parser.parse_args()
     shared = audio.shared_data_dir()
     if shared is None:
@@ -99,10 +103,50 @@ def measure(shared: Path, work: Path, args: argparse.Namespace) -> int:
           f"of unknown artist; recipe {' '.join(RECIPE)}")
 
     # (1) the out-of-fold accuracy 02 reports, against the shipped model's test accuracy
+    if args.part == "spread":
+        spread_part(clean, frame, work, shared)
+        return 0
     if args.part == "all":
         accuracy_part(clean, frame, work, shared)
     suspects_part(clean, frame, work, args)
     return 0
+
+
+def subset_accuracies(model_dir: Path, frame: pd.DataFrame, shared: Path) -> dict[str, tuple[int, float]]:
+    """Out-of-fold accuracy of a model folder's out_of_fold.csv: {subset: (clips, accuracy)} over all clips, the
+    train.txt and test.txt clips, and the clips of a known and of an unknown artist."""
+    oof_rows = pd.read_csv(model_dir / "out_of_fold.csv", keep_default_na=False).set_index("file")
+    right = oof_rows["tagged"] == oof_rows["predicted"]
+    split = shared / "splits" / "gtzan_fault_filtered"
+    unknown = (frame.set_index("file")["artist"] == "").reindex(right.index).to_numpy()
+    subsets = {"all": np.ones(len(right), dtype=bool), "known artist": ~unknown, "unknown artist": unknown}
+    for part in ("train", "test"):
+        subsets[f"{part}.txt"] = right.index.isin((split / f"{part}.txt").read_text().split())
+    return {name: (int(mask.sum()), float(right[mask].mean())) for name, mask in subsets.items()}
+
+
+def spread_part(clean: Path, frame: pd.DataFrame, work: Path, shared: Path) -> None:
+    """(3): 02's out-of-fold figure over seeds 0-3 and with 3 and 10 folds, per subset."""
+    runs = {f"--seed {seed}": ("--seed", str(seed)) for seed in range(4)}
+    runs |= {f"--seed 0 --group-folds {k}": ("--seed", "0", "--group-folds", str(k)) for k in (3, 10)}
+    table = {}
+    for name, flags in runs.items():
+        folder = work / ("spread_" + name.replace(" ", "_").replace("-", ""))
+        _, seconds = run_02(clean, folder, *flags)
+        table[name] = subset_accuracies(folder, frame, shared)
+        print(f"  02 {name}: {seconds:.0f} s", flush=True)
+    names = list(next(iter(table.values())))
+    shipped = json.loads((PROJECT_DIR / "data" / "pretrained" / "model.json").read_text())["metrics"]["accuracy"]
+    print(f"(3) out-of-fold accuracy 02 reports, by its flags (recipe {' '.join(RECIPE)}); shipped model's test "
+          f"accuracy {shipped:.1%}")
+    print(f"{'02 flags':<30}" + "".join(f"{f'{n} ({c})':>22}" for n, (c, _) in table['--seed 0'].items()))
+    for name, row in table.items():
+        print(f"{name:<30}" + "".join(f"{a:>22.1%}" for _, a in row.values()))
+    seeds = np.array([[table[f"--seed {s}"][n][1] for n in names] for s in range(4)])
+    print(f"{'seeds 0-3: mean':<30}" + "".join(f"{a:>22.1%}" for a in seeds.mean(axis=0)))
+    print(f"{'seeds 0-3: sample sd (points)':<30}" + "".join(f"{a * 100:>22.2f}" for a in seeds.std(axis=0, ddof=1)))
+    print("difference to the shipped model's test accuracy over seeds 0-3: "
+          + ", ".join(f"{(a - shipped) * 100:+.1f}" for a in seeds[:, 0]) + " points")
 
 
 def accuracy_part(clean: Path, frame: pd.DataFrame, work: Path, shared: Path) -> None:
@@ -116,17 +160,13 @@ def accuracy_part(clean: Path, frame: pd.DataFrame, work: Path, shared: Path) ->
     print(f"(1) out-of-fold accuracy 02 reports: {oof:.1%} on {meta['metrics']['n_test']} clips ({seconds:.0f} s); "
           f"shipped model's test accuracy {shipped['accuracy']:.1%} on {shipped['n_test']} clips: {gap:+.1f} points "
           f"(target within 3: {'met' if abs(gap) <= 3 else 'MISSED'})")
-    oof_rows = pd.read_csv(work / "model_clean" / "out_of_fold.csv", keep_default_na=False).set_index("file")
-    right = oof_rows["tagged"] == oof_rows["predicted"]
-    split = shared / "splits" / "gtzan_fault_filtered"
-    for part in ("train", "test"):
-        listed = [f for f in (split / f"{part}.txt").read_text().split() if f in right.index]
-        print(f"    out-of-fold accuracy on the {len(listed)} {part}.txt clips: {right[listed].mean():.1%}")
-    unknown = (frame.set_index("file")["artist"] == "").reindex(right.index)
-    print(f"    out-of-fold accuracy on the {int((~unknown).sum())} clips of a known artist: "
-          f"{right[~unknown].mean():.1%};"
-          f" on the {int(unknown.sum())} of unknown artist (each a group of its own, so songs of one unknown artist "
-          f"can sit on both sides of a fold): {right[unknown].mean():.1%}")
+    subsets = subset_accuracies(work / "model_clean", frame, shared)
+    for part in ("train.txt", "test.txt"):
+        print(f"    out-of-fold accuracy on the {subsets[part][0]} {part} clips: {subsets[part][1]:.1%}")
+    (known, known_accuracy), (unknown, unknown_accuracy) = subsets["known artist"], subsets["unknown artist"]
+    print(f"    out-of-fold accuracy on the {known} clips of a known artist: {known_accuracy:.1%}; on the {unknown} of "
+          f"unknown artist (each a group of its own, so songs of one unknown artist can sit on both sides of a "
+          f"fold): {unknown_accuracy:.1%}")
     shipped_oof = json.loads((PROJECT_DIR / "data" / "pretrained" / "model.json").read_text())["calibration"]
     print(f"    (each fold trains on about {round(len(frame) * 4 / 5)} clips; the shipped model on 443, and its own "
           f"out-of-fold figure inside train, 355-clip folds, was {shipped_oof['out_of_fold']['accuracy']:.1%})")

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import soundfile
@@ -163,6 +164,36 @@ def test_gtzan_library_labelled_by_its_tags(gtzan_library: Path, tmp_path: Path)
     assert (after.loc["c.mp3", "genre"], after.loc["c.mp3", "artist"]) == ("metal", "Glenn")
     pd.testing.assert_series_equal(after.loc["c.mp3"].iloc[2:].astype(float), features_before.astype(float))
     tag(gtzan_library / "c.mp3", ["CLASSICAL"], "Glenn")
+
+
+def test_edited_tags_keep_a_songs_row_and_another_song_under_its_name_is_extracted_again(
+        gtzan_library: Path, tmp_path: Path) -> None:
+    """Labels from tags: writing tags changes a file's time and size but not its audio, so the row is kept (each
+    format); another song saved under a tagged song's name, with the same tags, is extracted again."""
+    library = tmp_path / "library"
+    shutil.copytree(gtzan_library, library)
+    out = tmp_path / "mine.csv"
+    args = ("--labels", "tags", "-o", out, "--features", "classic", "--genre-map", gtzan_library.parent / "map.tsv",
+            "--min-songs", "2", "--workers", "1", "--no-progress")
+    assert run_script("00_preprocess_music.py", library, *args).returncode == 0
+    first = pd.read_csv(out, keep_default_na=False).set_index("file")
+    for file in ("Muddy/Live/01.mp3", "Muddy/Live/02.flac", "Bach/a.ogg", "misc/blues-ish.m4a"):
+        tag(library / file, ["Blues"], "Someone Else")
+    again = run_script("00_preprocess_music.py", library, *args)
+    assert again.returncode == 0, again.stderr
+    assert "(0 extracted now, 13 kept from an earlier run)" in again.stdout
+    assert read_rows(out)["Bach/a.ogg"] == ("blues", "Someone Else")
+    shared = audio.shared_data_dir()
+    make_song(shared / "gtzan_mini" / "jazz" / "jazz.00000.wav", library / "rap" / "two.flac", seconds=5.0)
+    tag(library / "rap" / "two.flac", ["hip hop"], "MC Two")
+    third = run_script("00_preprocess_music.py", library, *args)
+    assert third.returncode == 0, third.stderr
+    assert "(1 extracted now, 12 kept from an earlier run)" in third.stdout
+    assert "Extracted 1 clips again" in third.stdout
+    after = pd.read_csv(out, keep_default_na=False).set_index("file")
+    assert after.loc["rap/two.flac", "genre"] == "hip-hop"
+    assert not np.allclose(after.loc["rap/two.flac"].iloc[2:].astype(float),
+                           first.loc["rap/two.flac"].iloc[2:].astype(float))
 
 
 def test_dry_run_reads_tags_only(gtzan_library: Path, tmp_path: Path) -> None:

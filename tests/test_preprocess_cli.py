@@ -282,6 +282,39 @@ def test_another_folder_with_the_same_file_names_gets_its_own_rows(synthetic_dat
     assert (tmp_path / "f.previous-2.csv").read_text() == alone.read_text() and out.read_text() == first
 
 
+def test_a_file_changed_since_its_row_was_made_is_extracted_again(synthetic_dataset, tmp_path):
+    """Another song saved under a clip's name (same size, a later modification time): 00 used to keep the old
+    song's row. Its row is made again from the new audio; the other rows stay as they were. A CSV of a run
+    before stamps were kept keeps its rows, and is stamped now."""
+    library = tmp_path / "library"
+    shutil.copytree(synthetic_dataset, library)
+    out = tmp_path / "f.csv"
+    assert run_script("00_preprocess_music.py", library, "-o", out, "--features", "classic").returncode == 0
+    first = pd.read_csv(out).set_index("file")
+    stamps = pd.read_csv(tmp_path / "f.stamps.csv").set_index("file")
+    assert sorted(stamps.index) == sorted(first.index)
+    replaced = sorted(first.index)[1]
+    y, sr = soundfile.read(str(library / replaced), dtype="float32")
+    soundfile.write(str(library / replaced), np.roll(y, len(y) // 3) * np.float32(0.5), sr)  # same size
+    later = os.stat(library / replaced).st_mtime_ns + 5_000_000_000
+    os.utime(library / replaced, ns=(later, later))
+    result = run_script("00_preprocess_music.py", library, "-o", out, "--features", "classic")
+    assert result.returncode == 0, result.stderr
+    assert "1 extracted now, 11 kept" in result.stdout
+    assert "Extracted 1 clips again: their files changed since their rows were made" in result.stdout
+    again = pd.read_csv(out).set_index("file")
+    fresh = run_script("00_preprocess_music.py", library, "-o", tmp_path / "fresh.csv", "--features", "classic")
+    assert fresh.returncode == 0
+    pd.testing.assert_frame_equal(again, pd.read_csv(tmp_path / "fresh.csv").set_index("file"))
+    assert not np.allclose(again.loc[replaced, "mfcc_mean_01"], first.loc[replaced, "mfcc_mean_01"])
+    pd.testing.assert_frame_equal(again.drop(index=replaced), first.drop(index=replaced))
+    # a CSV written before stamps: its rows are kept as they are, and stamped
+    (tmp_path / "f.stamps.csv").unlink()
+    result = run_script("00_preprocess_music.py", library, "-o", out, "--features", "classic")
+    assert result.returncode == 0 and "0 extracted now, 12 kept" in result.stdout
+    assert len(pd.read_csv(tmp_path / "f.stamps.csv")) == 12
+
+
 def test_links_are_followed_without_loops_or_duplicates(tmp_path):
     root, outside = tmp_path / "dataset", tmp_path / "elsewhere"
     for folder in ("blues", "metal"):
