@@ -112,6 +112,8 @@ def format_result(result: SongResult, top_k: int = 3, encoding: str | None = "ut
     if result.unknown and result.tags:
         answer += f"; sounds like: {result.tags_text()}"
     lines = [f"{name}: {answer}  [{windows}{length}]"]
+    if result.cut_short is not None:
+        lines.append(f"    note: {result.cut_short_text()}")
     width = max(len(g) for g in result.probabilities)
     for genre, p in top_genres(result.probabilities, top_k):
         lines.append(f"    {genre:<{width}} {text_bar(p, encoding=encoding)} {p * 100:5.1f} %")

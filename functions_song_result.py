@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 import functions_audio
+from functions_fetch import format_seconds
 
 TOP_TAGS = 3  # musicnn tags a song's answer names ("sounds like: ...")
 
@@ -53,6 +54,17 @@ class SongResult:
     novelty: float | None = None
     known: bool | None = None
     not_music: bool | None = None  # True: unknown because most windows are a steady sound (noise, tone, hum)
+    # the file is shorter than its header says (a copy or download cut short, a damaged file): the answer rests on
+    # the part that could be decoded; (decoded seconds, the header's seconds)
+    cut_short: tuple[float, float] | None = None
+
+    def cut_short_text(self) -> str:
+        """'only 0:10 of the 0:30 its header gives could be decoded: ...' ('' when the whole file was)."""
+        if self.cut_short is None:
+            return ""
+        decoded, expected = (format_seconds(s) for s in self.cut_short)
+        return (f"only {decoded} of the {expected} its header gives could be decoded: the file is cut short or "
+                f"damaged, and the answer rests on that part")
 
     @property
     def tags(self) -> list[tuple[str, float]] | None:
@@ -127,6 +139,8 @@ class SongResult:
             "known": self.known,
             "novelty": finite_or_none(self.novelty),
             "not_music": self.not_music,
+            "cut_short": None if self.cut_short is None else {"decoded_s": round(self.cut_short[0], 3),
+                                                              "header_s": round(self.cut_short[1], 3)},
             "tags": None if self.tags is None else [{"tag": tag, "probability": round(p, 6)}
                                                    for tag, p in self.tags],
         }

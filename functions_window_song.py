@@ -170,6 +170,8 @@ class SongView:
         else:
             assert result.probabilities is not None and result.genre is not None
             length = f"  ({format_seconds(result.duration_s)})" if result.duration_s else ""
+            if result.cut_short is not None:  # the whole line would not fit: the gist, the rest in the CLI/JSON
+                length += f"  (cut short: {format_seconds(result.cut_short[1])} in its header)"
             self.title_text.set(f"{result.title or result.input}{length}")
             hedged = result.uncertain or result.unknown
             if hedged:

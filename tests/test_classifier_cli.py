@@ -200,6 +200,42 @@ def test_file_names_that_look_like_ffmpeg_protocols_are_plain_files(model_dir, t
     assert records["song.m4a"]["probabilities"] != records["plain.m4a"]["probabilities"]
 
 
+def test_a_file_cut_short_gets_a_note_naming_what_was_decoded(model_dir, tmp_path):
+    """A copy or download cut short keeps a header that names the whole song, and the decoders stop at the cut
+    without an error: the answer said nothing of it. Now the text, the JSON record and the window's title say it;
+    whole files (and the same song simply shorter) get no note."""
+    whole = write_wav(tmp_path / "whole.wav", synthetic_song([("reggae", 20), ("metal", 20)], seed=3))
+    cut = {}
+    for suffix, codec in ((".mp3", ("-c:a", "libmp3lame", "-q:a", "4")), (".flac", ("-c:a", "flac"))):
+        song = encode(whole, tmp_path / f"whole{suffix}", *codec)
+        data = song.read_bytes()
+        cut[suffix] = tmp_path / f"cut{suffix}"
+        cut[suffix].write_bytes(data[: len(data) * 2 // 5])
+    write_wav(tmp_path / "short.wav", synthetic_song([("reggae", 16)], seed=3))
+    names = ["cut.mp3", "cut.flac", "whole.mp3", "short.wav"]
+    run = subprocess.run([sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), *names, "--model",
+                          str(model_dir), "--json", "--workers", "1"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120, env=script_env())
+    assert run.returncode == 0, run.stderr
+    records = {r["input"]: r for r in map(json.loads, run.stdout.splitlines())}
+    for name in ("cut.mp3", "cut.flac"):
+        assert records[name]["error"] is None and records[name]["cut_short"] is not None, records[name]
+        assert records[name]["cut_short"]["header_s"] == pytest.approx(40.0, abs=0.2)
+        assert records[name]["cut_short"]["decoded_s"] == pytest.approx(records[name]["duration_s"], abs=0.01)
+        assert 10 < records[name]["duration_s"] < 25
+    assert records["whole.mp3"]["cut_short"] is None and records["short.wav"]["cut_short"] is None
+    text = subprocess.run([sys.executable, str(PROJECT_DIR / "03_launch_classifier.py"), "cut.flac", "whole.mp3",
+                           "--model", str(model_dir), "--workers", "1"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env=script_env())
+    assert text.returncode == 0, text.stderr
+    notes = [line for line in text.stdout.splitlines() if line.strip().startswith("note:")]
+    assert len(notes) == 1 and "of the 0:40 its header gives could be decoded: the file is cut short" in notes[0]
+    # the rule: more than 1 s and 5 % short of the header
+    result = fa.SongResult(input="x", genre="blues", probabilities={"blues": 1.0}, duration_s=200.0)
+    assert fa.noted_if_cut_short(result, 209.0).cut_short is None
+    assert fa.noted_if_cut_short(result, 211.0).cut_short == (200.0, 211.0)
+
+
 def test_model_with_unknown_columns_or_other_extraction_settings_is_refused(model_dir, tmp_path, songs):
     for name, change in [("columns", lambda m: m["feature_columns"].__setitem__(0, "loudness_mean")),
                          ("settings", lambda m: m["feature_extraction"].__setitem__("n_mfcc", 20))]:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -530,6 +531,10 @@ def test_open_folder_fills_a_sortable_table_whose_buttons_act_on_it(driver, musi
     result = window.library.results[chosen]
     assert window.last_result is result and window.title_text.get().startswith("Ünïcode ballad")
     assert window.genre_text.get().split()[0] == result.genre
+    assert "cut short" not in window.title_text.get()
+    window.results.show(replace(result, duration_s=10.2, cut_short=(10.2, 30.0)))  # a file cut short says so
+    assert window.title_text.get() == "Ünïcode ballad  (0:10)  (cut short: 0:30 in its header)"
+    window.results.show(result)
 
     monkeypatch.setattr(fw.filedialog, "asksaveasfilename", lambda **kw: str(tmp_path / "genres.csv"))
     driver.click(window.export_button)
