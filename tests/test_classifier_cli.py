@@ -261,7 +261,7 @@ def test_cli_json_record_matches_the_analysis(model_dir, analyser, songs):
     assert len(records) == 1
     record = records[0]
     assert set(record) == {"input", "title", "duration_s", "genre", "probabilities", "windows", "error", "uncertain",
-                           "tags", "known", "novelty", "not_music"}
+                           "tags", "known", "novelty", "not_music", "cut_short"}
     assert record["tags"] is None  # a model of classic features does not run the musicnn network
     expected = analyser.analyse_file(songs["long"])
     assert record["error"] is None and record["genre"] == expected.genre
