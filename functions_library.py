@@ -329,6 +329,7 @@ class ScanSummary:
     unchanged: int = 0
     vanished: int = 0
     duplicates: int = 0
+    cut_short: int = 0  # classified on the part that could be decoded (the file is shorter than its header says)
 
     def line(self) -> str:
         text = (f"{self.classified} classified, {self.uncertain} uncertain, {self.failed} failed, "
@@ -337,6 +338,9 @@ class ScanSummary:
             text += f", {self.vanished} vanished (dropped from the results)"
         if self.duplicates:
             text += f", {self.duplicates} reached twice (classified once)"
+        if self.cut_short:
+            text += (f", {self.cut_short} cut short (shorter than their headers say: classified on what could be "
+                     f"decoded; see their notes)")
         return text
 
 
@@ -375,6 +379,7 @@ def scan_library(job: ClassificationJob, items: list[tuple[str, str | None]], re
         summary.classified += entry.ok
         summary.uncertain += entry.ok and entry.uncertain
         summary.failed += not entry.ok
+        summary.cut_short += result.cut_short is not None
         if on_result is not None:
             on_result(result)
     return ScanReport(summary, entries)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers_classify import PROJECT_DIR, run_classifier, script_env, synthetic_song, write_wav
+from helpers_classify import PROJECT_DIR, encode, run_classifier, script_env, synthetic_song, write_wav
 from helpers_cluster import unsent_imports
 
 import functions_interface as fi
@@ -77,6 +77,22 @@ def test_rerun_skips_unchanged_songs_redoes_changed_ones_and_drops_vanished_ones
     records = records_of(results)
     assert sorted(r["path"] for r in records) == sorted(str(p) for p in library.rglob("*.wav"))
     assert next(r for r in records if r["path"] == str(song))["duration_s"] == pytest.approx(7.0, abs=0.01)
+
+
+def test_the_summary_counts_songs_cut_short(library, model_dir, tmp_path):
+    """A song shorter than its header says (a copy cut short) is classified on what could be decoded, its record
+    says so, and the scan's summary counts it."""
+    song = encode(write_wav(tmp_path / "whole.wav", synthetic_song([("metal", 20.0)], seed=9)),
+                  tmp_path / "whole.flac", "-c:a", "flac")
+    data = song.read_bytes()
+    (library / "cut.flac").write_bytes(data[: len(data) // 2])
+    results = tmp_path / "r.jsonl"
+    run = run_classifier(library, "--model", model_dir, "--results", results, "--workers", "1")
+    assert run.returncode == 0, run.stderr
+    assert summary_of(run) == ("library: 6 classified, 0 uncertain, 0 failed, 0 skipped as unchanged, 1 cut short "
+                               "(shorter than their headers say: classified on what could be decoded; see their notes)")
+    record = next(r for r in records_of(results) if r["path"].endswith("cut.flac"))
+    assert record["cut_short"]["header_s"] == pytest.approx(20.0, abs=0.1) and record["duration_s"] < 15
 
 
 def test_another_model_redoes_everything_and_failures_are_tried_again(library, model_dir, tmp_path):
