@@ -22,6 +22,7 @@ import functions_audio as audio
 import functions_dataset as dataset
 import functions_gtzan as gtzan
 import functions_labels as labels
+import functions_stamps as stamps
 import functions_synthetic as synthetic
 import functions_tags as tags
 from functions_parallel import WORKER_DIED
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                                          max_seconds=args.max_seconds, overwrite=args.overwrite,
                                          progress=not args.no_progress, on_skip=report_skip,
                                          feature_set=args.features, labelled=labelled,
-                                         stamp_of=tags.stream_stamp if labelled else dataset.file_stamp)
+                                         stream_of=tags.stream_stamp if labelled else None)
     except dataset.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -235,9 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.rows_from_earlier_run + report.rows_extracted
     print(f"Wrote {rows} rows to {report.output_csv} in {report.seconds:.1f} s "
           f"({report.rows_extracted} extracted now, {report.rows_from_earlier_run} kept from an earlier run).")
-    if report.rows_of_changed_files:
-        print(f"Extracted {report.rows_of_changed_files} clips again: their files changed since their rows were made "
-              f"(size or modification time; {dataset.stamps_csv_for(report.output_csv).name} keeps them).")
+    changed, stamps_name = report.rows_of_changed_files, stamps.stamps_csv_for(report.output_csv).name
+    clips_again = f"Extracted {changed} clip{'s' * (changed != 1)} again"
+    if changed and report.stamps_problem:
+        print(f"{clips_again}: {stamps_name} is {report.stamps_problem}, so the files of the earlier rows could "
+              f"not be checked.")
+    elif changed:
+        how = ("their audio stream differs: another song or encoding; tag edits alone do not count" if labelled
+               else "their size or modification time differs")
+        print(f"{clips_again}: {'their files' if changed != 1 else 'its file'} changed since the rows were made "
+              f"({how}; {stamps_name} keeps each file's stamp).")
+    if report.rows_unchecked:
+        print(f"Kept {report.rows_unchecked} rows of a run before file stamps were kept without checking their files "
+              f"(none was modified after that run's CSV); they are stamped now. --overwrite extracts everything "
+              f"again.")
     if report.rows_set_aside:
         print(f"Set aside {report.rows_set_aside} rows made with other settings ({report.settings_change}) "
               f"as {report.set_aside_csv}; their clips were extracted again.")

@@ -373,6 +373,25 @@ def header_duration(path: str | Path) -> float | None:
     return info.frames / info.samplerate if info.frames > 0 else None
 
 
+def sample_fingerprint(path: str | Path, frames: int = 1 << 15) -> str | None:
+    """SHA-1 (16 hex digits) of the first ``frames`` frames libsndfile decodes from ``path`` and of as many from
+    its middle: the same for the same audio whatever the file's tags, different for another song or encoding;
+    None where libsndfile cannot read the file (M4A, WebM, ...)."""
+    import hashlib
+
+    try:
+        import soundfile
+
+        with quiet_native_stderr(), soundfile.SoundFile(str(path)) as audio:
+            digest = hashlib.sha1(audio.read(frames, dtype="float32", always_2d=True).tobytes())
+            if audio.seekable() and audio.frames > 2 * frames:
+                audio.seek(audio.frames // 2)
+                digest.update(audio.read(frames, dtype="float32", always_2d=True).tobytes())
+    except Exception:
+        return None
+    return digest.hexdigest()[:16]
+
+
 def probe_duration(path: str | Path) -> float | None:
     """Duration that ffmpeg reads from the container (``Duration:`` of ``ffmpeg -i``), or None where it has none.
 

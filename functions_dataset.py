@@ -167,7 +167,9 @@ class ExtractionReport:
     rows_extracted: int = 0
     stale_rows_dropped: int = 0
     rows_set_aside: int = 0  # rows an earlier run made with other settings, moved to `set_aside_csv`
-    rows_of_changed_files: int = 0  # rows whose file changed since (size or modification time): extracted again
+    rows_of_changed_files: int = 0  # rows whose file changed since (its stamp): extracted again
+    stamps_problem: str = ""  # FEATURES.stamps.csv could not be read ("unreadable", "empty"): rows extracted again
+    rows_unchecked: int = 0  # rows kept from a run before stamps, their files not checked (older than the CSV)
     settings_change: str = ""  # how those settings differ, e.g. "max_seconds 3.0 -> 30.0"
     set_aside_csv: Path | None = None
     skipped: list[SkippedItem] = field(default_factory=list)
@@ -184,34 +186,13 @@ def settings_json_for(output_csv: Path) -> Path:
     return output_csv.with_name(output_csv.stem + ".settings.json")
 
 
-def stamps_csv_for(output_csv: Path) -> Path:
-    """FEATURES.csv -> FEATURES.stamps.csv, beside it: the size and modification time of each row's file when the
-    row was made (``file,stamp``)."""
-    return output_csv.with_name(output_csv.stem + ".stamps.csv")
-
-
-def file_stamp(path: str | os.PathLike[str]) -> str:
-    """``size:mtime_ns`` of a file, "" when it cannot be read: a file whose stamp changed is read again (beets'
-    rule for its library: another song saved under the same name, a file edited or re-encoded, tags written)."""
+def _utf8_name(file: str) -> bool:
+    """True when the name can be written into the UTF-8 CSVs (a name of bytes that are not UTF-8 cannot)."""
     try:
-        status = os.stat(path)
-    except OSError:
-        return ""
-    return f"{status.st_size}:{status.st_mtime_ns}"
-
-
-def _read_stamps(stamps_csv: Path) -> dict[str, str] | None:
-    """{file: stamp} of an earlier run; None when it wrote none (a run of a version before stamps, whose rows
-    are kept as they are). Lines cut short by a kill are left out (their rows are extracted again)."""
-    import csv
-
-    try:
-        with open(stamps_csv, newline="", encoding="utf-8") as stream:
-            return {fields[0]: fields[1] for fields in list(csv.reader(stream))[1:] if len(fields) == 2}
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return {}  # unreadable: nothing is known of the rows' files, so each is extracted again
+        file.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 DEFAULT_FEATURE_SET = "all"
@@ -274,37 +255,46 @@ def _set_aside(output_csv: Path) -> Path:
         number += 1
         previous = output_csv.with_name(f"{output_csv.stem}.previous-{number}.csv")
     os.replace(output_csv, previous)
-    if settings_json_for(output_csv).exists():
-        os.replace(settings_json_for(output_csv), settings_json_for(previous))
+    from functions_stamps import stamps_csv_for
+
+    for beside in (settings_json_for, stamps_csv_for):  # its record and its files' stamps go with it
+        if beside(output_csv).exists():
+            os.replace(beside(output_csv), beside(previous))
     return previous
 
 
 def _csv_line(fields: Sequence[str]) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(fields)
-    return buffer.getvalue()
+    """One CSV line, as Python's csv module writes it, but a field holding a carriage return is quoted too (csv
+    leaves it bare, and then reads the line as two: a file name may hold one)."""
+    def field(value: str) -> str:
+        if any(c in value for c in ',"\n\r'):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+    return ",".join(field(str(value)) for value in fields) + "\n"
 
 
 def _read_finished_rows(output_csv: Path, columns: tuple[str, ...]) -> dict[str, str]:
-    """Complete rows of an earlier (possibly killed) run, keyed by `file`, as their original text lines.
+    """Complete rows of an earlier (possibly killed) run, keyed by `file`, as their text lines (``_csv_line``).
 
-    A last line cut short by a kill has too few fields or no newline and is dropped, to be extracted again.
+    A last line cut short by a kill has too few fields or no newline and is dropped, to be extracted again. Rows
+    are CSV records, not text lines: a file name may hold a line break (quoted).
     """
     import csv
+    import io
 
     if not output_csv.exists() or output_csv.stat().st_size == 0:
         return {}
     try:
         with open(output_csv, newline="", encoding="utf-8") as stream:
-            lines = stream.readlines()
+            text = stream.read()
+        records = list(csv.reader(io.StringIO(text, newline="")))
     except UnicodeDecodeError:
         raise DatasetError(f"{output_csv} exists but is not a features CSV (not text); choose another -o") from None
     except OSError as exc:
         raise DatasetError(f"cannot read {output_csv}: {exc.strerror or exc}; choose another -o") from None
-    header = next(csv.reader(lines[:1]), [])
+    if not text.endswith("\n"):  # the last record was cut short by a kill
+        records = records[:-1]
+    header = records[0] if records else []
     if tuple(header) != columns:
         with_artist = ARTIST_COLUMN in columns
         known = [name for name in FEATURE_SETS if tuple(header) == csv_columns(name, with_artist)]
@@ -318,12 +308,7 @@ def _read_finished_rows(output_csv: Path, columns: tuple[str, ...]) -> dict[str,
                                f": give --labels {give}, --overwrite to replace it, or another -o")
         raise DatasetError(f"{output_csv} exists but is not a features CSV of this project (other columns); "
                            f"use --overwrite to replace it or choose another -o")
-    rows: dict[str, str] = {}
-    for line in lines[1:]:
-        fields = next(csv.reader([line]), [])
-        if line.endswith("\n") and len(fields) == len(columns):
-            rows[fields[0]] = line
-    return rows
+    return {fields[0]: _csv_line(fields) for fields in records[1:] if len(fields) == len(columns)}
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -430,18 +415,17 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                     on_skip: Callable[[SkippedItem], None] | None = None,
                     feature_set: str = DEFAULT_FEATURE_SET,
                     labelled: tuple[list[Clip], list[SkippedItem], dict] | None = None,
-                    stamp_of: Callable[[Path], str] = file_stamp) -> ExtractionReport:
+                    stream_of: Callable[[Path], str] | None = None) -> ExtractionReport:
     """Write the ``feature_set`` features of every clip of `dataset_dir` to `output_csv` (`csv_columns`).
 
     Rows are appended as clips finish; clips already in `output_csv` (an earlier, interrupted run) are not
     extracted again, provided they were made with the same extractor version and settings (recorded in
     `settings_json_for(output_csv)`) from the same folder; rows made otherwise, or of another folder, are set aside
-    as FEATURES.previous.csv (-2, -3, ... beside earlier ones) and extracted again. A row whose file's size or
-    modification time changed since it was made (``stamp_of``, kept in ``stamps_csv_for``) is extracted again too
-    (a run before stamps were kept: its rows are kept, and stamped now; 00 --labels tags gives
-    ``functions_tags.stream_stamp``, the audio stream's length, rate and channels, so that editing tags costs no
-    extraction). At the end the file
-    is rewritten sorted by `file`, so the result does not depend on the order in which workers finished. Files
+    as FEATURES.previous.csv (-2, -3, ... beside earlier ones) and extracted again. A row whose file changed since
+    it was made (functions_stamps: its size or modification time; with ``stream_of``, e.g.
+    functions_tags.stream_stamp, its audio, so that editing tags costs no extraction) is extracted again too (a
+    run before stamps: its rows are kept, but those of files modified after its CSV). At the end the file is
+    rewritten sorted by `file`, so the result does not depend on the order in which workers finished. Files
     that cannot be used are reported through `on_skip` and listed in `errors_csv_for(output_csv)`. Work runs on
     local processes, or on a Dask cluster given by `scheduler`.
 
@@ -456,6 +440,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     from contextlib import closing
 
     from tqdm import tqdm
+
+    import functions_stamps
 
     started = time.perf_counter()
     output_csv = Path(output_csv)
@@ -475,7 +461,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         clips, skipped = scan_dataset(dataset_dir)
         record = extraction_record(max_seconds, feature_set)
     else:
-        clips, skipped = labelled[0], list(labelled[1])
+        clips, skipped = list(labelled[0]), list(labelled[1])
         record = {**extraction_record(max_seconds, feature_set), **json.loads(json.dumps(labelled[2]))}
         columns = csv_columns(feature_set, artist=True)
     # rows are reused by file name within the same folder only: another collection's blues/song0.wav is not this
@@ -486,8 +472,13 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
 
     finished = {} if overwrite else _read_finished_rows(output_csv, columns)
     report = ExtractionReport(output_csv, errors_csv, len(clips))
-    stamps_csv = stamps_csv_for(output_csv)
-    stamps = {clip.file: stamp_of(clip.path) for clip in clips}  # before any audio is read
+    stamps_csv = functions_stamps.stamps_csv_for(output_csv)
+    for clip in [clip for clip in clips if not _utf8_name(clip.file)]:  # the CSVs are UTF-8 text
+        clips.remove(clip)
+        shown = clip.file.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        skipped.append(SkippedItem(shown, "its name is not valid UTF-8 text (bytes of another encoding): rename it"))
+    report.clips_total = len(clips)
+    stamps = functions_stamps.FileStamps({clip.file: clip.path for clip in clips}, stream_of)  # before any audio
     change = settings_change(output_csv, record) if finished else None
     try:
         if change:
@@ -496,12 +487,18 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         wanted = {clip.file for clip in clips}
         report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
         finished = {file: line for file, line in finished.items() if file in wanted}
-        earlier_stamps = _read_stamps(stamps_csv) if finished else None
-        if earlier_stamps is not None:  # a file changed since its row was made: extracted again
-            changed = [file for file in finished if not stamps[file] or earlier_stamps.get(file) != stamps[file]]
-            report.rows_of_changed_files = len(changed)
-            for file in changed:
-                del finished[file]
+        earlier, report.stamps_problem = functions_stamps.read_stamps(stamps_csv) if finished else (None, "")
+        if earlier is not None:  # a file changed since its row was made: extracted again
+            changed = [file for file in finished if not stamps.unchanged(file, earlier.get(file))]
+        else:  # a run before stamps: a file modified after the CSV was written has changed since; the rest unchecked
+            csv_time = output_csv.stat().st_mtime_ns if finished else 0
+            changed = [file for file in finished if functions_stamps.modified_after(stamps.paths[file], csv_time)]
+            for file in set(finished) - set(changed):
+                stamps.unchecked(file)
+            report.rows_unchecked = len(finished) - len(changed)
+        report.rows_of_changed_files = len(changed)
+        for file in changed:
+            del finished[file]
         if labelled is not None:  # a song tagged otherwise since: same features, its new genre and artist
             by_file = {clip.file: clip for clip in clips}
             for file, line in finished.items():
@@ -510,13 +507,16 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                     finished[file] = _csv_line(id_fields(by_file[file]) + fields[3:])
         report.rows_from_earlier_run = len(finished)
         output_csv.parent.mkdir(parents=True, exist_ok=True)
+        # the stamps first: if they cannot be written, the rows are still all there
+        _write_atomically(stamps_csv, _csv_line(functions_stamps.HEADER)
+                          + "".join(_csv_line([file, stamps.kept[file]]) for file in finished))
         _write_atomically(output_csv, _csv_line(columns) + "".join(finished.values()))
         _write_atomically(settings_json_for(output_csv), json.dumps(record, indent=2) + "\n")  # after the rows
         _write_atomically(errors_csv, _csv_line(["file", "error"]))
-        _write_atomically(stamps_csv, _csv_line(["file", "stamp"])
-                          + "".join(_csv_line([file, stamps[file]]) for file in finished))
     except OSError as error:
-        raise DatasetError(f"cannot write {output_csv}: {error.strerror or error}") from error
+        beside = error.filename and Path(error.filename).parent == output_csv.parent  # the stamps, the errors...
+        raise DatasetError(f"cannot write {error.filename if beside else output_csv}: {error.strerror or error}") \
+            from error
 
     def skip(item: SkippedItem, errors_out) -> None:
         report.skipped.append(item)
@@ -541,7 +541,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                 skip(SkippedItem(clip.file, error or "unknown error"), errors_out)
             else:
                 line = _csv_line([*id_fields(clip), *values])
-                stamps_out.write(_csv_line([clip.file, stamps[clip.file]]))  # before its row: a row is never
+                stamps_out.write(_csv_line([clip.file, stamps.made(clip.file)]))  # before its row: a row is never
                 stamps_out.flush()  # on disk without its stamp (which would make a resume extract it again)
                 rows_out.write(line)
                 rows_out.flush()  # one write per finished clip: a kill loses at most the clip in flight
@@ -549,7 +549,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
                 report.rows_extracted += 1
             bar.update(1)
     _write_atomically(output_csv, _csv_line(columns) + "".join(finished[f] for f in sorted(finished)))
-    _write_atomically(stamps_csv, _csv_line(["file", "stamp"])
-                      + "".join(_csv_line([file, stamps[file]]) for file in sorted(finished)))
+    _write_atomically(stamps_csv, _csv_line(functions_stamps.HEADER)
+                      + "".join(_csv_line([file, stamps.kept[file]]) for file in sorted(finished)))
     report.seconds = time.perf_counter() - started
     return report

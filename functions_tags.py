@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import functions_audio
 from functions_fetch import looks_like_url
 from functions_library import LibraryEntry
 
@@ -167,19 +168,50 @@ def read_song_tags(path: str | os.PathLike[str]) -> SongTags:
 
 
 def stream_stamp(path: str | os.PathLike[str]) -> str:
-    """What a file's audio stream is, by its header (mutagen: length to the microsecond, sample rate, channels),
-    not its tags: 00 --labels tags reads a song's features again when this changes (another song saved under
-    its name, a re-encoding), not when only its tags were edited. A file mutagen cannot read: its size and
-    modification time (functions_dataset.file_stamp's rule)."""
+    """What a file's audio is, whatever its tags: the length (to the microsecond), sample rate and channels of
+    its header (mutagen) and a fingerprint of some of its audio (``functions_audio.sample_fingerprint``: samples
+    libsndfile decodes; an MP4's first and middle media bytes; an Ogg stream's serial number, new at each
+    encoding). 00 --labels tags reads a song's features again when this changes (another song saved under its
+    name, a re-encoding), not when only its tags were edited. A file none of these reads: its size and
+    modification time (functions_dataset.file_stamp's rule: a tag edit then costs an extraction, never a stale
+    row)."""
     try:
-        info = _open(path).info
-        return f"stream:{float(info.length):.6f}:{getattr(info, 'sample_rate', 0)}:{getattr(info, 'channels', 0)}"
-    except Exception:  # TagError, a parser's own exception on a damaged file, a file gone: the file's stamp
+        audio = _open(path)
+        info = audio.info
+        length, rate, channels = float(info.length), getattr(info, "sample_rate", 0), getattr(info, "channels", 0)
+        fingerprint = functions_audio.sample_fingerprint(path)
+        if fingerprint is None and type(audio).__name__ == "MP4":
+            fingerprint = _mp4_media_fingerprint(path)
+        if fingerprint is None and getattr(info, "serial", None) is not None:
+            fingerprint = f"serial{info.serial}"
+    except Exception:  # TagError, a parser's own exception on a damaged file, a file gone
+        fingerprint = None
+    if fingerprint is None:
         try:
             status = os.stat(path)
         except OSError:
             return ""
         return f"{status.st_size}:{status.st_mtime_ns}"
+    return f"stream:{length:.6f}:{rate}:{channels}:{fingerprint}"
+
+
+def _mp4_media_fingerprint(path: str | os.PathLike[str], size: int = 1 << 16) -> str | None:
+    """SHA-1 (16 hex digits) of the first and the middle ``size`` bytes of an MP4 file's media data (its ``mdat``
+    atom, which tag edits move but do not change); None without one."""
+    import hashlib
+
+    from mutagen.mp4 import Atoms
+
+    with open(path, "rb") as stream:
+        media = next((atom for atom in Atoms(stream).atoms if atom.name == b"mdat"), None)
+        if media is None or media.datalength <= 0:
+            return None
+        first, end = media.offset + media.length - media.datalength, media.offset + media.length
+        digest = hashlib.sha1()
+        for offset in (first, first + media.datalength // 2):
+            stream.seek(offset)
+            digest.update(stream.read(min(size, end - offset)))  # never past the media data (the tags may follow)
+    return digest.hexdigest()[:16]
 
 
 def read_genre(path: str | os.PathLike[str]) -> str | None:

@@ -183,17 +183,26 @@ def test_edited_tags_keep_a_songs_row_and_another_song_under_its_name_is_extract
     assert again.returncode == 0, again.stderr
     assert "(0 extracted now, 13 kept from an earlier run)" in again.stdout
     assert read_rows(out)["Bach/a.ogg"] == ("blues", "Someone Else")
+    # another song of the same length (a reviewer found these kept: the stamp was the length alone), in each
+    # format, with the same tags; and the same song encoded again at another bitrate
     shared = audio.shared_data_dir()
-    make_song(shared / "gtzan_mini" / "jazz" / "jazz.00000.wav", library / "rap" / "two.flac", seconds=5.0)
-    tag(library / "rap" / "two.flac", ["hip hop"], "MC Two")
+    replaced = {"rap/two.flac": (["hip hop"], "MC Two"), "loud/y.ogg": (["metal"], "Band Y"),
+                "rap/deep/three.m4a": (["Hip-Hop"], "MC One")}
+    for file, (genres, artist) in replaced.items():
+        make_song(shared / "gtzan_mini" / "jazz" / "jazz.00000.wav", library / file)  # 4 s, as the one it replaces
+        tag(library / file, genres, artist)
+    encode(shared / "gtzan_mini" / "metal" / "metal.00000.wav", library / "loud" / "x.mp3", "-t", "4", "-ac", "1",
+           "-codec:a", "libmp3lame", "-b:a", "192k")
+    tag(library / "loud" / "x.mp3", ["Heavy Metal"], "Band X")
     third = run_script("00_preprocess_music.py", library, *args)
     assert third.returncode == 0, third.stderr
-    assert "(1 extracted now, 12 kept from an earlier run)" in third.stdout
-    assert "Extracted 1 clips again" in third.stdout
+    assert "(4 extracted now, 9 kept from an earlier run)" in third.stdout
+    assert "Extracted 4 clips again: their files changed since the rows were made (their audio stream differs" \
+        in third.stdout
     after = pd.read_csv(out, keep_default_na=False).set_index("file")
-    assert after.loc["rap/two.flac", "genre"] == "hip-hop"
-    assert not np.allclose(after.loc["rap/two.flac"].iloc[2:].astype(float),
-                           first.loc["rap/two.flac"].iloc[2:].astype(float))
+    assert after.loc["rap/two.flac", "genre"] == "hip-hop" and after.loc["loud/x.mp3", "genre"] == "metal"
+    for file in replaced:
+        assert not np.allclose(after.loc[file].iloc[2:].astype(float), first.loc[file].iloc[2:].astype(float))
 
 
 def test_dry_run_reads_tags_only(gtzan_library: Path, tmp_path: Path) -> None:

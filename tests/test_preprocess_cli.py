@@ -285,7 +285,7 @@ def test_another_folder_with_the_same_file_names_gets_its_own_rows(synthetic_dat
 def test_a_file_changed_since_its_row_was_made_is_extracted_again(synthetic_dataset, tmp_path):
     """Another song saved under a clip's name (same size, a later modification time): 00 used to keep the old
     song's row. Its row is made again from the new audio; the other rows stay as they were. A CSV of a run
-    before stamps were kept keeps its rows, and is stamped now."""
+    before stamps were kept keeps its rows unless their file was modified after it, and says so."""
     library = tmp_path / "library"
     shutil.copytree(synthetic_dataset, library)
     out = tmp_path / "f.csv"
@@ -301,18 +301,104 @@ def test_a_file_changed_since_its_row_was_made_is_extracted_again(synthetic_data
     result = run_script("00_preprocess_music.py", library, "-o", out, "--features", "classic")
     assert result.returncode == 0, result.stderr
     assert "1 extracted now, 11 kept" in result.stdout
-    assert "Extracted 1 clips again: their files changed since their rows were made" in result.stdout
+    assert ("Extracted 1 clip again: its file changed since the rows were made (their size or modification time "
+            "differs") in result.stdout
     again = pd.read_csv(out).set_index("file")
     fresh = run_script("00_preprocess_music.py", library, "-o", tmp_path / "fresh.csv", "--features", "classic")
     assert fresh.returncode == 0
     pd.testing.assert_frame_equal(again, pd.read_csv(tmp_path / "fresh.csv").set_index("file"))
     assert not np.allclose(again.loc[replaced, "mfcc_mean_01"], first.loc[replaced, "mfcc_mean_01"])
     pd.testing.assert_frame_equal(again.drop(index=replaced), first.drop(index=replaced))
-    # a CSV written before stamps: its rows are kept as they are, and stamped
+    # a CSV written before stamps: its rows are kept, but that of a file modified after it, and stamped
     (tmp_path / "f.stamps.csv").unlink()
+    os.utime(library / replaced, ns=(later - 60 * 10**9,) * 2)  # back from the future this test sent it to
+    newer = sorted(first.index)[2]
+    os.utime(library / newer, ns=(out.stat().st_mtime_ns + 10**9,) * 2)
     result = run_script("00_preprocess_music.py", library, "-o", out, "--features", "classic")
-    assert result.returncode == 0 and "0 extracted now, 12 kept" in result.stdout
+    assert result.returncode == 0 and "1 extracted now, 11 kept" in result.stdout, result.stdout
+    assert "Kept 11 rows of a run before file stamps were kept without checking their files" in result.stdout
     assert len(pd.read_csv(tmp_path / "f.stamps.csv")) == 12
+
+
+def test_damaged_stamps_cost_only_their_rows_and_a_failed_write_loses_none(synthetic_dataset, tmp_path):
+    """What a reviewer found: one damaged line of FEATURES.stamps.csv re-extracted every row, an empty one too
+    without saying why, a stamps file that could not be written lost every row before the error (naming the CSV),
+    and a set-aside CSV left its stamps behind."""
+    out, stamps = tmp_path / "f.csv", tmp_path / "f.stamps.csv"
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False, feature_set="classic")
+    assert report.rows_extracted == 12
+    lines = stamps.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b".wav", b".w\xe9v")  # a byte that is not UTF-8
+    stamps.write_bytes(b"".join(lines))
+    report = dataset.extract_dataset(synthetic_dataset, out, workers=1, progress=False, feature_set="classic")
+    assert (report.rows_extracted, report.rows_from_earlier_run, report.stamps_problem) == (1, 11, "")
+    stamps.write_bytes(b"")
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic")
+    assert result.returncode == 0 and "12 extracted now, 0 kept" in result.stdout
+    assert "Extracted 12 clips again: f.stamps.csv is empty, so the files of the earlier rows could not be checked" \
+        in result.stdout
+    before = out.read_text()
+    stamps.unlink()
+    stamps.mkdir()  # cannot be written (nor read)
+    result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic")
+    assert result.returncode == 1 and "cannot write" in result.stderr and "f.stamps.csv" in result.stderr
+    assert out.read_text() == before  # every row still there
+    stamps.rmdir()
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic").returncode == 0
+    assert stamps.is_file()
+    assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic",
+                      "--max-seconds", "3").returncode == 0  # other settings: the rows are set aside, with stamps
+    assert (tmp_path / "f.previous.stamps.csv").is_file() and (tmp_path / "f.previous.csv").is_file()
+
+
+def test_file_stamps_read_the_audio_only_of_files_whose_size_or_time_changed(tmp_path):
+    """With a stream function (labels from tags), a file touched or retagged keeps its row when its audio is the
+    same, and the audio is read only for such files: an unchanged library costs no decoding."""
+    import functions_stamps
+
+    paths = {name: tmp_path / f"{name}.bin" for name in ("a", "b", "c")}
+    for name, path in paths.items():
+        path.write_bytes(b"tags:old|audio:" + name.encode())
+    read = []
+
+    def stream_of(path: Path) -> str:
+        read.append(path.name)
+        return "audio=" + path.read_bytes().split(b"|")[1].decode()
+
+    first = functions_stamps.FileStamps(paths, stream_of)
+    earlier = {name: first.made(name) for name in paths}
+    assert all(stamp.endswith(f"audio=audio:{name}") for name, stamp in earlier.items())
+    read.clear()
+    paths["b"].write_bytes(b"tags:NEW, longer|audio:b")  # tags edited: size and time change, audio the same
+    paths["c"].write_bytes(b"tags:old|audio:C")  # another song under the name, same size
+    os.utime(paths["c"], ns=(paths["c"].stat().st_mtime_ns + 10**9,) * 2)
+    second = functions_stamps.FileStamps(paths, stream_of)
+    assert [second.unchanged(name, earlier[name]) for name in paths] == [True, True, False]
+    assert sorted(read) == ["b.bin", "c.bin"]  # a's size and time are the same: its audio is not read
+    assert second.kept["b"].endswith("audio=audio:b") and second.kept["b"] != earlier["b"]
+    assert not second.unchanged("a", None) and not second.unchanged("a", "")
+    plain = functions_stamps.FileStamps(paths)  # folders: size and time alone
+    assert plain.made("a") == functions_stamps.file_stamp(paths["a"]) and not plain.unchanged("b", earlier["b"])
+
+
+def test_odd_names_round_trip_and_a_name_that_is_not_utf8_is_one_line(tmp_path):
+    """A carriage return or a line break in a file name: its row is kept on the next run (it was re-extracted
+    every time); a name of bytes that are not UTF-8 made the run crash (UnicodeEncodeError) and is now skipped
+    with one line."""
+    root = tmp_path / "odd"
+    (root / "jazz").mkdir(parents=True)
+    for name in ("cr\rname.wav", "line\nbreak.wav", 'quote "and", comma.wav', "plain.wav"):
+        soundfile.write(root / "jazz" / name, functions_synthetic.synthesize_clip("jazz", len(name), 2.0), SR)
+    (root / "jazz" / os.fsdecode(b"lat\xe9.wav")).write_bytes((root / "jazz" / "plain.wav").read_bytes())
+    out = tmp_path / "f.csv"
+    result = run_script("00_preprocess_music.py", root, "-o", out, "--features", "classic", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "not valid UTF-8" in result.stderr
+    assert "4 extracted now, 0 kept" in result.stdout
+    assert sorted(pd.read_csv(out)["file"]) == sorted(f"jazz/{n}" for n in (
+        "cr\rname.wav", "line\nbreak.wav", 'quote "and", comma.wav', "plain.wav"))
+    again = run_script("00_preprocess_music.py", root, "-o", out, "--features", "classic", "--workers", "1")
+    assert again.returncode == 0 and "0 extracted now, 4 kept" in again.stdout, again.stdout
 
 
 def test_links_are_followed_without_loops_or_duplicates(tmp_path):
