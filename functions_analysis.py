@@ -169,16 +169,16 @@ def scan_song(path: Path, keep_s: float, progress: ProgressCallback | None = Non
     return SongScan(n_samples=n, energy=energy, samples=None if kept is None else kept[:n])
 
 
-CUT_SHORT_MARGIN_S, CUT_SHORT_MARGIN_SHARE = 1.0, 0.05  # decoded this much short of the header: a note
+CUT_SHORT_MARGIN_S = 1.0  # decoded this much short of the length the header states: a note
 
 
 def noted_if_cut_short(result: SongResult, header_s: float | None) -> SongResult:
     """``result`` with ``cut_short`` set when its decoded length falls short of the length the file's header
-    gives (``header_s``) by more than CUT_SHORT_MARGIN_S and CUT_SHORT_MARGIN_SHARE of it: a copy or download cut
-    short, whose header still names the whole song (decoders stop at the cut without an error)."""
+    states (``header_s``: functions_audio.declared_length, exact where it is not None) by more than
+    CUT_SHORT_MARGIN_S: a copy or download cut short, whose header still names the whole song (decoders stop at
+    the cut without an error)."""
     decoded = result.duration_s
-    if header_s is not None and decoded is not None and \
-            header_s - decoded > max(CUT_SHORT_MARGIN_S, CUT_SHORT_MARGIN_SHARE * header_s):
+    if header_s is not None and decoded is not None and header_s - decoded > CUT_SHORT_MARGIN_S:
         result.cut_short = (decoded, header_s)
     return result
 
@@ -511,7 +511,7 @@ class SongAnalyser(WindowAnalyser):
             y = functions_audio.load_audio(path, max_seconds=None)
             check_cancel(cancel)
             result = self.analyse_samples(y, source=source, title=title, progress=progress, cancel=cancel)
-            return noted_if_cut_short(result, duration)
+            return noted_if_cut_short(result, functions_audio.declared_length(path))
         if duration is None:
             duration = functions_audio.probe_duration(path)  # the container's word, an estimate for some formats
         keep_s = 0.0 if duration is not None and duration > LOAD_WHOLE_LIMIT_S * 1.05 else LOAD_WHOLE_LIMIT_S
@@ -520,7 +520,7 @@ class SongAnalyser(WindowAnalyser):
             result = self.analyse_samples(scan.samples, source=source, title=title, progress=progress, cancel=cancel)
         else:
             result = self._analyse_long_file(path, scan, source=source, title=title, progress=progress, cancel=cancel)
-        return noted_if_cut_short(result, duration)
+        return noted_if_cut_short(result, functions_audio.declared_length(path))
 
     def _analyse_long_file(self, path: Path, scan: SongScan, *, source: str, title: str,
                            progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:

@@ -280,7 +280,16 @@ def _ffmpeg_decode_command(path: Path, max_seconds: float | None, offset_s: floa
 
 
 def _ffmpeg_failure(returncode: int, stderr: bytes) -> AudioError:
-    lines = stderr.decode(errors="replace").strip().splitlines()
+    """ffmpeg's last words in one line, without its "[aac @ 0x55db2dcfa640]" prefixes; an MP4 without its index
+    (what a copy cut short leaves when the index comes last) says so."""
+    import re
+
+    text = stderr.decode(errors="replace")
+    if "moov atom not found" in text:
+        return AudioError("cannot decode audio: its MP4 index (the 'moov' atom) is missing: the file was cut short "
+                          "or is damaged")
+    lines = [re.sub(r"\[[^\]]*@ 0x[0-9a-fA-F]+\]\s*", "", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
     return AudioError(f"cannot decode audio ({lines[-1] if lines else f'ffmpeg exit code {returncode}'})")
 
 
@@ -339,6 +348,8 @@ def load_audio(path: str | Path, max_seconds: float | None = CLIP_SECONDS, offse
         raise AudioError(f"cannot read it ({error.strerror or error})") from None
     read_seconds = None if max_seconds is None else max_seconds * (1 + LIMIT_TOLERANCE)
     try:
+        if _mp3_without_length_header(path):  # libsndfile would stop at its estimate of the length (often short)
+            raise AudioError("an MP3 without a length header: ffmpeg reads it to its end")
         y, native_sr = _load_with_soundfile(path, read_seconds, offset_s)
     except Exception:  # libsndfile can't read it (m4a, webm, broken header, ...): let ffmpeg try
         y = _load_with_ffmpeg(path, read_seconds, offset_s)
@@ -362,7 +373,8 @@ def check_finite(y: np.ndarray) -> None:
 
 
 def header_duration(path: str | Path) -> float | None:
-    """Duration in seconds from the file header (libsndfile), or None where only a full decode would tell."""
+    """Duration in seconds from the file header (libsndfile), or None where only a full decode would tell (a
+    FLAC written to a pipe says "unknown" with a count of 2**63 - 1 frames)."""
     try:
         import soundfile
 
@@ -370,7 +382,49 @@ def header_duration(path: str | Path) -> float | None:
             info = soundfile.info(str(path))
     except Exception:
         return None
-    return info.frames / info.samplerate if info.frames > 0 else None
+    return info.frames / info.samplerate if 0 < info.frames < 1 << 60 else None
+
+
+def _mp3_without_length_header(path: Path) -> bool:
+    """An MP3 without a Xing/Info/VBRI header: its length is only an estimate from its size and first frame's
+    bitrate (libsndfile, whose estimate of a variable-bitrate one can be far short, stops reading there)."""
+    if path.suffix.lower() != ".mp3":
+        return False
+    try:
+        from mutagen.mp3 import MP3, BitrateMode
+
+        return MP3(path).info.bitrate_mode == BitrateMode.UNKNOWN
+    except Exception:  # not an MP3 mutagen reads: the decoders decide
+        return False
+
+
+WAV_UNKNOWN_SIZE = 0xFFFF0000  # a WAV written to a pipe states a data size of 0xFFFFFFFF: "unknown"
+
+
+def declared_length(path: str | Path) -> float | None:
+    """The length in seconds a file's header states outright (mutagen), against which a decode that ends early
+    shows a file cut short: FLAC's sample count, an MP3's Xing/Info/VBRI header, MP4's movie header, WAV's and
+    AIFF's data size, a WebM/Matroska's Duration (ffmpeg's probe). None where a format states none (a FLAC or
+    WAV written to a pipe) or only an estimate from the file's size or its last page, which a cut changes too
+    (Ogg Vorbis, Opus, ADTS AAC, an MP3 without such a header)."""
+    path = Path(path)
+    if path.suffix.lower() in (".webm", ".mka", ".mkv"):
+        return probe_duration(path)
+    try:
+        import mutagen
+
+        audio = mutagen.File(path)
+        info, kind = audio.info, type(audio).__name__
+        length = float(info.length)
+    except Exception:  # not a file mutagen reads (None has no .info)
+        return None
+    if kind == "MP3":
+        exact = not _mp3_without_length_header(path)
+    elif kind == "WAVE":
+        exact = length * info.bitrate / 8 < WAV_UNKNOWN_SIZE
+    else:
+        exact = kind in ("FLAC", "MP4", "AIFF")
+    return length if exact and 0 < length < 1e7 else None
 
 
 def sample_fingerprint(path: str | Path, frames: int = 1 << 15) -> str | None:

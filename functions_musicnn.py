@@ -135,6 +135,7 @@ def log_mel(y16k: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         spectrum = np.fft.rfft(frames[block] * window, axis=-1).astype(np.complex64)
         power = spectrum.real ** 2 + spectrum.imag ** 2
         mel[block] = power @ basis.T
+    np.minimum(mel, np.float32(65504.0), out=mel)  # float16's largest: a damaged file's huge samples stay finite
     return np.log10(10000.0 * mel.astype(np.float16).astype(np.float32) + 1.0)
 
 

@@ -63,8 +63,10 @@ class SongResult:
         if self.cut_short is None:
             return ""
         decoded, expected = (format_seconds(s) for s in self.cut_short)
-        return (f"only {decoded} of the {expected} its header gives could be decoded: the file is cut short or "
-                f"damaged, and the answer rests on that part")
+        missing = self.cut_short[1] - self.cut_short[0]
+        gap = f"{missing:.1f} s" if missing < 60 else format_seconds(missing)
+        return (f"only {decoded} of the {expected} its header gives could be decoded ({gap} missing): the file is "
+                f"cut short or damaged, and the answer rests on that part")
 
     @property
     def tags(self) -> list[tuple[str, float]] | None:
