@@ -242,14 +242,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{clips_again}: {stamps_name} is {report.stamps_problem}, so the files of the earlier rows could "
               f"not be checked.")
     elif changed:
-        how = ("their audio stream differs: another song or encoding; tag edits alone do not count" if labelled
+        how = ("their audio differs: another song or encoding, or a file whose audio cannot be compared" if labelled
                else "their size or modification time differs")
         print(f"{clips_again}: {'their files' if changed != 1 else 'its file'} changed since the rows were made "
               f"({how}; {stamps_name} keeps each file's stamp).")
     if report.rows_unchecked:
-        print(f"Kept {report.rows_unchecked} rows of a run before file stamps were kept without checking their files "
-              f"(none was modified after that run's CSV); they are stamped now. --overwrite extracts everything "
-              f"again.")
+        rows_kept = f"{report.rows_unchecked} row{'s' * (report.rows_unchecked != 1)}"
+        print(f"Kept {rows_kept} of a run before {stamps_name} existed without checking their files (none was "
+              f"modified after that run's CSV); they are stamped now. --overwrite extracts everything again.")
     if report.rows_set_aside:
         print(f"Set aside {report.rows_set_aside} rows made with other settings ({report.settings_change}) "
               f"as {report.set_aside_csv}; their clips were extracted again.")

@@ -276,7 +276,10 @@ def _ffmpeg_decode_command(path: Path, max_seconds: float | None, offset_s: floa
     command += ["-i", ffmpeg_input(path)]
     if max_seconds is not None:
         command += ["-t", f"{max_seconds:.3f}"]
-    return command + ["-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"]
+    # -rematrix_maxval 1: mono as the channels' mean, as ``downmix`` makes it (ffmpeg's own stereo-to-mono is
+    # (L + R) / sqrt(2), 3 dB louder than the same song decoded by libsndfile)
+    return command + ["-map", "0:a:0", "-f", "f32le", "-ac", "1", "-rematrix_maxval", "1", "-ar", str(SAMPLE_RATE),
+                      "pipe:1"]
 
 
 def _ffmpeg_failure(returncode: int, stderr: bytes) -> AudioError:
@@ -427,9 +430,12 @@ def declared_length(path: str | Path) -> float | None:
     return length if exact and 0 < length < 1e7 else None
 
 
+FINGERPRINT_SECOND = 20  # sample_fingerprint's second read starts here (a shorter file: the first read alone)
+
+
 def sample_fingerprint(path: str | Path, frames: int = 1 << 15) -> str | None:
     """SHA-1 (16 hex digits) of the first ``frames`` frames libsndfile decodes from ``path`` and of as many from
-    its middle: the same for the same audio whatever the file's tags, different for another song or encoding;
+    FINGERPRINT_SECOND on: the same for the same audio whatever the file's tags, different for another song or encoding;
     None where libsndfile cannot read the file (M4A, WebM, ...)."""
     import hashlib
 
@@ -438,8 +444,8 @@ def sample_fingerprint(path: str | Path, frames: int = 1 << 15) -> str | None:
 
         with quiet_native_stderr(), soundfile.SoundFile(str(path)) as audio:
             digest = hashlib.sha1(audio.read(frames, dtype="float32", always_2d=True).tobytes())
-            if audio.seekable() and audio.frames > 2 * frames:
-                audio.seek(audio.frames // 2)
+            with contextlib.suppress(Exception):  # at a fixed time: libsndfile's length of an MP3 without a
+                audio.seek(FINGERPRINT_SECOND * audio.samplerate)  # length header is an estimate tags change
                 digest.update(audio.read(frames, dtype="float32", always_2d=True).tobytes())
     except Exception:
         return None

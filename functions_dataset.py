@@ -7,6 +7,7 @@ processes or a Dask cluster), resumable after a crash or Ctrl-C, and listing unu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -77,7 +78,7 @@ def iter_audio_files(folder: Path, problems: list[SkippedItem] | None = None, ro
         if problems is not None:
             name = Path(error.filename).resolve() if error.filename else folder
             where = name.relative_to(root).as_posix() if name.is_relative_to(root) else str(name)
-            problems.append(SkippedItem(where + "/", f"unreadable folder ({error.strerror or error})"))
+            problems.append(SkippedItem(shown_name(where) + "/", f"unreadable folder ({error.strerror or error})"))
 
     def first_time(path: str | Path) -> bool:
         try:
@@ -144,7 +145,7 @@ def scan_dataset(dataset_dir: str | Path) -> tuple[list[Clip], list[SkippedItem]
         found = [Clip(path.relative_to(root).as_posix(), genre_dir.name, path)
                  for path in iter_audio_files(genre_dir, skipped, root, seen)]
         if not found and not any(item.file.startswith(genre_dir.name + "/") for item in skipped):
-            skipped.append(SkippedItem(genre_dir.name + "/", "genre folder holds no audio files"))
+            skipped.append(SkippedItem(shown_name(genre_dir.name) + "/", "genre folder holds no audio files"))
         clips.extend(found)
     if not clips:
         raise DatasetError(
@@ -186,13 +187,13 @@ def settings_json_for(output_csv: Path) -> Path:
     return output_csv.with_name(output_csv.stem + ".settings.json")
 
 
-def _utf8_name(file: str) -> bool:
-    """True when the name can be written into the UTF-8 CSVs (a name of bytes that are not UTF-8 cannot)."""
-    try:
-        file.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+NOT_UTF8 = "its name is not valid UTF-8 text (bytes of another encoding): rename it"
+
+
+def shown_name(name: str) -> str:
+    """``name`` as it can be written into the UTF-8 CSVs and printed: bytes of a file name that are not UTF-8
+    (Python holds them as surrogates) as U+FFFD; any other name as it is."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 DEFAULT_FEATURE_SET = "all"
@@ -270,31 +271,25 @@ def _csv_line(fields: Sequence[str]) -> str:
         if any(c in value for c in ',"\n\r'):
             return '"' + value.replace('"', '""') + '"'
         return value
-    return ",".join(field(str(value)) for value in fields) + "\n"
+    return ",".join(field("" if value is None else str(value)) for value in fields) + "\n"
 
 
 def _read_finished_rows(output_csv: Path, columns: tuple[str, ...]) -> dict[str, str]:
-    """Complete rows of an earlier (possibly killed) run, keyed by `file`, as their text lines (``_csv_line``).
+    """Complete rows of an earlier (possibly killed) run, keyed by `file`, as their text (``_csv_line``'s).
 
-    A last line cut short by a kill has too few fields or no newline and is dropped, to be extracted again. Rows
-    are CSV records, not text lines: a file name may hold a line break (quoted).
+    A last row cut short by a kill has too few fields or no newline and is dropped, to be extracted again. A row
+    is a CSV record: a file name may hold a line break (quoted); a stray quote costs at most RECORD_LINES lines.
     """
-    import csv
-    import io
-
     if not output_csv.exists() or output_csv.stat().st_size == 0:
         return {}
     try:
         with open(output_csv, newline="", encoding="utf-8") as stream:
-            text = stream.read()
-        records = list(csv.reader(io.StringIO(text, newline="")))
+            records = list(_csv_records(stream))
     except UnicodeDecodeError:
         raise DatasetError(f"{output_csv} exists but is not a features CSV (not text); choose another -o") from None
     except OSError as exc:
         raise DatasetError(f"cannot read {output_csv}: {exc.strerror or exc}; choose another -o") from None
-    if not text.endswith("\n"):  # the last record was cut short by a kill
-        records = records[:-1]
-    header = records[0] if records else []
+    header = records[0][0] if records else []
     if tuple(header) != columns:
         with_artist = ARTIST_COLUMN in columns
         known = [name for name in FEATURE_SETS if tuple(header) == csv_columns(name, with_artist)]
@@ -308,13 +303,54 @@ def _read_finished_rows(output_csv: Path, columns: tuple[str, ...]) -> dict[str,
                                f": give --labels {give}, --overwrite to replace it, or another -o")
         raise DatasetError(f"{output_csv} exists but is not a features CSV of this project (other columns); "
                            f"use --overwrite to replace it or choose another -o")
-    return {fields[0]: _csv_line(fields) for fields in records[1:] if len(fields) == len(columns)}
+    return {fields[0]: text for fields, text in records[1:] if len(fields) == len(columns)}
+
+
+RECORD_LINES = 8  # a record (a row and its quoted line breaks) spans at most this many lines
+
+
+def _csv_records(stream: Iterator[str]) -> Iterator[tuple[list[str], str]]:
+    """(fields, text) of each complete CSV record of a text stream opened with newline="", one at a time. A record
+    with no newline at its end (a kill's cut) is left out; an opening quote with no closing one within
+    RECORD_LINES lines is damage: its first line is left out, and the lines after it are read again."""
+    import csv
+    from collections import deque
+
+    pending: list[str] = []
+    lines: deque[str] = deque()
+    stream_lines = iter(stream)
+    while True:
+        line = next(stream_lines, None)
+        if line is None and pending:  # the end, inside a quoted field: a stray quote (or a kill's cut)
+            lines.extend(pending[1:])
+            pending = []
+        elif line is None and not lines:
+            return
+        elif line is not None:
+            lines.append(line)
+        while lines:
+            pending.append(lines.popleft())
+            text = "".join(pending)
+            if text.count('"') % 2 == 0:  # not inside a quoted field: one whole record
+                pending = []
+                if text.endswith("\n"):
+                    yield next(csv.reader([text]), []), text
+            elif len(pending) >= RECORD_LINES:  # a stray quote: drop its line, read the others again
+                lines.extendleft(reversed(pending[1:]))
+                pending = []
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a temporary file beside it, renamed over it; an OSError names ``path`` and
+    leaves no temporary file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def clip_feature_values(path: str, max_seconds: float | None, feature_set: str = DEFAULT_FEATURE_SET,
@@ -473,10 +509,9 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     finished = {} if overwrite else _read_finished_rows(output_csv, columns)
     report = ExtractionReport(output_csv, errors_csv, len(clips))
     stamps_csv = functions_stamps.stamps_csv_for(output_csv)
-    for clip in [clip for clip in clips if not _utf8_name(clip.file)]:  # the CSVs are UTF-8 text
+    for clip in [clip for clip in clips if shown_name(clip.file) != clip.file]:  # the CSVs are UTF-8 text
         clips.remove(clip)
-        shown = clip.file.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        skipped.append(SkippedItem(shown, "its name is not valid UTF-8 text (bytes of another encoding): rename it"))
+        skipped.append(SkippedItem(shown_name(clip.file), NOT_UTF8))
     report.clips_total = len(clips)
     stamps = functions_stamps.FileStamps({clip.file: clip.path for clip in clips}, stream_of)  # before any audio
     change = settings_change(output_csv, record) if finished else None
@@ -519,6 +554,7 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
             from error
 
     def skip(item: SkippedItem, errors_out) -> None:
+        item = SkippedItem(shown_name(item.file), shown_name(item.error))  # e.g. a folder's name that is not UTF-8
         report.skipped.append(item)
         errors_out.write(_csv_line([item.file, item.error]))
         errors_out.flush()
@@ -529,27 +565,31 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
     workers = workers or os.cpu_count() or 1
     results = (_results_dask(todo, max_seconds, scheduler, feature_set, musicnn_weights) if scheduler
                else _results_local(todo, max_seconds, min(workers, max(1, len(todo))), feature_set, musicnn_weights))
-    with closing(results), open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
-            open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
-            open(stamps_csv, "a", encoding="utf-8", newline="") as stamps_out, \
-            tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
-                 disable=not progress, dynamic_ncols=True) as bar:
-        for item in skipped:
-            skip(item, errors_out)
-        for clip, (values, error) in results:
-            if values is None:
-                skip(SkippedItem(clip.file, error or "unknown error"), errors_out)
-            else:
-                line = _csv_line([*id_fields(clip), *values])
-                stamps_out.write(_csv_line([clip.file, stamps.made(clip.file)]))  # before its row: a row is never
-                stamps_out.flush()  # on disk without its stamp (which would make a resume extract it again)
-                rows_out.write(line)
-                rows_out.flush()  # one write per finished clip: a kill loses at most the clip in flight
-                finished[clip.file] = line
-                report.rows_extracted += 1
-            bar.update(1)
-    _write_atomically(output_csv, _csv_line(columns) + "".join(finished[f] for f in sorted(finished)))
-    _write_atomically(stamps_csv, _csv_line(functions_stamps.HEADER)
-                      + "".join(_csv_line([file, stamps.kept[file]]) for file in sorted(finished)))
+    try:  # a disk that fills up, a folder removed under the run: one line, the rows written so far kept
+        with closing(results), open(output_csv, "a", encoding="utf-8", newline="") as rows_out, \
+                open(errors_csv, "a", encoding="utf-8", newline="") as errors_out, \
+                open(stamps_csv, "a", encoding="utf-8", newline="") as stamps_out, \
+                tqdm(total=len(clips), initial=len(finished), unit="clip", desc="Extracting features",
+                     disable=not progress, dynamic_ncols=True) as bar:
+            for item in skipped:
+                skip(item, errors_out)
+            for clip, (values, error) in results:
+                if values is None:
+                    skip(SkippedItem(clip.file, error or "unknown error"), errors_out)
+                else:
+                    line = _csv_line([*id_fields(clip), *values])
+                    stamps_out.write(_csv_line([clip.file, stamps.made(clip.file)]))  # before its row: a row is never
+                    stamps_out.flush()  # on disk without its stamp (which would make a resume extract it again)
+                    rows_out.write(line)
+                    rows_out.flush()  # one write per finished clip: a kill loses at most the clip in flight
+                    finished[clip.file] = line
+                    report.rows_extracted += 1
+                bar.update(1)
+        _write_atomically(output_csv, _csv_line(columns) + "".join(finished[f] for f in sorted(finished)))
+        _write_atomically(stamps_csv, _csv_line(functions_stamps.HEADER)
+                          + "".join(_csv_line([file, stamps.kept[file]]) for file in sorted(finished)))
+    except OSError as error:
+        raise DatasetError(f"cannot write {error.filename or output_csv}: {error.strerror or error}; the finished "
+                           f"rows are in {output_csv}: run the same command again") from error
     report.seconds = time.perf_counter() - started
     return report

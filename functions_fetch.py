@@ -441,7 +441,7 @@ def _ydl_options(work_dir: Path, logger: _QuietLogger, hooks: _ProgressHooks, so
     ffmpeg converts at most ``max_duration_s`` + CONVERT_MARGIN_S seconds, so a long file whose length was not
     announced never fills the disk with its whole conversion.
     """
-    convert_args = ["-ar", str(functions_audio.SAMPLE_RATE), "-ac", "1",
+    convert_args = ["-ar", str(functions_audio.SAMPLE_RATE), "-ac", "1", "-rematrix_maxval", "1",  # the mean
                     "-t", f"{max_duration_s + CONVERT_MARGIN_S:.3f}"]
     return {
         "format": "bestaudio/best",

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from functions_dataset import Clip, DatasetError, SkippedItem, iter_audio_files
+from functions_dataset import NOT_UTF8, Clip, DatasetError, SkippedItem, iter_audio_files, shown_name
 from functions_tags import TagError, genre_key, read_song_tags
 
 DEFAULT_MIN_SONGS = 10
@@ -234,6 +234,9 @@ def label_library(library: str | Path, genre_map: GenreMap | None = None, min_so
     paths = list(iter_audio_files(root, scan.skipped, root))
     if not paths:
         raise DatasetError(f"no audio files in {library}")
+    for path in [path for path in paths if shown_name(str(path)) != str(path)]:  # the CSVs are UTF-8 text
+        paths.remove(path)
+        scan.skipped.append(SkippedItem(shown_name(path.relative_to(root).as_posix()), NOT_UTF8))
     with ThreadPoolExecutor(max(1, threads)) as pool, \
             tqdm(total=len(paths), unit="file", desc="Reading tags", disable=not progress, dynamic_ncols=True,
                  leave=False) as bar:

@@ -52,7 +52,7 @@ def read_stamps(stamps_csv: Path) -> tuple[dict[str, str] | None, str]:
             lines = list(csv.reader(stream))
     except FileNotFoundError:
         return None, ""
-    except (OSError, csv.Error) as error:
+    except (OSError, csv.Error) as error:  # csv.Error: a stray quote that swallowed the rest of the file
         return {}, f"unreadable ({getattr(error, 'strerror', None) or error})"
     if lines[:1] != [HEADER]:
         return {}, "not a stamps file" if lines else "empty"
@@ -90,8 +90,8 @@ class FileStamps:
         return False
 
     def unchecked(self, file: str) -> None:
-        """Keep a row of a run before stamps as it is, stamped with its file's size and time now."""
-        self.kept[file] = self.taken[file]
+        """Keep a row of a run before stamps as it is, stamped as its file is now."""
+        self.kept[file] = self._stamp(file)
 
     def made(self, file: str) -> str:
         """The stamp of a row just made from ``file``: "" when the file changed since the run started (the next

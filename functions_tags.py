@@ -173,7 +173,7 @@ def stream_stamp(path: str | os.PathLike[str]) -> str:
     libsndfile decodes; an MP4's first and middle media bytes; an Ogg stream's serial number, new at each
     encoding). 00 --labels tags reads a song's features again when this changes (another song saved under its
     name, a re-encoding), not when only its tags were edited. A file none of these reads: its size and
-    modification time (functions_dataset.file_stamp's rule: a tag edit then costs an extraction, never a stale
+    modification time (functions_stamps.file_stamp's rule: a tag edit then costs an extraction, never a stale
     row)."""
     try:
         audio = _open(path)

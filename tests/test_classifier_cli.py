@@ -250,6 +250,22 @@ def test_a_file_cut_short_gets_a_note_naming_what_was_decoded(model_dir, tmp_pat
     assert fa.noted_if_cut_short(result, 201.5).cut_short == (200.0, 201.5)
 
 
+def test_ffmpeg_and_libsndfile_give_a_stereo_song_the_same_level(tmp_path):
+    """ffmpeg made stereo mono as (L + R) / sqrt(2), 3 dB louder than libsndfile's mean of the channels: an M4A
+    (or any file ffmpeg decodes) was heard louder than the same song as FLAC."""
+    mono = synthetic_song([("metal", 6)], seed=2)
+    stereo = tmp_path / "stereo.wav"
+    import soundfile
+
+    soundfile.write(stereo, np.column_stack([mono, 0.5 * mono]), SR)
+    flac = encode(stereo, tmp_path / "stereo.flac", "-c:a", "flac")
+    via_ffmpeg = audio._load_with_ffmpeg(flac, None, 0.0)
+    via_libsndfile = audio.load_audio(flac, max_seconds=None)
+    n = min(via_ffmpeg.size, via_libsndfile.size)
+    ratio = np.sqrt(np.mean(via_ffmpeg[:n] ** 2) / np.mean(via_libsndfile[:n] ** 2))
+    assert ratio == pytest.approx(1.0, abs=0.01)
+
+
 def test_damaged_audio_gives_finite_answers_and_ffmpeg_errors_read_as_one_plain_line(tmp_path):
     """A damaged AAC stream decoded to samples of 1855: float16's overflow in the musicnn input made every
     probability NaN (a bare NaN in the JSON). And ffmpeg's errors carried its memory addresses."""

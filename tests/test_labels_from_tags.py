@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -197,12 +198,28 @@ def test_edited_tags_keep_a_songs_row_and_another_song_under_its_name_is_extract
     third = run_script("00_preprocess_music.py", library, *args)
     assert third.returncode == 0, third.stderr
     assert "(4 extracted now, 9 kept from an earlier run)" in third.stdout
-    assert "Extracted 4 clips again: their files changed since the rows were made (their audio stream differs" \
+    assert "Extracted 4 clips again: their files changed since the rows were made (their audio differs" \
         in third.stdout
     after = pd.read_csv(out, keep_default_na=False).set_index("file")
     assert after.loc["rap/two.flac", "genre"] == "hip-hop" and after.loc["loud/x.mp3", "genre"] == "metal"
     for file in replaced:
         assert not np.allclose(after.loc[file].iloc[2:].astype(float), first.loc[file].iloc[2:].astype(float))
+
+
+def test_a_song_whose_name_is_not_utf8_is_one_line_and_the_rest_are_labelled(gtzan_library: Path,
+                                                                               tmp_path: Path) -> None:
+    """A file name of Latin-1 bytes made 00 --labels tags end in a traceback (UnicodeEncodeError) writing its
+    labels CSV."""
+    library = tmp_path / "library"
+    shutil.copytree(gtzan_library, library)
+    shutil.copy(library / "c.mp3", library / os.fsdecode(b"caf\xe9.mp3"))
+    out = tmp_path / "mine.csv"
+    result = run_script("00_preprocess_music.py", library, "--labels", "tags", "-o", out, "--features", "classic",
+                        "--genre-map", gtzan_library.parent / "map.tsv", "--min-songs", "2", "--workers", "1",
+                        "--no-progress")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "caf\ufffd.mp3" in result.stdout + result.stderr and "not valid UTF-8" in result.stdout + result.stderr
+    assert len(pd.read_csv(out)) == 13
 
 
 def test_dry_run_reads_tags_only(gtzan_library: Path, tmp_path: Path) -> None:

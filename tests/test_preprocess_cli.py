@@ -316,7 +316,7 @@ def test_a_file_changed_since_its_row_was_made_is_extracted_again(synthetic_data
     os.utime(library / newer, ns=(out.stat().st_mtime_ns + 10**9,) * 2)
     result = run_script("00_preprocess_music.py", library, "-o", out, "--features", "classic")
     assert result.returncode == 0 and "1 extracted now, 11 kept" in result.stdout, result.stdout
-    assert "Kept 11 rows of a run before file stamps were kept without checking their files" in result.stdout
+    assert "Kept 11 rows of a run before f.stamps.csv existed without checking their files" in result.stdout
     assert len(pd.read_csv(tmp_path / "f.stamps.csv")) == 12
 
 
@@ -341,8 +341,9 @@ def test_damaged_stamps_cost_only_their_rows_and_a_failed_write_loses_none(synth
     stamps.unlink()
     stamps.mkdir()  # cannot be written (nor read)
     result = run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic")
-    assert result.returncode == 1 and "cannot write" in result.stderr and "f.stamps.csv" in result.stderr
+    assert result.returncode == 1 and "cannot write" in result.stderr and "f.stamps.csv:" in result.stderr
     assert out.read_text() == before  # every row still there
+    assert not list(tmp_path.glob("*.tmp"))  # and no temporary file left
     stamps.rmdir()
     assert run_script("00_preprocess_music.py", synthetic_dataset, "-o", out, "--features", "classic").returncode == 0
     assert stamps.is_file()
@@ -399,6 +400,14 @@ def test_odd_names_round_trip_and_a_name_that_is_not_utf8_is_one_line(tmp_path):
         "cr\rname.wav", "line\nbreak.wav", 'quote "and", comma.wav', "plain.wav"))
     again = run_script("00_preprocess_music.py", root, "-o", out, "--features", "classic", "--workers", "1")
     assert again.returncode == 0 and "0 extracted now, 4 kept" in again.stdout, again.stdout
+    # a stray quote in the CSV (damage) costs its own row, not the rest of the file (nor a traceback)
+    text = out.read_text(encoding="utf-8").replace("jazz/plain.wav,", 'jazz/pl"ain.wav,')
+    out.write_text(text, encoding="utf-8")
+    damaged = run_script("00_preprocess_music.py", root, "-o", out, "--features", "classic", "--workers", "1")
+    assert damaged.returncode == 0 and "Traceback" not in damaged.stderr, damaged.stderr
+    assert "extracted now, 3 kept" in damaged.stdout or "extracted now, 2 kept" in damaged.stdout, damaged.stdout
+    assert sorted(pd.read_csv(out)["file"]) == sorted(f"jazz/{n}" for n in (
+        "cr\rname.wav", "line\nbreak.wav", 'quote "and", comma.wav', "plain.wav"))
 
 
 def test_links_are_followed_without_loops_or_duplicates(tmp_path):
