@@ -10,6 +10,7 @@ that need them, so that importing this module stays cheap for the command-line c
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -390,9 +391,20 @@ def header_duration(path: str | Path) -> float | None:
 
 def _mp3_without_length_header(path: Path) -> bool:
     """An MP3 without a Xing/Info/VBRI header: its length is only an estimate from its size and first frame's
-    bitrate (libsndfile, whose estimate of a variable-bitrate one can be far short, stops reading there)."""
+    bitrate (libsndfile, whose estimate of a variable-bitrate one can be far short, stops reading there). Asked
+    once per file as it is (a long song's windows are read one by one)."""
     if path.suffix.lower() != ".mp3":
         return False
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    return _mp3_header_missing(str(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _mp3_header_missing(path: str, size: int, mtime_ns: int) -> bool:
+    """``_mp3_without_length_header`` of ``path``; its size and time key the cache (a changed file is asked again)."""
     try:
         from mutagen.mp3 import MP3, BitrateMode
 
