@@ -505,22 +505,25 @@ class SongAnalyser(WindowAnalyser):
         path = Path(path)
         source = source if source is not None else str(path)
         title = title if title is not None else path.stem
+        result = self._analyse_decoded(path, source, title, progress, cancel)
+        return noted_if_cut_short(result, functions_audio.declared_length(path))
+
+    def _analyse_decoded(self, path: Path, source: str, title: str, progress: ProgressCallback | None,
+                         cancel: threading.Event | None) -> SongResult:
+        """``analyse_file`` but the cut-short note: the file read whole, or scanned and read window by window."""
         report_progress(progress, "analyse", None, "reading the audio")
         duration = functions_audio.header_duration(path)
         if duration is not None and duration <= LOAD_WHOLE_LIMIT_S:
             y = functions_audio.load_audio(path, max_seconds=None)
             check_cancel(cancel)
-            result = self.analyse_samples(y, source=source, title=title, progress=progress, cancel=cancel)
-            return noted_if_cut_short(result, functions_audio.declared_length(path))
+            return self.analyse_samples(y, source=source, title=title, progress=progress, cancel=cancel)
         if duration is None:
             duration = functions_audio.probe_duration(path)  # the container's word, an estimate for some formats
         keep_s = 0.0 if duration is not None and duration > LOAD_WHOLE_LIMIT_S * 1.05 else LOAD_WHOLE_LIMIT_S
         scan = scan_song(path, keep_s, progress, cancel)
         if scan.samples is not None:
-            result = self.analyse_samples(scan.samples, source=source, title=title, progress=progress, cancel=cancel)
-        else:
-            result = self._analyse_long_file(path, scan, source=source, title=title, progress=progress, cancel=cancel)
-        return noted_if_cut_short(result, functions_audio.declared_length(path))
+            return self.analyse_samples(scan.samples, source=source, title=title, progress=progress, cancel=cancel)
+        return self._analyse_long_file(path, scan, source=source, title=title, progress=progress, cancel=cancel)
 
     def _analyse_long_file(self, path: Path, scan: SongScan, *, source: str, title: str,
                            progress: ProgressCallback | None, cancel: threading.Event | None) -> SongResult:

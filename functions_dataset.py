@@ -523,15 +523,8 @@ def extract_dataset(dataset_dir: str | Path, output_csv: str | Path, workers: in
         report.stale_rows_dropped = sum(1 for file in finished if file not in wanted)
         finished = {file: line for file, line in finished.items() if file in wanted}
         earlier, report.stamps_problem = functions_stamps.read_stamps(stamps_csv) if finished else (None, "")
-        if earlier is not None:  # a file changed since its row was made: extracted again
-            changed = [file for file in finished if not stamps.unchanged(file, earlier.get(file))]
-        else:  # a run before stamps: a file modified after the CSV was written has changed since; the rest unchecked
-            csv_time = output_csv.stat().st_mtime_ns if finished else 0
-            changed = [file for file in finished if functions_stamps.modified_after(stamps.paths[file], csv_time)]
-            for file in set(finished) - set(changed):
-                stamps.unchecked(file)
-            report.rows_unchecked = len(finished) - len(changed)
-        report.rows_of_changed_files = len(changed)
+        changed = stamps.changed(list(finished), earlier, output_csv.stat().st_mtime_ns if finished else 0)
+        report.rows_of_changed_files, report.rows_unchecked = len(changed), stamps.unchecked
         for file in changed:
             del finished[file]
         if labelled is not None:  # a song tagged otherwise since: same features, its new genre and artist

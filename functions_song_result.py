@@ -59,7 +59,8 @@ class SongResult:
     cut_short: tuple[float, float] | None = None
 
     def cut_short_text(self) -> str:
-        """'only 0:10 of the 0:30 its header gives could be decoded: ...' ('' when the whole file was)."""
+        """'only 0:10 of the 0:30 its header gives could be decoded (20.1 s missing): ...' ('' when the whole file
+        was)."""
         if self.cut_short is None:
             return ""
         decoded, expected = (format_seconds(s) for s in self.cut_short)

@@ -67,6 +67,7 @@ class FileStamps:
         self.paths, self.stream_of = paths, stream_of
         self.taken = {file: file_stamp(path) for file, path in paths.items()}
         self.kept: dict[str, str] = {}
+        self.unchecked = 0  # rows of a run before stamps kept without a check (``changed``)
 
     def _stamp(self, file: str, stream: str | None = None) -> str:
         if not self.taken[file] or self.stream_of is None:
@@ -89,9 +90,17 @@ class FileStamps:
                 return True
         return False
 
-    def unchecked(self, file: str) -> None:
-        """Keep a row of a run before stamps as it is, stamped as its file is now."""
-        self.kept[file] = self._stamp(file)
+    def changed(self, files: list[str], earlier: dict[str, str] | None, written_ns: int) -> list[str]:
+        """Which of the rows of ``files`` were made from a file that has changed since, by the ``earlier`` stamps;
+        with none (a run before stamps), those of files modified after ``written_ns`` (the CSV's time), the others
+        kept unchecked (``unchecked``). Every row kept gets its stamp in ``kept``."""
+        if earlier is not None:
+            return [file for file in files if not self.unchanged(file, earlier.get(file))]
+        changed = [file for file in files if modified_after(self.paths[file], written_ns)]
+        for file in set(files) - set(changed):
+            self.kept[file] = self._stamp(file)
+        self.unchecked = len(files) - len(changed)
+        return changed
 
     def made(self, file: str) -> str:
         """The stamp of a row just made from ``file``: "" when the file changed since the run started (the next

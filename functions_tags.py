@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import functions_audio
+import functions_stamps
 from functions_fetch import looks_like_url
 from functions_library import LibraryEntry
 
@@ -187,11 +188,7 @@ def stream_stamp(path: str | os.PathLike[str]) -> str:
     except Exception:  # TagError, a parser's own exception on a damaged file, a file gone
         fingerprint = None
     if fingerprint is None:
-        try:
-            status = os.stat(path)
-        except OSError:
-            return ""
-        return f"{status.st_size}:{status.st_mtime_ns}"
+        return functions_stamps.file_stamp(path)
     return f"stream:{length:.6f}:{rate}:{channels}:{fingerprint}"
 
 
